@@ -1,0 +1,247 @@
+// Command avi-init installs the Avi controller and service engine on a host, and is also the
+// runtime inside their containers. main picks the verb and hands over.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
+
+	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/installer"
+	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/supervise"
+	"github.com/avi-init/avi-init/systemd"
+	"github.com/avi-init/avi-init/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	verb := ""
+	if len(args) > 0 {
+		verb = args[0]
+	}
+	var err error
+	switch verb {
+	case "version":
+		fmt.Println(version.Version)
+		return 0
+	case "status":
+		var healthy bool
+		healthy, err = status(ctx, args[1:])
+		if err == nil && !healthy {
+			return 1
+		}
+	case "uninstall":
+		err = uninstall(ctx, args[1:])
+	case "image":
+		if len(args) < 2 || args[1] != "save" {
+			err = &installer.UsageError{Err: errors.New("usage: avi-init image save --role controller|se -o FILE")}
+			break
+		}
+		err = installer.ImageSave(args[2:], executable(), os.Stdout)
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Print(installer.ImageSaveUsage)
+			return 0
+		}
+	case "controller":
+		err = runController(ctx, args[1:])
+	case "se":
+		err = &installer.UsageError{Err: errors.New("the service engine runtime is not part of this version of avi-init yet")}
+	case "supervise":
+		err = runSupervise(ctx, args[1:])
+	case "probe":
+		err = runProbe(ctx, args[1:])
+	default:
+		err = install(ctx, args)
+	}
+	if errors.Is(err, pflag.ErrHelp) {
+		installer.InstallUsage(os.Stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "avi-init: %v\n", err)
+		var usage *installer.UsageError
+		if errors.As(err, &usage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func executable() string {
+	p, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return p
+}
+
+// localEnv is the installer's view of this host.
+func localEnv() *installer.Env {
+	env := &installer.Env{
+		Root:       "/",
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Euid:       os.Geteuid(),
+		Executable: executable(),
+		Host:       installer.LocalHost(),
+		Systemd: func(ctx context.Context) (systemd.Manager, error) {
+			return systemd.Connect(ctx)
+		},
+		PortFree: portFree,
+		Ready: func(ctx context.Context, dataDir string, port int) error {
+			_, err := controller.Probe(ctx, dataDir, port)
+			return err
+		},
+		Now: time.Now,
+	}
+	if eng, err := docker.Connect(); err != nil {
+		env.EngineErr = err
+	} else {
+		env.Engine = eng
+	}
+	if isatty.IsTerminal(os.Stdin.Fd()) && isatty.IsTerminal(os.Stdout.Fd()) {
+		env.Asker = installer.Terminal{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	}
+	return env
+}
+
+// portFree reports whether a TCP port can be bound on every address.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func install(ctx context.Context, args []string) error {
+	o, err := installer.ParseInstall(args)
+	if err != nil {
+		return err
+	}
+	env := localEnv()
+	if env.Engine != nil {
+		defer env.Engine.Close()
+	}
+	return installer.Install(ctx, env, o)
+}
+
+func status(ctx context.Context, args []string) (bool, error) {
+	fs := pflag.NewFlagSet("avi-init status", pflag.ContinueOnError)
+	format := fs.String("output", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return true, nil
+		}
+		return false, &installer.UsageError{Err: err}
+	}
+	env := localEnv()
+	if env.Engine != nil {
+		defer env.Engine.Close()
+	}
+	return installer.Status(ctx, env, *format)
+}
+
+func uninstall(ctx context.Context, args []string) error {
+	o, err := installer.ParseUninstall(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Print(installer.UninstallUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	env := localEnv()
+	if env.Engine != nil {
+		defer env.Engine.Close()
+	}
+	return installer.Uninstall(ctx, env, o)
+}
+
+func runtimeFlags(name string, args []string) (controller.Config, error) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	cfg := controller.Config{}
+	fs.StringVar(&cfg.DataDir, "data", containerspec.DataMount, "data directory")
+	fs.StringVar(&cfg.IP, "ip", "", "management IP")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", 443, "HTTPS port")
+	fs.IntVar(&cfg.HTTPPort, "http-port", 80, "HTTP port")
+	fs.IntVar(&cfg.SysintPort, "sysint-port", 8443, "SE port")
+	fs.IntVar(&cfg.DNSPort, "dns-port", 53, "DNS port")
+	if err := fs.Parse(args); err != nil {
+		return cfg, &installer.UsageError{Err: err}
+	}
+	return cfg, nil
+}
+
+func runController(ctx context.Context, args []string) error {
+	cfg, err := runtimeFlags("avi-init controller", args)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return controller.Run(ctx, cfg)
+}
+
+func runProbe(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != containerspec.RoleController {
+		return &installer.UsageError{Err: errors.New("usage: avi-init probe controller [--data DIR] [--https-port N]")}
+	}
+	cfg, err := runtimeFlags("avi-init probe", args[1:])
+	if err != nil {
+		return err
+	}
+	_, err = controller.Probe(ctx, cfg.DataDir, cfg.HTTPSPort)
+	return err
+}
+
+func runSupervise(ctx context.Context, args []string) error {
+	if len(args) != 1 || args[0] != containerspec.RoleController {
+		return &installer.UsageError{Err: errors.New("usage: avi-init supervise controller (started by avicontroller.service)")}
+	}
+	settings, err := containerspec.FromEnv(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("supervise: read settings from the environment: %w", err)
+	}
+	eng, err := docker.Connect()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return supervise.Run(ctx, supervise.Config{
+		Settings: settings,
+		Engine:   eng,
+		Ready: func(ctx context.Context) error {
+			_, err := controller.Probe(ctx, settings.DataDir, settings.HTTPSPort)
+			return err
+		},
+		Notify: func() {
+			if _, err := systemd.NotifyReady(); err != nil {
+				log.Warn("notify systemd", "err", err)
+			}
+		},
+		Logs:         os.Stdout,
+		Logger:       log,
+		StartTimeout: 110 * time.Second,
+	})
+}

@@ -1,0 +1,205 @@
+// Package containerspec turns a role's settings into the container the supervisor or the
+// installer creates. The settings travel in the role's env file, so the installer (which writes
+// it) and the supervisor (which systemd starts with it) derive the same container from one
+// source.
+package containerspec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/avi-init/avi-init/templates"
+)
+
+// Roles and the fixed names Avi uses for them.
+const (
+	RoleController = "controller"
+	RoleSE         = "se"
+
+	// DataMount is where a role's data directory appears inside its container.
+	DataMount = "/vol"
+	// BinaryInImage is where the avi-init executable sits in the images it builds.
+	BinaryInImage = "/avi-init"
+	// Label marks containers avi-init owns; LabelConfig carries the hash of their settings.
+	Label       = "io.avi-init.role"
+	LabelConfig = "io.avi-init.config"
+)
+
+// ContainerName returns Avi's container name for a role.
+func ContainerName(role string) string {
+	if role == RoleSE {
+		return "avise"
+	}
+	return "avicontroller"
+}
+
+// UnitName returns the systemd unit of a role.
+func UnitName(role string) string { return ContainerName(role) + ".service" }
+
+// Settings are everything that decides a role's container.
+type Settings struct {
+	Role         string
+	Image        string
+	Cores        int
+	MemoryMB     int
+	DataDir      string
+	DiskGB       int
+	MetricsDir   string
+	LogsDir      string
+	ControllerIP string
+	HTTPSPort    int
+	HTTPPort     int
+	DNSPort      int
+	SysintPort   int
+}
+
+// field binds one env variable to one Settings field, so that writing and reading the env
+// file are the same table read in two directions.
+type field struct {
+	key string
+	str *string
+	num *int
+}
+
+func (s *Settings) fields() []field {
+	return []field{
+		{key: "AVI_ROLE", str: &s.Role},
+		{key: "AVI_IMAGE", str: &s.Image},
+		{key: "AVI_CORES", num: &s.Cores},
+		{key: "AVI_MEMORY_MB", num: &s.MemoryMB},
+		{key: "AVI_DATA_DIR", str: &s.DataDir},
+		{key: "AVI_DISK_GB", num: &s.DiskGB},
+		{key: "AVI_METRICS_DIR", str: &s.MetricsDir},
+		{key: "AVI_LOGS_DIR", str: &s.LogsDir},
+		{key: "AVI_CONTROLLER_IP", str: &s.ControllerIP},
+		{key: "AVI_HTTPS_PORT", num: &s.HTTPSPort},
+		{key: "AVI_HTTP_PORT", num: &s.HTTPPort},
+		{key: "AVI_DNS_PORT", num: &s.DNSPort},
+		{key: "AVI_SYSINT_PORT", num: &s.SysintPort},
+	}
+}
+
+// Env returns the settings as env file lines, in a fixed order.
+func (s Settings) Env() []templates.KV {
+	var kvs []templates.KV
+	for _, f := range s.fields() {
+		v := ""
+		if f.str != nil {
+			v = *f.str
+		} else {
+			v = strconv.Itoa(*f.num)
+		}
+		kvs = append(kvs, templates.KV{Key: f.key, Value: v})
+	}
+	return kvs
+}
+
+// FromEnv reads settings back with lookup (os.LookupEnv for the supervisor, a parsed env file
+// for the installer) and checks them.
+func FromEnv(lookup func(string) (string, bool)) (Settings, error) {
+	var s Settings
+	for _, f := range s.fields() {
+		v, ok := lookup(f.key)
+		if !ok {
+			return Settings{}, fmt.Errorf("setting %s is missing", f.key)
+		}
+		if f.str != nil {
+			*f.str = v
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Settings{}, fmt.Errorf("setting %s=%q: not a number", f.key, v)
+		}
+		*f.num = n
+	}
+	return s, s.Validate()
+}
+
+// Validate checks the settings make a container.
+func (s Settings) Validate() error {
+	if s.Role != RoleController && s.Role != RoleSE {
+		return fmt.Errorf("role %q: want %s or %s", s.Role, RoleController, RoleSE)
+	}
+	if s.Image == "" {
+		return fmt.Errorf("%s image is not set", s.Role)
+	}
+	if s.Cores < 1 || s.MemoryMB < 1 {
+		return fmt.Errorf("%s size %d cores, %d MB: both must be positive", s.Role, s.Cores, s.MemoryMB)
+	}
+	for _, p := range []struct {
+		name string
+		dir  string
+		need bool
+	}{{"data", s.DataDir, true}, {"metrics", s.MetricsDir, false}, {"logs", s.LogsDir, false}} {
+		if p.dir == "" && !p.need {
+			continue
+		}
+		if err := templates.ValidatePath(s.Role+" "+p.name+" directory", p.dir); err != nil {
+			return err
+		}
+	}
+	for name, port := range map[string]int{"https": s.HTTPSPort, "http": s.HTTPPort, "dns": s.DNSPort, "sysint": s.SysintPort} {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("%s port %d: want 1-65535", name, port)
+		}
+	}
+	return nil
+}
+
+// Spec is one container, in terms the Docker package turns into API calls.
+type Spec struct {
+	Name        string            `json:"name"`
+	Image       string            `json:"image"`
+	Cmd         []string          `json:"cmd"`
+	NanoCPUs    int64             `json:"nano_cpus"`
+	MemoryBytes int64             `json:"memory_bytes"`
+	Binds       []string          `json:"binds"` // host:container[:ro]
+	Labels      map[string]string `json:"labels"`
+	CapAdd      []string          `json:"cap_add"`
+	Health      []string          `json:"health_check"` // command the engine runs to report health
+	// RestartAlways is set when no systemd supervises the container.
+	RestartAlways bool `json:"restart_always"`
+}
+
+// Spec returns the container for these settings. hash identifies the settings and is kept as a
+// label, so a re-run can tell whether the running container is current.
+func (s Settings) Spec(hash string) Spec {
+	ports := []string{
+		"--https-port", strconv.Itoa(s.HTTPSPort),
+		"--http-port", strconv.Itoa(s.HTTPPort),
+		"--sysint-port", strconv.Itoa(s.SysintPort),
+		"--dns-port", strconv.Itoa(s.DNSPort),
+	}
+	cmd := append([]string{s.Role, "--data", DataMount, "--ip", s.ControllerIP}, ports...)
+	binds := []string{s.DataDir + ":" + DataMount}
+	if s.MetricsDir != "" {
+		binds = append(binds, s.MetricsDir+":"+DataMount+"/metrics")
+	}
+	if s.LogsDir != "" {
+		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
+	}
+	return Spec{
+		Name:        ContainerName(s.Role),
+		Image:       s.Image,
+		Cmd:         cmd,
+		NanoCPUs:    int64(s.Cores) * 1e9,
+		MemoryBytes: int64(s.MemoryMB) << 20,
+		Binds:       binds,
+		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
+		// Everything else is dropped; the controller binds its ports, possibly below 1024.
+		CapAdd: []string{"NET_BIND_SERVICE"},
+		Health: []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)},
+	}
+}
+
+// Hash identifies the settings: equal settings, equal hash.
+func (s Settings) Hash() string {
+	h := sha256.New()
+	for _, kv := range s.Env() {
+		fmt.Fprintf(h, "%s=%s\n", kv.Key, kv.Value)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,216 @@
+package installer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// UsageError is a mistake in how avi-init was called; the command exits with code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// legacyFlag is one of the Avi script's single-dash flags and the long flag it means.
+type legacyFlag struct {
+	legacy, long string
+}
+
+// legacyFlags is the Avi installer script's flag table (DESIGN.md). pflag cannot parse
+// multi-letter single-dash flags, so they are rewritten to long flags before parsing.
+var legacyFlags = []legacyFlag{
+	{"-c", "--controller"},
+	{"-s", "--se"},
+	{"-cc", "--controller-cores"},
+	{"-cm", "--controller-memory"},
+	{"-cd", "--controller-disk"},
+	{"-cdp", "--controller-data-dir"},
+	{"-cmdp", "--controller-metrics-dir"},
+	{"-cmd", "--controller-metrics-disk"},
+	{"-cldp", "--controller-logs-dir"},
+	{"-cld", "--controller-logs-disk"},
+	{"-i", "--controller-ip"},
+	{"-m", "--master-controller-ip"},
+	{"-sc", "--se-cores"},
+	{"-sm", "--se-memory-mb"},
+	{"-sdp", "--se-data-dir"},
+	{"-sd", "--se-disk"},
+	{"-sldp", "--se-logs-dir"},
+	{"-sld", "--se-logs-disk"},
+	{"-sim", "--se-inband-mgmt"},
+	{"-d", "--dpdk"},
+	{"-sj", "--setup-json"},
+	{"-sysint", "--sysint-port"},
+	{"-rmc", "--rm-containers"},
+}
+
+// detectIP is the value --controller-ip takes when given without one: detect from the default
+// route, as the Avi script's bare -i does.
+const detectIP = "detect"
+
+// RewriteLegacy turns the Avi script's flags into long flags. `-i` takes an optional address:
+// when the next word is an IP address it becomes the value. Words after `--` are left alone.
+func RewriteLegacy(args []string) ([]string, error) {
+	long := map[string]string{}
+	for _, f := range legacyFlags {
+		long[f.legacy] = f.long
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...), nil
+		}
+		if !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") || a == "-" {
+			out = append(out, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		l, ok := long[name]
+		if !ok {
+			if name == "-h" {
+				out = append(out, "--help")
+				continue
+			}
+			return nil, usagef("unknown flag %s (run avi-init --help for the flags)", name)
+		}
+		if hasValue {
+			l += "=" + value
+		}
+		// An optional value must be attached with '=' for pflag to see it.
+		if l == "--controller-ip" && i+1 < len(args) && net.ParseIP(args[i+1]) != nil {
+			l += "=" + args[i+1]
+			i++
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Options are the installer's flags after parsing.
+type Options struct {
+	Controller, SE                              bool
+	ControllerCores, ControllerMemoryGB         int
+	ControllerDiskGB                            int
+	ControllerDataDir                           string
+	MetricsDir, LogsDir                         string
+	MetricsDiskGB, LogsDiskGB                   int
+	ControllerIP, MasterIP                      string
+	SECores, SEMemoryMB, SEDiskGB, SELogsDiskGB int
+	SEDataDir, SELogsDir                        string
+	SEInbandMgmt, DPDK, RmContainers            bool
+	SetupJSON                                   string
+	SysintPort, HTTPPort, HTTPSPort, DNSPort    int
+	Yes, DryRun, NoStart                        bool
+	Output                                      string
+	IgnorePreflight                             []string
+	JoinToken                                   string
+	ImageTar                                    string
+
+	set map[string]bool
+}
+
+// Set reports whether the flag was given on the command line.
+func (o *Options) Set(name string) bool { return o.set[name] }
+
+// Unattended reports whether any installer flag was given: then nothing is asked.
+func (o *Options) Unattended() bool { return len(o.set) > 0 }
+
+func newFlagSet(o *Options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("avi-init", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.BoolVar(&o.Controller, "controller", false, "run the controller on this host (-c)")
+	fs.BoolVar(&o.SE, "se", false, "run a service engine on this host (-s)")
+	fs.IntVar(&o.ControllerCores, "controller-cores", 0, "controller CPU cores (-cc)")
+	fs.IntVar(&o.ControllerMemoryGB, "controller-memory", 0, "controller memory, GB (-cm)")
+	fs.IntVar(&o.ControllerDiskGB, "controller-disk", 0, "controller config disk, GB (-cd)")
+	fs.StringVar(&o.ControllerDataDir, "controller-data-dir", "", "controller data directory (-cdp; default <largest disk>/opt/avi/controller/data)")
+	fs.StringVar(&o.MetricsDir, "controller-metrics-dir", "", "separate metrics partition directory (-cmdp)")
+	fs.IntVar(&o.MetricsDiskGB, "controller-metrics-disk", 0, "metrics partition size, GB (-cmd)")
+	fs.StringVar(&o.LogsDir, "controller-logs-dir", "", "separate client-log partition directory (-cldp)")
+	fs.IntVar(&o.LogsDiskGB, "controller-logs-disk", 0, "client-log partition size, GB (-cld)")
+	fs.StringVar(&o.ControllerIP, "controller-ip", "", "controller management IP (-i; alone: detect from the default route)")
+	fs.Lookup("controller-ip").NoOptDefVal = detectIP
+	fs.StringVar(&o.MasterIP, "master-controller-ip", "", "the controller an SE joins (-m)")
+	fs.IntVar(&o.SECores, "se-cores", 0, "SE cores (-sc)")
+	fs.IntVar(&o.SEMemoryMB, "se-memory-mb", 0, "SE memory, MB (-sm)")
+	fs.StringVar(&o.SEDataDir, "se-data-dir", "", "SE data directory (-sdp)")
+	fs.IntVar(&o.SEDiskGB, "se-disk", 0, "SE disk, GB (-sd)")
+	fs.StringVar(&o.SELogsDir, "se-logs-dir", "", "SE client-log directory (-sldp)")
+	fs.IntVar(&o.SELogsDiskGB, "se-logs-disk", 0, "SE client-log size, GB (-sld)")
+	fs.BoolVar(&o.SEInbandMgmt, "se-inband-mgmt", false, "SE management over the data interface (-sim)")
+	fs.BoolVar(&o.DPDK, "dpdk", false, "DPDK mode (-d): not supported, the SE uses the kernel network stack")
+	fs.StringVar(&o.SetupJSON, "setup-json", "", "controller first-boot configuration file (-sj)")
+	fs.IntVar(&o.SysintPort, "sysint-port", 8443, "controller port SEs connect to (-sysint)")
+	fs.BoolVar(&o.RmContainers, "rm-containers", false, "replace existing containers without asking (-rmc)")
+	fs.IntVar(&o.HTTPSPort, "https-port", 443, "controller HTTPS (UI and API) port")
+	fs.IntVar(&o.HTTPPort, "http-port", 80, "controller HTTP port (redirects to HTTPS)")
+	fs.IntVar(&o.DNSPort, "dns-port", 53, "controller DNS port")
+	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE joins its controller with")
+	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `docker save` tarball instead of building it")
+	fs.BoolVar(&o.Yes, "yes", false, "answer yes to confirmations")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "run preflight and plan, print what would be written, change nothing")
+	fs.StringVar(&o.Output, "output", "text", "output format: text or json")
+	fs.BoolVar(&o.NoStart, "no-start", false, "install and enable everything, start nothing")
+	fs.StringSliceVar(&o.IgnorePreflight, "ignore-preflight-errors", nil, "preflight checks whose errors become warnings (names, or all)")
+	return fs
+}
+
+// ParseInstall parses the installer's command line (legacy or long flags).
+func ParseInstall(args []string) (*Options, error) {
+	rewritten, err := RewriteLegacy(args)
+	if err != nil {
+		return nil, err
+	}
+	o := &Options{set: map[string]bool{}}
+	fs := newFlagSet(o)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(rewritten); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%v (run avi-init --help for the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q (run avi-init --help for the verbs and flags)", fs.Arg(0))
+	}
+	fs.Visit(func(f *pflag.Flag) { o.set[f.Name] = true })
+	if o.Output != "text" && o.Output != "json" {
+		return nil, usagef("--output %q: want text or json", o.Output)
+	}
+	if o.DPDK {
+		return nil, usagef("-d/--dpdk: DPDK mode is not supported; this SE uses the kernel network stack, run without -d")
+	}
+	return o, nil
+}
+
+// InstallUsage is the installer's --help text.
+func InstallUsage(w io.Writer) {
+	o := &Options{}
+	fmt.Fprint(w, `avi-init installs the Avi controller (and service engine) on this host.
+
+Usage:
+  sudo avi-init                       ask, on a terminal, what to install
+  sudo avi-init [flags]               install unattended: flags not given take their defaults
+  sudo avi-init -c -cd 10 -cc 4 -cm 7 -i   the Avi script's flags are accepted as they are
+  avi-init status                     what is installed, container states, health
+  sudo avi-init uninstall [--purge]   remove units and containers (--purge: and the data)
+  avi-init image save --role controller|se -o FILE
+  avi-init version
+
+Flags:
+`)
+	fmt.Fprint(w, newFlagSet(o).FlagUsages())
+	fmt.Fprint(w, `
+Exit codes: 0 done, 1 failed, 2 usage error (nothing was changed).
+`)
+}

@@ -1,0 +1,581 @@
+// Package installer is the host installer: it reads the host, decides what to install (asking
+// on a terminal, or from flags), checks the host, and installs in named phases: preflight, plan,
+// images, files, services. A dry run is the same phases with a recorder that does not act.
+package installer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/avi-init/avi-init/atomicfile"
+	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/systemd"
+	"github.com/avi-init/avi-init/templates"
+)
+
+// Where the installer puts things, below Env.Root.
+const (
+	BinaryPath = "/usr/local/sbin/avi-init"
+	ConfigDir  = "/etc/avi-init"
+	UnitDir    = "/etc/systemd/system"
+
+	// unitStartTimeout bounds how long systemd waits for the runtime to answer.
+	unitStartTimeout = 120
+	// readyTimeout bounds the wait for a container started without systemd.
+	readyTimeout = 90 * time.Second
+	// logTail is how many of a failed container's log lines are shown.
+	logTail = 20
+)
+
+// Env is the outside world the installer works on.
+type Env struct {
+	Root           string // "/" on a real host
+	Stdout, Stderr io.Writer
+	Euid           int
+	Executable     string // the running avi-init, copied to the host and built into the images
+	Host           HostReader
+	Engine         docker.Engine
+	EngineErr      error // why Engine is nil
+	Systemd        func(ctx context.Context) (systemd.Manager, error)
+	PortFree       func(port int) error
+	// Ready returns nil once the controller whose data directory is given answers.
+	Ready func(ctx context.Context, dataDir string, httpsPort int) error
+	// Asker asks on the terminal; nil when there is none.
+	Asker Asker
+	Now   func() time.Time
+}
+
+func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }
+
+// EnvFile is a role's env file.
+func (e *Env) EnvFile(role string) string {
+	return e.path(filepath.Join(ConfigDir, containerspec.ContainerName(role)+".env"))
+}
+
+// UnitFile is a role's unit file.
+func (e *Env) UnitFile(role string) string {
+	return e.path(filepath.Join(UnitDir, containerspec.UnitName(role)))
+}
+
+// run is the state the phases share, built once and passed in.
+type run struct {
+	env     *Env
+	opts    *Options
+	req     Request
+	host    *Host
+	rep     *reporter
+	dry     bool
+	systemd bool
+
+	installed *containerspec.Settings // the settings of an existing installation
+	container *docker.Container       // the existing controller container
+	binary    *image.Binary
+	settings  containerspec.Settings
+	envText   []byte
+	unitText  []byte
+	// changed is set by the files phase when the controller's env or unit changed.
+	changed      bool
+	unitsChanged bool
+}
+
+// step is an action and what performs it.
+type step struct {
+	a  Action
+	do func() error
+}
+
+// phase is one named step of the install workflow.
+type phase struct {
+	name, desc string
+	run        func(r *run, ctx context.Context) error
+}
+
+var phases = []phase{
+	{"preflight", "check the host", (*run).preflight},
+	{"plan", "decide the images, files and containers", (*run).plan},
+	{"images", "load the controller image into the engine", (*run).images},
+	{"files", "write the binary, env file and units", (*run).files},
+	{"services", "enable and start the controller, wait until it answers", (*run).services},
+}
+
+// Install runs the installer with the parsed options.
+func Install(ctx context.Context, env *Env, o *Options) error {
+	var ask Asker
+	if !o.Unattended() {
+		if env.Asker == nil {
+			return usagef("no terminal to ask on, and no flags given: run unattended with flags, e.g.\n" +
+				"  avi-init -c -cc 2 -cm 4 -cd 10 -i        (the Avi script's flags)\n" +
+				"  avi-init --controller --controller-cores 2 --controller-memory 4 --controller-disk 10 --controller-ip=detect\n" +
+				"run avi-init --help for every flag")
+		}
+		ask = env.Asker
+	}
+	h, err := env.Host.Read()
+	if err != nil {
+		return fmt.Errorf("read host facts: %w", err)
+	}
+	req, err := Resolve(o, h, ask)
+	if err != nil {
+		return err
+	}
+	rep := newReporter(o.Output, env.Stdout, env.Stderr)
+	rep.report.Summary = &req
+	PrintSummary(rep.log, req)
+	r := &run{env: env, opts: o, req: req, host: h, rep: rep, dry: o.DryRun, systemd: h.SystemdRunning}
+	rep.report.Result.DryRun = r.dry
+	return rep.finish(r.phases(ctx))
+}
+
+func (r *run) phases(ctx context.Context) error {
+	for _, p := range phases {
+		r.rep.printf("[%s] %s\n", p.name, p.desc)
+		if err := p.run(r, ctx); err != nil {
+			return fmt.Errorf("error execution phase %s: %w", p.name, err)
+		}
+	}
+	switch {
+	case r.dry:
+		r.rep.printf("Dry run: nothing was changed.\n")
+	case !r.rep.report.Result.Changed:
+		r.rep.printf("Nothing to change: avi-init is installed as asked.\n")
+	case r.opts.NoStart:
+		r.rep.printf("Installed and enabled; not started (--no-start).\n")
+	default:
+		r.rep.printf("The controller is ready: https://%s:%d/\n", r.req.ControllerIP, r.req.HTTPSPort)
+	}
+	return nil
+}
+
+// act records an action and, unless this is a dry run, performs it. A dry run shows the full
+// content an action carries (file text, container spec).
+func (r *run) act(phase string, a Action, do func() error) error {
+	a.Phase = phase
+	if !r.dry {
+		a.Content = ""
+	}
+	r.rep.add(a)
+	switch {
+	case r.dry:
+		verb := "would keep"
+		if a.Changed {
+			verb = "would do"
+		}
+		r.rep.printf("\t%s %s %s\n", verb, a.Kind, a.Target)
+		if a.Content != "" {
+			r.rep.printf("%s\n", indent(a.Content))
+		}
+		return nil
+	case !a.Changed || do == nil:
+		r.rep.printf("\tunchanged %s %s\n", a.Kind, a.Target)
+		return nil
+	}
+	if err := do(); err != nil {
+		return err
+	}
+	r.rep.printf("\tdone %s %s\n", a.Kind, a.Target)
+	return nil
+}
+
+func indent(s string) string {
+	var b bytes.Buffer
+	for _, line := range bytes.Split(bytes.TrimRight([]byte(s), "\n"), []byte("\n")) {
+		b.WriteString("\t\t| ")
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (r *run) preflight(ctx context.Context) error {
+	env := r.env
+	facts := EngineFacts{Err: env.EngineErr, StorageFree: -1}
+	if env.Engine != nil {
+		facts.Info, facts.Err = env.Engine.Info(ctx)
+		if facts.Err == nil {
+			if free, _, err := env.Host.StatFS(facts.Info.RootDir); err == nil {
+				facts.StorageFree = int64(free)
+			}
+			c, err := env.Engine.Container(ctx, containerspec.ContainerName(containerspec.RoleController))
+			if err != nil {
+				return err
+			}
+			r.container = c
+		}
+	}
+	if data, err := os.ReadFile(env.EnvFile(containerspec.RoleController)); err == nil {
+		if s, err := settingsFromFile(data); err == nil {
+			r.installed = &s
+		}
+	}
+	// Ports held by the installation being updated are not in the way.
+	ours := map[int]bool{}
+	if r.installed != nil && r.container != nil && r.container.Running {
+		for _, p := range []int{r.installed.HTTPSPort, r.installed.HTTPPort, r.installed.SysintPort} {
+			ours[p] = true
+		}
+	}
+	checks := []Check{
+		RootCheck(env.Euid),
+		OSReleaseCheck(r.host),
+		SystemdCheck(r.host),
+		DockerEngineCheck(facts),
+		DockerStorageCheck(facts),
+		CPUCheck(r.host, r.req),
+		MemoryCheck(r.host, r.req),
+		DiskFreeCheck(r.host, r.req, r.installed != nil),
+		PortCheck("https-port", r.req.HTTPSPort, env.PortFree, ours[r.req.HTTPSPort]),
+		PortCheck("http-port", r.req.HTTPPort, env.PortFree, ours[r.req.HTTPPort]),
+		PortCheck("sysint-port", r.req.SysintPort, env.PortFree, ours[r.req.SysintPort]),
+		ExistingInstallationCheck(r.installed != nil, r.container, r.opts.RmContainers),
+	}
+	results, err := RunChecks(ctx, checks, r.opts.IgnorePreflight, r.rep.log)
+	r.rep.report.Checks = results
+	if err == nil && env.Engine == nil {
+		return fmt.Errorf("no Docker engine to install into: %v", facts.Err)
+	}
+	return err
+}
+
+func settingsFromFile(data []byte) (containerspec.Settings, error) {
+	vars, err := templates.ParseEnv(data)
+	if err != nil {
+		return containerspec.Settings{}, err
+	}
+	return containerspec.FromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+}
+
+func (r *run) plan(ctx context.Context) error {
+	bin, err := image.ReadBinary(r.env.Executable)
+	if err != nil {
+		return err
+	}
+	r.binary = bin
+	ref := bin.Ref(containerspec.RoleController)
+	if r.opts.ImageTar != "" {
+		if ref, err = tarballRef(r.opts.ImageTar); err != nil {
+			return err
+		}
+	}
+	req := r.req
+	r.settings = containerspec.Settings{
+		Role:         containerspec.RoleController,
+		Image:        ref,
+		Cores:        req.ControllerCores,
+		MemoryMB:     req.ControllerMemoryGB * 1024,
+		DataDir:      r.env.path(req.DataDir),
+		DiskGB:       req.ControllerDiskGB,
+		ControllerIP: req.ControllerIP,
+		HTTPSPort:    req.HTTPSPort,
+		HTTPPort:     req.HTTPPort,
+		DNSPort:      req.DNSPort,
+		SysintPort:   req.SysintPort,
+	}
+	if req.MetricsDir != "" {
+		r.settings.MetricsDir = r.env.path(req.MetricsDir)
+	}
+	if req.LogsDir != "" {
+		r.settings.LogsDir = r.env.path(req.LogsDir)
+	}
+	if err := r.settings.Validate(); err != nil {
+		return err
+	}
+	if r.envText, err = templates.RenderEnv(containerspec.RoleController, r.settings.Env()); err != nil {
+		return err
+	}
+	if r.systemd {
+		r.unitText, err = templates.RenderUnit(templates.Unit{
+			Role:         containerspec.RoleController,
+			Description:  "Avi Vantage Controller (avi-init)",
+			Binary:       BinaryPath,
+			EnvFile:      filepath.Join(ConfigDir, containerspec.ContainerName(containerspec.RoleController)+".env"),
+			StartTimeout: unitStartTimeout,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	spec := r.settings.Spec(r.settings.Hash())
+	spec.RestartAlways = !r.systemd
+	specJSON, _ := json.MarshalIndent(spec, "", "  ")
+	how := "created by the avicontroller unit's supervisor"
+	if !r.systemd {
+		how = "created by the installer with restart policy unless-stopped (no systemd)"
+	}
+	if r.dry {
+		return r.act("plan", Action{Kind: "container-spec", Target: spec.Name, Detail: how, Content: string(specJSON)}, nil)
+	}
+	return nil
+}
+
+// tarballRef returns the image a `docker save` tarball holds.
+func tarballRef(path string) (string, error) {
+	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
+	if err != nil {
+		return "", fmt.Errorf("read image tarball %s: %w", path, err)
+	}
+	if len(m) == 0 || len(m[0].RepoTags) == 0 {
+		return "", fmt.Errorf("image tarball %s holds no tagged image", path)
+	}
+	return m[0].RepoTags[0], nil
+}
+
+func (r *run) images(ctx context.Context) error {
+	ref := r.settings.Image
+	have, err := r.env.Engine.ImageExists(ctx, ref)
+	if err != nil {
+		return err
+	}
+	src := "built from " + r.env.Executable
+	if r.opts.ImageTar != "" {
+		src = "from " + r.opts.ImageTar
+	}
+	a := Action{Kind: "image", Target: ref, Changed: !have, Detail: src}
+	return r.act("images", a, func() error { return r.loadImage(ctx, ref) })
+}
+
+func (r *run) loadImage(ctx context.Context, ref string) error {
+	start := time.Now()
+	pr, pw := io.Pipe()
+	counter := &progress{w: r.rep.log, what: "loading " + ref, every: 4 << 20, next: 4 << 20}
+	go func() {
+		var err error
+		if r.opts.ImageTar != "" {
+			var f *os.File
+			if f, err = os.Open(r.opts.ImageTar); err == nil {
+				_, err = io.Copy(pw, f)
+				f.Close()
+			}
+		} else {
+			err = r.binary.WriteTarball(pw, containerspec.RoleController)
+		}
+		pw.CloseWithError(err)
+	}()
+	err := r.env.Engine.LoadImage(ctx, io.TeeReader(pr, counter), r.rep.log)
+	pr.CloseWithError(errors.New("load finished"))
+	if err != nil {
+		return fmt.Errorf("load controller image: %w", err)
+	}
+	if ok, err := r.env.Engine.ImageExists(ctx, ref); err != nil || !ok {
+		return fmt.Errorf("load controller image: the engine does not list %s after loading it", ref)
+	}
+	r.rep.printf("\tloaded %s (%d MB) in %s\n", ref, counter.n>>20, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// progress prints how much of a stream has gone by, every so many bytes.
+type progress struct {
+	w     io.Writer
+	what  string
+	every int64
+	n     int64
+	next  int64
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	if p.n >= p.next {
+		fmt.Fprintf(p.w, "\t%s: %d MB\n", p.what, p.n>>20)
+		p.next = p.n + p.every
+	}
+	return len(b), nil
+}
+
+// writeIfChanged records a file write, changed only when the content differs.
+func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode, show bool) (bool, error) {
+	old, err := os.ReadFile(path)
+	changed := err != nil || !bytes.Equal(old, data)
+	if !changed {
+		// Content equal; still mend a mode that drifted (an env file must stay 0600).
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != perm {
+			changed = true
+		}
+	}
+	a := Action{Kind: "file", Target: path, Changed: changed, Detail: fmt.Sprintf("mode %04o", perm)}
+	if show {
+		a.Content = string(data)
+	}
+	return changed, r.act("files", a, func() error {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		}
+		return atomicfile.Write(path, data, perm)
+	})
+}
+
+func (r *run) files(ctx context.Context) error {
+	dst := r.env.path(BinaryPath)
+	cur, err := os.ReadFile(dst)
+	same := err == nil && sha256.Sum256(cur) == sha256.Sum256(r.binary.Bytes())
+	a := Action{Kind: "file", Target: dst, Changed: !same, Detail: "avi-init binary, sha256 " + r.binary.Sum()[:12]}
+	if err := r.act("files", a, func() error {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
+		}
+		return atomicfile.Write(dst, r.binary.Bytes(), 0o755)
+	}); err != nil {
+		return err
+	}
+
+	for _, dir := range []string{r.settings.DataDir, r.settings.MetricsDir, r.settings.LogsDir} {
+		if dir == "" {
+			continue
+		}
+		_, err := os.Stat(dir)
+		a := Action{Kind: "directory", Target: dir, Changed: errors.Is(err, os.ErrNotExist)}
+		if err := r.act("files", a, func() error { return os.MkdirAll(dir, 0o755) }); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+	}
+
+	if err := os.MkdirAll(r.env.path(ConfigDir), 0o700); err != nil && !r.dry {
+		return fmt.Errorf("create %s: %w", ConfigDir, err)
+	}
+	envChanged, err := r.writeIfChanged(r.env.EnvFile(containerspec.RoleController), r.envText, 0o600, true)
+	if err != nil {
+		return err
+	}
+	r.changed = envChanged
+	if r.systemd {
+		if r.unitsChanged, err = r.writeIfChanged(r.env.UnitFile(containerspec.RoleController), r.unitText, 0o644, true); err != nil {
+			return err
+		}
+		r.changed = r.changed || r.unitsChanged
+	}
+	return nil
+}
+
+func (r *run) services(ctx context.Context) error {
+	if r.systemd {
+		return r.servicesSystemd(ctx)
+	}
+	return r.servicesDocker(ctx)
+}
+
+func (r *run) servicesSystemd(ctx context.Context) error {
+	unit := containerspec.UnitName(containerspec.RoleController)
+	var mgr systemd.Manager
+	connect := func() error {
+		if mgr != nil {
+			return nil
+		}
+		var err error
+		mgr, err = r.env.Systemd(ctx)
+		return err
+	}
+	defer func() {
+		if mgr != nil {
+			mgr.Close()
+		}
+	}()
+	active, enabled := "inactive", false
+	if !r.dry || r.installed != nil {
+		if err := connect(); err != nil {
+			return err
+		}
+		var err error
+		if active, enabled, err = mgr.State(ctx, unit); err != nil {
+			return err
+		}
+	}
+	steps := []step{
+		{Action{Kind: "daemon-reload", Target: "systemd", Changed: r.unitsChanged}, func() error { return mgr.Reload(ctx) }},
+		{Action{Kind: "enable", Target: unit, Changed: !enabled}, func() error { return mgr.Enable(ctx, r.env.UnitFile(containerspec.RoleController)) }},
+	}
+	if !r.opts.NoStart {
+		running := active == "active" || active == "activating" || active == "reloading"
+		if running {
+			steps = append(steps, step{Action{Kind: "restart", Target: unit, Changed: r.changed, Detail: "settings changed"}, func() error { return mgr.Restart(ctx, unit) }})
+		} else {
+			steps = append(steps, step{Action{Kind: "start", Target: unit, Changed: true, Detail: "waits until the controller answers"}, func() error { return mgr.Start(ctx, unit) }})
+		}
+	}
+	for _, s := range steps {
+		do := s.do
+		if err := r.act("services", s.a, func() error {
+			if err := connect(); err != nil {
+				return err
+			}
+			return do()
+		}); err != nil {
+			r.showLogs(ctx)
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) servicesDocker(ctx context.Context) error {
+	spec := r.settings.Spec(r.settings.Hash())
+	spec.RestartAlways = true
+	c := r.container
+	current := c != nil && c.Labels[containerspec.LabelConfig] == spec.Labels[containerspec.LabelConfig] && c.Image == spec.Image
+	if current && (c.Running || r.opts.NoStart) {
+		return r.act("services", Action{Kind: "container", Target: spec.Name, Detail: "running with these settings"}, nil)
+	}
+	eng := r.env.Engine
+	if !current {
+		if c != nil {
+			if err := r.act("services", Action{Kind: "remove-container", Target: spec.Name, Changed: true, Detail: "settings changed"}, func() error { return eng.Remove(ctx, spec.Name) }); err != nil {
+				return err
+			}
+		}
+		if err := r.act("services", Action{Kind: "create-container", Target: spec.Name, Changed: true, Detail: "restart policy unless-stopped"}, func() error { return eng.Create(ctx, spec) }); err != nil {
+			return err
+		}
+	}
+	if r.opts.NoStart {
+		return nil
+	}
+	return r.act("services", Action{Kind: "start-container", Target: spec.Name, Changed: true, Detail: "waits until the controller answers"}, func() error {
+		if err := eng.Start(ctx, spec.Name); err != nil {
+			return err
+		}
+		if err := r.waitReady(ctx); err != nil {
+			r.showLogs(ctx)
+			return err
+		}
+		return nil
+	})
+}
+
+func (r *run) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last error
+	for {
+		if last = r.env.Ready(ctx, r.settings.DataDir, r.settings.HTTPSPort); last == nil {
+			return nil
+		}
+		c, err := r.env.Engine.Container(ctx, containerspec.ContainerName(containerspec.RoleController))
+		if err == nil && c != nil && !c.Running && c.Status == "exited" {
+			return fmt.Errorf("the controller container exited with code %d before it answered", c.ExitCode)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the controller did not answer within %s: %w", readyTimeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// showLogs prints the last lines of the controller container's output after a failed start.
+func (r *run) showLogs(ctx context.Context) {
+	name := containerspec.ContainerName(containerspec.RoleController)
+	var b bytes.Buffer
+	if err := r.env.Engine.Logs(ctx, name, logTail, false, &b); err != nil || b.Len() == 0 {
+		return
+	}
+	r.rep.printf("Last %d lines of the %s container's log:\n%s", logTail, name, indent(b.String()))
+}

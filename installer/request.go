@@ -1,0 +1,283 @@
+package installer
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"github.com/avi-init/avi-init/templates"
+)
+
+// Request is what to install, every value decided: from flags and defaults when unattended,
+// from answers when interactive.
+type Request struct {
+	Controller         bool   `json:"run_controller"`
+	SE                 bool   `json:"run_se"`
+	ControllerCores    int    `json:"controller_cores"`
+	ControllerMemoryGB int    `json:"controller_memory_gb"`
+	ControllerDiskGB   int    `json:"controller_disk_gb"`
+	DataDir            string `json:"controller_data_dir"`
+	MetricsDir         string `json:"controller_metrics_dir,omitempty"`
+	MetricsDiskGB      int    `json:"controller_metrics_disk_gb,omitempty"`
+	LogsDir            string `json:"controller_logs_dir,omitempty"`
+	LogsDiskGB         int    `json:"controller_logs_disk_gb,omitempty"`
+	ControllerIP       string `json:"controller_ip"`
+	HTTPSPort          int    `json:"https_port"`
+	HTTPPort           int    `json:"http_port"`
+	DNSPort            int    `json:"dns_port"`
+	SysintPort         int    `json:"sysint_port"`
+}
+
+// Asker asks the operator. The survey prompts implement it on a terminal.
+type Asker interface {
+	// Ask shows msg and returns the answer; an empty answer means def. validate is called on
+	// every answer and a non-nil error asks again.
+	Ask(msg, def string, validate func(string) error) (string, error)
+}
+
+// errSENotYet answers every request for an SE: this build has no SE runtime yet.
+var errSENotYet = fmt.Errorf("the service engine is not available in this version of avi-init yet; install the controller alone (-c)")
+
+// Resolve decides the request. With ask nil (unattended), values come from flags and defaults and
+// any bad value is a usage error; otherwise the prompt script asks for each.
+func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
+	// A host that cannot meet a minimum is an error before any question.
+	cores, err := ControllerCores(h)
+	if err != nil {
+		return Request{}, err
+	}
+	memory, err := ControllerMemory(h)
+	if err != nil {
+		return Request{}, err
+	}
+	r := Request{HTTPSPort: o.HTTPSPort, HTTPPort: o.HTTPPort, DNSPort: o.DNSPort, SysintPort: o.SysintPort}
+	if err := checkPorts(r); err != nil {
+		return Request{}, err
+	}
+	p := prompter{ask: ask, o: o}
+
+	r.Controller = o.Controller || !o.SE
+	if ask != nil {
+		if r.Controller, err = p.yesNo("Do you want to run Avi Controller on this Host [y/n]", true, nil); err != nil {
+			return Request{}, err
+		}
+		if r.SE, err = p.yesNo("Do you want to run Avi SE on this Host [y/n]", false, errSENotYet); err != nil {
+			return Request{}, err
+		}
+	} else if o.SE {
+		return Request{}, &UsageError{Err: errSENotYet}
+	}
+	if !r.Controller && !r.SE {
+		return Request{}, usagef("nothing to install: run the controller (-c) or an SE (-s)")
+	}
+
+	if r.ControllerCores, err = p.size("controller-cores", fmt.Sprintf("Enter The Number Of Cores For Avi Controller. Range %s", cores), o.ControllerCores, cores, defaultControllerCores); err != nil {
+		return Request{}, err
+	}
+	if r.ControllerMemoryGB, err = p.size("controller-memory", fmt.Sprintf("Please Enter Memory (in GB) for Avi Controller. Range %s", memory), o.ControllerMemoryGB, memory, defaultControllerMemoryGB); err != nil {
+		return Request{}, err
+	}
+	dataDefault := DefaultDataDir(h)
+	if r.DataDir, err = p.dir("controller-data-dir", fmt.Sprintf("Please enter directory path for Avi Controller Config (Default [%s])", dataDefault), o.ControllerDataDir, dataDefault, h, true); err != nil {
+		return Request{}, err
+	}
+	disk, err := ControllerDisk(h, r.DataDir)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.ControllerDiskGB, err = p.size("controller-disk", fmt.Sprintf("Please enter disk size (in GB) for Avi Controller Config (Default [%d])", disk.Clamp(defaultControllerDiskGB)), o.ControllerDiskGB, disk, defaultControllerDiskGB); err != nil {
+		return Request{}, err
+	}
+
+	partitions := []struct {
+		what, dirFlag, diskFlag string
+		dirOpt                  string
+		diskOpt                 int
+		dir                     *string
+		disk                    *int
+	}{
+		{"Metrics", "controller-metrics-dir", "controller-metrics-disk", o.MetricsDir, o.MetricsDiskGB, &r.MetricsDir, &r.MetricsDiskGB},
+		{"Client Logs", "controller-logs-dir", "controller-logs-disk", o.LogsDir, o.LogsDiskGB, &r.LogsDir, &r.LogsDiskGB},
+	}
+	for _, part := range partitions {
+		msg := fmt.Sprintf("Do you have a separate partition for Avi Controller %s? If yes, enter its directory path, else leave it blank", part.what)
+		if *part.dir, err = p.dir(part.dirFlag, msg, part.dirOpt, "", h, false); err != nil {
+			return Request{}, err
+		}
+		if *part.dir == "" {
+			if o.Set(part.diskFlag) {
+				return Request{}, usagef("--%s needs --%s", part.diskFlag, part.dirFlag)
+			}
+			continue
+		}
+		rng, err := ControllerDisk(h, *part.dir)
+		if err != nil {
+			return Request{}, p.fail(err)
+		}
+		msg = fmt.Sprintf("Please enter disk size (in GB) for Avi Controller %s. Range %s", part.what, rng)
+		if *part.disk, err = p.size(part.diskFlag, msg, part.diskOpt, rng, defaultControllerDiskGB); err != nil {
+			return Request{}, err
+		}
+	}
+
+	if r.ControllerIP, err = p.ip(o.ControllerIP, h.DefaultIP); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+func checkPorts(r Request) error {
+	seen := map[int]string{}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"https-port", r.HTTPSPort}, {"http-port", r.HTTPPort}, {"dns-port", r.DNSPort}, {"sysint-port", r.SysintPort}} {
+		if p.port < 1 || p.port > 65535 {
+			return usagef("--%s %d: a port is 1-65535", p.flag, p.port)
+		}
+		if other, ok := seen[p.port]; ok {
+			return usagef("--%s and --%s are both %d: each controller port must differ", other, p.flag, p.port)
+		}
+		seen[p.port] = p.flag
+	}
+	return nil
+}
+
+// prompter asks when interactive and otherwise checks the flag's value, so that both modes apply
+// the same rules.
+type prompter struct {
+	ask Asker
+	o   *Options
+}
+
+// fail turns a rule's error into a usage error when unattended (the flags were wrong).
+func (p prompter) fail(err error) error {
+	if p.ask == nil {
+		return &UsageError{Err: err}
+	}
+	return err
+}
+
+func (p prompter) yesNo(msg string, def bool, refuseYes error) (bool, error) {
+	d := "n"
+	if def {
+		d = "y"
+	}
+	ans, err := p.ask.Ask(msg, d, func(s string) error {
+		switch strings.ToLower(s) {
+		case "y", "yes":
+			return refuseYes
+		case "n", "no":
+			return nil
+		}
+		return fmt.Errorf("answer y or n")
+	})
+	if err != nil {
+		return false, err
+	}
+	return strings.HasPrefix(strings.ToLower(ans), "y"), nil
+}
+
+func (p prompter) size(flag, msg string, given int, r Range, def int) (int, error) {
+	check := func(v int) error {
+		if !r.Contains(v) {
+			return fmt.Errorf("%d is out of range: this host allows %s", v, r)
+		}
+		return nil
+	}
+	if p.ask == nil {
+		if !p.o.Set(flag) {
+			return r.Clamp(def), nil
+		}
+		if err := check(given); err != nil {
+			return 0, usagef("--%s: %v", flag, err)
+		}
+		return given, nil
+	}
+	ans, err := p.ask.Ask(msg, fmt.Sprint(r.Clamp(def)), func(s string) error {
+		var v int
+		if _, err := fmt.Sscanf(s, "%d", &v); err != nil || fmt.Sprint(v) != s {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		return check(v)
+	})
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	fmt.Sscanf(ans, "%d", &v)
+	return v, nil
+}
+
+func checkDir(h *Host, dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("%q is not an absolute path", dir)
+	}
+	if err := templates.ValidatePath("directory", filepath.Clean(dir)); err != nil {
+		return err
+	}
+	if _, ok := h.MountOf(dir); !ok {
+		return fmt.Errorf("%s is not on a local disk (tmpfs and overlay do not keep data)", dir)
+	}
+	return nil
+}
+
+func (p prompter) dir(flag, msg, given, def string, h *Host, required bool) (string, error) {
+	if p.ask == nil {
+		if !p.o.Set(flag) {
+			return def, nil
+		}
+		if err := checkDir(h, given); err != nil {
+			return "", usagef("--%s: %v", flag, err)
+		}
+		return filepath.Clean(given), nil
+	}
+	ans, err := p.ask.Ask(msg, def, func(s string) error {
+		if s == "" && !required {
+			return nil
+		}
+		return checkDir(h, s)
+	})
+	if err != nil || ans == "" {
+		return "", err
+	}
+	return filepath.Clean(ans), nil
+}
+
+func checkIP(s string) error {
+	if net.ParseIP(s) == nil {
+		return fmt.Errorf("%q is not an IP address", s)
+	}
+	return nil
+}
+
+func (p prompter) ip(given, detected string) (string, error) {
+	if p.ask == nil {
+		if given == "" || given == detectIP {
+			if detected == "" {
+				return "", usagef("cannot detect the controller IP: this host has no default route; give it with -i IP")
+			}
+			return detected, nil
+		}
+		if err := checkIP(given); err != nil {
+			return "", usagef("--controller-ip: %v", err)
+		}
+		return given, nil
+	}
+	return p.ask.Ask(fmt.Sprintf("Please enter Controller IP (Default [%s])", detected), detected, checkIP)
+}
+
+// PrintSummary writes the summary block shown before anything is changed.
+func PrintSummary(w io.Writer, r Request) {
+	yes := map[bool]string{true: "Yes", false: "No"}
+	fmt.Fprintf(w, "Run SE           : %s\n", yes[r.SE])
+	fmt.Fprintf(w, "Run Controller   : %s\n", yes[r.Controller])
+	if r.Controller {
+		fmt.Fprintf(w, "Controller Cores : %d\n", r.ControllerCores)
+		fmt.Fprintf(w, "Memory(GB)       : %d\n", r.ControllerMemoryGB)
+		fmt.Fprintf(w, "Disk(GB)         : %d\n", r.ControllerDiskGB)
+		fmt.Fprintf(w, "Controller IP    : %s\n", r.ControllerIP)
+	}
+}
