@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/avi-init/avi-init/containerspec"
@@ -96,7 +96,7 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 // ImageExists reports whether ref is present in the engine.
 func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
 	_, err := c.api.ImageInspect(ctx, ref)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -147,7 +147,7 @@ func (c *Client) SaveImage(ctx context.Context, ref string) (io.ReadCloser, erro
 // Container returns the named container's state, or nil when there is none.
 func (c *Client) Container(ctx context.Context, name string) (*Container, error) {
 	in, err := c.api.ContainerInspect(ctx, name)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -215,7 +215,7 @@ func (c *Client) Start(ctx context.Context, name string) error {
 func (c *Client) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	secs := int(timeout / time.Second)
 	err := c.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &secs})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", name, err)
 	}
 	return nil
@@ -224,7 +224,7 @@ func (c *Client) Stop(ctx context.Context, name string, timeout time.Duration) e
 // Remove removes the named container, running or not. A missing container is no error.
 func (c *Client) Remove(ctx context.Context, name string) error {
 	err := c.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
 	}
 	return nil
@@ -265,7 +265,7 @@ func (c *Client) Wait(ctx context.Context, name string) (int64, error) {
 // RemoveImage deletes an image; used by tests to start from a cold engine.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 	_, err := c.api.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove image %s: %w", ref, err)
 	}
 	return nil

@@ -88,7 +88,7 @@ func (b *Binary) Build(role string) (v1.Image, error) {
 	cfg.Config.WorkingDir = "/"
 	cfg.Config.Env = []string{"PATH=/"}
 	cfg.Config.Labels = map[string]string{
-		containerspec.Label:               role,
+		containerspec.Label:                role,
 		"org.opencontainers.image.version": version.Version,
 	}
 	img, err = mutate.ConfigFile(img, cfg)

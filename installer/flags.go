@@ -57,8 +57,8 @@ var legacyFlags = []legacyFlag{
 // route, as the Avi script's bare -i does.
 const detectIP = "detect"
 
-// RewriteLegacy turns the Avi script's flags into long flags. `-i` takes an optional address:
-// when the next word is an IP address it becomes the value. Words after `--` are left alone.
+// RewriteLegacy turns the Avi script's flags into long flags. `-i` (and --controller-ip) takes an
+// optional address: when the next word is an IP address it becomes the value. Words after `--` are left alone.
 func RewriteLegacy(args []string) ([]string, error) {
 	long := map[string]string{}
 	for _, f := range legacyFlags {
@@ -69,6 +69,11 @@ func RewriteLegacy(args []string) ([]string, error) {
 		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...), nil
+		}
+		if a == "--controller-ip" && i+1 < len(args) && net.ParseIP(args[i+1]) != nil {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
 		}
 		if !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") || a == "-" {
 			out = append(out, a)

@@ -407,7 +407,12 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode, show bo
 		a.Content = string(data)
 	}
 	return changed, r.act("files", a, func() error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		// The env file's directory is as private as the file.
+		dirPerm := os.FileMode(0o755)
+		if perm&0o077 == 0 {
+			dirPerm = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 		}
 		return atomicfile.Write(path, data, perm)
@@ -439,9 +444,6 @@ func (r *run) files(ctx context.Context) error {
 		}
 	}
 
-	if err := os.MkdirAll(r.env.path(ConfigDir), 0o700); err != nil && !r.dry {
-		return fmt.Errorf("create %s: %w", ConfigDir, err)
-	}
 	envChanged, err := r.writeIfChanged(r.env.EnvFile(containerspec.RoleController), r.envText, 0o600, true)
 	if err != nil {
 		return err

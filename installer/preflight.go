@@ -160,7 +160,7 @@ func DockerEngineCheck(f EngineFacts) Check {
 			return nil, one(fmt.Errorf("the Docker engine is not reachable (%v): install and start Docker", f.Err))
 		}
 		if apiOlder(f.Info.APIVersion, docker.MinAPIVersion) {
-			return nil, one(fmt.Errorf("Docker engine API %s is older than %s: upgrade Docker", f.Info.APIVersion, docker.MinAPIVersion))
+			return nil, one(fmt.Errorf("the Docker engine API %s is older than %s: upgrade Docker", f.Info.APIVersion, docker.MinAPIVersion))
 		}
 		return nil, nil
 	}}
@@ -192,9 +192,9 @@ func DockerStorageCheck(f EngineFacts) Check {
 		case f.StorageFree < 0:
 			return one(fmt.Errorf("cannot see the free space at the Docker root %s from here", f.Info.RootDir)), nil
 		case f.StorageFree < minStorageFree:
-			return nil, one(fmt.Errorf("Docker root %s has %d MB free; the images need at least %d MB", f.Info.RootDir, f.StorageFree>>20, minStorageFree>>20))
+			return nil, one(fmt.Errorf("the Docker root %s has %d MB free; the images need at least %d MB", f.Info.RootDir, f.StorageFree>>20, minStorageFree>>20))
 		case f.StorageFree < warnStorageFree:
-			return one(fmt.Errorf("Docker root %s has only %d MB free", f.Info.RootDir, f.StorageFree>>20)), nil
+			return one(fmt.Errorf("the Docker root %s has only %d MB free", f.Info.RootDir, f.StorageFree>>20)), nil
 		}
 		return nil, nil
 	}}

@@ -20,10 +20,10 @@ var parsed = template.Must(template.ParseFS(files, "*.tmpl"))
 
 // Unit holds the values of avicontroller.service and avise.service.
 type Unit struct {
-	Role        string // controller or se
-	Description string
-	Binary      string // absolute path of avi-init on the host
-	EnvFile     string // absolute path of the role's env file
+	Role         string // controller or se
+	Description  string
+	Binary       string // absolute path of avi-init on the host
+	EnvFile      string // absolute path of the role's env file
 	StartTimeout int    // seconds systemd waits for READY=1
 }
 

@@ -92,4 +92,3 @@ func selfSigned(ips []net.IP, now time.Time) (certPEM, keyPEM []byte, err error)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 }
-
