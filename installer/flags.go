@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -58,7 +57,7 @@ var legacyFlags = []legacyFlag{
 const detectIP = "detect"
 
 // RewriteLegacy turns the Avi script's flags into long flags. `-i` (and --controller-ip) takes an
-// optional address: when the next word is an IP address it becomes the value. Words after `--` are left alone.
+// optional address: when the next word is not a flag it becomes the value. Words after `--` are left alone.
 func RewriteLegacy(args []string) ([]string, error) {
 	long := map[string]string{}
 	for _, f := range legacyFlags {
@@ -70,7 +69,7 @@ func RewriteLegacy(args []string) ([]string, error) {
 		if a == "--" {
 			return append(out, args[i:]...), nil
 		}
-		if a == "--controller-ip" && i+1 < len(args) && net.ParseIP(args[i+1]) != nil {
+		if a == "--controller-ip" && takesValue(args, i) {
 			out = append(out, a+"="+args[i+1])
 			i++
 			continue
@@ -92,13 +91,19 @@ func RewriteLegacy(args []string) ([]string, error) {
 			l += "=" + value
 		}
 		// An optional value must be attached with '=' for pflag to see it.
-		if l == "--controller-ip" && i+1 < len(args) && net.ParseIP(args[i+1]) != nil {
+		if l == "--controller-ip" && !hasValue && takesValue(args, i) {
 			l += "=" + args[i+1]
 			i++
 		}
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// takesValue reports whether the word after args[i] is the optional value of args[i]: a word that
+// is not itself a flag.
+func takesValue(args []string, i int) bool {
+	return i+1 < len(args) && args[i+1] != "" && !strings.HasPrefix(args[i+1], "-")
 }
 
 // Options are the installer's flags after parsing.

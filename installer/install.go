@@ -184,7 +184,11 @@ func (r *run) act(phase string, a Action, do func() error) error {
 	if err := do(); err != nil {
 		return err
 	}
-	r.rep.printf("\tdone %s %s\n", a.Kind, a.Target)
+	if a.Detail != "" {
+		r.rep.printf("\tdone %s %s (%s)\n", a.Kind, a.Target, a.Detail)
+	} else {
+		r.rep.printf("\tdone %s %s\n", a.Kind, a.Target)
+	}
 	return nil
 }
 

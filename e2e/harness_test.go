@@ -1,0 +1,219 @@
+// Package e2e runs avi-init as an operator would, against the real Docker engine and a real
+// systemd, and checks the result as the operator would check it.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aviInit is the static binary under test: $AVI_INIT_BIN (make builds it), or built here.
+var aviInit string
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	aviInit = os.Getenv("AVI_INIT_BIN")
+	if aviInit == "" {
+		dir, err := os.MkdirTemp("", "avi-init-e2e-bin")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		aviInit = filepath.Join(dir, "avi-init")
+		cmd := exec.Command("go", "build", "-o", aviInit, "../cmd/avi-init")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build avi-init: %v\n%s", err, out)
+		}
+	}
+	if prereqs() == nil {
+		// The tests install the real avicontroller; an earlier installation on this machine is
+		// removed first (its data is kept).
+		if _, err := os.Stat("/etc/avi-init/avicontroller.env"); err == nil {
+			fmt.Fprintln(os.Stderr, "e2e: removing the avi-init installation already on this host (data kept)")
+		}
+		exec.Command(aviInit, "uninstall").Run()
+	}
+	return m.Run(), nil
+}
+
+// prereqs says what this machine lacks for end-to-end tests.
+func prereqs() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the installer runs as root")
+	}
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		return fmt.Errorf("no Docker engine: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// need fails the test under CI (where everything must exist) and skips it elsewhere.
+func need(t *testing.T) {
+	t.Helper()
+	if err := prereqs(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("end-to-end prerequisite missing under CI=true: %v", err)
+		}
+		t.Skipf("end-to-end prerequisite missing: %v", err)
+	}
+}
+
+// result is one run of avi-init.
+type result struct {
+	out, err string
+	code     int
+	took     time.Duration
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d after %s\n--- stdout\n%s--- stderr\n%s", r.code, r.took, r.out, r.err)
+}
+
+// run runs avi-init with no terminal on stdin.
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, aviInit, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, nil
+	start := time.Now()
+	err := cmd.Run()
+	r := result{out: stdout.String(), err: stderr.String(), took: time.Since(start)}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("run avi-init %v: %v", args, err)
+	}
+	t.Logf("avi-init %s: exit %d in %s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond))
+	return r
+}
+
+func mustRun(t *testing.T, args ...string) result {
+	t.Helper()
+	r := run(t, args...)
+	if r.code != 0 {
+		t.Fatalf("avi-init %v failed:\n%s", args, r)
+	}
+	return r
+}
+
+// freePorts returns n TCP ports nothing listens on now.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// inspect returns `docker inspect` of a container, or nil when there is none.
+func inspect(t *testing.T, name string) map[string]any {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", name).Output()
+	if err != nil {
+		return nil
+	}
+	var v []map[string]any
+	if err := json.Unmarshal(out, &v); err != nil || len(v) != 1 {
+		t.Fatalf("docker inspect %s: %v", name, err)
+	}
+	return v[0]
+}
+
+func field(v map[string]any, path ...string) any {
+	var cur any = v
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+// controllerClient trusts only the certificate in the controller's data directory, as an
+// operator who copied it would.
+func controllerClient(t *testing.T, dataDir string) *http.Client {
+	t.Helper()
+	pemBytes, err := os.ReadFile(filepath.Join(dataDir, "tls/controller.crt"))
+	if err != nil {
+		t.Fatalf("controller certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("controller certificate: no PEM certificate")
+	}
+	return &http.Client{
+		Timeout:       5 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// initialData fetches GET /api/initial-data over HTTPS.
+func initialData(t *testing.T, c *http.Client, port int) map[string]any {
+	t.Helper()
+	resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", port))
+	if err != nil {
+		t.Fatalf("GET /api/initial-data: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/initial-data: %s: %s", resp.Status, body)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("GET /api/initial-data: %v: %s", err, body)
+	}
+	return v
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const envFile = "/etc/avi-init/avicontroller.env"
+
+// TestInstallLifecycle is the operator's day: dry run, install with the Avi script's flags, a
+// re-run that changes nothing, a resize that restarts, status, uninstall that keeps data, purge.
+func TestInstallLifecycle(t *testing.T) {
+	need(t)
+	data := filepath.Join(t.TempDir(), "controller-data")
+	p := freePorts(t, 3)
+	args := []string{"-c", "-cd", "10", "-cc", "2", "-cm", "4", "-i", "-cdp", data,
+		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
+	t.Cleanup(func() { run(t, "uninstall") })
+
+	// Dry run: the plan in full, nothing changed.
+	dry := mustRun(t, append(args, "--dry-run")...)
+	for _, want := range []string{"Run Controller   : Yes", "AVI_CORES=2", `"nano_cpus": 2000000000`, "Dry run: nothing was changed."} {
+		if !strings.Contains(dry.out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, dry)
+		}
+	}
+	if _, err := os.Stat(envFile); err == nil {
+		t.Error("dry run wrote the env file")
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("dry run created the data directory")
+	}
+	if inspect(t, "avicontroller") != nil {
+		t.Error("dry run created the container")
+	}
+
+	// Install: the summary block, a running, healthy controller with the asked limits.
+	first := mustRun(t, args...)
+	summary := "Run SE           : No\nRun Controller   : Yes\nController Cores : 2\nMemory(GB)       : 4\nDisk(GB)         : 10\nController IP    : "
+	if !strings.Contains(first.out, summary) {
+		t.Errorf("install output lacks the summary block:\n%s", first)
+	}
+	c := inspect(t, "avicontroller")
+	if c == nil {
+		t.Fatal("no avicontroller container after install")
+	}
+	checks := map[string]any{
+		"State.Running":             true,
+		"HostConfig.NanoCpus":       float64(2e9),
+		"HostConfig.Memory":         float64(4 << 30),
+		"HostConfig.Privileged":     false,
+		"HostConfig.ReadonlyRootfs": true,
+		"HostConfig.NetworkMode":    "host",
+	}
+	for path, want := range checks {
+		if got := field(c, strings.Split(path, ".")...); got != want {
+			t.Errorf("container %s = %v, want %v", path, got, want)
+		}
+	}
+	if got := fmt.Sprint(field(c, "HostConfig", "CapDrop")); got != "[ALL]" {
+		t.Errorf("container CapDrop = %s, want [ALL]", got)
+	}
+	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("env file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	client := controllerClient(t, data)
+	idata := initialData(t, client, p[0])
+	if field(idata, "version", "Version") == nil || idata["setup_state"] != "pending" {
+		t.Errorf("initial-data = %v, want a version and setup_state pending", idata)
+	}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/login", p[1]))
+	if err != nil {
+		t.Fatalf("HTTP port: %v", err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusMovedPermanently || !strings.HasPrefix(loc, "https://") || !strings.HasSuffix(loc, fmt.Sprintf(":%d/login", p[0])) {
+		t.Errorf("HTTP port answered %s to %q, want a redirect to HTTPS port %d", resp.Status, loc, p[0])
+	}
+	initialData(t, client, p[2]) // the sysint port serves too
+	waitFor(t, "the engine to report the controller healthy", 30*time.Second, func() bool {
+		return field(inspect(t, "avicontroller"), "State", "Health", "Status") == "healthy"
+	})
+	cert, _ := os.ReadFile(filepath.Join(data, "tls/controller.crt"))
+
+	// The same command again: no change, no restart.
+	again := mustRun(t, args...)
+	if !strings.Contains(again.out, "Nothing to change") {
+		t.Errorf("re-run did not report no change:\n%s", again)
+	}
+	c2 := inspect(t, "avicontroller")
+	if c2["Id"] != c["Id"] || field(c2, "State", "StartedAt") != field(c, "State", "StartedAt") {
+		t.Error("re-run replaced or restarted the container")
+	}
+	jsonRun := mustRun(t, append(args, "--output", "json")...)
+	var rep struct {
+		Summary map[string]any   `json:"summary"`
+		Checks  []map[string]any `json:"checks"`
+		Actions []map[string]any `json:"actions"`
+		Result  struct{ OK, Changed bool }
+	}
+	if err := json.Unmarshal([]byte(jsonRun.out), &rep); err != nil {
+		t.Fatalf("--output json: stdout is not one JSON document: %v\n%s", err, jsonRun)
+	}
+	if !rep.Result.OK || rep.Result.Changed || rep.Summary["controller_cores"] != float64(2) || len(rep.Checks) == 0 || len(rep.Actions) == 0 {
+		t.Errorf("--output json re-run: %+v", rep)
+	}
+
+	// A changed size re-renders and restarts the controller; its data stays.
+	resized := append([]string(nil), args...)
+	resized[4] = "1" // -cc 1
+	mustRun(t, resized...)
+	c3 := inspect(t, "avicontroller")
+	if c3["Id"] == c["Id"] || field(c3, "HostConfig", "NanoCpus") != float64(1e9) {
+		t.Errorf("resize: container %v with NanoCpus %v, want a new container with 1e9", c3["Id"], field(c3, "HostConfig", "NanoCpus"))
+	}
+	if cert2, _ := os.ReadFile(filepath.Join(data, "tls/controller.crt")); string(cert2) != string(cert) {
+		t.Error("resize lost the controller's certificate (data directory not kept)")
+	}
+	initialData(t, client, p[0])
+
+	st := mustRun(t, "status")
+	if !strings.Contains(st.out, "answering: yes") || !strings.Contains(st.out, "avicontroller running") {
+		t.Errorf("status:\n%s", st)
+	}
+
+	// Uninstall keeps data; purge asks (no terminal: refuses without --yes), then deletes it.
+	mustRun(t, "uninstall")
+	if inspect(t, "avicontroller") != nil {
+		t.Error("uninstall left the container")
+	}
+	for _, f := range []string{envFile, "/usr/local/sbin/avi-init"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("uninstall left %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "tls/controller.crt")); err != nil {
+		t.Errorf("uninstall deleted data: %v", err)
+	}
+	if st := run(t, "status"); st.code == 0 || !strings.Contains(st.out, "not installed") {
+		t.Errorf("status after uninstall:\n%s", st)
+	}
+	mustRun(t, args...)
+	if r := run(t, "uninstall", "--purge"); r.code != 2 || !strings.Contains(r.err, "--yes") {
+		t.Errorf("purge with no terminal and no --yes: want exit 2 naming --yes:\n%s", r)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Errorf("a refused purge deleted data: %v", err)
+	}
+	mustRun(t, "uninstall", "--purge", "--yes")
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("purge kept %s: %v", data, err)
+	}
+}
+
+// TestUsageErrors: mistakes exit 2 with a message saying what to do, and change nothing.
+func TestUsageErrors(t *testing.T) {
+	need(t)
+	cpus := strings.Count(string(must(os.ReadFile("/proc/cpuinfo"))), "processor\t:")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "-c -cc"},
+		{[]string{"-c", "-cc", "99"}, fmt.Sprintf("[1, %d]", cpus)},
+		{[]string{"-c", "-cm", "100000"}, "out of range"},
+		{[]string{"-d"}, "DPDK"},
+		{[]string{"-c", "-i", "not-an-ip"}, "not an IP address"},
+		{[]string{"-c", "--controller-ip", "300.1.1.1"}, "not an IP address"},
+		{[]string{"-zz"}, "unknown flag -zz"},
+		{[]string{"-c", "--https-port", "443", "--http-port", "443"}, "must differ"},
+	}
+	for _, tc := range cases {
+		r := run(t, tc.args...)
+		if r.code != 2 || !strings.Contains(r.err, tc.want) {
+			t.Errorf("avi-init %v: want exit 2 and %q:\n%s", tc.args, tc.want, r)
+		}
+		if _, err := os.Stat(envFile); err == nil {
+			t.Fatalf("avi-init %v wrote %s", tc.args, envFile)
+		}
+	}
+	if h := mustRun(t, "--help"); !strings.Contains(h.out, "--controller-cores") || !strings.Contains(h.out, "(-cc)") {
+		t.Errorf("--help does not list the flags:\n%s", h)
+	}
+}
+
+// TestBusyPortAndImageTar: a taken port stops the install in preflight, naming the flag that
+// moves it; an image saved with `image save` loads with `docker load` and installs with
+// --image-tar.
+func TestBusyPortAndImageTar(t *testing.T) {
+	need(t)
+	t.Cleanup(func() { run(t, "uninstall", "--purge", "--yes") })
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	p := freePorts(t, 2)
+	data := filepath.Join(t.TempDir(), "data")
+	base := []string{"-c", "-cc", "1", "-cm", "1", "-cd", "1", "-i", "-cdp", data, "--http-port", strconv.Itoa(p[0]), "-sysint", strconv.Itoa(p[1])}
+	r := run(t, append(base, "--https-port", strconv.Itoa(busy))...)
+	if r.code != 1 || !strings.Contains(r.out, fmt.Sprintf("[ERROR Port-%d]", busy)) || !strings.Contains(r.out, "--https-port") {
+		t.Errorf("busy port: want exit 1 and [ERROR Port-%d] naming --https-port:\n%s", busy, r)
+	}
+	if inspect(t, "avicontroller") != nil {
+		t.Fatal("a failed preflight created the container")
+	}
+
+	tarball := filepath.Join(t.TempDir(), "controller.tar")
+	saved := mustRun(t, "image", "save", "--role", "controller", "-o", tarball)
+	ref := strings.TrimSuffix(saved.out[strings.LastIndex(saved.out, "(")+1:], ")\n")
+	if out, err := exec.Command("docker", "rmi", "-f", ref).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such image") {
+		t.Fatalf("docker rmi %s: %v %s", ref, err, out)
+	}
+	if out, err := exec.Command("docker", "load", "-i", tarball).CombinedOutput(); err != nil || !strings.Contains(string(out), ref) {
+		t.Fatalf("docker load of image save output: %v: %s", err, out)
+	}
+	if out, err := exec.Command("docker", "rmi", ref).CombinedOutput(); err != nil {
+		t.Fatalf("docker rmi %s: %v %s", ref, err, out)
+	}
+	https := freePorts(t, 1)[0]
+	inst := mustRun(t, append(base, "--https-port", strconv.Itoa(https), "--image-tar", tarball)...)
+	if !strings.Contains(inst.out, "from "+tarball) {
+		t.Errorf("install did not load from the tarball:\n%s", inst)
+	}
+	if got := field(inspect(t, "avicontroller"), "Config", "Image"); got != ref {
+		t.Errorf("container image %v, want %s", got, ref)
+	}
+	initialData(t, controllerClient(t, data), https)
+	if r := run(t, "image", "save", "--role", "nope", "-o", tarball); r.code != 2 {
+		t.Errorf("image save --role nope: want exit 2:\n%s", r)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
