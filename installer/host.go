@@ -184,6 +184,10 @@ func (r HostReader) readMounts() ([]Mount, error) {
 		}
 		seen[f[1]] = true
 		m := Mount{Device: f[0], Path: unescapeMount(f[1]), FSType: f[2]}
+		// Containers bind single files (/etc/hosts, ...) from the host's disk: not a place for data.
+		if fi, err := os.Stat(r.path(m.Path)); err == nil && !fi.IsDir() {
+			continue
+		}
 		if r.StatFS != nil {
 			if m.FreeBytes, m.TotalBytes, err = r.StatFS(r.path(m.Path)); err != nil {
 				continue // unreadable (e.g. a stale mount): not a candidate
