@@ -34,7 +34,7 @@ e2e: build
 test: lint unit e2e
 
 bench: build
-	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./e2e/
+	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 20m ./e2e/
 
 clean:
 	rm -rf bin e2e.log

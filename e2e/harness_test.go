@@ -124,7 +124,7 @@ func mustRun(t *testing.T, args ...string) result {
 }
 
 // freePorts returns n TCP ports nothing listens on now.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var ls []net.Listener
