@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"text/template"
@@ -42,8 +43,11 @@ var (
 
 // ValidatePath rejects a path that systemd would not read back as the same single word.
 func ValidatePath(what, p string) error {
-	if !pathRE.MatchString(p) || strings.Contains(p, "//") {
+	if !pathRE.MatchString(p) {
 		return fmt.Errorf("%s %q: must be an absolute path of letters, digits and . _ / + @ - only", what, p)
+	}
+	if filepath.Clean(p) != p {
+		return fmt.Errorf("%s %q: must be a clean path (no //, /./, /../ or trailing /)", what, p)
 	}
 	return nil
 }
@@ -106,6 +110,9 @@ func RenderUnit(u Unit) ([]byte, error) {
 
 // RenderEnv returns the text of an env file holding kvs in order.
 func RenderEnv(role string, kvs []KV) ([]byte, error) {
+	if !roleRE.MatchString(role) {
+		return nil, fmt.Errorf("render env file: role %q: must be lower-case letters", role)
+	}
 	for _, kv := range kvs {
 		if !keyRE.MatchString(kv.Key) {
 			return nil, fmt.Errorf("render %s env file: bad key %q", role, kv.Key)
