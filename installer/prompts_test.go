@@ -57,7 +57,7 @@ type resolveResult struct {
 // a go-expect console whose output also feeds a vt10x terminal emulator (which answers the
 // cursor queries survey sends, through a second pty), while operator plays the person at the
 // keyboard. It returns Resolve's result and everything written to the terminal.
-func promptDialogue(t *testing.T, operator func(c *expect.Console)) (installer.Request, error, string) {
+func promptDialogue(t *testing.T, operator func(c *expect.Console)) (installer.Request, string, error) {
 	t.Helper()
 	opts, err := installer.ParseInstall(nil)
 	if err != nil {
@@ -108,7 +108,7 @@ func promptDialogue(t *testing.T, operator func(c *expect.Console)) (installer.R
 	}
 	c.Tty().Close() // the reader sees EOF
 	<-drained
-	return res.req, res.err, screen.String()
+	return res.req, screen.String(), res.err
 }
 
 // expectOn waits for s on the terminal and fails the test (with what was shown) when it does
@@ -147,7 +147,7 @@ func TestPromptScript(t *testing.T) {
 		errIP    = `"not-an-ip" is not an IP address`
 	)
 	var gotErrs []string
-	req, err, screen := promptDialogue(t, func(c *expect.Console) {
+	req, screen, err := promptDialogue(t, func(c *expect.Console) {
 		expectOn(t, c, qController)
 		expectOn(t, c, "(Default [y])")
 		sendLine(t, c, "maybe")
@@ -234,7 +234,7 @@ func TestPromptScript(t *testing.T) {
 // with the controller alone.
 func TestPromptSERefused(t *testing.T) {
 	const qSE = "Do you want to run Avi SE on this Host [y/n]"
-	req, err, screen := promptDialogue(t, func(c *expect.Console) {
+	req, screen, err := promptDialogue(t, func(c *expect.Console) {
 		expectOn(t, c, "Do you want to run Avi Controller on this Host [y/n]")
 		sendLine(t, c, "yes")
 		expectOn(t, c, qSE)

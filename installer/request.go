@@ -43,6 +43,11 @@ var errSENotYet = fmt.Errorf("the service engine is not available in this versio
 // Resolve decides the request. With ask nil (unattended), values come from flags and defaults and
 // any bad value is a usage error; otherwise the prompt script asks for each.
 func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
+	for _, f := range notYet {
+		if o.Set(f.flag) {
+			return Request{}, usagef("--%s: %s is not available in this version of avi-init yet", f.flag, f.feature)
+		}
+	}
 	// A host that cannot meet a minimum is an error before any question.
 	cores, err := ControllerCores(h)
 	if err != nil {
