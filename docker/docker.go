@@ -15,7 +15,6 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -260,13 +259,4 @@ func (c *Client) Wait(ctx context.Context, name string) (int64, error) {
 	case err := <-errCh:
 		return -1, fmt.Errorf("wait for container %s: %w", name, err)
 	}
-}
-
-// RemoveImage deletes an image; used by tests to start from a cold engine.
-func (c *Client) RemoveImage(ctx context.Context, ref string) error {
-	_, err := c.api.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("remove image %s: %w", ref, err)
-	}
-	return nil
 }

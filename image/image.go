@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"time"
 
@@ -61,8 +62,11 @@ func (b *Binary) Bytes() []byte { return b.data }
 // Ref names the role's image. The tag carries the binary's hash, so an image already in the
 // engine is the one this binary would build, and loading can be skipped.
 func (b *Binary) Ref(role string) string {
-	return fmt.Sprintf("avi-init/%s:%s-%s", role, version.Version, b.sum[:12])
+	return fmt.Sprintf("avi-init/%s:%s-%s", role, tagSafe.ReplaceAllString(version.Version, "-"), b.sum[:12])
 }
+
+// tagSafe matches what an image tag may not hold.
+var tagSafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
 // epoch dates the layer and config so that the same binary always builds the same image.
 var epoch = time.Unix(0, 0).UTC()

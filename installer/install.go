@@ -54,7 +54,6 @@ type Env struct {
 	Ready func(ctx context.Context, dataDir string, httpsPort int) error
 	// Asker asks on the terminal; nil when there is none.
 	Asker Asker
-	Now   func() time.Time
 }
 
 func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }

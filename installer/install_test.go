@@ -247,7 +247,6 @@ func newHarness(t *testing.T, withSystemd bool) *harness {
 			}
 			return errors.New("connection refused")
 		},
-		Now: time.Now,
 	}
 	return h
 }

@@ -129,8 +129,3 @@ func (b *Bus) State(ctx context.Context, unit string) (string, bool, error) {
 func NotifyReady() (bool, error) {
 	return daemon.SdNotify(false, daemon.SdNotifyReady)
 }
-
-// NotifyStatus sets the one-line status systemctl shows.
-func NotifyStatus(status string) {
-	daemon.SdNotify(false, "STATUS="+status)
-}

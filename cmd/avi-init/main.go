@@ -112,7 +112,6 @@ func localEnv() *installer.Env {
 			_, err := controller.Probe(ctx, dataDir, port)
 			return err
 		},
-		Now: time.Now,
 	}
 	if eng, err := docker.Connect(); err != nil {
 		env.EngineErr = err
