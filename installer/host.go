@@ -9,11 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/avi-init/avi-init/templates"
 )
 
 // Host is what the installer knows of the machine. It is read below a root path, so that
@@ -22,7 +23,8 @@ type Host struct {
 	OSRelease      map[string]string
 	CPUs           int
 	MemoryBytes    uint64
-	Mounts         []Mount
+	Mounts         []Mount // local disks
+	NonLocal       []Mount // tmpfs, overlay, network and pseudo file systems: no place for data
 	SystemdRunning bool
 	DefaultIP      string // address of the interface holding the default route
 }
@@ -93,7 +95,7 @@ func (r HostReader) Read() (*Host, error) {
 	if h.MemoryBytes, err = readMemTotal(r.path("proc/meminfo")); err != nil {
 		return nil, err
 	}
-	if h.Mounts, err = r.readMounts(); err != nil {
+	if h.Mounts, h.NonLocal, err = r.readMounts(); err != nil {
 		return nil, err
 	}
 	if ifc, err := defaultRouteInterface(r.path("proc/net/route")); err == nil && r.InterfaceIP != nil {
@@ -170,22 +172,34 @@ func readMemTotal(p string) (uint64, error) {
 // pseudo file systems are not among them.
 var localFS = map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "zfs": true, "f2fs": true, "jfs": true, "reiserfs": true}
 
-func (r HostReader) readMounts() ([]Mount, error) {
+func (r HostReader) readMounts() (local, nonLocal []Mount, err error) {
 	data, err := os.ReadFile(r.path("proc/mounts"))
 	if err != nil {
-		return nil, fmt.Errorf("read mounts: %w", err)
+		return nil, nil, fmt.Errorf("read mounts: %w", err)
 	}
-	seen := map[string]bool{}
-	var out []Mount
+	// A later mount on the same path covers the earlier one (CentOS lists rootfs, then the
+	// real root), so the last entry for a path wins.
+	var order []string
+	byPath := map[string]Mount{}
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
-		if len(f) < 3 || !localFS[f[2]] || seen[f[1]] {
+		if len(f) < 3 {
 			continue
 		}
-		seen[f[1]] = true
 		m := Mount{Device: f[0], Path: unescapeMount(f[1]), FSType: f[2]}
+		if _, ok := byPath[m.Path]; !ok {
+			order = append(order, m.Path)
+		}
+		byPath[m.Path] = m
+	}
+	for _, p := range order {
+		m := byPath[p]
 		// Containers bind single files (/etc/hosts, ...) from the host's disk: not a place for data.
 		if fi, err := os.Stat(r.path(m.Path)); err == nil && !fi.IsDir() {
+			continue
+		}
+		if !localFS[m.FSType] {
+			nonLocal = append(nonLocal, m)
 			continue
 		}
 		if r.StatFS != nil {
@@ -193,9 +207,9 @@ func (r HostReader) readMounts() ([]Mount, error) {
 				continue // unreadable (e.g. a stale mount): not a candidate
 			}
 		}
-		out = append(out, m)
+		local = append(local, m)
 	}
-	return out, nil
+	return local, nonLocal, nil
 }
 
 // unescapeMount undoes the octal escapes /proc/mounts uses for spaces and tabs.
@@ -234,23 +248,35 @@ func defaultRouteInterface(p string) (string, error) {
 }
 
 // LargestDisk is the local mount with the most free space, as Avi's installer picks it for data.
+// Mounts whose path cannot be written into a unit are passed over.
 func (h *Host) LargestDisk() (Mount, bool) {
-	if len(h.Mounts) == 0 {
-		return Mount{}, false
-	}
-	ms := append([]Mount(nil), h.Mounts...)
-	sort.SliceStable(ms, func(i, j int) bool { return ms[i].FreeBytes > ms[j].FreeBytes })
-	return ms[0], true
-}
-
-// MountOf returns the mount holding path (the longest mount path that prefixes it).
-func (h *Host) MountOf(path string) (Mount, bool) {
 	var best Mount
 	found := false
 	for _, m := range h.Mounts {
-		if (path == m.Path || strings.HasPrefix(path, strings.TrimSuffix(m.Path, "/")+"/")) && len(m.Path) >= len(best.Path) {
+		if templates.ValidatePath("mount", m.Path) != nil {
+			continue
+		}
+		if !found || m.FreeBytes > best.FreeBytes {
 			best, found = m, true
 		}
 	}
 	return best, found
+}
+
+// MountOf returns the local mount holding path: the mount with the longest path that prefixes
+// it. It reports false when path is on no local disk, including when a tmpfs or overlay mounted
+// closer to it holds it.
+func (h *Host) MountOf(path string) (Mount, bool) {
+	var best Mount
+	found, local := false, false
+	consider := func(ms []Mount, isLocal bool) {
+		for _, m := range ms {
+			if (path == m.Path || strings.HasPrefix(path, strings.TrimSuffix(m.Path, "/")+"/")) && (!found || len(m.Path) > len(best.Path)) {
+				best, found, local = m, true, isLocal
+			}
+		}
+	}
+	consider(h.Mounts, true)
+	consider(h.NonLocal, false)
+	return best, found && local
 }

@@ -57,6 +57,10 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	// The largest disk is the best any data directory can do.
+	if _, err := ControllerDisk(h, DefaultDataDir(h)); err != nil {
+		return Request{}, err
+	}
 	r := Request{HTTPSPort: o.HTTPSPort, HTTPPort: o.HTTPPort, DNSPort: o.DNSPort, SysintPort: o.SysintPort}
 	if err := checkPorts(r); err != nil {
 		return Request{}, err
@@ -216,17 +220,18 @@ func (p prompter) size(flag, msg string, given int, r Range, def int) (int, erro
 	return v, nil
 }
 
+// checkDir accepts a data directory: an absolute, clean path that a unit can carry, on a local
+// disk with at least the minimum free.
 func checkDir(h *Host, dir string) error {
 	if !filepath.IsAbs(dir) {
 		return fmt.Errorf("%q is not an absolute path", dir)
 	}
-	if err := templates.ValidatePath("directory", filepath.Clean(dir)); err != nil {
+	dir = filepath.Clean(dir)
+	if err := templates.ValidatePath("directory", dir); err != nil {
 		return err
 	}
-	if _, ok := h.MountOf(dir); !ok {
-		return fmt.Errorf("%s is not on a local disk (tmpfs and overlay do not keep data)", dir)
-	}
-	return nil
+	_, err := ControllerDisk(h, dir)
+	return err
 }
 
 func (p prompter) dir(flag, msg, given, def string, h *Host, required bool) (string, error) {

@@ -82,7 +82,7 @@ func SEMemory(h *Host, controllerMemoryGB int) (Range, error) {
 // DefaultDataDir is where the controller keeps its data unless told otherwise: on the local disk
 // with the most free space, as Avi's installer chooses.
 func DefaultDataDir(h *Host) string {
-	m, ok := h.LargestDisk()
+	m, ok := h.LargestDisk() // only mounts whose path a unit can carry
 	if !ok || m.Path == "/" {
 		return "/opt/avi/controller/data"
 	}
