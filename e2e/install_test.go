@@ -131,6 +131,17 @@ func TestInstallLifecycle(t *testing.T) {
 	if !strings.Contains(st.out, "answering: yes") || !strings.Contains(st.out, "avicontroller running") {
 		t.Errorf("status:\n%s", st)
 	}
+	var sj struct {
+		Healthy bool `json:"healthy"`
+		Roles   []struct {
+			Installed bool   `json:"installed"`
+			State     string `json:"state"`
+			Answering bool   `json:"answering"`
+		} `json:"roles"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "status", "--output", "json").out), &sj); err != nil || !sj.Healthy || len(sj.Roles) != 1 || sj.Roles[0].State != "running" || !sj.Roles[0].Answering {
+		t.Errorf("status --output json: %v %+v", err, sj)
+	}
 
 	// Uninstall keeps data; purge asks (no terminal: refuses without --yes), then deletes it.
 	mustRun(t, "uninstall")

@@ -234,6 +234,11 @@ Usage:
   avi-init image save --role controller|se -o FILE
   avi-init version
 
+Runtime entry points (run by the units and images, not by operators):
+  avi-init controller [--data DIR] [--https-port N] ...   the controller, inside its container
+  avi-init supervise controller                         run by avicontroller.service (Type=notify)
+  avi-init probe controller [--data DIR] [--https-port N] the container's health check
+
 Flags:
 `)
 	fmt.Fprint(w, newFlagSet(o).FlagUsages())

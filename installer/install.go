@@ -58,6 +58,13 @@ type Env struct {
 
 func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }
 
+// Close releases the engine connection.
+func (e *Env) Close() {
+	if e.Engine != nil {
+		e.Engine.Close()
+	}
+}
+
 // EnvFile is a role's env file.
 func (e *Env) EnvFile(role string) string {
 	return e.path(filepath.Join(ConfigDir, containerspec.ContainerName(role)+".env"))
@@ -152,7 +159,7 @@ func (r *run) phases(ctx context.Context) error {
 	case r.opts.NoStart:
 		r.rep.printf("Installed and enabled; not started (--no-start).\n")
 	default:
-		r.rep.printf("The controller is ready: https://%s:%d/\n", r.req.ControllerIP, r.req.HTTPSPort)
+		r.rep.printf("The controller is ready: %s\n", controllerURL(r.req.ControllerIP, r.req.HTTPSPort))
 	}
 	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/avi-init/avi-init/containerspec"
 )
@@ -36,7 +39,7 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 			return false, fmt.Errorf("read %s: %w", env.EnvFile(role), err)
 		}
 		st.Installed, st.Image = true, s.Image
-		st.URL = fmt.Sprintf("https://%s:%d/", s.ControllerIP, s.HTTPSPort)
+		st.URL = controllerURL(s.ControllerIP, s.HTTPSPort)
 	}
 	if h, err := env.Host.Read(); err == nil && h.SystemdRunning {
 		if _, err := os.Stat(env.UnitFile(role)); err == nil {
@@ -91,4 +94,16 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 		fmt.Fprintf(w, "  detail:    %s\n", st.Detail)
 	}
 	return healthy, nil
+}
+
+// controllerURL is where an operator points a browser.
+func controllerURL(ip string, port int) string {
+	host := net.JoinHostPort(ip, strconv.Itoa(port))
+	if port == 443 {
+		host = ip
+		if strings.Contains(ip, ":") {
+			host = "[" + ip + "]"
+		}
+	}
+	return "https://" + host + "/"
 }

@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string) int {
 	default:
 		err = install(ctx, args)
 	}
+	if errors.Is(err, errHelpShown) {
+		return 0
+	}
 	if errors.Is(err, pflag.ErrHelp) {
 		installer.InstallUsage(os.Stdout)
 		return 0
@@ -86,6 +89,9 @@ func run(ctx context.Context, args []string) int {
 	}
 	return 0
 }
+
+// errHelpShown: a verb printed its own --help; exit 0.
+var errHelpShown = errors.New("help shown")
 
 func executable() string {
 	p, err := os.Executable()
@@ -139,9 +145,7 @@ func install(ctx context.Context, args []string) error {
 		return err
 	}
 	env := localEnv()
-	if env.Engine != nil {
-		defer env.Engine.Close()
-	}
+	defer env.Close()
 	return installer.Install(ctx, env, o)
 }
 
@@ -150,14 +154,15 @@ func status(ctx context.Context, args []string) (bool, error) {
 	format := fs.String("output", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return true, nil
+			return true, errHelpShown
 		}
 		return false, &installer.UsageError{Err: err}
 	}
-	env := localEnv()
-	if env.Engine != nil {
-		defer env.Engine.Close()
+	if *format != "text" && *format != "json" {
+		return false, &installer.UsageError{Err: fmt.Errorf("status: --output %q: want text or json", *format)}
 	}
+	env := localEnv()
+	defer env.Close()
 	return installer.Status(ctx, env, *format)
 }
 
@@ -171,9 +176,7 @@ func uninstall(ctx context.Context, args []string) error {
 		return err
 	}
 	env := localEnv()
-	if env.Engine != nil {
-		defer env.Engine.Close()
-	}
+	defer env.Close()
 	return installer.Uninstall(ctx, env, o)
 }
 
@@ -187,6 +190,9 @@ func runtimeFlags(name string, args []string) (controller.Config, error) {
 	fs.IntVar(&cfg.SysintPort, "sysint-port", 8443, "SE port")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 53, "DNS port")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return cfg, errHelpShown
+		}
 		return cfg, &installer.UsageError{Err: err}
 	}
 	return cfg, nil
