@@ -73,7 +73,7 @@ var epoch = time.Unix(0, 0).UTC()
 
 // Build returns the role's image.
 func (b *Binary) Build(role string) (v1.Image, error) {
-	layer, err := tarball.LayerFromOpener(b.layerTar, tarball.WithCompressionLevel(gzip.BestSpeed), tarball.WithCompressedCaching)
+	layer, err := tarball.LayerFromOpener(b.layerTar, tarball.WithCompressionLevel(gzip.NoCompression), tarball.WithCompressedCaching)
 	if err != nil {
 		return nil, fmt.Errorf("build %s image layer: %w", role, err)
 	}
