@@ -1,0 +1,145 @@
+// Package avi holds the configuration objects of the controller's REST API, with Avi's object
+// names and JSON field names, so that Avi-style JSON (as carried in avi_proxy labels) is read as
+// is. Each object knows its defaults, its rules and its references; the controller's API, its
+// store and the SEs all share these types.
+package avi
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Meta is what every object carries.
+type Meta struct {
+	UUID         string `json:"uuid,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Name         string `json:"name"`
+	LastModified string `json:"_last_modified,omitempty"`
+}
+
+// GetMeta returns the object's common fields.
+func (m *Meta) GetMeta() *Meta { return m }
+
+// Object is one configuration object.
+type Object interface {
+	GetMeta() *Meta
+	// Defaults fills the fields left empty with Avi's defaults.
+	Defaults()
+	// Validate checks the object's own fields; references are checked by the store.
+	Validate() error
+	// Refs lists the object's reference fields.
+	Refs() []Ref
+	// Redact removes what must never leave the controller (passwords, private keys).
+	Redact()
+}
+
+// Ref is one reference field: the kind it points at and the field holding it.
+type Ref struct {
+	Field string
+	Kind  string
+	Value *string
+}
+
+// FieldError is a validation error naming the field at fault.
+type FieldError struct {
+	Field, Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// IPAddr is Avi's address type.
+type IPAddr struct {
+	Addr string `json:"addr"`
+	Type string `json:"type"` // V4, V6 or DNS
+}
+
+func (a IPAddr) validate(field string) error {
+	switch a.Type {
+	case "V4":
+		if ip := net.ParseIP(a.Addr); ip == nil || ip.To4() == nil {
+			return fieldErr(field+".addr", "%q is not an IPv4 address", a.Addr)
+		}
+	case "V6":
+		if ip := net.ParseIP(a.Addr); ip == nil || ip.To4() != nil {
+			return fieldErr(field+".addr", "%q is not an IPv6 address", a.Addr)
+		}
+	case "DNS":
+		if a.Addr == "" || strings.ContainsAny(a.Addr, " /\t\n") {
+			return fieldErr(field+".addr", "%q is not a host name", a.Addr)
+		}
+	default:
+		return fieldErr(field+".type", "%q: want V4, V6 or DNS", a.Type)
+	}
+	return nil
+}
+
+func oneOf(field, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fieldErr(field, "%q: want one of %s", v, strings.Join(allowed, ", "))
+}
+
+func between(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fieldErr(field, "%d: want %d to %d", v, lo, hi)
+	}
+	return nil
+}
+
+func validateName(m *Meta) error {
+	if strings.TrimSpace(m.Name) == "" {
+		return fieldErr("name", "is required")
+	}
+	if len(m.Name) > 256 || strings.ContainsFunc(m.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fieldErr("name", "must be at most 256 printable characters")
+	}
+	return nil
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// Kind describes one object type of the API.
+type Kind struct {
+	Name string
+	New  func() Object
+	// Singleton kinds have exactly one object, created at first boot.
+	Singleton bool
+	// Internal kinds are created by the controller itself (service engines): the API may read
+	// and delete them, not create or change them.
+	Internal bool
+}
+
+// Kinds is every object type, in the order an export lists them (referenced before referring).
+var Kinds = []Kind{
+	{Name: "systemconfiguration", New: func() Object { return &SystemConfiguration{} }, Singleton: true},
+	{Name: "user", New: func() Object { return &User{} }},
+	{Name: "cloudconnectoruser", New: func() Object { return &CloudConnectorUser{} }},
+	{Name: "cloud", New: func() Object { return &Cloud{} }},
+	{Name: "applicationprofile", New: func() Object { return &ApplicationProfile{} }},
+	{Name: "healthmonitor", New: func() Object { return &HealthMonitor{} }},
+	{Name: "pool", New: func() Object { return &Pool{} }},
+	{Name: "virtualservice", New: func() Object { return &VirtualService{} }},
+	{Name: "serviceengine", New: func() Object { return &ServiceEngine{} }, Internal: true},
+}
+
+// KindByName returns the named kind.
+func KindByName(name string) (Kind, bool) {
+	for _, k := range Kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// ErrUnknownKind is returned for an object type the API does not have.
+var ErrUnknownKind = errors.New("unknown object type")

@@ -1,0 +1,401 @@
+package avi
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/ssh"
+)
+
+// Preparer is an object that derives fields before it is validated and stored: hashing a
+// password, generating a key pair, keeping a secret the client did not send again. old is the
+// stored object on an update, nil on a create.
+type Preparer interface {
+	Prepare(old Object) error
+}
+
+// SystemConfiguration is the controller's own settings; one exists.
+type SystemConfiguration struct {
+	Meta
+	DNSConfiguration        *DNSConfiguration   `json:"dns_configuration,omitempty"`
+	NTPConfiguration        *NTPConfiguration   `json:"ntp_configuration,omitempty"`
+	EmailConfiguration      *EmailConfiguration `json:"email_configuration,omitempty"`
+	WelcomeWorkflowComplete bool                `json:"welcome_workflow_complete"`
+}
+
+// DNSConfiguration lists the DNS servers the controller uses.
+type DNSConfiguration struct {
+	ServerList   []IPAddr `json:"server_list,omitempty"`
+	SearchDomain string   `json:"search_domain,omitempty"`
+}
+
+// NTPConfiguration lists the NTP servers.
+type NTPConfiguration struct {
+	NTPServers []NTPServer `json:"ntp_servers,omitempty"`
+}
+
+// NTPServer is one time server.
+type NTPServer struct {
+	Server IPAddr `json:"server"`
+}
+
+// EmailConfiguration is how the controller sends mail.
+type EmailConfiguration struct {
+	SMTPType     string `json:"smtp_type"`
+	SMTPServer   string `json:"smtp_server,omitempty"`
+	SMTPPort     int    `json:"mail_server_port,omitempty"`
+	FromEmail    string `json:"from_email,omitempty"`
+	AuthUsername string `json:"auth_username,omitempty"`
+	AuthPassword string `json:"auth_password,omitempty"`
+}
+
+// Defaults: no mail until configured.
+func (s *SystemConfiguration) Defaults() {
+	if s.Name == "" {
+		s.Name = "systemconfiguration"
+	}
+	if s.EmailConfiguration == nil {
+		s.EmailConfiguration = &EmailConfiguration{SMTPType: "SMTP_NONE"}
+	}
+	if e := s.EmailConfiguration; e.SMTPPort == 0 && (e.SMTPType == "SMTP_SERVER" || e.SMTPType == "SMTP_ANONYMOUS_SERVER") {
+		e.SMTPPort = 25
+	}
+}
+
+// Validate checks the settings.
+func (s *SystemConfiguration) Validate() error {
+	if d := s.DNSConfiguration; d != nil {
+		for i, a := range d.ServerList {
+			if err := a.validate(fmt.Sprintf("dns_configuration.server_list[%d]", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if n := s.NTPConfiguration; n != nil {
+		for i, a := range n.NTPServers {
+			if err := a.Server.validate(fmt.Sprintf("ntp_configuration.ntp_servers[%d].server", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if e := s.EmailConfiguration; e != nil {
+		if err := oneOf("email_configuration.smtp_type", e.SMTPType, "SMTP_NONE", "SMTP_LOCAL_HOST", "SMTP_SERVER", "SMTP_ANONYMOUS_SERVER"); err != nil {
+			return err
+		}
+		if (e.SMTPType == "SMTP_SERVER" || e.SMTPType == "SMTP_ANONYMOUS_SERVER") && e.SMTPServer == "" {
+			return fieldErr("email_configuration.smtp_server", "is required for %s", e.SMTPType)
+		}
+		if e.SMTPPort != 0 {
+			if err := between("email_configuration.mail_server_port", e.SMTPPort, 1, 65535); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Prepare keeps the SMTP password when an update does not send it again.
+func (s *SystemConfiguration) Prepare(old Object) error {
+	if o, ok := old.(*SystemConfiguration); ok && s.EmailConfiguration != nil && s.EmailConfiguration.AuthPassword == "" && o.EmailConfiguration != nil {
+		s.EmailConfiguration.AuthPassword = o.EmailConfiguration.AuthPassword
+	}
+	return nil
+}
+
+// Refs: none.
+func (s *SystemConfiguration) Refs() []Ref { return nil }
+
+// Redact drops the SMTP password.
+func (s *SystemConfiguration) Redact() {
+	if s.EmailConfiguration != nil {
+		s.EmailConfiguration.AuthPassword = ""
+	}
+}
+
+// User is an account of the controller. The password is write-only: stored as a bcrypt hash,
+// never returned.
+type User struct {
+	Meta
+	Username     string `json:"username"`
+	Password     string `json:"password,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	IsSuperuser  bool   `json:"is_superuser"`
+}
+
+// MinPasswordLength is the strength rule's length; it also wants three kinds of character.
+const MinPasswordLength = 8
+
+// CheckPasswordStrength is the strength rule: at least 8 characters, of at least three of
+// lower case, upper case, digits and other characters.
+func CheckPasswordStrength(p string) error {
+	if len(p) < MinPasswordLength {
+		return fmt.Errorf("must be at least %d characters", MinPasswordLength)
+	}
+	var lower, upper, digit, other bool
+	for _, r := range p {
+		switch {
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsDigit(r):
+			digit = true
+		default:
+			other = true
+		}
+	}
+	kinds := 0
+	for _, k := range []bool{lower, upper, digit, other} {
+		if k {
+			kinds++
+		}
+	}
+	if kinds < 3 {
+		return fmt.Errorf("must mix at least three of: lower case, upper case, digits, other characters")
+	}
+	return nil
+}
+
+// BcryptCost is the work factor of stored password hashes.
+const BcryptCost = 12
+
+// Defaults: the name is the username.
+func (u *User) Defaults() {
+	if u.Name == "" {
+		u.Name = u.Username
+	}
+}
+
+// Prepare hashes a new password, or keeps the stored hash when none is sent.
+func (u *User) Prepare(old Object) error {
+	if u.Password == "" {
+		if o, ok := old.(*User); ok {
+			u.PasswordHash = o.PasswordHash
+			return nil
+		}
+		return fieldErr("password", "is required")
+	}
+	if err := CheckPasswordStrength(u.Password); err != nil {
+		return fieldErr("password", "%v", err)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(u.Password), BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	u.Password, u.PasswordHash = "", string(h)
+	return nil
+}
+
+// Validate checks the account's fields.
+func (u *User) Validate() error {
+	if u.Username == "" || strings.ContainsFunc(u.Username, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == ':' }) {
+		return fieldErr("username", "is required, without spaces or ':'")
+	}
+	if u.PasswordHash == "" {
+		return fieldErr("password", "is required")
+	}
+	return validateName(&u.Meta)
+}
+
+// CheckPassword reports whether p is the user's password.
+func (u *User) CheckPassword(p string) bool {
+	return u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(p)) == nil
+}
+
+// Refs: none.
+func (u *User) Refs() []Ref { return nil }
+
+// Redact drops the password and its hash.
+func (u *User) Redact() { u.Password, u.PasswordHash = "", "" }
+
+// CloudConnectorUser is the SSH identity the controller uses on Linux server hosts. Without a
+// private key, an ed25519 pair is generated; the private key is never returned.
+type CloudConnectorUser struct {
+	Meta
+	PrivateKey string `json:"private_key,omitempty"`
+	PublicKey  string `json:"public_key,omitempty"`
+}
+
+// Defaults: none.
+func (c *CloudConnectorUser) Defaults() {}
+
+// Prepare generates a key pair, keeps the stored one, or derives the public key of an imported
+// private key.
+func (c *CloudConnectorUser) Prepare(old Object) error {
+	if c.PrivateKey == "" {
+		if o, ok := old.(*CloudConnectorUser); ok {
+			c.PrivateKey, c.PublicKey = o.PrivateKey, o.PublicKey
+			return nil
+		}
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("generate key pair: %w", err)
+		}
+		block, err := ssh.MarshalPrivateKey(priv, "avi-init "+c.Name)
+		if err != nil {
+			return fmt.Errorf("encode private key: %w", err)
+		}
+		c.PrivateKey = string(pem.EncodeToMemory(block))
+	}
+	signer, err := ssh.ParsePrivateKey([]byte(c.PrivateKey))
+	if err != nil {
+		return fieldErr("private_key", "not a PEM private key without a passphrase (OpenSSH, PKCS#1, PKCS#8 or EC)")
+	}
+	c.PublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return nil
+}
+
+// Validate: a name and a key.
+func (c *CloudConnectorUser) Validate() error {
+	if err := validateName(&c.Meta); err != nil {
+		return err
+	}
+	if c.PublicKey == "" {
+		return fieldErr("private_key", "is required")
+	}
+	return nil
+}
+
+// Refs: none.
+func (c *CloudConnectorUser) Refs() []Ref { return nil }
+
+// Redact drops the private key.
+func (c *CloudConnectorUser) Redact() { c.PrivateKey = "" }
+
+// Cloud types (orchestrators).
+const (
+	CloudNone        = "CLOUD_NONE"
+	CloudLinuxServer = "CLOUD_LINUXSERVER"
+	CloudMesos       = "CLOUD_MESOS"
+	CloudDocker      = "CLOUD_DOCKER"
+)
+
+// Cloud is the orchestrator the controller integrates with and how it creates SEs.
+type Cloud struct {
+	Meta
+	Vtype                    string                    `json:"vtype"`
+	LinuxserverConfiguration *LinuxServerConfiguration `json:"linuxserver_configuration,omitempty"`
+	MesosConfiguration       *MesosConfiguration       `json:"mesos_configuration,omitempty"`
+	DockerConfiguration      *DockerConfiguration      `json:"docker_configuration,omitempty"`
+}
+
+// LinuxServerConfiguration lists the hosts SEs are deployed on over SSH.
+type LinuxServerConfiguration struct {
+	SSHUserRef    string      `json:"ssh_user_ref,omitempty"`
+	Hosts         []LinuxHost `json:"hosts,omitempty"`
+	SESysDiskPath string      `json:"se_sys_disk_path,omitempty"`
+	SELogDiskPath string      `json:"se_log_disk_path,omitempty"`
+	SEInbandMgmt  bool        `json:"se_inband_mgmt,omitempty"`
+}
+
+// LinuxHost is one host of a Linux server cloud.
+type LinuxHost struct {
+	HostIP IPAddr `json:"host_ip"`
+}
+
+// MesosConfiguration is Mesos/Marathon integration.
+type MesosConfiguration struct {
+	MesosURL               string                  `json:"mesos_url,omitempty"`
+	AppSyncFrequency       int                     `json:"app_sync_frequency,omitempty"`
+	MarathonConfigurations []MarathonConfiguration `json:"marathon_configurations,omitempty"`
+}
+
+// MarathonConfiguration is one Marathon and its credentials.
+type MarathonConfiguration struct {
+	MarathonURL      string `json:"marathon_url"`
+	MarathonUsername string `json:"marathon_username,omitempty"`
+	MarathonPassword string `json:"marathon_password,omitempty"`
+}
+
+// DockerConfiguration is Docker integration: containers with an avi_proxy label on SE hosts.
+type DockerConfiguration struct {
+	SSHUserRef string      `json:"ssh_user_ref,omitempty"`
+	Hosts      []LinuxHost `json:"hosts,omitempty"`
+}
+
+// Defaults: a Mesos cloud re-syncs every 60 s.
+func (c *Cloud) Defaults() {
+	if c.Vtype == "" {
+		c.Vtype = CloudNone
+	}
+	if m := c.MesosConfiguration; m != nil && m.AppSyncFrequency == 0 {
+		m.AppSyncFrequency = 60
+	}
+}
+
+// Validate checks the cloud matches its type.
+func (c *Cloud) Validate() error {
+	if err := validateName(&c.Meta); err != nil {
+		return err
+	}
+	if err := oneOf("vtype", c.Vtype, CloudNone, CloudLinuxServer, CloudMesos, CloudDocker); err != nil {
+		return err
+	}
+	if l := c.LinuxserverConfiguration; l != nil {
+		for i, h := range l.Hosts {
+			if err := h.HostIP.validate(fmt.Sprintf("linuxserver_configuration.hosts[%d].host_ip", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if c.Vtype == CloudLinuxServer && (c.LinuxserverConfiguration == nil || c.LinuxserverConfiguration.SSHUserRef == "") {
+		return fieldErr("linuxserver_configuration.ssh_user_ref", "is required for %s", CloudLinuxServer)
+	}
+	if m := c.MesosConfiguration; m != nil {
+		if err := between("mesos_configuration.app_sync_frequency", m.AppSyncFrequency, 1, 3600); err != nil {
+			return err
+		}
+		for i, mc := range m.MarathonConfigurations {
+			if !strings.HasPrefix(mc.MarathonURL, "http://") && !strings.HasPrefix(mc.MarathonURL, "https://") {
+				return fieldErr(fmt.Sprintf("mesos_configuration.marathon_configurations[%d].marathon_url", i), "%q: want an http:// or https:// URL", mc.MarathonURL)
+			}
+		}
+	}
+	if c.Vtype == CloudMesos && (c.MesosConfiguration == nil || len(c.MesosConfiguration.MarathonConfigurations) == 0) {
+		return fieldErr("mesos_configuration.marathon_configurations", "at least one Marathon is required for %s", CloudMesos)
+	}
+	return nil
+}
+
+// Prepare keeps Marathon passwords an update does not send again.
+func (c *Cloud) Prepare(old Object) error {
+	o, ok := old.(*Cloud)
+	if !ok || c.MesosConfiguration == nil || o.MesosConfiguration == nil {
+		return nil
+	}
+	for i := range c.MesosConfiguration.MarathonConfigurations {
+		mc := &c.MesosConfiguration.MarathonConfigurations[i]
+		for _, omc := range o.MesosConfiguration.MarathonConfigurations {
+			if mc.MarathonPassword == "" && omc.MarathonURL == mc.MarathonURL && omc.MarathonUsername == mc.MarathonUsername {
+				mc.MarathonPassword = omc.MarathonPassword
+			}
+		}
+	}
+	return nil
+}
+
+// Refs: the SSH user.
+func (c *Cloud) Refs() []Ref {
+	var refs []Ref
+	if l := c.LinuxserverConfiguration; l != nil && l.SSHUserRef != "" {
+		refs = append(refs, Ref{Field: "linuxserver_configuration.ssh_user_ref", Kind: "cloudconnectoruser", Value: &l.SSHUserRef})
+	}
+	if d := c.DockerConfiguration; d != nil && d.SSHUserRef != "" {
+		refs = append(refs, Ref{Field: "docker_configuration.ssh_user_ref", Kind: "cloudconnectoruser", Value: &d.SSHUserRef})
+	}
+	return refs
+}
+
+// Redact drops Marathon passwords.
+func (c *Cloud) Redact() {
+	if m := c.MesosConfiguration; m != nil {
+		for i := range m.MarathonConfigurations {
+			m.MarathonConfigurations[i].MarathonPassword = ""
+		}
+	}
+}

@@ -1,0 +1,439 @@
+// Package store is the controller's configuration store: every API object, kept in a bbolt file
+// under the controller's data directory and mirrored in memory for reads. A write is on disk
+// (fsync) before it is acknowledged, a transaction is all or nothing, and every committed write
+// raises a configuration version that only grows.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/avi-init/avi-init/avi"
+)
+
+// Errors the API turns into status codes.
+var (
+	ErrNotFound   = errors.New("object not found")         // 404
+	ErrConflict   = errors.New("conflict")                 // 409
+	ErrReferenced = errors.New("object is still referred") // 409
+)
+
+var metaBucket = []byte("_meta")
+
+// Store holds the configuration.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	mu      sync.RWMutex
+	objs    map[string]map[string]avi.Object // kind, uuid
+	version int64
+	changed chan struct{} // closed and replaced on every commit
+}
+
+// Open opens (creating if needed) the store file and loads it.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, now: time.Now, objs: map[string]map[string]avi.Object{}, changed: make(chan struct{})}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get([]byte("version")); len(v) == 8 {
+			s.version = int64(binary.BigEndian.Uint64(v))
+		}
+		for _, k := range avi.Kinds {
+			b, err := tx.CreateBucketIfNotExists([]byte(k.Name))
+			if err != nil {
+				return err
+			}
+			s.objs[k.Name] = map[string]avi.Object{}
+			if err := b.ForEach(func(id, data []byte) error {
+				o := k.New()
+				if err := json.Unmarshal(data, o); err != nil {
+					return fmt.Errorf("%s %s: %w", k.Name, id, err)
+				}
+				s.objs[k.Name][string(id)] = o
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Version is the configuration version: it grows with every committed write.
+func (s *Store) Version() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
+}
+
+// Changed returns a channel closed at the next commit.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+func clone(kind string, o avi.Object) avi.Object {
+	k, _ := avi.KindByName(kind)
+	data, err := json.Marshal(o)
+	if err != nil {
+		panic(fmt.Sprintf("store: %s does not marshal: %v", kind, err)) // our own types always do
+	}
+	c := k.New()
+	if err := json.Unmarshal(data, c); err != nil {
+		panic(fmt.Sprintf("store: %s does not unmarshal: %v", kind, err))
+	}
+	return c
+}
+
+// Get returns a copy of an object, secrets included: callers that answer clients redact.
+func (s *Store) Get(kind, uuid string) (avi.Object, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o, ok := s.objs[kind][uuid]
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	}
+	return clone(kind, o), nil
+}
+
+// GetByName returns a copy of the object of that kind and name.
+func (s *Store) GetByName(kind, name string) (avi.Object, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, o := range s.objs[kind] {
+		if o.GetMeta().Name == name {
+			return clone(kind, o), nil
+		}
+	}
+	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
+}
+
+// List returns copies of every object of a kind, by name.
+func (s *Store) List(kind string) []avi.Object {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return sorted(kind, s.objs[kind], true)
+}
+
+// View calls fn with the live objects of the kinds asked for, under the read lock: for building
+// snapshots without copying. fn must not keep or change them.
+func (s *Store) View(fn func(version int64, objs func(kind string) []avi.Object)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(s.version, func(kind string) []avi.Object { return sorted(kind, s.objs[kind], false) })
+}
+
+func sorted(kind string, m map[string]avi.Object, copies bool) []avi.Object {
+	out := make([]avi.Object, 0, len(m))
+	for _, o := range m {
+		if copies {
+			o = clone(kind, o)
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].GetMeta(), out[j].GetMeta()
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.UUID < b.UUID
+	})
+	return out
+}
+
+// Create stores a new object and returns it as stored.
+func (s *Store) Create(kind string, o avi.Object) (avi.Object, error) {
+	var out avi.Object
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		out, err = tx.Create(kind, o)
+		return err
+	})
+	return out, err
+}
+
+// Put replaces an object.
+func (s *Store) Put(kind, uuid string, o avi.Object) (avi.Object, error) {
+	var out avi.Object
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		out, err = tx.Put(kind, uuid, o)
+		return err
+	})
+	return out, err
+}
+
+// Delete removes an object nothing refers to.
+func (s *Store) Delete(kind, uuid string) error {
+	return s.Update(func(tx *Tx) error { return tx.Delete(kind, uuid) })
+}
+
+// Update runs fn in a transaction: its writes are committed together, durably, or not at all.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &Tx{s: s, staged: map[string]map[string]avi.Object{}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if len(tx.staged) == 0 {
+		return nil
+	}
+	version := s.version + 1
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		for kind, objs := range tx.staged {
+			b := btx.Bucket([]byte(kind))
+			for id, o := range objs {
+				if o == nil {
+					if err := b.Delete([]byte(id)); err != nil {
+						return err
+					}
+					continue
+				}
+				data, err := json.Marshal(o)
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(id), data); err != nil {
+					return err
+				}
+			}
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(version))
+		return btx.Bucket(metaBucket).Put([]byte("version"), v[:])
+	})
+	if err != nil {
+		return fmt.Errorf("commit to store: %w", err)
+	}
+	for kind, objs := range tx.staged {
+		for id, o := range objs {
+			if o == nil {
+				delete(s.objs[kind], id)
+			} else {
+				s.objs[kind][id] = o
+			}
+		}
+	}
+	s.version = version
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return nil
+}
+
+// Tx is a transaction: reads see its own writes.
+type Tx struct {
+	s      *Store
+	staged map[string]map[string]avi.Object // nil value: deleted
+}
+
+func (tx *Tx) lookup(kind, uuid string) (avi.Object, bool) {
+	if o, ok := tx.staged[kind][uuid]; ok {
+		return o, o != nil
+	}
+	o, ok := tx.s.objs[kind][uuid]
+	return o, ok
+}
+
+func (tx *Tx) each(kind string, fn func(uuid string, o avi.Object)) {
+	for id, o := range tx.s.objs[kind] {
+		if _, staged := tx.staged[kind][id]; !staged {
+			fn(id, o)
+		}
+	}
+	for id, o := range tx.staged[kind] {
+		if o != nil {
+			fn(id, o)
+		}
+	}
+}
+
+// Get returns a copy of an object as this transaction sees it.
+func (tx *Tx) Get(kind, uuid string) (avi.Object, error) {
+	o, ok := tx.lookup(kind, uuid)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	}
+	return clone(kind, o), nil
+}
+
+// ByName returns the uuid of the object of that kind and name.
+func (tx *Tx) ByName(kind, name string) (string, bool) {
+	found := ""
+	tx.each(kind, func(id string, o avi.Object) {
+		if o.GetMeta().Name == name {
+			found = id
+		}
+	})
+	return found, found != ""
+}
+
+// List returns copies of every object of a kind, by name.
+func (tx *Tx) List(kind string) []avi.Object {
+	m := map[string]avi.Object{}
+	tx.each(kind, func(id string, o avi.Object) { m[id] = o })
+	return sorted(kind, m, true)
+}
+
+func (tx *Tx) stage(kind, uuid string, o avi.Object) {
+	if tx.staged[kind] == nil {
+		tx.staged[kind] = map[string]avi.Object{}
+	}
+	tx.staged[kind][uuid] = o
+}
+
+// NewUUID returns an Avi-style identifier: the kind, a dash, a random UUID.
+func NewUUID(kind string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", kind, b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// URL is the API path of an object.
+func URL(kind, uuid string) string { return "/api/" + kind + "/" + uuid }
+
+// Create validates and stages a new object.
+func (tx *Tx) Create(kind string, o avi.Object) (avi.Object, error) {
+	k, ok := avi.KindByName(kind)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", kind, avi.ErrUnknownKind)
+	}
+	m := o.GetMeta()
+	if m.UUID == "" {
+		m.UUID = NewUUID(kind)
+	} else if _, exists := tx.lookup(kind, m.UUID); exists {
+		return nil, fmt.Errorf("%s %s exists: %w", kind, m.UUID, ErrConflict)
+	}
+	if k.Singleton && len(tx.List(kind)) > 0 {
+		return nil, fmt.Errorf("there is one %s; change it with PUT: %w", kind, ErrConflict)
+	}
+	return tx.write(kind, m.UUID, o, nil)
+}
+
+// Put validates and stages a replacement of an existing object.
+func (tx *Tx) Put(kind, uuid string, o avi.Object) (avi.Object, error) {
+	old, ok := tx.lookup(kind, uuid)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	}
+	o.GetMeta().UUID = uuid
+	return tx.write(kind, uuid, o, old)
+}
+
+func (tx *Tx) write(kind, uuid string, o, old avi.Object) (avi.Object, error) {
+	m := o.GetMeta()
+	m.URL = URL(kind, uuid)
+	o.Defaults()
+	if p, ok := o.(avi.Preparer); ok {
+		if err := p.Prepare(old); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if other, ok := tx.ByName(kind, m.Name); ok && other != uuid {
+		return nil, fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
+	}
+	for _, r := range o.Refs() {
+		resolved, err := tx.resolve(r)
+		if err != nil {
+			return nil, err
+		}
+		*r.Value = resolved
+	}
+	m.LastModified = fmt.Sprint(tx.s.now().UnixMicro())
+	tx.stage(kind, uuid, o)
+	return clone(kind, o), nil
+}
+
+// resolve turns a reference given as /api/kind/uuid, /api/kind?name=NAME or a full URL ending
+// in either into /api/kind/uuid, checking the object exists.
+func (tx *Tx) resolve(r avi.Ref) (string, error) {
+	v := *r.Value
+	if i := strings.Index(v, "/api/"); i > 0 {
+		v = v[i:]
+	}
+	u, err := url.Parse(v)
+	if err != nil || !strings.HasPrefix(u.Path, "/api/") {
+		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
+	}
+	parts := strings.Split(strings.TrimPrefix(u.Path, "/api/"), "/")
+	if parts[0] != r.Kind {
+		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q refers to a %s, want a %s", *r.Value, parts[0], r.Kind)}
+	}
+	switch {
+	case len(parts) == 2 && parts[1] != "":
+		if _, ok := tx.lookup(r.Kind, parts[1]); ok {
+			return URL(r.Kind, parts[1]), nil
+		}
+	case len(parts) == 1 && u.Query().Get("name") != "":
+		if id, ok := tx.ByName(r.Kind, u.Query().Get("name")); ok {
+			return URL(r.Kind, id), nil
+		}
+	default:
+		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
+	}
+	return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: no such %s", *r.Value, r.Kind)}
+}
+
+// Referrers lists the objects referring to kind/uuid, as "kind name".
+func (tx *Tx) Referrers(kind, uuid string) []string {
+	target := URL(kind, uuid)
+	var out []string
+	for _, k := range avi.Kinds {
+		tx.each(k.Name, func(_ string, o avi.Object) {
+			for _, r := range o.Refs() {
+				if *r.Value == target {
+					out = append(out, k.Name+" "+o.GetMeta().Name)
+					return
+				}
+			}
+		})
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Delete stages the removal of an object nothing refers to.
+func (tx *Tx) Delete(kind, uuid string) error {
+	if _, ok := tx.lookup(kind, uuid); !ok {
+		return fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	}
+	if refs := tx.Referrers(kind, uuid); len(refs) > 0 {
+		return fmt.Errorf("%s %s is used by %s: %w", kind, uuid, strings.Join(refs, ", "), ErrReferenced)
+	}
+	tx.stage(kind, uuid, nil)
+	return nil
+}
