@@ -31,8 +31,16 @@ type Object interface {
 	Validate() error
 	// Refs lists the object's reference fields.
 	Refs() []Ref
-	// Redact removes what must never leave the controller (passwords, private keys).
-	Redact()
+	// Secrets lists the fields that must never leave the controller in clear (passwords,
+	// password hashes, private keys).
+	Secrets() []*string
+}
+
+// Redact empties an object's secrets, for answers to clients.
+func Redact(o Object) {
+	for _, p := range o.Secrets() {
+		*p = ""
+	}
 }
 
 // Ref is one reference field: the kind it points at and the field holding it.

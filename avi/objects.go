@@ -107,8 +107,8 @@ func (h *HealthMonitor) Validate() error {
 // Refs: a monitor refers to nothing.
 func (h *HealthMonitor) Refs() []Ref { return nil }
 
-// Redact: a monitor holds no secret.
-func (h *HealthMonitor) Redact() {}
+// Secrets: none.
+func (h *HealthMonitor) Secrets() []*string { return nil }
 
 // Load-balancing algorithms.
 const (
@@ -210,8 +210,8 @@ func (p *Pool) Refs() []Ref {
 	return refs
 }
 
-// Redact: a pool holds no secret.
-func (p *Pool) Redact() {}
+// Secrets: none.
+func (p *Pool) Secrets() []*string { return nil }
 
 // Application profile types, and the built-in profiles' names.
 const (
@@ -243,8 +243,8 @@ func (a *ApplicationProfile) Validate() error {
 // Refs: none.
 func (a *ApplicationProfile) Refs() []Ref { return nil }
 
-// Redact: nothing secret.
-func (a *ApplicationProfile) Redact() {}
+// Secrets: none.
+func (a *ApplicationProfile) Secrets() []*string { return nil }
 
 // VirtualService is a service the SEs offer on its ports, balanced over a pool.
 type VirtualService struct {
@@ -371,8 +371,8 @@ func (v *VirtualService) Refs() []Ref {
 	return refs
 }
 
-// Redact: nothing secret.
-func (v *VirtualService) Redact() {}
+// Secrets: none.
+func (v *VirtualService) Secrets() []*string { return nil }
 
 // IsEnabled reports whether the virtual service is enabled (the default).
 func (v *VirtualService) IsEnabled() bool { return v.Enabled == nil || *v.Enabled }
@@ -406,5 +406,5 @@ func (s *ServiceEngine) Validate() error { return validateName(&s.Meta) }
 // Refs: none.
 func (s *ServiceEngine) Refs() []Ref { return nil }
 
-// Redact drops the hash of the SE's credential.
-func (s *ServiceEngine) Redact() { s.CredentialHash = "" }
+// Secrets: the hash of the SE's credential.
+func (s *ServiceEngine) Secrets() []*string { return []*string{&s.CredentialHash} }

@@ -110,11 +110,12 @@ func (s *SystemConfiguration) Prepare(old Object) error {
 // Refs: none.
 func (s *SystemConfiguration) Refs() []Ref { return nil }
 
-// Redact drops the SMTP password.
-func (s *SystemConfiguration) Redact() {
+// Secrets: the SMTP password.
+func (s *SystemConfiguration) Secrets() []*string {
 	if s.EmailConfiguration != nil {
-		s.EmailConfiguration.AuthPassword = ""
+		return []*string{&s.EmailConfiguration.AuthPassword}
 	}
+	return nil
 }
 
 // User is an account of the controller. The password is write-only: stored as a bcrypt hash,
@@ -171,8 +172,12 @@ func (u *User) Defaults() {
 	}
 }
 
-// Prepare hashes a new password, or keeps the stored hash when none is sent.
+// Prepare hashes a new password, or keeps the stored hash when none is sent. A hash already set
+// comes from a configuration import (the API refuses it from clients).
 func (u *User) Prepare(old Object) error {
+	if u.Password == "" && u.PasswordHash != "" {
+		return nil
+	}
 	if u.Password == "" {
 		if o, ok := old.(*User); ok {
 			u.PasswordHash = o.PasswordHash
@@ -210,8 +215,8 @@ func (u *User) CheckPassword(p string) bool {
 // Refs: none.
 func (u *User) Refs() []Ref { return nil }
 
-// Redact drops the password and its hash.
-func (u *User) Redact() { u.Password, u.PasswordHash = "", "" }
+// Secrets: the password and its hash.
+func (u *User) Secrets() []*string { return []*string{&u.Password, &u.PasswordHash} }
 
 // CloudConnectorUser is the SSH identity the controller uses on Linux server hosts. Without a
 // private key, an ed25519 pair is generated; the private key is never returned.
@@ -264,8 +269,8 @@ func (c *CloudConnectorUser) Validate() error {
 // Refs: none.
 func (c *CloudConnectorUser) Refs() []Ref { return nil }
 
-// Redact drops the private key.
-func (c *CloudConnectorUser) Redact() { c.PrivateKey = "" }
+// Secrets: the private key.
+func (c *CloudConnectorUser) Secrets() []*string { return []*string{&c.PrivateKey} }
 
 // Cloud types (orchestrators).
 const (
@@ -391,11 +396,13 @@ func (c *Cloud) Refs() []Ref {
 	return refs
 }
 
-// Redact drops Marathon passwords.
-func (c *Cloud) Redact() {
+// Secrets: the Marathon passwords.
+func (c *Cloud) Secrets() []*string {
+	var out []*string
 	if m := c.MesosConfiguration; m != nil {
 		for i := range m.MarathonConfigurations {
-			m.MarathonConfigurations[i].MarathonPassword = ""
+			out = append(out, &m.MarathonConfigurations[i].MarathonPassword)
 		}
 	}
+	return out
 }

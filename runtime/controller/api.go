@@ -1,0 +1,422 @@
+package controller
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+)
+
+// maxBody bounds a request body; a whole configuration import fits.
+const maxBody = 64 << 20
+
+// Handler is the controller's HTTPS handler: UI, login, setup, REST API and metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/initial-data", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.initialData())
+	})
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("POST /api/setup", s.setup)
+	mux.HandleFunc("POST /api/setup/keypair", s.setupKeyPair)
+
+	mux.Handle("POST /api/configuration/export", s.authed(s.exportConfig))
+	mux.Handle("POST /api/configuration/import", s.authed(s.importConfig))
+	mux.Handle("PUT /api/useraccount", s.authed(s.changePassword))
+	mux.Handle("GET /api/useraccount", s.authed(s.whoami))
+	mux.Handle("GET /api/{kind}", s.authed(s.list))
+	mux.Handle("POST /api/{kind}", s.authed(s.create))
+	mux.Handle("GET /api/{kind}/{uuid}", s.authed(s.get))
+	mux.Handle("PUT /api/{kind}/{uuid}", s.authed(s.put))
+	mux.Handle("PATCH /api/{kind}/{uuid}", s.authed(s.patch))
+	mux.Handle("DELETE /api/{kind}/{uuid}", s.authed(s.remove))
+	mux.Handle("/", uiHandler())
+	return securityHeaders(mux)
+}
+
+// securityHeaders are sent with every answer: the UI loads nothing from elsewhere.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+		hd.Set("Referrer-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type userKey struct{}
+
+// authed lets a request through once the setup is complete and its sender is authenticated.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, user string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.setupComplete() {
+			writeError(w, http.StatusForbidden, "the controller is not set up yet: complete the setup wizard at https://"+r.Host+"/")
+			return
+		}
+		user, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		h(w, r, user)
+	})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.setupComplete() {
+		writeError(w, http.StatusForbidden, "the controller is not set up yet: complete the setup wizard first")
+		return
+	}
+	addr := clientAddr(r)
+	if wait := s.throttle.blocked(addr); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
+	var cred struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&cred); err != nil {
+			writeError(w, http.StatusBadRequest, "want {\"username\": ..., \"password\": ...}")
+			return
+		}
+	} else {
+		cred.Username, cred.Password = r.PostFormValue("username"), r.PostFormValue("password")
+	}
+	u, ok := s.checkLogin(cred.Username, cred.Password)
+	if !ok {
+		s.throttle.fail(addr)
+		s.log.Warn("failed login", "username", cred.Username, "from", addr)
+		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		return
+	}
+	s.throttle.succeed(addr)
+	id, csrf := s.sessions.start(u.UUID)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	// The UI reads the CSRF token from this cookie and sends it back in X-CSRFToken.
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: true, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, http.StatusOK, map[string]any{"user": redacted(u)})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if ss, ok := s.sessions.get(c.Value); ok {
+			if r.Header.Get(csrfHeader) != ss.csrf {
+				writeError(w, http.StatusForbidden, "CSRF token missing or wrong")
+				return
+			}
+		}
+		s.sessions.end(c.Value)
+	}
+	for _, name := range []string{sessionCookie, csrfCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Secure: true, SameSite: http.SameSiteStrictMode})
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+}
+
+// kindOf returns the kind named in the path, or answers 404.
+func kindOf(w http.ResponseWriter, r *http.Request) (avi.Kind, bool) {
+	k, ok := avi.KindByName(r.PathValue("kind"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no object type %q", r.PathValue("kind")))
+	}
+	return k, ok
+}
+
+// storeError answers with the status an error from the store or the rules calls for.
+func storeError(w http.ResponseWriter, err error) {
+	var fe *avi.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrReferenced):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func redacted(o avi.Object) avi.Object {
+	avi.Redact(o)
+	return o
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
+	k, ok := kindOf(w, r)
+	if !ok {
+		return
+	}
+	name := r.URL.Query().Get("name")
+	results := []avi.Object{}
+	for _, o := range s.store.List(k.Name) {
+		if name == "" || o.GetMeta().Name == name {
+			results = append(results, redacted(o))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, _ string) {
+	k, ok := kindOf(w, r)
+	if !ok {
+		return
+	}
+	o, err := s.store.Get(k.Name, r.PathValue("uuid"))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redacted(o))
+}
+
+// decodeObject reads one object strictly: an unknown field or a wrong type is an error that
+// names the field.
+func decodeObject(k avi.Kind, data []byte) (avi.Object, error) {
+	o := k.New()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(o); err != nil {
+		return nil, jsonFieldError(err)
+	}
+	if dec.More() {
+		return nil, &avi.FieldError{Field: "body", Reason: "holds more than one JSON value"}
+	}
+	if u, ok := o.(*avi.User); ok && u.PasswordHash != "" {
+		return nil, &avi.FieldError{Field: "password_hash", Reason: "is read-only: send password"}
+	}
+	return o, nil
+}
+
+// jsonFieldError turns a decoding error into a field error.
+func jsonFieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return &avi.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got %s", te.Type, te.Value)}
+	case errors.As(err, &se):
+		return &avi.FieldError{Field: "body", Reason: fmt.Sprintf("not valid JSON at byte %d", se.Offset)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return &avi.FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Reason: "unknown field"}
+	case errors.Is(err, io.EOF):
+		return &avi.FieldError{Field: "body", Reason: "is empty: want a JSON object"}
+	}
+	return &avi.FieldError{Field: "body", Reason: err.Error()}
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large or unreadable")
+		return nil, false
+	}
+	return data, true
+}
+
+func writable(w http.ResponseWriter, k avi.Kind) bool {
+	if k.Internal {
+		writeError(w, http.StatusMethodNotAllowed, k.Name+" objects are managed by the controller: read or delete them")
+		return false
+	}
+	return true
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
+	k, ok := kindOf(w, r)
+	if !ok || !writable(w, k) {
+		return
+	}
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	o, err := decodeObject(k, data)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	out, err := s.store.Create(k.Name, o)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, redacted(out))
+}
+
+func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
+	k, ok := kindOf(w, r)
+	if !ok || !writable(w, k) {
+		return
+	}
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	o, err := decodeObject(k, data)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	s.replace(w, k, r.PathValue("uuid"), o, user)
+}
+
+func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.Object, user string) {
+	if sc, ok := o.(*avi.SystemConfiguration); ok {
+		// The wizard's completion is not undone through the API.
+		sc.WelcomeWorkflowComplete = true
+	}
+	u, isUser := o.(*avi.User)
+	newPassword := isUser && u.Password != ""
+	out, err := s.store.Put(k.Name, uuid, o)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	if newPassword {
+		// A changed password logs the user out elsewhere and forgets cached credentials.
+		s.basic.clear()
+		if uuid != user {
+			s.sessions.endUser(uuid)
+		}
+	}
+	writeJSON(w, http.StatusOK, redacted(out))
+}
+
+// patch merges the body into the object (RFC 7386: null removes a field) and replaces it.
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
+	k, ok := kindOf(w, r)
+	if !ok || !writable(w, k) {
+		return
+	}
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var p map[string]any
+	if err := json.Unmarshal(data, &p); err != nil {
+		storeError(w, jsonFieldError(err))
+		return
+	}
+	cur, err := s.store.Get(k.Name, r.PathValue("uuid"))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	avi.Redact(cur) // secrets are kept by Prepare when the patch does not send them
+	var doc map[string]any
+	raw, _ := json.Marshal(cur)
+	json.Unmarshal(raw, &doc)
+	merged, _ := json.Marshal(mergePatch(doc, p))
+	o, err := decodeObject(k, merged)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	s.replace(w, k, r.PathValue("uuid"), o, user)
+}
+
+func mergePatch(doc, patch map[string]any) map[string]any {
+	for key, v := range patch {
+		if v == nil {
+			delete(doc, key)
+			continue
+		}
+		if pm, ok := v.(map[string]any); ok {
+			if dm, ok := doc[key].(map[string]any); ok {
+				doc[key] = mergePatch(dm, pm)
+				continue
+			}
+			doc[key] = mergePatch(map[string]any{}, pm)
+			continue
+		}
+		doc[key] = v
+	}
+	return doc
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
+	k, ok := kindOf(w, r)
+	if !ok {
+		return
+	}
+	uuid := r.PathValue("uuid")
+	if k.Singleton {
+		writeError(w, http.StatusMethodNotAllowed, "the "+k.Name+" cannot be deleted")
+		return
+	}
+	if k.Name == "user" && uuid == user {
+		writeError(w, http.StatusConflict, "you cannot delete your own account")
+		return
+	}
+	if o, err := s.store.Get(k.Name, uuid); err == nil && k.Name == "applicationprofile" {
+		if n := o.GetMeta().Name; n == avi.SystemHTTP || n == avi.SystemL4 {
+			writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
+			return
+		}
+	}
+	if err := s.store.Delete(k.Name, uuid); err != nil {
+		storeError(w, err)
+		return
+	}
+	if k.Name == "user" {
+		s.sessions.endUser(uuid)
+		s.basic.clear()
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// whoami returns the logged-in user.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, user string) {
+	u, err := s.store.Get("user", user)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redacted(u))
+}
+
+// changePassword is PUT /api/useraccount {"old_password": ..., "password": ...}.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user string) {
+	var req struct {
+		OldPassword string `json:"old_password"`
+		Password    string `json:"password"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+		storeError(w, jsonFieldError(err))
+		return
+	}
+	o, err := s.store.Get("user", user)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	u := o.(*avi.User)
+	if !u.CheckPassword(req.OldPassword) {
+		s.throttle.fail(clientAddr(r))
+		writeError(w, http.StatusBadRequest, "old_password: wrong password")
+		return
+	}
+	u.Password = req.Password
+	if req.Password == "" {
+		writeError(w, http.StatusBadRequest, "password: is required")
+		return
+	}
+	if _, err := s.store.Put("user", user, u); err != nil {
+		storeError(w, err)
+		return
+	}
+	s.basic.clear()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "password changed"})
+}

@@ -1,0 +1,275 @@
+package controller
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/avi-init/avi-init/avi"
+)
+
+// Cookie and header names, as Avi's (Django's) API uses them.
+const (
+	sessionCookie = "avi-sessionid"
+	csrfCookie    = "csrftoken"
+	csrfHeader    = "X-CSRFToken"
+	sessionIdle   = 30 * time.Minute
+)
+
+// session is a logged-in browser or API client.
+type session struct {
+	user    string // user uuid
+	csrf    string
+	expires time.Time
+}
+
+// sessions are kept in memory: a controller restart logs everyone out, which is safe.
+type sessions struct {
+	mu  sync.Mutex
+	m   map[string]*session // by sha256 of the cookie value
+	now func() time.Time
+}
+
+func newSessions(now func() time.Time) *sessions {
+	return &sessions{m: map[string]*session{}, now: now}
+}
+
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// start creates a session and returns its cookie value and CSRF token.
+func (s *sessions) start(user string) (id, csrf string) {
+	id, csrf = randomToken(), randomToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, v := range s.m {
+		if now.After(v.expires) {
+			delete(s.m, k)
+		}
+	}
+	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle)}
+	return id, csrf
+}
+
+// get returns the live session of a cookie value, extending it.
+func (s *sessions) get(id string) (*session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.m[hashToken(id)]
+	if !ok || s.now().After(ss.expires) {
+		delete(s.m, hashToken(id))
+		return nil, false
+	}
+	ss.expires = s.now().Add(sessionIdle)
+	return ss, true
+}
+
+func (s *sessions) end(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, hashToken(id))
+}
+
+// endUser logs a user out everywhere (after a password change).
+func (s *sessions) endUser(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.m {
+		if v.user == user {
+			delete(s.m, k)
+		}
+	}
+}
+
+// throttle slows down guessing: after maxFailures failed logins from one address within the
+// window, that address waits, doubling with each further failure up to maxBlock.
+type throttle struct {
+	mu  sync.Mutex
+	m   map[string]*failures
+	now func() time.Time
+}
+
+type failures struct {
+	count        int
+	first, until time.Time
+}
+
+const (
+	maxFailures    = 5
+	failureWindow  = 10 * time.Minute
+	maxBlock       = 5 * time.Minute
+	basicCacheTime = time.Minute
+)
+
+func newThrottle(now func() time.Time) *throttle {
+	return &throttle{m: map[string]*failures{}, now: now}
+}
+
+// blocked reports how long the address must still wait.
+func (t *throttle) blocked(addr string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.m[addr]
+	if !ok {
+		return 0
+	}
+	return max(f.until.Sub(t.now()), 0)
+}
+
+func (t *throttle) fail(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	f, ok := t.m[addr]
+	if !ok || now.Sub(f.first) > failureWindow {
+		f = &failures{first: now}
+		t.m[addr] = f
+	}
+	f.count++
+	if f.count >= maxFailures {
+		block := time.Second << min(f.count-maxFailures, 9)
+		f.until = now.Add(min(block, maxBlock))
+	}
+}
+
+func (t *throttle) succeed(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, addr)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// credCache remembers recently verified basic-auth credentials for a minute, by a keyed hash,
+// so that API clients using basic auth do not pay a bcrypt comparison on every request.
+type credCache struct {
+	mu  sync.Mutex
+	key [32]byte
+	m   map[string]cachedCred
+	now func() time.Time
+}
+
+type cachedCred struct {
+	user    string
+	expires time.Time
+}
+
+func newCredCache(now func() time.Time) *credCache {
+	c := &credCache{m: map[string]cachedCred{}, now: now}
+	if _, err := rand.Read(c.key[:]); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (c *credCache) id(user, pass string) string {
+	h := sha256.New()
+	h.Write(c.key[:])
+	h.Write([]byte(user + "\x00" + pass))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *credCache) get(user, pass string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[c.id(user, pass)]
+	if !ok || c.now().After(e.expires) {
+		return "", false
+	}
+	return e.user, true
+}
+
+func (c *credCache) put(user, pass, uuid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[c.id(user, pass)] = cachedCred{user: uuid, expires: c.now().Add(basicCacheTime)}
+}
+
+func (c *credCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = map[string]cachedCred{}
+}
+
+// checkLogin verifies a username and password against the store.
+func (s *Server) checkLogin(username, password string) (*avi.User, bool) {
+	for _, o := range s.store.List("user") {
+		u := o.(*avi.User)
+		if u.Username == username {
+			return u, u.CheckPassword(password)
+		}
+	}
+	// Spend the same time as a real comparison, so that timing does not tell which users exist.
+	(&avi.User{PasswordHash: s.dummyHash}).CheckPassword(password)
+	return nil, false
+}
+
+// authenticate returns the user uuid of a request, by session cookie (with the CSRF header on
+// state-changing methods) or by HTTP basic auth.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	addr := clientAddr(r)
+	if user, pass, ok := r.BasicAuth(); ok {
+		if uuid, ok := s.basic.get(user, pass); ok {
+			return uuid, true
+		}
+		if wait := s.throttle.blocked(addr); wait > 0 {
+			tooMany(w, wait)
+			return "", false
+		}
+		u, ok := s.checkLogin(user, pass)
+		if !ok {
+			s.throttle.fail(addr)
+			writeError(w, http.StatusUnauthorized, "wrong username or password")
+			return "", false
+		}
+		s.throttle.succeed(addr)
+		s.basic.put(user, pass, u.UUID)
+		return u.UUID, true
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "log in first: POST /login, or use HTTP basic auth")
+		return "", false
+	}
+	ss, ok := s.sessions.get(c.Value)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "session expired: log in again")
+		return "", false
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(ss.csrf)) != 1 {
+			writeError(w, http.StatusForbidden, "CSRF token missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header")
+			return "", false
+		}
+	}
+	return ss.user, true
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int(wait.Seconds() + 0.999)
+	w.Header().Set("Retry-After", itoa(secs))
+	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+itoa(secs)+" s")
+}

@@ -1,0 +1,233 @@
+package controller
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/scrypt"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/version"
+)
+
+// Export is a whole configuration. Secrets (password hashes, private keys, passwords) are
+// encrypted with a key derived from the export's passphrase, so the file can be kept and moved
+// without exposing them, and imported into a fresh controller with the same passphrase.
+type Export struct {
+	Meta          ExportMeta                   `json:"meta"`
+	Encryption    ExportEncryption             `json:"encryption"`
+	Configuration map[string][]json.RawMessage `json:"configuration"`
+}
+
+// ExportMeta says where an export comes from.
+type ExportMeta struct {
+	Version       string `json:"version"`
+	ConfigVersion int64  `json:"config_version"`
+	Exported      string `json:"exported"`
+}
+
+// ExportEncryption is how the secrets were encrypted.
+type ExportEncryption struct {
+	KDF  string `json:"kdf"` // scrypt, N=32768 r=8 p=1, 32-byte key; AES-256-GCM per value
+	Salt string `json:"salt"`
+}
+
+const (
+	secretPrefix     = "$aes-gcm$"
+	minPassphraseLen = 8
+)
+
+func exportKey(passphrase string, salt []byte) ([]byte, error) {
+	return scrypt.Key([]byte(passphrase), salt, 1<<15, 8, 1, 32)
+}
+
+func sealer(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func seal(aead cipher.AEAD, plain string) string {
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return secretPrefix + base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(plain), nil))
+}
+
+func open(aead cipher.AEAD, sealed string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, secretPrefix))
+	if err != nil || len(raw) < aead.NonceSize() {
+		return "", errors.New("malformed secret")
+	}
+	plain, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], nil)
+	if err != nil {
+		return "", errors.New("wrong passphrase")
+	}
+	return string(plain), nil
+}
+
+type passphraseRequest struct {
+	Passphrase    string  `json:"passphrase"`
+	Configuration *Export `json:"configuration,omitempty"`
+}
+
+func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest, bool) {
+	var req passphraseRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		storeError(w, jsonFieldError(err))
+		return nil, false
+	}
+	if len(req.Passphrase) < minPassphraseLen {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("passphrase: at least %d characters; it encrypts the secrets in the export", minPassphraseLen))
+		return nil, false
+	}
+	return &req, true
+}
+
+// exportConfig is POST /api/configuration/export {"passphrase": ...}.
+func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) {
+	req, ok := readPassphrase(w, r)
+	if !ok {
+		return
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		panic(err)
+	}
+	key, err := exportKey(req.Passphrase, salt)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	aead, err := sealer(key)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	ex := Export{
+		Meta:          ExportMeta{Version: version.Version, ConfigVersion: s.store.Version(), Exported: s.now().UTC().Format(time.RFC3339)},
+		Encryption:    ExportEncryption{KDF: "scrypt-aes-256-gcm", Salt: base64.StdEncoding.EncodeToString(salt)},
+		Configuration: map[string][]json.RawMessage{},
+	}
+	for _, k := range avi.Kinds {
+		if k.Internal {
+			continue // service engines are runtime state: they join again
+		}
+		for _, o := range s.store.List(k.Name) {
+			for _, p := range o.Secrets() {
+				if *p != "" {
+					*p = seal(aead, *p)
+				}
+			}
+			raw, _ := json.Marshal(o)
+			ex.Configuration[k.Name] = append(ex.Configuration[k.Name], raw)
+		}
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="avi-init-configuration.json"`)
+	writeJSON(w, http.StatusOK, ex)
+}
+
+// importConfig is POST /api/configuration/import {"passphrase": ..., "configuration": EXPORT}.
+// Objects are matched by name: an existing one is replaced, a new one created; references are
+// rewritten to the objects they land on. It all commits in one transaction, or nothing does.
+func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) {
+	req, ok := readPassphrase(w, r)
+	if !ok {
+		return
+	}
+	ex := req.Configuration
+	if ex == nil {
+		writeError(w, http.StatusBadRequest, "configuration: is required (the document export returned)")
+		return
+	}
+	salt, err := base64.StdEncoding.DecodeString(ex.Encryption.Salt)
+	if err != nil || len(salt) == 0 {
+		writeError(w, http.StatusBadRequest, "configuration.encryption.salt: missing or malformed")
+		return
+	}
+	key, err := exportKey(req.Passphrase, salt)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	aead, err := sealer(key)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	counts := map[string]int{}
+	err = s.store.Update(func(tx *store.Tx) error {
+		moved := map[string]string{} // exported URL -> URL here
+		for _, k := range avi.Kinds {
+			if k.Internal {
+				continue
+			}
+			for i, raw := range ex.Configuration[k.Name] {
+				field := fmt.Sprintf("configuration.%s[%d]", k.Name, i)
+				o := k.New()
+				if err := json.Unmarshal(raw, o); err != nil {
+					return prefixField(field, jsonFieldError(err))
+				}
+				for _, p := range o.Secrets() {
+					if strings.HasPrefix(*p, secretPrefix) {
+						plain, err := open(aead, *p)
+						if err != nil {
+							return &avi.FieldError{Field: field, Reason: err.Error()}
+						}
+						*p = plain
+					}
+				}
+				for _, ref := range o.Refs() {
+					if to, ok := moved[*ref.Value]; ok {
+						*ref.Value = to
+					}
+				}
+				m := o.GetMeta()
+				from := store.URL(k.Name, m.UUID)
+				var out avi.Object
+				var err error
+				switch id, exists := tx.ByName(k.Name, m.Name); {
+				case k.Singleton:
+					cur := tx.List(k.Name)
+					if len(cur) == 0 {
+						return fmt.Errorf("no %s to import into", k.Name)
+					}
+					m.Name = cur[0].GetMeta().Name
+					out, err = tx.Put(k.Name, cur[0].GetMeta().UUID, o)
+				case exists:
+					out, err = tx.Put(k.Name, id, o)
+				default:
+					if _, taken := tx.Get(k.Name, m.UUID); taken == nil {
+						m.UUID = ""
+					}
+					out, err = tx.Create(k.Name, o)
+				}
+				if err != nil {
+					return prefixField(field, err)
+				}
+				moved[from] = out.GetMeta().URL
+				counts[k.Name]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	s.basic.clear()
+	writeJSON(w, http.StatusOK, map[string]any{"imported": counts, "config_version": s.store.Version()})
+}

@@ -1,0 +1,207 @@
+package controller
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+)
+
+// SetupFile is where the installer leaves --setup-json, relative to the data directory. It is
+// applied once, on first boot, then deleted.
+const SetupFile = "setup.json"
+
+// SetupRequest is the first-boot configuration: the wizard posts it, --setup-json carries it.
+type SetupRequest struct {
+	Admin               *AdminAccount            `json:"admin"`
+	SystemConfiguration *avi.SystemConfiguration `json:"systemconfiguration,omitempty"`
+	Cloud               *avi.Cloud               `json:"cloud,omitempty"`
+	CloudConnectorUser  *avi.CloudConnectorUser  `json:"cloudconnectoruser,omitempty"`
+	// KeyID names a key pair the wizard generated with POST /api/setup/keypair.
+	KeyID string `json:"cloudconnectoruser_key_id,omitempty"`
+}
+
+// AdminAccount is the first administrator.
+type AdminAccount struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// ParseSetup reads a setup request strictly: unknown fields are errors naming the field. The
+// installer uses it to check --setup-json before installing.
+func ParseSetup(data []byte) (*SetupRequest, error) {
+	var req SetupRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, jsonFieldError(err)
+	}
+	if req.Admin == nil || req.Admin.Username == "" || req.Admin.Password == "" {
+		return nil, &avi.FieldError{Field: "admin", Reason: "username and password are required"}
+	}
+	if err := avi.CheckPasswordStrength(req.Admin.Password); err != nil {
+		return nil, &avi.FieldError{Field: "admin.password", Reason: err.Error()}
+	}
+	return &req, nil
+}
+
+var errSetupDone = errors.New("the controller is set up already")
+
+// applySetup stores the whole first-boot configuration in one transaction.
+func (s *Server) applySetup(req *SetupRequest) error {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if s.setupComplete() {
+		return errSetupDone
+	}
+	ccu := req.CloudConnectorUser
+	if req.KeyID != "" {
+		k, ok := s.pendingKeys[req.KeyID]
+		if !ok {
+			return &avi.FieldError{Field: "cloudconnectoruser_key_id", Reason: "unknown key: generate it again"}
+		}
+		if ccu == nil {
+			ccu = &avi.CloudConnectorUser{}
+		}
+		ccu.PrivateKey, ccu.PublicKey = k.PrivateKey, k.PublicKey
+		if ccu.Name == "" {
+			ccu.Name = "avi-init"
+		}
+	}
+	err := s.store.Update(func(tx *store.Tx) error {
+		if _, err := tx.Create("user", &avi.User{Meta: avi.Meta{Name: req.Admin.Username}, Username: req.Admin.Username, Password: req.Admin.Password, IsSuperuser: true}); err != nil {
+			return prefixField("admin", err)
+		}
+		if ccu != nil {
+			if _, err := tx.Create("cloudconnectoruser", ccu); err != nil {
+				return prefixField("cloudconnectoruser", err)
+			}
+		}
+		if req.Cloud != nil {
+			if req.Cloud.Name == "" {
+				req.Cloud.Name = avi.DefaultCloudName
+			}
+			var err error
+			if id, ok := tx.ByName("cloud", req.Cloud.Name); ok {
+				_, err = tx.Put("cloud", id, req.Cloud)
+			} else {
+				_, err = tx.Create("cloud", req.Cloud)
+			}
+			if err != nil {
+				return prefixField("cloud", err)
+			}
+		}
+		sc := req.SystemConfiguration
+		if sc == nil {
+			sc = &avi.SystemConfiguration{}
+		}
+		sc.WelcomeWorkflowComplete = true
+		cur := tx.List("systemconfiguration")
+		if len(cur) != 1 {
+			return fmt.Errorf("want one systemconfiguration, have %d", len(cur))
+		}
+		sc.Name = cur[0].GetMeta().Name
+		if _, err := tx.Put("systemconfiguration", cur[0].GetMeta().UUID, sc); err != nil {
+			return prefixField("systemconfiguration", err)
+		}
+		return nil
+	})
+	if err == nil {
+		clear(s.pendingKeys)
+	}
+	return err
+}
+
+func prefixField(prefix string, err error) error {
+	var fe *avi.FieldError
+	if errors.As(err, &fe) {
+		return &avi.FieldError{Field: prefix + "." + fe.Field, Reason: fe.Reason}
+	}
+	return err
+}
+
+// setup is POST /api/setup: the wizard's last step. Open only while the controller is not set up.
+func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
+	if s.setupComplete() {
+		writeError(w, http.StatusForbidden, errSetupDone.Error())
+		return
+	}
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := ParseSetup(data)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	if err := s.applySetup(req); err != nil {
+		if errors.Is(err, errSetupDone) {
+			writeError(w, http.StatusForbidden, err.Error())
+			return
+		}
+		storeError(w, err)
+		return
+	}
+	s.log.Info("setup complete", "admin", req.Admin.Username, "from", clientAddr(r))
+	writeJSON(w, http.StatusOK, s.initialData())
+}
+
+// maxPendingKeys bounds the key pairs an unfinished wizard can make the controller hold.
+const maxPendingKeys = 16
+
+// setupKeyPair generates an ed25519 pair for the wizard and returns its public half; the
+// private half stays here until the setup is posted.
+func (s *Server) setupKeyPair(w http.ResponseWriter, r *http.Request) {
+	if s.setupComplete() {
+		writeError(w, http.StatusForbidden, errSetupDone.Error())
+		return
+	}
+	k := &avi.CloudConnectorUser{Meta: avi.Meta{Name: "avi-init"}}
+	if err := k.Prepare(nil); err != nil {
+		storeError(w, err)
+		return
+	}
+	id := randomToken()
+	s.setupMu.Lock()
+	if len(s.pendingKeys) >= maxPendingKeys {
+		clear(s.pendingKeys)
+	}
+	s.pendingKeys[id] = k
+	s.setupMu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"key_id": id, "public_key": k.PublicKey})
+}
+
+// applySetupFile applies the installer's setup file once. The file holds the admin password:
+// it is read, never logged, and deleted once applied; a rejected file is kept aside (0600) so
+// the operator can see what was wrong.
+func (s *Server) applySetupFile() error {
+	path := filepath.Join(s.cfg.DataDir, SetupFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", SetupFile, err)
+	}
+	if s.setupComplete() {
+		s.log.Info("setup file ignored: the controller is set up already")
+		return os.Remove(path)
+	}
+	req, err := ParseSetup(data)
+	if err == nil {
+		err = s.applySetup(req)
+	}
+	if err != nil {
+		os.Rename(path, path+".rejected")
+		return fmt.Errorf("%s rejected (kept as %s.rejected): %w", SetupFile, SetupFile, err)
+	}
+	s.log.Info("setup applied from the setup file", "admin", req.Admin.Username)
+	return os.Remove(path)
+}
