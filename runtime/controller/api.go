@@ -54,8 +54,6 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-type userKey struct{}
-
 // authed lets a request through once the setup is complete and its sender is authenticated.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, user string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
