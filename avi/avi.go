@@ -137,6 +137,7 @@ var Kinds = []Kind{
 	{Name: "pool", New: func() Object { return &Pool{} }},
 	{Name: "virtualservice", New: func() Object { return &VirtualService{} }},
 	{Name: "serviceengine", New: func() Object { return &ServiceEngine{} }, Internal: true},
+	{Name: "jointoken", New: func() Object { return &JoinToken{} }, Internal: true},
 }
 
 // KindByName returns the named kind.

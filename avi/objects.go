@@ -408,3 +408,24 @@ func (s *ServiceEngine) Refs() []Ref { return nil }
 
 // Secrets: the hash of the SE's credential.
 func (s *ServiceEngine) Secrets() []*string { return []*string{&s.CredentialHash} }
+
+// JoinToken lets an SE join. Its secret is kept as a hash; the token is shown once, at creation.
+type JoinToken struct {
+	Meta
+	Description string `json:"description,omitempty"`
+	Created     string `json:"created"`
+	Expires     string `json:"expires"`
+	SecretHash  string `json:"secret_hash,omitempty"`
+}
+
+// Defaults: none.
+func (j *JoinToken) Defaults() {}
+
+// Validate: the name is the token id.
+func (j *JoinToken) Validate() error { return validateName(&j.Meta) }
+
+// Refs: none.
+func (j *JoinToken) Refs() []Ref { return nil }
+
+// Secrets: the hash of the token's secret.
+func (j *JoinToken) Secrets() []*string { return []*string{&j.SecretHash} }

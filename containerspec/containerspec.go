@@ -172,6 +172,7 @@ func (s Settings) Spec(hash string) Spec {
 		"--http-port", strconv.Itoa(s.HTTPPort),
 		"--sysint-port", strconv.Itoa(s.SysintPort),
 		"--dns-port", strconv.Itoa(s.DNSPort),
+		"--disk-gb", strconv.Itoa(s.DiskGB),
 	}
 	cmd := append([]string{s.Role, "--data", DataMount, "--ip", s.ControllerIP}, ports...)
 	binds := []string{s.DataDir + ":" + DataMount}

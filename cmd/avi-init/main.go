@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/avi-init/avi-init/docker"
 	"github.com/avi-init/avi-init/installer"
 	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/supervise"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/version"
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string) int {
 	case "controller":
 		err = runController(ctx, args[1:])
 	case "se":
-		err = &installer.UsageError{Err: errors.New("the service engine runtime is not part of this version of avi-init yet")}
+		err = runSE(ctx, args[1:])
 	case "supervise":
 		err = runSupervise(ctx, args[1:])
 	case "probe":
@@ -189,6 +191,7 @@ func runtimeFlags(name string, args []string) (controller.Config, error) {
 	fs.IntVar(&cfg.HTTPPort, "http-port", 80, "HTTP port")
 	fs.IntVar(&cfg.SysintPort, "sysint-port", 8443, "SE port")
 	fs.IntVar(&cfg.DNSPort, "dns-port", 53, "DNS port")
+	fs.IntVar(&cfg.DiskGB, "disk-gb", 10, "data disk size, GB (client logs keep within a quarter)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return cfg, errHelpShown
@@ -249,4 +252,35 @@ func runSupervise(ctx context.Context, args []string) error {
 		Logger:       log,
 		StartTimeout: 110 * time.Second,
 	})
+}
+
+// runSE runs the service engine's control channel. The join token is a secret: it comes from
+// a file or the environment, never the command line.
+func runSE(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("avi-init se", pflag.ContinueOnError)
+	controllerAddr := fs.String("controller", "", "controller host:port (its sysint port)")
+	tokenFile := fs.String("join-token-file", "", "file holding the join token (or set AVI_JOIN_TOKEN)")
+	dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
+	name := fs.String("name", "", "SE name (default: the host name)")
+	mgmtIP := fs.String("mgmt-ip", "", "SE management IP")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return errHelpShown
+		}
+		return &installer.UsageError{Err: err}
+	}
+	token := os.Getenv("AVI_JOIN_TOKEN")
+	if *tokenFile != "" {
+		data, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("read join token: %w", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log})
+	if err != nil {
+		return err
+	}
+	return rt.Run(ctx)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/sechannel"
 )
 
 // maxBody bounds a request body; a whole configuration import fits.
@@ -27,6 +28,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/setup", s.setup)
 	mux.HandleFunc("POST /api/setup/keypair", s.setupKeyPair)
 
+	mux.HandleFunc("POST "+sechannel.JoinPath, s.seJoin)
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
+	mux.Handle("POST /api/jointoken", s.authed(s.createJoinToken))
+	mux.Handle("GET /api/analytics/metrics/{kind}/{uuid}", s.authed(s.metricsSeries))
+	mux.Handle("GET /api/analytics/logs/virtualservice/{uuid}", s.authed(s.clientLogs))
+	mux.Handle("GET /api/virtualservice-inventory", s.authed(s.inventory))
+	mux.Handle("GET /metrics", s.authed(s.prometheus))
 	mux.Handle("POST /api/configuration/export", s.authed(s.exportConfig))
 	mux.Handle("POST /api/configuration/import", s.authed(s.importConfig))
 	mux.Handle("PUT /api/useraccount", s.authed(s.changePassword))
@@ -151,6 +160,14 @@ func redacted(o avi.Object) avi.Object {
 	return o
 }
 
+// present is an object as the API shows it: redacted, and for an SE with its runtime state.
+func (s *Server) present(o avi.Object) avi.Object {
+	if se, ok := o.(*avi.ServiceEngine); ok {
+		s.se.overlay(se)
+	}
+	return redacted(o)
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
 	k, ok := kindOf(w, r)
 	if !ok {
@@ -160,7 +177,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
 	results := []avi.Object{}
 	for _, o := range s.store.List(k.Name) {
 		if name == "" || o.GetMeta().Name == name {
-			results = append(results, redacted(o))
+			results = append(results, s.present(o))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
@@ -176,7 +193,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, _ string) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, redacted(o))
+	writeJSON(w, http.StatusOK, s.present(o))
 }
 
 // decodeObject reads one object strictly: an unknown field or a wrong type is an error that

@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// controllerProc is a controller started from the binary on loopback ports.
+type controllerProc struct {
+	cmd     *exec.Cmd
+	data    string
+	https   int
+	sysint  int
+	client  *http.Client
+	logs    *bytes.Buffer
+	user    string
+	pass    string
+	stopped bool
+}
+
+const testAdminPassword = "Sturdy-Pass-42"
+
+// startControllerProc runs `avi-init controller` and, when setup is true, completes its setup.
+func startControllerProc(t *testing.T, data string, setup bool) *controllerProc {
+	t.Helper()
+	p := freePorts(t, 3)
+	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &bytes.Buffer{}, user: "admin", pass: testAdminPassword}
+	c.cmd = exec.Command(aviInit, "controller", "--data", data, "--ip", "127.0.0.1",
+		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "--sysint-port", strconv.Itoa(p[2]))
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.stop)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(data, "tls/controller.crt")); err == nil {
+			resp, err := controllerClient(t, data).Get(c.url("/api/initial-data"))
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller did not answer within 20 s; its log:\n%s", c.logs)
+		}
+	}
+	c.client = controllerClient(t, data)
+	if setup {
+		var out map[string]any
+		if code := c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": c.user, "password": c.pass}}, &out); code != 200 {
+			t.Fatalf("setup: %d %v", code, out)
+		}
+	}
+	return c
+}
+
+func (c *controllerProc) stop() {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (c *controllerProc) url(path string) string {
+	return fmt.Sprintf("https://127.0.0.1:%d%s", c.https, path)
+}
+
+// call sends a JSON request with basic auth and decodes the answer into out.
+func (c *controllerProc) call(t *testing.T, method, path string, body, out any) int {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, c.url(path), r)
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(c.user, c.pass)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (c *controllerProc) token(t *testing.T, ttl int) string {
+	t.Helper()
+	var out map[string]string
+	if code := c.call(t, "POST", "/api/jointoken", map[string]any{"description": "test", "ttl_seconds": ttl}, &out); code != 201 {
+		t.Fatalf("create join token: %d %v", code, out)
+	}
+	return out["token"]
+}
+
+// seProc is an SE started from the binary.
+type seProc struct {
+	cmd  *exec.Cmd
+	data string
+	out  *bytes.Buffer
+	done chan error
+}
+
+func startSE(t *testing.T, c *controllerProc, token, name string) *seProc {
+	t.Helper()
+	s := &seProc{data: filepath.Join(t.TempDir(), name), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("127.0.0.1:%d", c.sysint), "--data", s.data, "--name", name)
+	s.cmd.Env = append(os.Environ(), "AVI_JOIN_TOKEN="+token)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+		s.done <- nil
+	})
+	return s
+}
+
+// snapshot is the configuration the SE keeps on disk.
+func (s *seProc) snapshot() (version int64, names []string) {
+	data, err := os.ReadFile(filepath.Join(s.data, "config.json"))
+	if err != nil {
+		return -1, nil
+	}
+	var snap struct {
+		Version         int64 `json:"version"`
+		VirtualServices []struct {
+			Name string `json:"name"`
+		} `json:"virtual_services"`
+	}
+	if json.Unmarshal(data, &snap) != nil {
+		return -1, nil
+	}
+	for _, v := range snap.VirtualServices {
+		names = append(names, v.Name)
+	}
+	return snap.Version, names
+}
+
+// TestSEChannel: a real SE process joins with a token, receives a snapshot and a change, and is
+// shown down when it stops; a wrong token, an expired token and a wrong certificate hash are
+// refused.
+func TestSEChannel(t *testing.T) {
+	if err := exec.Command(aviInit, "version").Run(); err != nil {
+		t.Fatalf("avi-init binary: %v", err)
+	}
+	c := startControllerProc(t, filepath.Join(t.TempDir(), "ctl"), true)
+	token := c.token(t, 3600)
+	se := startSE(t, c, token, "se-1")
+
+	waitFor(t, "the SE to hold the first snapshot", 15*time.Second, func() bool {
+		v, _ := se.snapshot()
+		return v > 0
+	})
+	if fi, err := os.Stat(filepath.Join(se.data, "identity.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("SE identity file: %v, want mode 0600", err)
+	}
+	waitFor(t, "the controller to show the SE up", 10*time.Second, func() bool {
+		var list struct {
+			Results []struct {
+				Name          string `json:"name"`
+				Connected     bool   `json:"se_connected"`
+				ConfigVersion int64  `json:"config_version"`
+				OperStatus    struct {
+					State string `json:"state"`
+				} `json:"oper_status"`
+			} `json:"results"`
+		}
+		c.call(t, "GET", "/api/serviceengine", nil, &list)
+		v, _ := se.snapshot()
+		return len(list.Results) == 1 && list.Results[0].Name == "se-1" && list.Results[0].Connected &&
+			list.Results[0].OperStatus.State == "OPER_UP" && list.Results[0].ConfigVersion == v
+	})
+
+	// A change reaches the SE.
+	start := time.Now()
+	var vs map[string]any
+	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "web-vs", "services": []map[string]int{{"port": 10001}}}, &vs); code != 201 {
+		t.Fatalf("create virtual service: %d %v", code, vs)
+	}
+	waitFor(t, "the SE to receive the change", 5*time.Second, func() bool {
+		_, names := se.snapshot()
+		return strings.Contains(strings.Join(names, ","), "web-vs")
+	})
+	t.Logf("change reached the SE's disk in %s", time.Since(start).Round(time.Millisecond))
+
+	// Refusals: each SE process exits with an error naming the reason.
+	bad := func(tok, want string) {
+		t.Helper()
+		s := startSE(t, c, tok, "se-bad")
+		select {
+		case err := <-s.done:
+			if err == nil || !strings.Contains(s.out.String(), want) {
+				t.Errorf("SE with a bad token: exit %v, want an error mentioning %q:\n%s", err, want, s.out)
+			}
+			s.done <- err
+		case <-time.After(15 * time.Second):
+			t.Errorf("SE with a bad token did not give up:\n%s", s.out)
+		}
+	}
+	parts := strings.Split(token, ".")
+	wrongSecret := parts[0] + "." + strings.Repeat("x", 16) + "." + strings.Join(parts[2:], ".")
+	bad(wrongSecret, "unknown or revoked join token")
+	flipped := token[:len(token)-64] + strings.Repeat("0", 64)
+	bad(flipped, "does not match the join token")
+	short := c.token(t, 1)
+	time.Sleep(1500 * time.Millisecond)
+	bad(short, "expired")
+
+	// Revoked: DELETE the token, then it is refused.
+	var list struct {
+		Results []struct{ UUID, Name string } `json:"results"`
+	}
+	c.call(t, "GET", "/api/jointoken", nil, &list)
+	for _, jt := range list.Results {
+		if strings.HasPrefix(token, jt.Name+".") {
+			if code := c.call(t, "DELETE", "/api/jointoken/"+jt.UUID, nil, nil); code != 204 {
+				t.Fatalf("revoke token: %d", code)
+			}
+		}
+	}
+	bad(token, "unknown or revoked join token")
+
+	// The SE stops: the controller shows it down once it misses its heartbeats.
+	se.cmd.Process.Kill()
+	waitFor(t, "the controller to show the stopped SE down", 15*time.Second, func() bool {
+		var l struct {
+			Results []struct {
+				Name       string `json:"name"`
+				OperStatus struct {
+					State string `json:"state"`
+				} `json:"oper_status"`
+			} `json:"results"`
+		}
+		c.call(t, "GET", "/api/serviceengine?name=se-1", nil, &l)
+		return len(l.Results) == 1 && l.Results[0].OperStatus.State == "OPER_DOWN"
+	})
+}

@@ -1,0 +1,282 @@
+// Package analytics keeps what service engines report: per virtual service and per pool member
+// time series, at realtime resolution (5 s, the last hour) while a virtual service asks for it
+// and at 5-minute resolution (the last day) always, and client logs, bounded in memory and, on
+// disk, by the log space the controller was given.
+package analytics
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+// Resolutions and how many buckets each keeps.
+const (
+	RealtimeStep    = 5 * time.Second
+	RealtimeBuckets = 720 // one hour
+	CoarseStep      = 5 * time.Minute
+	CoarseBuckets   = 288 // one day
+	logsPerVS       = 2000
+)
+
+// bucket sums what every SE reported within one step.
+type bucket struct {
+	start                          int64 // unix seconds; 0: empty
+	requests, r1, r2, r3, r4, r5   float64
+	failed, newConns, bytes        float64
+	openConns                      float64
+	latWeight, p50, p90, p99       float64 // request-weighted sums
+	membersUp, membersTotal, hasUp float64
+}
+
+// ring is a fixed number of buckets of one step.
+type ring struct {
+	step    int64
+	buckets []bucket
+}
+
+func newRing(step time.Duration, n int) *ring {
+	return &ring{step: int64(step / time.Second), buckets: make([]bucket, n)}
+}
+
+func (r *ring) at(t time.Time) *bucket {
+	start := t.Unix() / r.step * r.step
+	b := &r.buckets[(start/r.step)%int64(len(r.buckets))]
+	if b.start != start {
+		*b = bucket{start: start}
+	}
+	return b
+}
+
+func (b *bucket) add(m sechannel.Metrics) {
+	b.requests += float64(m.Requests)
+	b.r1 += float64(m.Resp1xx)
+	b.r2 += float64(m.Resp2xx)
+	b.r3 += float64(m.Resp3xx)
+	b.r4 += float64(m.Resp4xx)
+	b.r5 += float64(m.Resp5xx)
+	b.failed += float64(m.Failed)
+	b.newConns += float64(m.NewConns)
+	b.bytes += float64(m.BytesIn + m.BytesOut)
+	b.openConns = max(b.openConns, float64(m.OpenConns))
+	if m.Requests > 0 {
+		w := float64(m.Requests)
+		b.latWeight += w
+		b.p50 += w * m.LatencyP50
+		b.p90 += w * m.LatencyP90
+		b.p99 += w * m.LatencyP99
+	}
+	if m.Up != nil {
+		b.hasUp = 1
+		b.membersTotal++
+		if *m.Up {
+			b.membersUp++
+		}
+	}
+}
+
+// Metric ids (Avi's names where Avi has one), with their units and how a bucket yields them.
+var metricDefs = map[string]struct {
+	units string
+	value func(b *bucket, secs float64) float64
+}{
+	"l7_client.avg_complete_responses":    {"PER_SECOND", func(b *bucket, s float64) float64 { return b.requests / s }},
+	"l7_client.avg_resp_1xx":              {"PER_SECOND", func(b *bucket, s float64) float64 { return b.r1 / s }},
+	"l7_client.avg_resp_2xx":              {"PER_SECOND", func(b *bucket, s float64) float64 { return b.r2 / s }},
+	"l7_client.avg_resp_3xx":              {"PER_SECOND", func(b *bucket, s float64) float64 { return b.r3 / s }},
+	"l7_client.avg_resp_4xx":              {"PER_SECOND", func(b *bucket, s float64) float64 { return b.r4 / s }},
+	"l7_client.avg_resp_5xx":              {"PER_SECOND", func(b *bucket, s float64) float64 { return b.r5 / s }},
+	"l7_client.avg_error_responses":       {"PER_SECOND", func(b *bucket, s float64) float64 { return (b.r4 + b.r5 + b.failed) / s }},
+	"l4_client.avg_bandwidth":             {"BYTES_PER_SECOND", func(b *bucket, s float64) float64 { return b.bytes / s }},
+	"l4_client.max_open_conns":            {"CONNECTIONS", func(b *bucket, _ float64) float64 { return b.openConns }},
+	"l4_client.avg_new_established_conns": {"PER_SECOND", func(b *bucket, s float64) float64 { return b.newConns / s }},
+	"l7_client.pct_latency_p50":           {"MILLISECONDS", func(b *bucket, _ float64) float64 { return ratio(b.p50, b.latWeight) }},
+	"l7_client.pct_latency_p90":           {"MILLISECONDS", func(b *bucket, _ float64) float64 { return ratio(b.p90, b.latWeight) }},
+	"l7_client.pct_latency_p99":           {"MILLISECONDS", func(b *bucket, _ float64) float64 { return ratio(b.p99, b.latWeight) }},
+	"healthscore.health_score_value":      {"SCORE", func(b *bucket, _ float64) float64 { return health(b) }},
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// health is 100 scaled down by the share of failed answers and of members down.
+func health(b *bucket) float64 {
+	h := 100.0
+	if total := b.requests + b.failed; total > 0 {
+		h *= 1 - (b.r5+b.failed)/total
+	}
+	if b.hasUp > 0 && b.membersTotal > 0 {
+		h *= b.membersUp / b.membersTotal
+	}
+	return h
+}
+
+// MetricIDs lists the metric ids, sorted.
+func MetricIDs() []string {
+	var out []string
+	for id := range metricDefs {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Store holds the series and logs.
+type Store struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	realtime func(vsUUID string) bool
+	coarse   map[string]*ring // entity key
+	fine     map[string]*ring
+	logs     map[string][]sechannel.ClientLog // vs uuid, ring by next index
+	next     map[string]int
+	disk     *LogFiles
+}
+
+// New makes a store. realtime says whether a virtual service wants realtime metrics; logs, when
+// not nil, keeps client logs on disk within its size.
+func New(now func() time.Time, realtime func(vsUUID string) bool, disk *LogFiles) *Store {
+	return &Store{now: now, realtime: realtime, coarse: map[string]*ring{}, fine: map[string]*ring{},
+		logs: map[string][]sechannel.ClientLog{}, next: map[string]int{}, disk: disk}
+}
+
+// Entity keys: a virtual service by its uuid; a pool member as pool uuid/ip:port; a pool by its uuid.
+func memberKey(pool, server string) string { return pool + "/" + server }
+
+// Ingest adds one SE's report.
+func (s *Store) Ingest(seUUID string, metrics []sechannel.Metrics, logs []sechannel.ClientLog) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range metrics {
+		keys := []string{m.VSUUID}
+		if m.Server != "" {
+			keys = []string{memberKey(m.PoolUUID, m.Server), m.PoolUUID}
+		}
+		for _, k := range keys {
+			if k == "" {
+				continue
+			}
+			r, ok := s.coarse[k]
+			if !ok {
+				r = newRing(CoarseStep, CoarseBuckets)
+				s.coarse[k] = r
+			}
+			r.at(now).add(m)
+			if s.realtime(m.VSUUID) {
+				f, ok := s.fine[k]
+				if !ok {
+					f = newRing(RealtimeStep, RealtimeBuckets)
+					s.fine[k] = f
+				}
+				f.at(now).add(m)
+			}
+		}
+	}
+	for _, l := range logs {
+		ring := s.logs[l.VSUUID]
+		if len(ring) < logsPerVS {
+			s.logs[l.VSUUID] = append(ring, l)
+		} else {
+			ring[s.next[l.VSUUID]] = l
+		}
+		s.next[l.VSUUID] = (s.next[l.VSUUID] + 1) % logsPerVS
+	}
+	if s.disk != nil && len(logs) > 0 {
+		s.disk.append(logs)
+	}
+}
+
+// Point is one value of a series.
+type Point struct {
+	Timestamp string  `json:"timestamp"`
+	Value     float64 `json:"value"`
+}
+
+// Series is one metric of one entity over time.
+type Series struct {
+	Header struct {
+		Name       string `json:"name"`
+		EntityUUID string `json:"entity_uuid"`
+		Units      string `json:"units"`
+	} `json:"header"`
+	Data []Point `json:"data"`
+}
+
+// Query returns the asked metrics of an entity, oldest first, up to limit points of the given
+// step (realtime only while the entity has realtime data).
+func (s *Store) Query(entity string, metricIDs []string, step time.Duration, limit int) ([]Series, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.coarse[entity]
+	if step == RealtimeStep {
+		r = s.fine[entity]
+	}
+	var out []Series
+	for _, id := range metricIDs {
+		def, ok := metricDefs[id]
+		if !ok {
+			return nil, &UnknownMetricError{ID: id}
+		}
+		var sr Series
+		sr.Header.Name, sr.Header.EntityUUID, sr.Header.Units = id, entity, def.units
+		sr.Data = []Point{}
+		if r != nil {
+			var bs []*bucket
+			for i := range r.buckets {
+				if r.buckets[i].start != 0 {
+					bs = append(bs, &r.buckets[i])
+				}
+			}
+			sort.Slice(bs, func(i, j int) bool { return bs[i].start < bs[j].start })
+			if limit > 0 && len(bs) > limit {
+				bs = bs[len(bs)-limit:]
+			}
+			for _, b := range bs {
+				sr.Data = append(sr.Data, Point{Timestamp: time.Unix(b.start, 0).UTC().Format(time.RFC3339), Value: def.value(b, float64(r.step))})
+			}
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// Latest returns a metric's value in the last complete-or-current coarse bucket of an entity.
+func (s *Store) Latest(entity, metricID string) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.coarse[entity]
+	def, known := metricDefs[metricID]
+	if !ok || !known {
+		return 0
+	}
+	b := r.at(s.now())
+	return def.value(b, float64(r.step))
+}
+
+// Logs returns up to n of a virtual service's client logs, newest first.
+func (s *Store) Logs(vsUUID string, n int) []sechannel.ClientLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ring := s.logs[vsUUID]
+	out := make([]sechannel.ClientLog, 0, min(n, len(ring)))
+	for i := 1; i <= len(ring) && len(out) < n; i++ {
+		idx := (s.next[vsUUID] - i + len(ring)) % len(ring)
+		out = append(out, ring[idx])
+	}
+	return out
+}
+
+// UnknownMetricError names a metric id the store does not have.
+type UnknownMetricError struct{ ID string }
+
+func (e *UnknownMetricError) Error() string {
+	return "metric_id: unknown " + e.ID + "; known: " + strings.Join(MetricIDs(), ", ")
+}

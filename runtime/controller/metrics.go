@@ -1,0 +1,167 @@
+package controller
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/analytics"
+)
+
+// metricsSeries is GET /api/analytics/metrics/{virtualservice|pool}/{uuid}?metric_id=a,b&step=5&limit=N.
+func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string) {
+	kind, uuid := r.PathValue("kind"), r.PathValue("uuid")
+	if kind != "virtualservice" && kind != "pool" {
+		writeError(w, http.StatusNotFound, "analytics are kept for virtualservice and pool")
+		return
+	}
+	if _, err := s.store.Get(kind, uuid); err != nil {
+		storeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	ids := analytics.MetricIDs()
+	if m := q.Get("metric_id"); m != "" {
+		ids = strings.Split(m, ",")
+	}
+	step := analytics.CoarseStep
+	switch q.Get("step") {
+	case "", "300":
+	case "5":
+		step = analytics.RealtimeStep
+	default:
+		writeError(w, http.StatusBadRequest, "step: want 5 (realtime) or 300")
+		return
+	}
+	limit := 72
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > analytics.RealtimeBuckets {
+			writeError(w, http.StatusBadRequest, "limit: want 1 to 720")
+			return
+		}
+		limit = n
+	}
+	series, err := s.analytics.Query(uuid, ids, step, limit)
+	var unknown *analytics.UnknownMetricError
+	if errors.As(err, &unknown) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"series": series})
+}
+
+// clientLogs is GET /api/analytics/logs/virtualservice/{uuid}?page_size=N.
+func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, _ string) {
+	uuid := r.PathValue("uuid")
+	if _, err := s.store.Get("virtualservice", uuid); err != nil {
+		storeError(w, err)
+		return
+	}
+	n := 50
+	if p := r.URL.Query().Get("page_size"); p != "" {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 1 || v > 1000 {
+			writeError(w, http.StatusBadRequest, "page_size: want 1 to 1000")
+			return
+		}
+		n = v
+	}
+	logs := s.analytics.Logs(uuid, n)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(logs), "results": logs})
+}
+
+// vsSummary is one row of the dashboard.
+type vsSummary struct {
+	UUID              string         `json:"uuid"`
+	Name              string         `json:"name"`
+	HealthScore       float64        `json:"health_score"`
+	OperStatus        avi.OperStatus `json:"oper_status"`
+	RequestsPerSecond float64        `json:"requests_per_second"`
+	P99LatencyMS      float64        `json:"p99_latency_ms"`
+	ErrorRate         float64        `json:"error_rate"`
+	Services          []avi.Service  `json:"services"`
+	VIP               *avi.IPAddr    `json:"ip_address,omitempty"`
+	Enabled           bool           `json:"enabled"`
+}
+
+func (s *Server) summaries() []vsSummary {
+	out := []vsSummary{}
+	for _, o := range s.store.List("virtualservice") {
+		vs := o.(*avi.VirtualService)
+		sum := vsSummary{
+			UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled(),
+			HealthScore:       s.analytics.Latest(vs.UUID, "healthscore.health_score_value"),
+			RequestsPerSecond: s.analytics.Latest(vs.UUID, "l7_client.avg_complete_responses"),
+			P99LatencyMS:      s.analytics.Latest(vs.UUID, "l7_client.pct_latency_p99"),
+			ErrorRate:         s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses"),
+			OperStatus:        avi.OperStatus{State: "OPER_UP"},
+		}
+		if !vs.IsEnabled() {
+			sum.OperStatus = avi.OperStatus{State: "OPER_DISABLED"}
+		}
+		out = append(out, sum)
+	}
+	return out
+}
+
+// inventory is GET /api/virtualservice-inventory: the dashboard's table.
+func (s *Server) inventory(w http.ResponseWriter, r *http.Request, _ string) {
+	rows := s.summaries()
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(rows), "results": rows})
+}
+
+// collector exposes the controller's state to Prometheus at scrape time.
+type collector struct{ s *Server }
+
+var (
+	descVersion = prometheus.NewDesc("avi_config_version", "Configuration version: grows with every committed change.", nil, nil)
+	descObjects = prometheus.NewDesc("avi_objects", "Configuration objects by kind.", []string{"kind"}, nil)
+	descSEs     = prometheus.NewDesc("avi_service_engines", "Service engines by operational state.", []string{"state"}, nil)
+	descRPS     = prometheus.NewDesc("avi_virtualservice_requests_per_second", "Requests per second over the current 5-minute bucket.", []string{"virtualservice", "uuid"}, nil)
+	descErrors  = prometheus.NewDesc("avi_virtualservice_errors_per_second", "4xx, 5xx and failed requests per second.", []string{"virtualservice", "uuid"}, nil)
+	descP99     = prometheus.NewDesc("avi_virtualservice_latency_p99_milliseconds", "99th percentile latency.", []string{"virtualservice", "uuid"}, nil)
+	descHealth  = prometheus.NewDesc("avi_virtualservice_health_score", "Health score, 0 to 100.", []string{"virtualservice", "uuid"}, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descVersion, descObjects, descSEs, descRPS, descErrors, descP99, descHealth} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	ch <- prometheus.MustNewConstMetric(descVersion, prometheus.GaugeValue, float64(s.store.Version()))
+	for _, k := range avi.Kinds {
+		ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(len(s.store.List(k.Name))), k.Name)
+	}
+	states := map[string]float64{"OPER_UP": 0, "OPER_DOWN": 0}
+	for _, o := range s.store.List("serviceengine") {
+		se := o.(*avi.ServiceEngine)
+		s.se.overlay(se)
+		states[se.OperStatus.State]++
+	}
+	for st, n := range states {
+		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, n, strings.ToLower(strings.TrimPrefix(st, "OPER_")))
+	}
+	for _, v := range s.summaries() {
+		ch <- prometheus.MustNewConstMetric(descRPS, prometheus.GaugeValue, v.RequestsPerSecond, v.Name, v.UUID)
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.GaugeValue, v.ErrorRate, v.Name, v.UUID)
+		ch <- prometheus.MustNewConstMetric(descP99, prometheus.GaugeValue, v.P99LatencyMS, v.Name, v.UUID)
+		ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, v.HealthScore, v.Name, v.UUID)
+	}
+}
+
+// prometheus is GET /metrics.
+func (s *Server) prometheus(w http.ResponseWriter, r *http.Request, _ string) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{s})
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 10 * time.Second}).ServeHTTP(w, r)
+}

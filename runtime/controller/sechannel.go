@@ -1,0 +1,359 @@
+package controller
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+// HeartbeatInterval is how often SEs report; an SE silent for DownAfter is shown down.
+const (
+	HeartbeatInterval = 2 * time.Second
+	DownAfter         = 3 * HeartbeatInterval
+	defaultTokenTTL   = 24 * time.Hour
+	maxTokenTTL       = 30 * 24 * time.Hour
+)
+
+// seRuntime is what the controller knows of each SE beyond its stored identity. It changes
+// with every heartbeat, so it lives in memory rather than in the configuration store.
+type seRuntime struct {
+	mu  sync.Mutex
+	m   map[string]*seState
+	now func() time.Time
+}
+
+type seState struct {
+	streams       int
+	lastHeartbeat time.Time
+	configVersion int64
+	configError   string
+}
+
+func newSERuntime(now func() time.Time) *seRuntime {
+	return &seRuntime{m: map[string]*seState{}, now: now}
+}
+
+func (r *seRuntime) state(uuid string) *seState {
+	st, ok := r.m[uuid]
+	if !ok {
+		st = &seState{}
+		r.m[uuid] = st
+	}
+	return st
+}
+
+// overlay fills an SE object's runtime fields.
+func (r *seRuntime) overlay(se *avi.ServiceEngine) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.state(se.UUID)
+	up := !st.lastHeartbeat.IsZero() && r.now().Sub(st.lastHeartbeat) < DownAfter
+	se.SEConnected = up && st.streams > 0
+	se.ConfigVersion, se.ConfigError = st.configVersion, st.configError
+	if !st.lastHeartbeat.IsZero() {
+		se.LastHeartbeat = st.lastHeartbeat.UTC().Format(time.RFC3339Nano)
+	}
+	se.OperStatus = &avi.OperStatus{State: "OPER_UP"}
+	switch {
+	case st.lastHeartbeat.IsZero():
+		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "no heartbeat yet"}
+	case !up:
+		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "missed heartbeats since " + se.LastHeartbeat}
+	case st.configError != "":
+		se.OperStatus = &avi.OperStatus{State: "OPER_UP", Reason: "rejected configuration: " + st.configError}
+	}
+}
+
+// certHash is the hash of the controller certificate that tokens carry.
+func (s *Server) certHash() (string, error) {
+	data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, CertFile))
+	if err != nil {
+		return "", fmt.Errorf("read controller certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "", errors.New("controller certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("parse controller certificate: %w", err)
+	}
+	return sechannel.CertHash(cert), nil
+}
+
+// createJoinToken is POST /api/jointoken {"description", "ttl_seconds"}. The token is in the
+// answer once; the controller keeps only a hash of its secret.
+func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ string) {
+	var req struct {
+		Description string `json:"description"`
+		TTLSeconds  int    `json:"ttl_seconds"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		storeError(w, jsonFieldError(err))
+		return
+	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if req.TTLSeconds == 0 {
+		ttl = defaultTokenTTL
+	}
+	if ttl <= 0 || ttl > maxTokenTTL {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("ttl_seconds: %d: want 1 to %d", req.TTLSeconds, int(maxTokenTTL.Seconds())))
+		return
+	}
+	hash, err := s.certHash()
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	tok, jt, err := s.issueToken(req.Description, ttl, hash)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": jt.Name, "uuid": jt.UUID, "token": tok.String(), "expires": jt.Expires, "description": jt.Description})
+}
+
+func (s *Server) issueToken(desc string, ttl time.Duration, certHash string) (sechannel.Token, *avi.JoinToken, error) {
+	tok := sechannel.NewToken(certHash)
+	now := s.now().UTC()
+	jt := &avi.JoinToken{
+		Meta:        avi.Meta{Name: tok.ID},
+		Description: desc,
+		Created:     now.Format(time.RFC3339),
+		Expires:     now.Add(ttl).Format(time.RFC3339),
+		SecretHash:  sechannel.HashSecret(tok.Secret),
+	}
+	out, err := s.store.Create("jointoken", jt)
+	if err != nil {
+		return sechannel.Token{}, nil, err
+	}
+	return tok, out.(*avi.JoinToken), nil
+}
+
+// seJoin is POST /se/join: a valid, unexpired token gets the SE an identity and a credential.
+func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
+	addr := clientAddr(r)
+	if wait := s.throttle.blocked(addr); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
+	var req sechannel.JoinRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+		storeError(w, jsonFieldError(err))
+		return
+	}
+	tok, err := sechannel.ParseToken(req.Token)
+	if err != nil {
+		s.throttle.fail(addr)
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	o, err := s.store.GetByName("jointoken", tok.ID)
+	if err != nil || !sechannel.SecretMatches(tok.Secret, o.(*avi.JoinToken).SecretHash) {
+		s.throttle.fail(addr)
+		writeError(w, http.StatusUnauthorized, "unknown or revoked join token")
+		return
+	}
+	if exp, err := time.Parse(time.RFC3339, o.(*avi.JoinToken).Expires); err != nil || s.now().After(exp) {
+		writeError(w, http.StatusUnauthorized, "join token expired: create a new one")
+		return
+	}
+	if req.Name == "" {
+		writeError(w, http.StatusBadRequest, "name: is required")
+		return
+	}
+	cred := sechannel.NewCredential()
+	se := &avi.ServiceEngine{Meta: avi.Meta{Name: req.Name}, Hostname: req.Hostname, Version: req.Version, CredentialHash: sechannel.HashSecret(cred)}
+	if ip := net.ParseIP(req.MgmtIP); ip != nil {
+		t := "V4"
+		if ip.To4() == nil {
+			t = "V6"
+		}
+		se.MgmtIPAddress = &avi.IPAddr{Addr: ip.String(), Type: t}
+	}
+	var out avi.Object
+	err = s.store.Update(func(tx *store.Tx) error {
+		// An SE joining again under its name (reinstalled, data lost) takes its place.
+		if id, ok := tx.ByName("serviceengine", req.Name); ok {
+			out, err = tx.Put("serviceengine", id, se)
+			return err
+		}
+		out, err = tx.Create("serviceengine", se)
+		return err
+	})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	s.throttle.succeed(addr)
+	s.log.Info("service engine joined", "name", req.Name, "uuid", out.GetMeta().UUID, "from", addr)
+	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: out.GetMeta().UUID, Credential: cred})
+}
+
+// seAuth returns the SE a request comes from.
+func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (*avi.ServiceEngine, bool) {
+	uuid, cred := r.Header.Get(sechannel.SEHeader), ""
+	if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
+		cred = h[7:]
+	}
+	o, err := s.store.Get("serviceengine", uuid)
+	if err != nil || cred == "" || !sechannel.SecretMatches(cred, o.(*avi.ServiceEngine).CredentialHash) {
+		writeError(w, http.StatusUnauthorized, "unknown service engine or wrong credential: join again with a token")
+		return nil, false
+	}
+	return o.(*avi.ServiceEngine), true
+}
+
+// seSnapshots is GET /se/snapshots: a stream of newline-delimited JSON snapshots. The current
+// one is sent at once, and each new configuration version as soon as it is committed.
+func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
+	se, ok := s.seAuth(w, r)
+	if !ok {
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	s.se.mu.Lock()
+	s.se.state(se.UUID).streams++
+	s.se.mu.Unlock()
+	defer func() {
+		s.se.mu.Lock()
+		s.se.state(se.UUID).streams--
+		s.se.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	var sent int64 = -1
+	for {
+		changed := s.store.Changed()
+		if v := s.store.Version(); v != sent {
+			data, version := s.snapshots.encoded(s.store)
+			if _, err := w.Write(data); err != nil {
+				return
+			}
+			flusher.Flush()
+			sent = version
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-changed:
+		case <-time.After(30 * time.Second):
+			// A blank line keeps idle connections (and middleboxes) from timing out.
+			if _, err := w.Write([]byte("\n")); err != nil {
+				return
+			}
+			flusher.Flush()
+		}
+		if _, err := s.store.Get("serviceengine", se.UUID); err != nil {
+			return // deleted: it must join again
+		}
+	}
+}
+
+// seHeartbeat is POST /se/heartbeat.
+func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
+	se, ok := s.seAuth(w, r)
+	if !ok {
+		return
+	}
+	var hb sechannel.Heartbeat
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&hb); err != nil {
+		storeError(w, jsonFieldError(err))
+		return
+	}
+	s.se.mu.Lock()
+	st := s.se.state(se.UUID)
+	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
+	s.se.mu.Unlock()
+	s.analytics.Ingest(se.UUID, hb.Metrics, hb.Logs)
+	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
+}
+
+// snapshotCache encodes each configuration version once, for every SE.
+type snapshotCache struct {
+	mu      sync.Mutex
+	version int64
+	data    []byte
+}
+
+func (c *snapshotCache) encoded(st *store.Store) ([]byte, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var snap sechannel.Snapshot
+	st.View(func(version int64, objs func(kind string) []avi.Object) {
+		if version == c.version && c.data != nil {
+			snap.Version = -1
+			return
+		}
+		snap = BuildSnapshot(version, objs)
+	})
+	if snap.Version == -1 {
+		return c.data, c.version
+	}
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(snap)
+	c.version, c.data = snap.Version, b.Bytes()
+	return c.data, c.version
+}
+
+// BuildSnapshot resolves every virtual service's pool, monitors and profile.
+func BuildSnapshot(version int64, objs func(kind string) []avi.Object) sechannel.Snapshot {
+	byURL := map[string]avi.Object{}
+	for _, kind := range []string{"pool", "healthmonitor", "applicationprofile"} {
+		for _, o := range objs(kind) {
+			byURL[o.GetMeta().URL] = o
+		}
+	}
+	snap := sechannel.Snapshot{Version: version, VirtualServices: []sechannel.VirtualService{}}
+	for _, o := range objs("virtualservice") {
+		vs := o.(*avi.VirtualService)
+		out := sechannel.VirtualService{UUID: vs.UUID, Name: vs.Name, Enabled: vs.IsEnabled(), Services: vs.Services, ProfileType: avi.ProfileHTTP}
+		if vs.IPAddress != nil {
+			out.VIP = vs.IPAddress.Addr
+		}
+		if p, ok := byURL[vs.ApplicationProfileRef].(*avi.ApplicationProfile); ok {
+			out.ProfileType = p.Type
+		}
+		if a := vs.AnalyticsPolicy; a != nil {
+			out.RealtimeMetrics = a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+			out.FullClientLogs = a.FullClientLogs != nil && a.FullClientLogs.Enabled
+		}
+		if p, ok := byURL[vs.PoolRef].(*avi.Pool); ok {
+			pool := &sechannel.Pool{UUID: p.UUID, Name: p.Name, Algorithm: p.LBAlgorithm, Servers: []sechannel.Server{}}
+			for _, sv := range p.Servers {
+				port := sv.Port
+				if port == 0 {
+					port = p.DefaultServerPort
+				}
+				pool.Servers = append(pool.Servers, sechannel.Server{IP: sv.IP.Addr, Port: port, Enabled: sv.Enabled == nil || *sv.Enabled, Ratio: sv.Ratio})
+			}
+			for _, ref := range p.HealthMonitorRefs {
+				if hm, ok := byURL[ref].(*avi.HealthMonitor); ok {
+					pool.HealthMonitors = append(pool.HealthMonitors, *hm)
+				}
+			}
+			out.Pool = pool
+		}
+		snap.VirtualServices = append(snap.VirtualServices, out)
+	}
+	return snap
+}

@@ -1,0 +1,351 @@
+// Package se is the service engine runtime that runs inside the avise container. This part
+// keeps the SE joined to its controller: it joins with a token (trusting the controller by the
+// certificate hash the token carries), keeps the last good configuration on disk and serves it
+// when the controller is away, applies each snapshot the controller pushes, and reports
+// heartbeats.
+package se
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/avi-init/avi-init/atomicfile"
+	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/version"
+)
+
+// Files in the SE's data directory.
+const (
+	IdentityFile = "identity.json" // who the SE is and which controller it trusts (0600)
+	ConfigFile   = "config.json"   // the last configuration it applied
+)
+
+// Identity is the SE's standing with its controller.
+type Identity struct {
+	Controller string `json:"controller"` // host:port of the sysint port
+	CertHash   string `json:"cert_hash"`
+	SEUUID     string `json:"se_uuid"`
+	Credential string `json:"credential"`
+}
+
+// Config wires the SE.
+type Config struct {
+	Controller string // host:port; may be empty when the identity file names it
+	JoinToken  string // needed only to join (first start, or after being deleted)
+	DataDir    string
+	Name       string
+	MgmtIP     string
+	Logger     *slog.Logger
+	// Apply makes a snapshot the running configuration; an error rejects it whole and the SE
+	// keeps the last good one.
+	Apply func(sechannel.Snapshot) error
+	// Report returns the metrics and client logs gathered since the last call.
+	Report func() ([]sechannel.Metrics, []sechannel.ClientLog)
+	// HeartbeatInterval defaults to the controller's.
+	HeartbeatInterval time.Duration
+}
+
+// ErrRejected is a join the controller or the pin refused: retrying will not help.
+var ErrRejected = errors.New("join rejected")
+
+// Runtime is a running SE control channel.
+type Runtime struct {
+	cfg  Config
+	log  *slog.Logger
+	kick chan struct{} // asks for a heartbeat now
+
+	mu      sync.Mutex
+	id      Identity
+	client  *http.Client
+	current int64 // version applied
+	lastErr string
+}
+
+// setIdentity takes a new identity and a client that trusts its controller.
+func (rt *Runtime) setIdentity(id Identity) {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(id.CertHash), ForceAttemptHTTP2: true}}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.id, rt.client = id, client
+}
+
+// New loads the SE's identity and last configuration, joining the controller first if needed.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Apply == nil {
+		cfg.Apply = func(sechannel.Snapshot) error { return nil }
+	}
+	if cfg.Report == nil {
+		cfg.Report = func() ([]sechannel.Metrics, []sechannel.ClientLog) { return nil, nil }
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("SE data directory: %w", err)
+	}
+	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1)}
+	data, err := os.ReadFile(filepath.Join(cfg.DataDir, IdentityFile))
+	switch {
+	case err == nil:
+		var id Identity
+		if err := json.Unmarshal(data, &id); err != nil {
+			return nil, fmt.Errorf("read %s: %w", IdentityFile, err)
+		}
+		if cfg.Controller != "" {
+			id.Controller = cfg.Controller
+		}
+		rt.setIdentity(id)
+	case errors.Is(err, os.ErrNotExist):
+		if err := rt.join(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("read %s: %w", IdentityFile, err)
+	}
+	if err := rt.loadLastGood(); err != nil {
+		rt.log.Warn("no usable last configuration", "err", err)
+	}
+	return rt, nil
+}
+
+// join exchanges the token for an identity and keeps it.
+func (rt *Runtime) join(ctx context.Context) error {
+	cfg := rt.cfg
+	if cfg.JoinToken == "" || cfg.Controller == "" {
+		return fmt.Errorf("%w: this SE has not joined a controller: give the controller address and a join token", ErrRejected)
+	}
+	tok, err := sechannel.ParseToken(cfg.JoinToken)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(tok.CertHash)}}
+	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, MgmtIP: cfg.MgmtIP, Version: version.Version})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+cfg.Controller+sechannel.JoinPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if errors.Is(err, sechannel.ErrPinMismatch) {
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if err != nil {
+		return fmt.Errorf("join controller %s: %w", cfg.Controller, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%w by controller %s: %s %s", ErrRejected, cfg.Controller, resp.Status, bytes.TrimSpace(msg))
+	}
+	var jr sechannel.JoinResponse
+	if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
+		return fmt.Errorf("join controller %s: %w", cfg.Controller, err)
+	}
+	id := Identity{Controller: cfg.Controller, CertHash: tok.CertHash, SEUUID: jr.SEUUID, Credential: jr.Credential}
+	data, _ := json.MarshalIndent(id, "", "  ")
+	if err := atomicfile.Write(filepath.Join(cfg.DataDir, IdentityFile), data, 0o600); err != nil {
+		return err
+	}
+	rt.setIdentity(id)
+	rt.log.Info("joined controller", "controller", cfg.Controller, "se_uuid", jr.SEUUID)
+	return nil
+}
+
+// loadLastGood applies the configuration kept on disk, so the SE serves before (and without)
+// the controller.
+func (rt *Runtime) loadLastGood() error {
+	data, err := os.ReadFile(filepath.Join(rt.cfg.DataDir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var snap sechannel.Snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("%s: %w", ConfigFile, err)
+	}
+	if err := rt.cfg.Apply(snap); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	rt.current = snap.Version
+	rt.mu.Unlock()
+	rt.log.Info("serving the last configuration kept on disk", "version", snap.Version)
+	return nil
+}
+
+// Version is the configuration version the SE serves (-1: none yet).
+func (rt *Runtime) Version() int64 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.current
+}
+
+// UUID is the SE's identity at its controller.
+func (rt *Runtime) UUID() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.id.SEUUID
+}
+
+// Run keeps the snapshot stream and the heartbeats going until ctx ends.
+func (rt *Runtime) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rt.heartbeats(ctx)
+	}()
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		err := rt.stream(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, errUnauthorized) && rt.cfg.JoinToken != "" {
+			rt.log.Warn("the controller no longer knows this SE; joining again")
+			if jerr := rt.join(ctx); jerr != nil {
+				rt.log.Error("join again failed", "err", jerr)
+			} else {
+				backoff = 200 * time.Millisecond
+				continue
+			}
+		}
+		rt.log.Warn("controller unreachable; serving the last configuration", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+	wg.Wait()
+	return nil
+}
+
+var errUnauthorized = errors.New("unauthorized")
+
+func (rt *Runtime) request(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	rt.mu.Lock()
+	id, client := rt.id, rt.client
+	rt.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, method, "https://"+id.Controller+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(sechannel.SEHeader, id.SEUUID)
+	req.Header.Set("Authorization", "Bearer "+id.Credential)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		resp.Body.Close()
+		return nil, errUnauthorized
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(msg))
+	}
+	return resp, nil
+}
+
+// stream reads snapshots until the connection ends.
+func (rt *Runtime) stream(ctx context.Context) error {
+	resp, err := rt.request(ctx, http.MethodGet, sechannel.SnapshotPath, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // keep-alive
+		}
+		var snap sechannel.Snapshot
+		if err := json.Unmarshal(line, &snap); err != nil {
+			return fmt.Errorf("decode snapshot: %w", err)
+		}
+		rt.apply(snap, line)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return io.ErrUnexpectedEOF
+}
+
+// apply makes a snapshot current, or rejects it whole and keeps the last good one.
+func (rt *Runtime) apply(snap sechannel.Snapshot, raw []byte) {
+	if snap.Version == rt.Version() {
+		return
+	}
+	if err := rt.cfg.Apply(snap); err != nil {
+		rt.mu.Lock()
+		rt.lastErr = fmt.Sprintf("version %d: %v", snap.Version, err)
+		rt.mu.Unlock()
+		rt.log.Error("configuration rejected; keeping the last good one", "version", snap.Version, "err", err)
+		return
+	}
+	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, ConfigFile), raw, 0o600); err != nil {
+		rt.log.Warn("could not keep the configuration on disk", "err", err)
+	}
+	rt.mu.Lock()
+	rt.current, rt.lastErr = snap.Version, ""
+	rt.mu.Unlock()
+	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices))
+	// Tell the controller at once, rather than at the next heartbeat.
+	select {
+	case rt.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (rt *Runtime) heartbeats(ctx context.Context) {
+	t := time.NewTicker(rt.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		rt.heartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-rt.kick:
+		}
+	}
+}
+
+func (rt *Runtime) heartbeat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	metrics, logs := rt.cfg.Report()
+	rt.mu.Lock()
+	hb := sechannel.Heartbeat{ConfigVersion: rt.current, ConfigError: rt.lastErr, Metrics: metrics, Logs: logs}
+	rt.mu.Unlock()
+	body, _ := json.Marshal(hb)
+	resp, err := rt.request(ctx, http.MethodPost, sechannel.HeartbeatPath, bytes.NewReader(body))
+	if err != nil {
+		rt.log.Debug("heartbeat failed", "err", err)
+		return
+	}
+	resp.Body.Close()
+}
