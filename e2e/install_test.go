@@ -258,3 +258,57 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestSetupJSON: --setup-json configures the controller on first boot; the API answers with
+// those credentials at once, and the file (it holds the password) does not stay behind.
+func TestSetupJSON(t *testing.T) {
+	need(t)
+	t.Cleanup(func() { run(t, "uninstall", "--purge", "--yes") })
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	setup := filepath.Join(dir, "setup.json")
+	weak := filepath.Join(dir, "weak.json")
+	os.WriteFile(setup, []byte(`{"admin": {"username": "admin", "password": "`+testAdminPassword+`"},
+ "systemconfiguration": {"dns_configuration": {"server_list": [{"addr": "192.0.2.53", "type": "V4"}]},
+                         "ntp_configuration": {"ntp_servers": [{"server": {"addr": "pool.ntp.org", "type": "DNS"}}]},
+                         "email_configuration": {"smtp_type": "SMTP_NONE"}},
+ "cloud": {"name": "Default-Cloud", "vtype": "CLOUD_NONE"}}`), 0o600)
+	os.WriteFile(weak, []byte(`{"admin": {"username": "admin", "password": "password"}}`), 0o600)
+	p := freePorts(t, 3)
+	args := []string{"-c", "-cc", "1", "-cm", "1", "-cd", "1", "-i", "-cdp", data,
+		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
+	if r := run(t, append(args, "-sj", weak)...); r.code != 2 || !strings.Contains(r.err, "admin.password") {
+		t.Errorf("weak admin password in --setup-json: want exit 2 naming admin.password:\n%s", r)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("a refused --setup-json created the data directory")
+	}
+	inst := mustRun(t, append(args, "-sj", setup)...)
+	if strings.Contains(inst.out+inst.err, testAdminPassword) {
+		t.Error("the install output shows the admin password")
+	}
+	c := &controllerProc{https: p[0], client: controllerClient(t, data), user: "admin", pass: testAdminPassword}
+	if got := initialData(t, c.client, p[0])["setup_state"]; got != "complete" {
+		t.Fatalf("setup_state %v after --setup-json, want complete", got)
+	}
+	var sc struct {
+		Results []struct {
+			DNS struct {
+				Servers []struct{ Addr string } `json:"server_list"`
+			} `json:"dns_configuration"`
+		} `json:"results"`
+	}
+	if code := c.call(t, "GET", "/api/systemconfiguration", nil, &sc); code != 200 || len(sc.Results) != 1 || len(sc.Results[0].DNS.Servers) != 1 || sc.Results[0].DNS.Servers[0].Addr != "192.0.2.53" {
+		t.Errorf("GET /api/systemconfiguration with the setup credentials: %d %+v", code, sc)
+	}
+	if _, err := os.Stat(filepath.Join(data, "setup.json")); !os.IsNotExist(err) {
+		t.Errorf("the setup file stayed in the data directory: %v", err)
+	}
+	logs, _ := execCommand("docker", "logs", "avicontroller")
+	if strings.Contains(logs, testAdminPassword) {
+		t.Error("the controller's log shows the admin password")
+	}
+	if again := mustRun(t, append(args, "-sj", setup)...); !strings.Contains(again.out, "Nothing to change") {
+		t.Errorf("re-run with --setup-json after first boot changed something:\n%s", again)
+	}
+}

@@ -54,7 +54,6 @@ var legacyFlags = []legacyFlag{
 
 // notYet are flags of features this build does not have yet: refusing them beats ignoring them.
 var notYet = []struct{ flag, feature string }{
-	{"setup-json", "first-boot configuration"},
 	{"master-controller-ip", "the service engine"},
 	{"join-token", "the service engine"},
 	{"se-cores", "the service engine"},

@@ -21,6 +21,7 @@ import (
 	"github.com/avi-init/avi-init/containerspec"
 	"github.com/avi-init/avi-init/docker"
 	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -454,6 +455,9 @@ func (r *run) files(ctx context.Context) error {
 		}
 	}
 
+	if err := r.setupFile(); err != nil {
+		return err
+	}
 	envChanged, err := r.writeIfChanged(r.env.EnvFile(containerspec.RoleController), r.envText, 0o600, true)
 	if err != nil {
 		return err
@@ -466,6 +470,30 @@ func (r *run) files(ctx context.Context) error {
 		r.changed = r.changed || r.unitsChanged
 	}
 	return nil
+}
+
+// setupFile hands --setup-json to the controller through its data directory (0600; never on a
+// command line or in the env file). The controller applies it on first boot and deletes it, so
+// once the controller has a store the file is not written again.
+func (r *run) setupFile() error {
+	if r.req.SetupJSON == "" {
+		return nil
+	}
+	data, err := os.ReadFile(r.req.SetupJSON)
+	if err != nil {
+		return fmt.Errorf("read --setup-json: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.settings.DataDir, controller.StoreFile)); err == nil {
+		return r.act("files", Action{Kind: "setup-json", Target: r.req.SetupJSON, Detail: "the controller is initialised already; --setup-json applies on first boot only"}, nil)
+	}
+	dst := filepath.Join(r.settings.DataDir, controller.SetupFile)
+	a := Action{Kind: "file", Target: dst, Changed: true, Detail: "mode 0600, first-boot configuration (content not shown: it holds the admin password)"}
+	return r.act("files", a, func() error {
+		if err := os.MkdirAll(r.settings.DataDir, 0o755); err != nil {
+			return err
+		}
+		return atomicfile.Write(dst, data, 0o600)
+	})
 }
 
 func (r *run) services(ctx context.Context) error {

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/templates"
 )
 
@@ -24,6 +26,8 @@ type Request struct {
 	LogsDir            string `json:"controller_logs_dir,omitempty"`
 	LogsDiskGB         int    `json:"controller_logs_disk_gb,omitempty"`
 	ControllerIP       string `json:"controller_ip"`
+	// SetupJSON is the first-boot configuration file; its content is never shown.
+	SetupJSON string `json:"setup_json,omitempty"`
 	HTTPSPort          int    `json:"https_port"`
 	HTTPPort           int    `json:"http_port"`
 	DNSPort            int    `json:"dns_port"`
@@ -134,7 +138,24 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 	if r.ControllerIP, err = p.ip(o.ControllerIP, h.DefaultIP); err != nil {
 		return Request{}, err
 	}
+	if o.SetupJSON != "" {
+		if err := checkSetupFile(o.SetupJSON); err != nil {
+			return Request{}, usagef("--setup-json %s: %v", o.SetupJSON, err)
+		}
+		r.SetupJSON = o.SetupJSON
+	}
 	return r, nil
+}
+
+// checkSetupFile reads the first-boot configuration as the controller will, so that a mistake
+// is reported now rather than at first boot.
+func checkSetupFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = controller.ParseSetup(data)
+	return err
 }
 
 func checkPorts(r Request) error {
