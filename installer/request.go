@@ -27,11 +27,11 @@ type Request struct {
 	LogsDiskGB         int    `json:"controller_logs_disk_gb,omitempty"`
 	ControllerIP       string `json:"controller_ip"`
 	// SetupJSON is the first-boot configuration file; its content is never shown.
-	SetupJSON string `json:"setup_json,omitempty"`
-	HTTPSPort          int    `json:"https_port"`
-	HTTPPort           int    `json:"http_port"`
-	DNSPort            int    `json:"dns_port"`
-	SysintPort         int    `json:"sysint_port"`
+	SetupJSON  string `json:"setup_json,omitempty"`
+	HTTPSPort  int    `json:"https_port"`
+	HTTPPort   int    `json:"http_port"`
+	DNSPort    int    `json:"dns_port"`
+	SysintPort int    `json:"sysint_port"`
 }
 
 // Asker asks the operator. The survey prompts implement it on a terminal.
