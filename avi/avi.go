@@ -36,6 +36,11 @@ type Object interface {
 	Secrets() []*string
 }
 
+// Keyed is an object with fields other than its name that must be unique within its kind.
+type Keyed interface {
+	UniqueKeys() map[string]string // field: value
+}
+
 // Redact empties an object's secrets, for answers to clients.
 func Redact(o Object) {
 	for _, p := range o.Secrets() {

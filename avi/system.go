@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
@@ -101,7 +102,7 @@ func (s *SystemConfiguration) Validate() error {
 
 // Prepare keeps the SMTP password when an update does not send it again.
 func (s *SystemConfiguration) Prepare(old Object) error {
-	if o, ok := old.(*SystemConfiguration); ok && s.EmailConfiguration != nil && s.EmailConfiguration.AuthPassword == "" && o.EmailConfiguration != nil {
+	if o, ok := old.(*SystemConfiguration); ok && s.EmailConfiguration != nil && s.EmailConfiguration.SMTPType == "SMTP_SERVER" && s.EmailConfiguration.AuthPassword == "" && o.EmailConfiguration != nil {
 		s.EmailConfiguration.AuthPassword = o.EmailConfiguration.AuthPassword
 	}
 	return nil
@@ -134,7 +135,7 @@ const MinPasswordLength = 8
 // CheckPasswordStrength is the strength rule: at least 8 characters, of at least three of
 // lower case, upper case, digits and other characters.
 func CheckPasswordStrength(p string) error {
-	if len(p) < MinPasswordLength {
+	if utf8.RuneCountInString(p) < MinPasswordLength {
 		return fmt.Errorf("must be at least %d characters", MinPasswordLength)
 	}
 	var lower, upper, digit, other bool
@@ -206,6 +207,9 @@ func (u *User) Validate() error {
 	}
 	return validateName(&u.Meta)
 }
+
+// UniqueKeys: a username names one account.
+func (u *User) UniqueKeys() map[string]string { return map[string]string{"username": u.Username} }
 
 // CheckPassword reports whether p is the user's password.
 func (u *User) CheckPassword(p string) bool {

@@ -109,6 +109,21 @@ func (c *controllerProc) call(t *testing.T, method, path string, body, out any) 
 	return resp.StatusCode
 }
 
+// post sends a JSON POST with basic auth; an error means no answer came.
+func (c *controllerProc) post(t *testing.T, path string, body any) (int, error) {
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", c.url(path), bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(c.user, c.pass)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 func (c *controllerProc) token(t *testing.T, ttl int) string {
 	t.Helper()
 	var out map[string]string
@@ -223,7 +238,7 @@ func TestSEChannel(t *testing.T) {
 			}
 			s.done <- err
 		case <-time.After(15 * time.Second):
-			t.Errorf("SE with a bad token did not give up:\n%s", s.out)
+			t.Errorf("SE with a bad token (want %q) did not give up", want)
 		}
 	}
 	parts := strings.Split(token, ".")
@@ -237,15 +252,22 @@ func TestSEChannel(t *testing.T) {
 
 	// Revoked: DELETE the token, then it is refused.
 	var list struct {
-		Results []struct{ UUID, Name string } `json:"results"`
+		Results []struct {
+			ID string `json:"id"`
+		} `json:"results"`
 	}
 	c.call(t, "GET", "/api/jointoken", nil, &list)
+	revoked := false
 	for _, jt := range list.Results {
-		if strings.HasPrefix(token, jt.Name+".") {
-			if code := c.call(t, "DELETE", "/api/jointoken/"+jt.UUID, nil, nil); code != 204 {
+		if strings.HasPrefix(token, jt.ID+".") {
+			if code := c.call(t, "DELETE", "/api/jointoken/"+jt.ID, nil, nil); code != 204 {
 				t.Fatalf("revoke token: %d", code)
 			}
+			revoked = true
 		}
+	}
+	if !revoked {
+		t.Fatalf("GET /api/jointoken does not list the token: %+v", list)
 	}
 	bad(token, "unknown or revoked join token")
 

@@ -32,6 +32,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
 	mux.Handle("POST /api/jointoken", s.authed(s.createJoinToken))
+	mux.Handle("GET /api/jointoken", s.authed(s.listJoinTokens))
+	mux.Handle("DELETE /api/jointoken/{id}", s.authed(s.revokeJoinToken))
 	mux.Handle("GET /api/analytics/metrics/{kind}/{uuid}", s.authed(s.metricsSeries))
 	mux.Handle("GET /api/analytics/logs/virtualservice/{uuid}", s.authed(s.clientLogs))
 	mux.Handle("GET /api/virtualservice-inventory", s.authed(s.inventory))
@@ -219,6 +221,8 @@ func jsonFieldError(err error) error {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return &avi.FieldError{Field: "body", Reason: "want a JSON object, got " + te.Value}
 	case errors.As(err, &te):
 		return &avi.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got %s", te.Type, te.Value)}
 	case errors.As(err, &se):
@@ -287,7 +291,31 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
 	s.replace(w, k, r.PathValue("uuid"), o, user)
 }
 
+// builtIn reports whether an object is one every controller has and relies on.
+func (s *Server) builtIn(kind, uuid string) (string, bool) {
+	o, err := s.store.Get(kind, uuid)
+	if err != nil {
+		return "", false
+	}
+	n := o.GetMeta().Name
+	switch {
+	case kind == "applicationprofile" && (n == avi.SystemHTTP || n == avi.SystemL4):
+		return n, true
+	case kind == "cloud" && n == avi.DefaultCloudName:
+		return n, true
+	}
+	return "", false
+}
+
 func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.Object, user string) {
+	if n, ok := s.builtIn(k.Name, uuid); ok && k.Name == "applicationprofile" {
+		writeError(w, http.StatusConflict, n+" is built in and cannot be changed")
+		return
+	}
+	if n, ok := s.builtIn(k.Name, uuid); ok && o.GetMeta().Name != n {
+		writeError(w, http.StatusConflict, "name: "+n+" is built in and cannot be renamed")
+		return
+	}
 	if sc, ok := o.(*avi.SystemConfiguration); ok {
 		// The wizard's completion is not undone through the API.
 		sc.WelcomeWorkflowComplete = true
@@ -375,11 +403,9 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 		writeError(w, http.StatusConflict, "you cannot delete your own account")
 		return
 	}
-	if o, err := s.store.Get(k.Name, uuid); err == nil && k.Name == "applicationprofile" {
-		if n := o.GetMeta().Name; n == avi.SystemHTTP || n == avi.SystemL4 {
-			writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
-			return
-		}
+	if n, ok := s.builtIn(k.Name, uuid); ok {
+		writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
+		return
 	}
 	if err := s.store.Delete(k.Name, uuid); err != nil {
 		storeError(w, err)
@@ -433,5 +459,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user str
 		return
 	}
 	s.basic.clear()
+	keep := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		keep = c.Value
+	}
+	s.sessions.endUserExcept(user, keep)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "password changed"})
 }

@@ -88,11 +88,14 @@ func (s *sessions) end(id string) {
 }
 
 // endUser logs a user out everywhere (after a password change).
-func (s *sessions) endUser(user string) {
+func (s *sessions) endUser(user string) { s.endUserExcept(user, "") }
+
+// endUserExcept logs a user out everywhere but in the session with cookie value keep.
+func (s *sessions) endUserExcept(user, keep string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range s.m {
-		if v.user == user {
+		if v.user == user && (keep == "" || k != hashToken(keep)) {
 			delete(s.m, k)
 		}
 	}

@@ -81,7 +81,7 @@ func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, _ string) {
 type vsSummary struct {
 	UUID              string         `json:"uuid"`
 	Name              string         `json:"name"`
-	HealthScore       float64        `json:"health_score"`
+	HealthScore       *float64       `json:"health_score"` // null until SEs report traffic
 	OperStatus        avi.OperStatus `json:"oper_status"`
 	RequestsPerSecond float64        `json:"requests_per_second"`
 	P99LatencyMS      float64        `json:"p99_latency_ms"`
@@ -92,19 +92,31 @@ type vsSummary struct {
 }
 
 func (s *Server) summaries() []vsSummary {
+	sesUp := 0
+	for _, o := range s.store.List("serviceengine") {
+		se := o.(*avi.ServiceEngine)
+		s.se.overlay(se)
+		if se.OperStatus.State == "OPER_UP" {
+			sesUp++
+		}
+	}
 	out := []vsSummary{}
 	for _, o := range s.store.List("virtualservice") {
 		vs := o.(*avi.VirtualService)
-		sum := vsSummary{
-			UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled(),
-			HealthScore:       s.analytics.Latest(vs.UUID, "healthscore.health_score_value"),
-			RequestsPerSecond: s.analytics.Latest(vs.UUID, "l7_client.avg_complete_responses"),
-			P99LatencyMS:      s.analytics.Latest(vs.UUID, "l7_client.pct_latency_p99"),
-			ErrorRate:         s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses"),
-			OperStatus:        avi.OperStatus{State: "OPER_UP"},
+		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled()}
+		if h, ok := s.analytics.Latest(vs.UUID, "healthscore.health_score_value"); ok {
+			sum.HealthScore = &h
 		}
-		if !vs.IsEnabled() {
+		sum.RequestsPerSecond, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_complete_responses")
+		sum.P99LatencyMS, _ = s.analytics.Latest(vs.UUID, "l7_client.pct_latency_p99")
+		sum.ErrorRate, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses")
+		switch {
+		case !vs.IsEnabled():
 			sum.OperStatus = avi.OperStatus{State: "OPER_DISABLED"}
+		case sesUp == 0:
+			sum.OperStatus = avi.OperStatus{State: "OPER_DOWN", Reason: "no service engine is up"}
+		default:
+			sum.OperStatus = avi.OperStatus{State: "OPER_UP"}
 		}
 		out = append(out, sum)
 	}
@@ -155,7 +167,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRPS, prometheus.GaugeValue, v.RequestsPerSecond, v.Name, v.UUID)
 		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.GaugeValue, v.ErrorRate, v.Name, v.UUID)
 		ch <- prometheus.MustNewConstMetric(descP99, prometheus.GaugeValue, v.P99LatencyMS, v.Name, v.UUID)
-		ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, v.HealthScore, v.Name, v.UUID)
+		if v.HealthScore != nil {
+			ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, *v.HealthScore, v.Name, v.UUID)
+		}
 	}
 }
 

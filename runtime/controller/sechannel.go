@@ -124,7 +124,41 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ strin
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": jt.Name, "uuid": jt.UUID, "token": tok.String(), "expires": jt.Expires, "description": jt.Description})
+	writeJSON(w, http.StatusCreated, map[string]string{"id": jt.Name, "uuid": jt.UUID, "token": tok.String(), "expires": jt.Expires,
+		"description": jt.Description, "controller_ip": s.cfg.IP, "sysint_port": itoa(s.cfg.SysintPort)})
+}
+
+// tokenSummary is a join token as listed: never its secret.
+type tokenSummary struct {
+	ID          string `json:"id"`
+	UUID        string `json:"uuid"`
+	Description string `json:"description,omitempty"`
+	Created     string `json:"created"`
+	Expires     string `json:"expires"`
+}
+
+// listJoinTokens is GET /api/jointoken.
+func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ string) {
+	out := []tokenSummary{}
+	for _, o := range s.store.List("jointoken") {
+		jt := o.(*avi.JoinToken)
+		out = append(out, tokenSummary{ID: jt.Name, UUID: jt.UUID, Description: jt.Description, Created: jt.Created, Expires: jt.Expires})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "results": out})
+}
+
+// revokeJoinToken is DELETE /api/jointoken/{id}, by token id or uuid.
+func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	uuid := id
+	if o, err := s.store.GetByName("jointoken", id); err == nil {
+		uuid = o.GetMeta().UUID
+	}
+	if err := s.store.Delete("jointoken", uuid); err != nil {
+		storeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) issueToken(desc string, ttl time.Duration, certHash string) (sechannel.Token, *avi.JoinToken, error) {

@@ -248,17 +248,21 @@ func (s *Store) Query(entity string, metricIDs []string, step time.Duration, lim
 	return out, nil
 }
 
-// Latest returns a metric's value in the last complete-or-current coarse bucket of an entity.
-func (s *Store) Latest(entity, metricID string) float64 {
+// Latest returns a metric's value in the current coarse bucket of an entity, and false when
+// there is no data for it.
+func (s *Store) Latest(entity, metricID string) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.coarse[entity]
 	def, known := metricDefs[metricID]
 	if !ok || !known {
-		return 0
+		return 0, false
 	}
 	b := r.at(s.now())
-	return def.value(b, float64(r.step))
+	if b.requests == 0 && b.failed == 0 && b.newConns == 0 && b.hasUp == 0 {
+		return 0, false
+	}
+	return def.value(b, float64(r.step)), true
 }
 
 // Logs returns up to n of a virtual service's client logs, newest first.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -320,6 +321,8 @@ func NewUUID(kind string) string {
 	return fmt.Sprintf("%s-%x-%x-%x-%x-%x", kind, b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+var uuidRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
 // URL is the API path of an object.
 func URL(kind, uuid string) string { return "/api/" + kind + "/" + uuid }
 
@@ -332,6 +335,8 @@ func (tx *Tx) Create(kind string, o avi.Object) (avi.Object, error) {
 	m := o.GetMeta()
 	if m.UUID == "" {
 		m.UUID = NewUUID(kind)
+	} else if !uuidRE.MatchString(m.UUID) || !strings.HasPrefix(m.UUID, kind+"-") {
+		return nil, &avi.FieldError{Field: "uuid", Reason: fmt.Sprintf("%q: want %s-<uuid>, or leave it out", m.UUID, kind)}
 	} else if _, exists := tx.lookup(kind, m.UUID); exists {
 		return nil, fmt.Errorf("%s %s exists: %w", kind, m.UUID, ErrConflict)
 	}
@@ -365,6 +370,19 @@ func (tx *Tx) write(kind, uuid string, o, old avi.Object) (avi.Object, error) {
 	}
 	if other, ok := tx.ByName(kind, m.Name); ok && other != uuid {
 		return nil, fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
+	}
+	if keyed, ok := o.(avi.Keyed); ok {
+		for field, v := range keyed.UniqueKeys() {
+			var clash string
+			tx.each(kind, func(id string, other avi.Object) {
+				if k, ok := other.(avi.Keyed); ok && id != uuid && k.UniqueKeys()[field] == v {
+					clash = other.GetMeta().Name
+				}
+			})
+			if clash != "" {
+				return nil, fmt.Errorf("%s: %q is taken by %s %s: %w", field, v, kind, clash, ErrConflict)
+			}
+		}
 	}
 	for _, r := range o.Refs() {
 		resolved, err := tx.resolve(r)

@@ -1,0 +1,441 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns Debian's chromium. Under CI=true a missing browser fails the test; elsewhere
+// the test is skipped.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no chromium on PATH: the browser test drives Debian's chromium (apt-get install -y chromium fonts-liberation)"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("end-to-end prerequisite missing under CI=true: %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// startController runs `avi-init controller` on free loopback ports with a fresh data
+// directory and returns its HTTPS origin once it answers GET /api/initial-data.
+func startController(t *testing.T) string {
+	t.Helper()
+	dataDir := t.TempDir()
+	ports := freePorts(t, 4)
+	logPath := filepath.Join(t.TempDir(), "controller.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(aviInit, "controller", "--data", dataDir,
+		"--https-port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]),
+		"--sysint-port", strconv.Itoa(ports[2]), "--dns-port", strconv.Itoa(ports[3]), "--ip", "127.0.0.1")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start avi-init controller: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			t.Logf("controller log:\n%s", out)
+		}
+	})
+
+	origin := fmt.Sprintf("https://127.0.0.1:%d", ports[0])
+	// Only readiness is polled here; the browser below is what checks the certificate story.
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			out, _ := os.ReadFile(logPath)
+			t.Fatalf("avi-init controller exited before answering: %v\n%s", err, out)
+		default:
+		}
+		resp, err := client.Get(origin + "/api/initial-data")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return origin
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("avi-init controller did not answer GET /api/initial-data within 30 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// browserLog records what the page did: every request URL, exceptions and console errors.
+type browserLog struct {
+	mu         sync.Mutex
+	requests   []string
+	exceptions []string
+	errors     []string
+}
+
+func (b *browserLog) listen(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		b.requests = append(b.requests, e.Request.URL)
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		b.exceptions = append(b.exceptions, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber))
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.ConsoleAPICalledTypeError {
+			var parts []string
+			for _, a := range e.Args {
+				parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
+			}
+			b.errors = append(b.errors, "console.error: "+strings.Join(parts, " "))
+		}
+	case *cdplog.EventEntryAdded:
+		if e.Entry.Level == cdplog.EntryLevelError {
+			b.errors = append(b.errors, fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
+		}
+	}
+}
+
+func (b *browserLog) snapshot() (requests, exceptions, errors []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.requests...), append([]string(nil), b.exceptions...), append([]string(nil), b.errors...)
+}
+
+// TestBrowserUI drives the web UI in Debian's chromium as an operator would on first boot: the
+// setup wizard (a weak password refused first), the dashboard, a health monitor, a pool using it
+// and a virtual service using the pool, then logging out and in again. The page must fetch
+// nothing from outside the controller and break no Content-Security-Policy rule.
+func TestBrowserUI(t *testing.T) {
+	chrome := chromium(t)
+	origin := startController(t)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.WindowSize(1440, 900),
+		// Our own self-signed certificate, on loopback.
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	defer cancelCtx()
+
+	// The first call starts the browser (with no timeout: a timeout would stop the browser);
+	// network, runtime and log events are enabled by chromedp.
+	var blog browserLog
+	if err := chromedp.Listen(ctx, blog.listen); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+
+	artifacts := "artifacts"
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(artifacts, name), png, 0o644)
+		})
+	}
+	// step runs actions and names the step in a failure, with a screenshot of the page.
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			chromedp.Do(fctx, shot("failure.png"))
+			_, exc, errs := blog.snapshot()
+			t.Fatalf("%s: %v\nexceptions: %q\nerrors: %q\n(screenshot in e2e/artifacts/failure.png)", name, err, exc, errs)
+		}
+	}
+	read := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, a)
+		if err != nil {
+			t.Fatalf("read %s: %v", what, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	textOf := func(sel string) string { t.Helper(); return read(sel, chromedp.Text(chromedp.CSS(sel))) }
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(css(sel)) }
+	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(css(sel)) }
+	gone := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitNotPresent(css(sel)) }
+	// typeInto replaces an input's value by typing, as a user would.
+	typeInto := func(sel, text string) chromedp.Action[chromedp.Void] {
+		clear := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (e) { e.value = ''; } return !!e; })()`, sel)
+		return chromedp.Steps(chromedp.WaitVisible(css(sel)), chromedp.Evaluate[chromedp.Void](clear), chromedp.SendKeys(css(sel), text))
+	}
+
+	const admin, strong = "admin", "Avi-Init-2024!"
+
+	// The setup wizard shows on first boot.
+	step("open the setup wizard", chromedp.Navigate(origin+"/"), visible("#setup-wizard"))
+
+	// Step 1: a weak password is refused by the strength rule, next to the form.
+	step("weak password",
+		typeInto("#setup-username", admin),
+		typeInto("#setup-password", "password"),
+		typeInto("#setup-password2", "password"),
+		click("#wizard-next"),
+		visible("#wizard-error"))
+	if msg := textOf("#wizard-error"); !strings.Contains(msg, "three") {
+		t.Errorf("weak password: error %q does not state the rule (three kinds of character)", msg)
+	}
+	step("weak password screenshot", shot("setup-account.png"))
+	if s := read("wizard step", chromedp.Evaluate[string](`document.querySelector('#setup-wizard').dataset.step`)); s != "1" {
+		t.Fatalf("weak password: the wizard moved on to step %s", s)
+	}
+	step("strong password", typeInto("#setup-password", strong), typeInto("#setup-password2", strong))
+	if n := read("rules met", chromedp.Evaluate[string](`String(document.querySelectorAll('#password-rules li.ok').length)`)); n != "2" {
+		t.Errorf("strong password: %s of 2 rules shown as met", n)
+	}
+	step("account", click("#wizard-next"), visible("#setup-dns"))
+
+	// Step 2: DNS and NTP.
+	step("dns and ntp",
+		typeInto("#setup-dns", "192.0.2.53, 192.0.2.54"),
+		typeInto("#setup-ntp", "pool.ntp.org"),
+		click("#wizard-next"),
+		visible("#setup-smtp-type"))
+
+	// Step 3: email stays SMTP_NONE.
+	step("email", click("#wizard-next"), visible(`[data-testid="wizard-cloud"]`))
+
+	// Step 4: generate a key pair for Linux servers (the public key is shown to copy), then
+	// choose no orchestrator, so that nothing tries to reach hosts.
+	step("generate key pair",
+		click(`[data-testid="cloud-CLOUD_LINUXSERVER"]`),
+		visible("#setup-generate-key"),
+		click("#setup-generate-key"),
+		visible("#setup-public-key"),
+		visible("#setup-copy-key"),
+		shot("setup-cloud.png"))
+	if key := read("public key", chromedp.Value(css("#setup-public-key"))); !strings.HasPrefix(key, "ssh-ed25519 ") {
+		t.Errorf("generated public key = %q, want an ssh-ed25519 key", key)
+	}
+	step("no orchestrator",
+		click(`[data-testid="cloud-CLOUD_NONE"]`),
+		gone("#setup-generate-key"),
+		click("#wizard-next"),
+		visible(`[data-testid="review-table"]`))
+	if review := textOf(`[data-testid="review-table"]`); !strings.Contains(review, "192.0.2.53, 192.0.2.54") || !strings.Contains(review, "pool.ntp.org") {
+		t.Errorf("the review does not list the DNS and NTP servers:\n%s", review)
+	}
+	step("review screenshot", shot("setup-review.png"))
+
+	// Step 5: finish; the wizard logs in and shows the dashboard.
+	step("finish setup", click("#wizard-finish"), visible("#page-dashboard"), visible("#count-vs"))
+	if n := textOf(`[data-testid="count-vs-value"]`); n != "0" {
+		t.Errorf("the dashboard of a new controller counts %s virtual services", n)
+	}
+
+	// A health monitor.
+	step("create health monitor",
+		click("#nav-healthmonitors"),
+		visible("#create-healthmonitor"),
+		click("#create-healthmonitor"),
+		visible("#hm-name"),
+		typeInto("#hm-name", "hm-http"),
+		typeInto("#hm-send-interval", "5"),
+		typeInto("#hm-receive-timeout", "4"),
+		typeInto("#hm-failed-checks", "3"),
+		typeInto("#hm-http-request", "GET /healthz HTTP/1.1"),
+		click("#modal-save"),
+		gone("#modal"),
+		visible(`#table-healthmonitor tr[data-name="hm-http"]`))
+	if row := textOf(`#table-healthmonitor tr[data-name="hm-http"]`); !strings.Contains(row, "GET /healthz HTTP/1.1") || !strings.Contains(row, "3 down") {
+		t.Errorf("health monitor row: %q", row)
+	}
+
+	// The server's refusal (a name taken) shows next to the form.
+	step("duplicate health monitor",
+		click("#create-healthmonitor"),
+		visible("#hm-name"),
+		typeInto("#hm-name", "hm-http"),
+		click("#modal-save"),
+		visible("#modal-error"))
+	if msg := textOf("#modal-error"); !strings.Contains(msg, "hm-http") {
+		t.Errorf("duplicate health monitor: error %q does not name it", msg)
+	}
+	step("cancel", click("#modal-cancel"), gone("#modal"))
+
+	// A pool using it.
+	step("create pool",
+		click("#nav-pools"),
+		visible("#create-pool"),
+		click("#create-pool"),
+		visible("#pool-name"),
+		typeInto("#pool-name", "web"),
+		typeInto("#pool-servers", "192.0.2.21:8080\n192.0.2.22:8080"),
+		selectByText("#pool-algorithm", "Round robin"),
+		click(`[data-testid="pool-hm-hm-http"]`),
+		shot("pool-form.png"),
+		click("#modal-save"),
+		gone("#modal"),
+		visible(`#table-pool tr[data-name="web"]`))
+	if row := textOf(`#table-pool tr[data-name="web"]`); !strings.Contains(row, "192.0.2.21:8080") || !strings.Contains(row, "hm-http") || !strings.Contains(row, "Round robin") {
+		t.Errorf("pool row: %q", row)
+	}
+
+	// A virtual service using the pool.
+	step("create virtual service",
+		click("#nav-virtualservices"),
+		visible("#create-virtualservice"),
+		click("#create-virtualservice"),
+		visible("#vs-name"),
+		typeInto("#vs-name", "web-vs"),
+		typeInto("#vs-ports", "10001"),
+		selectByText("#vs-pool", "web"),
+		selectByText("#vs-profile", "System-HTTP"),
+		click("#modal-save"),
+		gone("#modal"),
+		visible(`#table-virtualservice tr[data-name="web-vs"]`))
+	if row := textOf(`#table-virtualservice tr[data-name="web-vs"]`); !strings.Contains(row, "*:10001") || !strings.Contains(row, "web") || !strings.Contains(row, "System-HTTP") {
+		t.Errorf("virtual service row: %q", row)
+	}
+
+	// Its detail page draws the charts (empty until traffic flows) and the client logs.
+	step("virtual service detail",
+		click(`#table-virtualservice tr[data-name="web-vs"] a.name`),
+		visible("#page-vs-detail"),
+		visible("#chart-rps"),
+		visible("#chart-latency"),
+		visible(`[data-testid="vs-logs-panel"] h2`),
+		shot("vs-detail.png"))
+
+	// A join token for a service engine, shown once with the command to run.
+	step("create join token",
+		click("#nav-serviceengines"),
+		visible("#create-jointoken"),
+		click("#create-jointoken"),
+		visible("#jointoken-description"),
+		typeInto("#jointoken-description", "rack 4"),
+		click("#modal-save"),
+		visible("#jointoken-command"),
+		shot("jointoken.png"))
+	token := read("join token", chromedp.Value(css("#jointoken-value")))
+	if cmd := read("join command", chromedp.Value(css("#jointoken-command"))); token == "" || cmd != "sudo ./avi-init -s -m 127.0.0.1 --join-token "+token {
+		t.Errorf("join command = %q, want sudo ./avi-init -s -m 127.0.0.1 --join-token <token %q>", cmd, token)
+	}
+	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))
+
+	// The settings show what the wizard stored.
+	step("settings", click("#nav-settings"), visible("#settings-dns"), shot("settings.png"))
+	if dns := read("DNS servers", chromedp.Value(css("#settings-dns"))); dns != "192.0.2.53, 192.0.2.54" {
+		t.Errorf("settings: DNS servers %q, want the wizard's 192.0.2.53, 192.0.2.54", dns)
+	}
+
+	// The dashboard lists the virtual service.
+	step("dashboard", click("#nav-dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
+	if n := textOf(`[data-testid="count-vs-value"]`); n != "1" {
+		t.Errorf("the dashboard counts %s virtual services, want 1", n)
+	}
+	if n := textOf(`[data-testid="count-pools-value"]`); n != "1" {
+		t.Errorf("the dashboard counts %s pools, want 1", n)
+	}
+	step("dashboard screenshot", gone(".toast"), shot("dashboard.png"))
+
+	// Log out: the login page shows; a wrong password is refused, the right one logs in.
+	step("log out", click("#logout"), visible("#login-form"))
+	step("wrong password",
+		typeInto("#login-username", admin),
+		typeInto("#login-password", "Wrong-password-1"),
+		click("#login-submit"),
+		visible("#login-error"))
+	step("log in",
+		typeInto("#login-password", strong),
+		click("#login-submit"),
+		visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
+	step("log out again", click("#logout"), visible("#login-form"), shot("login.png"))
+
+	requests, exceptions, errs := blog.snapshot()
+	if len(requests) == 0 {
+		t.Fatal("the browser reported no requests: network events not seen")
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, origin+"/") {
+			t.Errorf("the page fetched %s: only %s/ is allowed", u, origin)
+		}
+	}
+	for _, e := range exceptions {
+		t.Errorf("JavaScript exception: %s", e)
+	}
+	for _, e := range errs {
+		// Error answers are part of the flow: a 401 for the wrong password, a 409 for the
+		// duplicate name, a 404 from endpoints this controller may not have yet (the UI shows
+		// an empty state). Anything else, a CSP violation above all, is a bug.
+		if strings.HasPrefix(e, "network: Failed to load resource: the server responded with a status of 4") {
+			continue
+		}
+		t.Errorf("browser console: %s", e)
+	}
+	t.Logf("%d requests, all to %s", len(requests), origin)
+}
+
+// selectByText picks the option of a <select> whose label starts with text, as a user would.
+func selectByText(sel, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); if (!s) return false;
+			const o = Array.from(s.options).find((o) => o.text.trim().startsWith(%q)); if (!o) return false;
+			s.value = o.value; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, text)
+		ok, err := chromedp.Evaluate[bool](js)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s has no option %q", sel, text)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,178 @@
+package se_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/runtime/se"
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type ctl struct {
+	https, sysint int
+	cancel        context.CancelFunc
+	done          chan error
+	client        *http.Client
+}
+
+const password = "Sturdy-Pass-42"
+
+func startController(t *testing.T, dir string, setup bool) *ctl {
+	t.Helper()
+	c := &ctl{https: freePort(t), sysint: freePort(t), done: make(chan error, 1)}
+	cfg := controller.Config{DataDir: dir, HTTPSPort: c.https, HTTPPort: freePort(t), SysintPort: c.sysint, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() { c.done <- controller.Run(ctx, cfg) }()
+	t.Cleanup(c.stop)
+	c.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := controller.Probe(context.Background(), dir, c.https); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("controller: %v", err)
+		}
+	}
+	if setup {
+		c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": "admin", "password": password}}, nil)
+	}
+	return c
+}
+
+func (c *ctl) stop() {
+	if c.cancel != nil {
+		c.cancel()
+		<-c.done
+		c.cancel = nil
+	}
+}
+
+func (c *ctl) call(t *testing.T, method, path string, body, out any) {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, fmt.Sprintf("https://127.0.0.1:%d%s", c.https, path), bytes.NewReader(data))
+	req.SetBasicAuth("admin", password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, raw)
+	}
+	if out != nil {
+		json.Unmarshal(raw, out)
+	}
+}
+
+// applied records the snapshots the SE applied; it refuses any with a VS named "refuse-me".
+type applied struct {
+	mu       sync.Mutex
+	versions []int64
+	names    map[string]bool
+}
+
+func (a *applied) apply(s sechannel.Snapshot) error {
+	for _, v := range s.VirtualServices {
+		if v.Name == "refuse-me" {
+			return errors.New("cannot listen on port 1")
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.versions = append(a.versions, s.Version)
+	a.names = map[string]bool{}
+	for _, v := range s.VirtualServices {
+		a.names[v.Name] = true
+	}
+	return nil
+}
+
+func (a *applied) has(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.names[name]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
+	c := startController(t, t.TempDir(), true)
+	var tok map[string]string
+	c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
+	seDir := t.TempDir()
+	a := &applied{}
+	cfg := se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: seDir, Name: "se-a",
+		Apply: a.apply, HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rt, err := se.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+
+	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "good", "services": []map[string]int{{"port": 8080}}}, nil)
+	waitFor(t, "the good VS", func() bool { return a.has("good") && rt.Version() > 0 })
+	good := rt.Version()
+
+	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "refuse-me", "services": []map[string]int{{"port": 1}}}, nil)
+	var ses struct {
+		Results []struct {
+			ConfigError   string `json:"config_error"`
+			ConfigVersion int64  `json:"config_version"`
+		} `json:"results"`
+	}
+	waitFor(t, "the controller to show the rejection", func() bool {
+		c.call(t, "GET", "/api/serviceengine", nil, &ses)
+		return len(ses.Results) == 1 && ses.Results[0].ConfigError != ""
+	})
+	if rt.Version() != good || ses.Results[0].ConfigVersion != good || !a.has("good") {
+		t.Errorf("after a rejected snapshot the SE serves version %d (controller sees %d), want the last good %d", rt.Version(), ses.Results[0].ConfigVersion, good)
+	}
+	cancel()
+	<-done
+
+	// The controller goes away; a restarted SE serves its last good configuration from disk.
+	c.stop()
+	b := &applied{}
+	cfg.Apply, cfg.JoinToken = b.apply, ""
+	rt2, err := se.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("restart without the controller: %v", err)
+	}
+	if rt2.Version() != good || !b.has("good") {
+		t.Errorf("headless restart serves version %d, want %d with the good VS", rt2.Version(), good)
+	}
+}

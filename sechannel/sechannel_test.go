@@ -1,0 +1,93 @@
+package sechannel
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTokenRoundTripAndRejects(t *testing.T) {
+	tok := NewToken(strings.Repeat("ab", 32))
+	got, err := ParseToken(" " + tok.String() + "\n")
+	if err != nil || got != tok {
+		t.Fatalf("ParseToken(String()) = %+v, %v; want %+v", got, err, tok)
+	}
+	for _, bad := range []string{
+		"", tok.ID, tok.ID + "." + tok.Secret,
+		strings.ToUpper(tok.String()),
+		tok.ID + "." + tok.Secret + ".sha256:" + strings.Repeat("a", 63),
+		tok.ID + "." + tok.Secret + ".sha1:" + strings.Repeat("a", 64),
+		"abcde." + tok.Secret + ".sha256:" + strings.Repeat("a", 64),
+	} {
+		if _, err := ParseToken(bad); err == nil {
+			t.Errorf("ParseToken(%q) accepted", bad)
+		}
+	}
+	if a, b := NewToken("x"), NewToken("x"); a.ID == b.ID || a.Secret == b.Secret {
+		t.Error("two tokens share an id or secret")
+	}
+}
+
+func FuzzParseToken(f *testing.F) {
+	f.Add(NewToken(strings.Repeat("0", 64)).String())
+	f.Add("abcdef.0123456789abcdef.sha256:" + strings.Repeat("f", 64))
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := ParseToken(s)
+		if err != nil {
+			return
+		}
+		if again, err := ParseToken(tok.String()); err != nil || again != tok {
+			t.Fatalf("accepted %q but its String() %q does not read back", s, tok.String())
+		}
+	})
+}
+
+func TestSecretMatches(t *testing.T) {
+	h := HashSecret("s3cret")
+	if !SecretMatches("s3cret", h) || SecretMatches("s3creT", h) || SecretMatches("", h) {
+		t.Error("SecretMatches does not tell the secret from others")
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "c"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+func TestPinnedTLS(t *testing.T) {
+	cert := selfSigned(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+
+	right := &http.Client{Transport: &http.Transport{TLSClientConfig: PinnedTLS(CertHash(cert.Leaf))}}
+	if resp, err := right.Get(srv.URL); err != nil {
+		t.Fatalf("pinned to the right key: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	other := selfSigned(t)
+	wrong := &http.Client{Transport: &http.Transport{TLSClientConfig: PinnedTLS(CertHash(other.Leaf))}}
+	_, err := wrong.Get(srv.URL)
+	if !errors.Is(err, ErrPinMismatch) {
+		t.Fatalf("pinned to another key: %v, want ErrPinMismatch", err)
+	}
+}
