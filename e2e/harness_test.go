@@ -170,7 +170,7 @@ func field(v map[string]any, path ...string) any {
 
 // controllerClient trusts only the certificate in the controller's data directory, as an
 // operator who copied it would.
-func controllerClient(t *testing.T, dataDir string) *http.Client {
+func controllerClient(t testing.TB, dataDir string) *http.Client {
 	t.Helper()
 	pemBytes, err := os.ReadFile(filepath.Join(dataDir, "tls/controller.crt"))
 	if err != nil {

@@ -31,7 +31,7 @@ type controllerProc struct {
 const testAdminPassword = "Sturdy-Pass-42"
 
 // startControllerProc runs `avi-init controller` and, when setup is true, completes its setup.
-func startControllerProc(t *testing.T, data string, setup bool) *controllerProc {
+func startControllerProc(t testing.TB, data string, setup bool) *controllerProc {
 	t.Helper()
 	p := freePorts(t, 3)
 	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &bytes.Buffer{}, user: "admin", pass: testAdminPassword}
@@ -85,7 +85,7 @@ func (c *controllerProc) url(path string) string {
 }
 
 // call sends a JSON request with basic auth and decodes the answer into out.
-func (c *controllerProc) call(t *testing.T, method, path string, body, out any) int {
+func (c *controllerProc) call(t testing.TB, method, path string, body, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -110,7 +110,7 @@ func (c *controllerProc) call(t *testing.T, method, path string, body, out any) 
 }
 
 // post sends a JSON POST with basic auth; an error means no answer came.
-func (c *controllerProc) post(t *testing.T, path string, body any) (int, error) {
+func (c *controllerProc) post(t testing.TB, path string, body any) (int, error) {
 	data, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", c.url(path), bytes.NewReader(data))
 	req.Header.Set("Content-Type", "application/json")
@@ -124,7 +124,7 @@ func (c *controllerProc) post(t *testing.T, path string, body any) (int, error) 
 	return resp.StatusCode, nil
 }
 
-func (c *controllerProc) token(t *testing.T, ttl int) string {
+func (c *controllerProc) token(t testing.TB, ttl int) string {
 	t.Helper()
 	var out map[string]string
 	if code := c.call(t, "POST", "/api/jointoken", map[string]any{"description": "test", "ttl_seconds": ttl}, &out); code != 201 {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/avi-init/avi-init/avi"
@@ -208,3 +209,65 @@ type ClientLog struct {
 	ResponseLength int64   `json:"response_length"`
 	Significant    bool    `json:"significant"`
 }
+
+// Update is one message of the snapshot stream. The first on a stream is full; after that the
+// controller sends only what changed since the version it last sent on that stream: virtual
+// services added or changed, and the uuids of those removed.
+type Update struct {
+	Version         int64            `json:"version"`
+	Full            bool             `json:"full"`
+	BaseVersion     int64            `json:"base_version,omitempty"`
+	VirtualServices []VirtualService `json:"virtual_services"`
+	Deleted         []string         `json:"deleted,omitempty"`
+}
+
+// ErrBaseMismatch is an incremental update for a version the SE does not hold.
+var ErrBaseMismatch = errors.New("update is relative to another version")
+
+// State is the configuration an SE holds, updated message by message.
+type State struct {
+	version int64
+	vs      map[string]VirtualService
+}
+
+// NewState starts from a snapshot (Version -1 and nothing, for none).
+func NewState(s Snapshot) *State {
+	st := &State{version: s.Version, vs: map[string]VirtualService{}}
+	for _, v := range s.VirtualServices {
+		st.vs[v.UUID] = v
+	}
+	return st
+}
+
+// Apply moves the state by an update and returns the whole configuration it leads to. An
+// incremental update for a version other than the one held changes nothing.
+func (st *State) Apply(u Update) (Snapshot, error) {
+	if !u.Full && u.BaseVersion != st.version {
+		return Snapshot{}, fmt.Errorf("%w: update %d is relative to %d, the SE holds %d", ErrBaseMismatch, u.Version, u.BaseVersion, st.version)
+	}
+	if u.Full {
+		clear(st.vs)
+	}
+	for _, id := range u.Deleted {
+		delete(st.vs, id)
+	}
+	for _, v := range u.VirtualServices {
+		st.vs[v.UUID] = v
+	}
+	st.version = u.Version
+	snap := Snapshot{Version: u.Version, VirtualServices: make([]VirtualService, 0, len(st.vs))}
+	for _, v := range st.vs {
+		snap.VirtualServices = append(snap.VirtualServices, v)
+	}
+	sort.Slice(snap.VirtualServices, func(i, j int) bool {
+		a, b := snap.VirtualServices[i], snap.VirtualServices[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.UUID < b.UUID
+	})
+	return snap, nil
+}
+
+// Version is the version the state holds.
+func (st *State) Version() int64 { return st.version }

@@ -91,3 +91,23 @@ func TestPinnedTLS(t *testing.T) {
 		t.Fatalf("pinned to another key: %v, want ErrPinMismatch", err)
 	}
 }
+
+func TestStateAppliesIncrementalUpdates(t *testing.T) {
+	st := NewState(Snapshot{Version: -1})
+	vs := func(id, name string) VirtualService { return VirtualService{UUID: id, Name: name} }
+	snap, err := st.Apply(Update{Version: 5, Full: true, VirtualServices: []VirtualService{vs("b", "beta"), vs("a", "alpha")}})
+	if err != nil || snap.Version != 5 || len(snap.VirtualServices) != 2 || snap.VirtualServices[0].Name != "alpha" {
+		t.Fatalf("full update: %+v %v", snap, err)
+	}
+	snap, err = st.Apply(Update{Version: 7, BaseVersion: 5, VirtualServices: []VirtualService{vs("c", "gamma"), vs("a", "alpha2")}, Deleted: []string{"b"}})
+	if err != nil || snap.Version != 7 || len(snap.VirtualServices) != 2 || snap.VirtualServices[0].Name != "alpha2" || snap.VirtualServices[1].Name != "gamma" {
+		t.Fatalf("incremental update: %+v %v", snap, err)
+	}
+	if _, err := st.Apply(Update{Version: 9, BaseVersion: 8}); !errors.Is(err, ErrBaseMismatch) || st.Version() != 7 {
+		t.Fatalf("update from a version not held: %v, state at %d", err, st.Version())
+	}
+	snap, _ = st.Apply(Update{Version: 10, Full: true, VirtualServices: []VirtualService{vs("d", "delta")}})
+	if len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != "d" {
+		t.Fatalf("a full update replaces everything: %+v", snap)
+	}
+}

@@ -98,7 +98,7 @@ func NewServer(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.se, s.snapshots = newSERuntime(time.Now), &snapshotCache{version: -1}
+	s.se, s.snapshots = newSERuntime(time.Now), &snapshotCache{}
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		st.Close()

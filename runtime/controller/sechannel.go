@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -252,8 +253,9 @@ func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (*avi.ServiceEng
 	return o.(*avi.ServiceEngine), true
 }
 
-// seSnapshots is GET /se/snapshots: a stream of newline-delimited JSON snapshots. The current
-// one is sent at once, and each new configuration version as soon as it is committed.
+// seSnapshots is GET /se/snapshots: a stream of newline-delimited JSON updates. The first is
+// the whole configuration; each commit after that sends, at once, only what changed since the
+// version last sent on this stream.
 func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 	se, ok := s.seAuth(w, r)
 	if !ok {
@@ -279,8 +281,8 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 	for {
 		changed := s.store.Changed()
 		if v := s.store.Version(); v != sent {
-			data, version := s.snapshots.encoded(s.store)
-			if _, err := w.Write(data); err != nil {
+			msg, version := s.snapshots.update(s.store, sent)
+			if _, err := w.Write(msg); err != nil {
 				return
 			}
 			flusher.Flush()
@@ -322,72 +324,192 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
 }
 
-// snapshotCache encodes each configuration version once, for every SE.
+// snapshotCache keeps the last few configuration versions, each virtual service encoded once,
+// so that every SE stream gets its update (whole or incremental) without encoding it again.
 type snapshotCache struct {
 	mu      sync.Mutex
-	version int64
-	data    []byte
+	history []*encodedVersion // oldest first, at most historyLen
+	full    []byte            // the whole-configuration message of the newest version
 }
 
-func (c *snapshotCache) encoded(st *store.Store) ([]byte, int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var snap sechannel.Snapshot
+const historyLen = 32
+
+// encodedVersion is one configuration version: each virtual service's JSON, by uuid.
+type encodedVersion struct {
+	version int64
+	vs      map[string][]byte
+	keys    map[string]string // what each encoding was made from
+	order   []string          // uuids by name
+}
+
+// latest returns the newest version, encoding it if the store has moved on. A virtual service
+// whose encoding did not change keeps the previous version's bytes.
+func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
+	var cur *encodedVersion
+	if n := len(c.history); n > 0 {
+		cur = c.history[n-1]
+	}
 	st.View(func(version int64, objs func(kind string) []avi.Object) {
-		if version == c.version && c.data != nil {
-			snap.Version = -1
+		if cur != nil && cur.version == version {
 			return
 		}
-		snap = BuildSnapshot(version, objs)
+		byURL := resolvable(objs)
+		vss := objs("virtualservice")
+		next := &encodedVersion{version: version, vs: make(map[string][]byte, len(vss)), keys: make(map[string]string, len(vss))}
+		for _, o := range vss {
+			vs := o.(*avi.VirtualService)
+			// A virtual service is encoded again only when it, its pool, monitors or profile
+			// changed since the previous version.
+			key := dependencyKey(vs, byURL)
+			data := []byte(nil)
+			if cur != nil && cur.keys[vs.UUID] == key {
+				data = cur.vs[vs.UUID]
+			} else {
+				data, _ = json.Marshal(resolve(vs, byURL))
+			}
+			next.vs[vs.UUID], next.keys[vs.UUID] = data, key
+			next.order = append(next.order, vs.UUID)
+		}
+		c.history = append(c.history, next)
+		if len(c.history) > historyLen {
+			c.history = c.history[len(c.history)-historyLen:]
+		}
+		c.full = nil
+		cur = next
 	})
-	if snap.Version == -1 {
-		return c.data, c.version
-	}
-	var b bytes.Buffer
-	json.NewEncoder(&b).Encode(snap)
-	c.version, c.data = snap.Version, b.Bytes()
-	return c.data, c.version
+	return cur
 }
 
-// BuildSnapshot resolves every virtual service's pool, monitors and profile.
-func BuildSnapshot(version int64, objs func(kind string) []avi.Object) sechannel.Snapshot {
+// dependencyKey names the stored versions of everything a virtual service's encoding is made
+// from.
+func dependencyKey(vs *avi.VirtualService, byURL map[string]avi.Object) string {
+	var b strings.Builder
+	b.WriteString(vs.LastModified)
+	for _, ref := range []string{vs.PoolRef, vs.ApplicationProfileRef} {
+		if o, ok := byURL[ref]; ok {
+			b.WriteString("|" + o.GetMeta().UUID + "@" + o.GetMeta().LastModified)
+			if p, ok := o.(*avi.Pool); ok {
+				for _, hm := range p.HealthMonitorRefs {
+					if h, ok := byURL[hm]; ok {
+						b.WriteString("|" + h.GetMeta().UUID + "@" + h.GetMeta().LastModified)
+					}
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// update returns the message taking an SE from version from (-1: nothing) to the newest.
+func (c *snapshotCache) update(st *store.Store, from int64) ([]byte, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.latest(st)
+	var base *encodedVersion
+	for _, h := range c.history {
+		if h.version == from {
+			base = h
+		}
+	}
+	if base == nil {
+		if c.full == nil {
+			c.full = encodeUpdate(cur, nil)
+		}
+		return c.full, cur.version
+	}
+	return encodeUpdate(cur, base), cur.version
+}
+
+// encodeUpdate writes the update from base to cur (base nil: the whole configuration) from the
+// encoded virtual services, without encoding them again.
+func encodeUpdate(cur, base *encodedVersion) []byte {
+	var b bytes.Buffer
+	if base == nil {
+		fmt.Fprintf(&b, `{"version":%d,"full":true,"virtual_services":[`, cur.version)
+	} else {
+		fmt.Fprintf(&b, `{"version":%d,"full":false,"base_version":%d,"virtual_services":[`, cur.version, base.version)
+	}
+	first := true
+	for _, id := range cur.order {
+		data := cur.vs[id]
+		if base != nil {
+			if old, ok := base.vs[id]; ok && bytes.Equal(old, data) {
+				continue
+			}
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.Write(data)
+	}
+	b.WriteString("]")
+	if base != nil {
+		var deleted []string
+		for id := range base.vs {
+			if _, ok := cur.vs[id]; !ok {
+				deleted = append(deleted, id)
+			}
+		}
+		if len(deleted) > 0 {
+			d, _ := json.Marshal(deleted)
+			b.WriteString(`,"deleted":`)
+			b.Write(d)
+		}
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// resolvable indexes, by URL, the objects a virtual service refers to.
+func resolvable(objs func(kind string) []avi.Object) map[string]avi.Object {
 	byURL := map[string]avi.Object{}
 	for _, kind := range []string{"pool", "healthmonitor", "applicationprofile"} {
 		for _, o := range objs(kind) {
 			byURL[o.GetMeta().URL] = o
 		}
 	}
+	return byURL
+}
+
+// BuildSnapshot resolves every virtual service's pool, monitors and profile.
+func BuildSnapshot(version int64, objs func(kind string) []avi.Object) sechannel.Snapshot {
+	byURL := resolvable(objs)
 	snap := sechannel.Snapshot{Version: version, VirtualServices: []sechannel.VirtualService{}}
 	for _, o := range objs("virtualservice") {
-		vs := o.(*avi.VirtualService)
-		out := sechannel.VirtualService{UUID: vs.UUID, Name: vs.Name, Enabled: vs.IsEnabled(), Services: vs.Services, ProfileType: avi.ProfileHTTP}
-		if vs.IPAddress != nil {
-			out.VIP = vs.IPAddress.Addr
-		}
-		if p, ok := byURL[vs.ApplicationProfileRef].(*avi.ApplicationProfile); ok {
-			out.ProfileType = p.Type
-		}
-		if a := vs.AnalyticsPolicy; a != nil {
-			out.RealtimeMetrics = a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
-			out.FullClientLogs = a.FullClientLogs != nil && a.FullClientLogs.Enabled
-		}
-		if p, ok := byURL[vs.PoolRef].(*avi.Pool); ok {
-			pool := &sechannel.Pool{UUID: p.UUID, Name: p.Name, Algorithm: p.LBAlgorithm, Servers: []sechannel.Server{}}
-			for _, sv := range p.Servers {
-				port := sv.Port
-				if port == 0 {
-					port = p.DefaultServerPort
-				}
-				pool.Servers = append(pool.Servers, sechannel.Server{IP: sv.IP.Addr, Port: port, Enabled: sv.Enabled == nil || *sv.Enabled, Ratio: sv.Ratio})
-			}
-			for _, ref := range p.HealthMonitorRefs {
-				if hm, ok := byURL[ref].(*avi.HealthMonitor); ok {
-					pool.HealthMonitors = append(pool.HealthMonitors, *hm)
-				}
-			}
-			out.Pool = pool
-		}
-		snap.VirtualServices = append(snap.VirtualServices, out)
+		snap.VirtualServices = append(snap.VirtualServices, resolve(o.(*avi.VirtualService), byURL))
 	}
 	return snap
+}
+
+// resolve is a virtual service as an SE serves it.
+func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.VirtualService {
+	out := sechannel.VirtualService{UUID: vs.UUID, Name: vs.Name, Enabled: vs.IsEnabled(), Services: vs.Services, ProfileType: avi.ProfileHTTP}
+	if vs.IPAddress != nil {
+		out.VIP = vs.IPAddress.Addr
+	}
+	if p, ok := byURL[vs.ApplicationProfileRef].(*avi.ApplicationProfile); ok {
+		out.ProfileType = p.Type
+	}
+	if a := vs.AnalyticsPolicy; a != nil {
+		out.RealtimeMetrics = a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+		out.FullClientLogs = a.FullClientLogs != nil && a.FullClientLogs.Enabled
+	}
+	if p, ok := byURL[vs.PoolRef].(*avi.Pool); ok {
+		pool := &sechannel.Pool{UUID: p.UUID, Name: p.Name, Algorithm: p.LBAlgorithm, Servers: []sechannel.Server{}}
+		for _, sv := range p.Servers {
+			port := sv.Port
+			if port == 0 {
+				port = p.DefaultServerPort
+			}
+			pool.Servers = append(pool.Servers, sechannel.Server{IP: sv.IP.Addr, Port: port, Enabled: sv.Enabled == nil || *sv.Enabled, Ratio: sv.Ratio})
+		}
+		for _, ref := range p.HealthMonitorRefs {
+			if hm, ok := byURL[ref].(*avi.HealthMonitor); ok {
+				pool.HealthMonitors = append(pool.HealthMonitors, *hm)
+			}
+		}
+		out.Pool = pool
+	}
+	return out
 }

@@ -56,6 +56,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 }
 
+// saveDelay is how long the saver waits to coalesce changes before writing.
+const saveDelay = 500 * time.Millisecond
+
 // ErrRejected is a join the controller or the pin refused: retrying will not help.
 var ErrRejected = errors.New("join rejected")
 
@@ -64,12 +67,14 @@ type Runtime struct {
 	cfg  Config
 	log  *slog.Logger
 	kick chan struct{} // asks for a heartbeat now
+	save chan struct{} // asks for the configuration to be written
 
 	mu      sync.Mutex
 	id      Identity
 	client  *http.Client
 	current int64 // version applied
 	lastErr string
+	unsaved *sechannel.Snapshot // applied, not yet on disk
 }
 
 // setIdentity takes a new identity and a client that trusts its controller.
@@ -100,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("SE data directory: %w", err)
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1)}
+	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1)}
 	data, err := os.ReadFile(filepath.Join(cfg.DataDir, IdentityFile))
 	switch {
 	case err == nil:
@@ -209,10 +214,14 @@ func (rt *Runtime) UUID() string {
 // Run keeps the snapshot stream and the heartbeats going until ctx ends.
 func (rt *Runtime) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		rt.heartbeats(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		rt.saver(ctx)
 	}()
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
@@ -268,13 +277,16 @@ func (rt *Runtime) request(ctx context.Context, method, path string, body io.Rea
 	return resp, nil
 }
 
-// stream reads snapshots until the connection ends.
+// stream reads updates until the connection ends. Each stream starts with the whole
+// configuration; an update for a version other than the one received last ends the stream, and
+// the next one starts whole again.
 func (rt *Runtime) stream(ctx context.Context) error {
 	resp, err := rt.request(ctx, http.MethodGet, sechannel.SnapshotPath, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	received := sechannel.NewState(sechannel.Snapshot{Version: -1})
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 256<<20)
 	for sc.Scan() {
@@ -282,11 +294,15 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue // keep-alive
 		}
-		var snap sechannel.Snapshot
-		if err := json.Unmarshal(line, &snap); err != nil {
-			return fmt.Errorf("decode snapshot: %w", err)
+		var u sechannel.Update
+		if err := json.Unmarshal(line, &u); err != nil {
+			return fmt.Errorf("decode update: %w", err)
 		}
-		rt.apply(snap, line)
+		snap, err := received.Apply(u)
+		if err != nil {
+			return err
+		}
+		rt.apply(snap)
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -295,7 +311,7 @@ func (rt *Runtime) stream(ctx context.Context) error {
 }
 
 // apply makes a snapshot current, or rejects it whole and keeps the last good one.
-func (rt *Runtime) apply(snap sechannel.Snapshot, raw []byte) {
+func (rt *Runtime) apply(snap sechannel.Snapshot) {
 	if snap.Version == rt.Version() {
 		return
 	}
@@ -306,17 +322,54 @@ func (rt *Runtime) apply(snap sechannel.Snapshot, raw []byte) {
 		rt.log.Error("configuration rejected; keeping the last good one", "version", snap.Version, "err", err)
 		return
 	}
-	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, ConfigFile), raw, 0o600); err != nil {
-		rt.log.Warn("could not keep the configuration on disk", "err", err)
-	}
 	rt.mu.Lock()
-	rt.current, rt.lastErr = snap.Version, ""
+	rt.current, rt.lastErr, rt.unsaved = snap.Version, "", &snap
 	rt.mu.Unlock()
 	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices))
-	// Tell the controller at once, rather than at the next heartbeat.
-	select {
-	case rt.kick <- struct{}{}:
-	default:
+	// Tell the controller at once, rather than at the next heartbeat, and keep the
+	// configuration on disk.
+	for _, ch := range []chan struct{}{rt.kick, rt.save} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// saver keeps the newest applied configuration on disk. Writes are coalesced: a burst of
+// changes costs one write at most every saveDelay, so an SE under a stream of changes spends its
+// CPU serving, and a crash loses at most the changes of the last saveDelay (which the
+// controller sends again).
+func (rt *Runtime) saver(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			rt.saveNow()
+			return
+		case <-rt.save:
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(saveDelay):
+		}
+		rt.saveNow()
+	}
+}
+
+func (rt *Runtime) saveNow() {
+	rt.mu.Lock()
+	snap := rt.unsaved
+	rt.unsaved = nil
+	rt.mu.Unlock()
+	if snap == nil {
+		return
+	}
+	data, err := json.Marshal(snap)
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(rt.cfg.DataDir, ConfigFile), data, 0o600)
+	}
+	if err != nil {
+		rt.log.Warn("could not keep the configuration on disk", "err", err)
 	}
 }
 

@@ -38,6 +38,7 @@ type Store struct {
 
 	mu      sync.RWMutex
 	objs    map[string]map[string]avi.Object // kind, uuid
+	names   map[string]map[string]string     // kind, name: uuid
 	version int64
 	changed chan struct{} // closed and replaced on every commit
 }
@@ -48,7 +49,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, objs: map[string]map[string]avi.Object{}, changed: make(chan struct{})}
+	s := &Store{db: db, now: time.Now, objs: map[string]map[string]avi.Object{}, names: map[string]map[string]string{}, changed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
@@ -62,13 +63,14 @@ func Open(path string) (*Store, error) {
 			if err != nil {
 				return err
 			}
-			s.objs[k.Name] = map[string]avi.Object{}
+			s.objs[k.Name], s.names[k.Name] = map[string]avi.Object{}, map[string]string{}
 			if err := b.ForEach(func(id, data []byte) error {
 				o := k.New()
 				if err := json.Unmarshal(data, o); err != nil {
 					return fmt.Errorf("%s %s: %w", k.Name, id, err)
 				}
 				s.objs[k.Name][string(id)] = o
+				s.names[k.Name][o.GetMeta().Name] = string(id)
 				return nil
 			}); err != nil {
 				return err
@@ -128,10 +130,8 @@ func (s *Store) Get(kind, uuid string) (avi.Object, error) {
 func (s *Store) GetByName(kind, name string) (avi.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, o := range s.objs[kind] {
-		if o.GetMeta().Name == name {
-			return clone(kind, o), nil
-		}
+	if id, ok := s.names[kind][name]; ok {
+		return clone(kind, s.objs[kind][id]), nil
 	}
 	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
 }
@@ -200,7 +200,7 @@ func (s *Store) Delete(kind, uuid string) error {
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &Tx{s: s, staged: map[string]map[string]avi.Object{}}
+	tx := &Tx{s: s, staged: map[string]map[string]avi.Object{}, stagedNames: map[string]map[string]string{}}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -235,11 +235,17 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 		return fmt.Errorf("commit to store: %w", err)
 	}
 	for kind, objs := range tx.staged {
+		for id := range objs {
+			if old, ok := s.objs[kind][id]; ok {
+				delete(s.names[kind], old.GetMeta().Name)
+			}
+		}
 		for id, o := range objs {
 			if o == nil {
 				delete(s.objs[kind], id)
 			} else {
 				s.objs[kind][id] = o
+				s.names[kind][o.GetMeta().Name] = id
 			}
 		}
 	}
@@ -251,8 +257,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 
 // Tx is a transaction: reads see its own writes.
 type Tx struct {
-	s      *Store
-	staged map[string]map[string]avi.Object // nil value: deleted
+	s           *Store
+	staged      map[string]map[string]avi.Object // nil value: deleted
+	stagedNames map[string]map[string]string     // names of staged objects: uuid
 }
 
 func (tx *Tx) lookup(kind, uuid string) (avi.Object, bool) {
@@ -287,13 +294,17 @@ func (tx *Tx) Get(kind, uuid string) (avi.Object, error) {
 
 // ByName returns the uuid of the object of that kind and name.
 func (tx *Tx) ByName(kind, name string) (string, bool) {
-	found := ""
-	tx.each(kind, func(id string, o avi.Object) {
-		if o.GetMeta().Name == name {
-			found = id
-		}
-	})
-	return found, found != ""
+	if id, ok := tx.stagedNames[kind][name]; ok {
+		return id, true
+	}
+	id, ok := tx.s.names[kind][name]
+	if !ok {
+		return "", false
+	}
+	if _, staged := tx.staged[kind][id]; staged {
+		return "", false // renamed or deleted in this transaction
+	}
+	return id, true
 }
 
 // List returns copies of every object of a kind, by name.
@@ -305,9 +316,15 @@ func (tx *Tx) List(kind string) []avi.Object {
 
 func (tx *Tx) stage(kind, uuid string, o avi.Object) {
 	if tx.staged[kind] == nil {
-		tx.staged[kind] = map[string]avi.Object{}
+		tx.staged[kind], tx.stagedNames[kind] = map[string]avi.Object{}, map[string]string{}
+	}
+	if prev, ok := tx.staged[kind][uuid]; ok && prev != nil {
+		delete(tx.stagedNames[kind], prev.GetMeta().Name)
 	}
 	tx.staged[kind][uuid] = o
+	if o != nil {
+		tx.stagedNames[kind][o.GetMeta().Name] = uuid
+	}
 }
 
 // NewUUID returns an Avi-style identifier: the kind, a dash, a random UUID.
