@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strconv"
 
 	"github.com/avi-init/avi-init/templates"
@@ -48,7 +49,8 @@ type Settings struct {
 	DiskGB       int
 	MetricsDir   string
 	LogsDir      string
-	ControllerIP string
+	ControllerIP string // the controller's management IP (for an SE: the controller it joins)
+	MgmtIP       string // this host's management IP
 	HTTPSPort    int
 	HTTPPort     int
 	DNSPort      int
@@ -74,6 +76,7 @@ func (s *Settings) fields() []field {
 		{key: "AVI_METRICS_DIR", str: &s.MetricsDir},
 		{key: "AVI_LOGS_DIR", str: &s.LogsDir},
 		{key: "AVI_CONTROLLER_IP", str: &s.ControllerIP},
+		{key: "AVI_MGMT_IP", str: &s.MgmtIP},
 		{key: "AVI_HTTPS_PORT", num: &s.HTTPSPort},
 		{key: "AVI_HTTP_PORT", num: &s.HTTPPort},
 		{key: "AVI_DNS_PORT", num: &s.DNSPort},
@@ -141,13 +144,24 @@ func (s Settings) Validate() error {
 			return err
 		}
 	}
-	for name, port := range map[string]int{"https": s.HTTPSPort, "http": s.HTTPPort, "dns": s.DNSPort, "sysint": s.SysintPort} {
+	ports := map[string]int{"sysint": s.SysintPort}
+	if s.Role == RoleController {
+		ports["https"], ports["http"], ports["dns"] = s.HTTPSPort, s.HTTPPort, s.DNSPort
+	}
+	for name, port := range ports {
 		if port < 1 || port > 65535 {
 			return fmt.Errorf("%s port %d: want 1-65535", name, port)
 		}
 	}
+	if net.ParseIP(s.ControllerIP) == nil {
+		return fmt.Errorf("controller IP %q is not an IP address", s.ControllerIP)
+	}
 	return nil
 }
+
+// JoinTokenFile is where an SE finds its join token, in its data directory (0600). The token
+// is a secret: it is handed over in a file, never on a command line or in the environment.
+const JoinTokenFile = "join-token"
 
 // Spec is one container, in terms the Docker package turns into API calls.
 type Spec struct {
@@ -167,6 +181,9 @@ type Spec struct {
 // Spec returns the container for these settings. hash identifies the settings and is kept as a
 // label, so a re-run can tell whether the running container is current.
 func (s Settings) Spec(hash string) Spec {
+	if s.Role == RoleSE {
+		return s.seSpec(hash)
+	}
 	ports := []string{
 		"--https-port", strconv.Itoa(s.HTTPSPort),
 		"--http-port", strconv.Itoa(s.HTTPPort),
@@ -193,6 +210,32 @@ func (s Settings) Spec(hash string) Spec {
 		// Everything else is dropped; the controller binds its ports, possibly below 1024.
 		CapAdd: []string{"NET_BIND_SERVICE"},
 		Health: []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)},
+	}
+}
+
+// seSpec is the service engine's container: it joins the controller on its sysint port.
+func (s Settings) seSpec(hash string) Spec {
+	cmd := []string{RoleSE, "--data", DataMount,
+		"--controller", net.JoinHostPort(s.ControllerIP, strconv.Itoa(s.SysintPort)),
+		"--join-token-file", DataMount + "/" + JoinTokenFile}
+	if s.MgmtIP != "" {
+		cmd = append(cmd, "--mgmt-ip", s.MgmtIP)
+	}
+	binds := []string{s.DataDir + ":" + DataMount}
+	if s.LogsDir != "" {
+		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
+	}
+	return Spec{
+		Name:        ContainerName(s.Role),
+		Image:       s.Image,
+		Cmd:         cmd,
+		NanoCPUs:    int64(s.Cores) * 1e9,
+		MemoryBytes: int64(s.MemoryMB) << 20,
+		Binds:       binds,
+		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
+		// The SE binds virtual service ports, possibly below 1024.
+		CapAdd: []string{"NET_BIND_SERVICE"},
+		Health: []string{BinaryInImage, "probe", s.Role, "--data", DataMount},
 	}
 }
 

@@ -236,7 +236,8 @@ Usage:
 Runtime entry points (run by the units and images, not by operators):
   avi-init controller [--data DIR] [--https-port N] ...   the controller, inside its container
   avi-init supervise controller                         run by avicontroller.service (Type=notify)
-  avi-init probe controller [--data DIR] [--https-port N] the container's health check
+  avi-init se --controller IP:PORT [--join-token-file F]  the service engine, inside its container
+  avi-init probe controller|se [--data DIR] [--https-port N]  the containers' health checks
 
 Flags:
 `)

@@ -211,8 +211,16 @@ func runController(ctx context.Context, args []string) error {
 }
 
 func runProbe(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == containerspec.RoleSE {
+		fs := pflag.NewFlagSet("avi-init probe se", pflag.ContinueOnError)
+		dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
+		if err := fs.Parse(args[1:]); err != nil {
+			return &installer.UsageError{Err: err}
+		}
+		return se.Probe(*dataDir)
+	}
 	if len(args) == 0 || args[0] != containerspec.RoleController {
-		return &installer.UsageError{Err: errors.New("usage: avi-init probe controller [--data DIR] [--https-port N]")}
+		return &installer.UsageError{Err: errors.New("usage: avi-init probe controller|se [--data DIR] [--https-port N]")}
 	}
 	cfg, err := runtimeFlags("avi-init probe", args[1:])
 	if err != nil {
@@ -272,13 +280,15 @@ func runSE(ctx context.Context, args []string) error {
 	token := os.Getenv("AVI_JOIN_TOKEN")
 	if *tokenFile != "" {
 		data, err := os.ReadFile(*tokenFile)
-		if err != nil {
+		switch {
+		case err == nil:
+			token = strings.TrimSpace(string(data))
+		case !errors.Is(err, os.ErrNotExist):
 			return fmt.Errorf("read join token: %w", err)
 		}
-		token = strings.TrimSpace(string(data))
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log})
+	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, JoinTokenFile: *tokenFile, DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log})
 	if err != nil {
 		return err
 	}

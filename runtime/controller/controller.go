@@ -108,6 +108,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := s.applySetupFile(); err != nil {
 		log.Error("setup file not applied; the setup wizard stays open", "err", err)
 	}
+	if err := s.adoptBootstrapToken(); err != nil {
+		log.Error("bootstrap token not adopted", "err", err)
+	}
 	return s, nil
 }
 

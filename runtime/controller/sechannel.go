@@ -198,6 +198,13 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := s.store.GetByName("jointoken", tok.ID)
+	if err != nil {
+		// The installer may have left a new bootstrap token since the controller started.
+		if aerr := s.adoptBootstrapToken(); aerr != nil {
+			s.log.Warn("bootstrap token not adopted", "err", aerr)
+		}
+		o, err = s.store.GetByName("jointoken", tok.ID)
+	}
 	if err != nil || !sechannel.SecretMatches(tok.Secret, o.(*avi.JoinToken).SecretHash) {
 		s.throttle.fail(addr)
 		writeError(w, http.StatusUnauthorized, "unknown or revoked join token")
@@ -512,4 +519,41 @@ func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.Virt
 		out.Pool = pool
 	}
 	return out
+}
+
+// BootstrapTokenFile is where the installer leaves a join token (id and secret, 0600) when it
+// installs a controller and an SE together, so the SE beside it joins with nothing for the
+// operator to copy. The controller adopts it as a join token and deletes the file.
+const BootstrapTokenFile = "bootstrap-token"
+
+// BootstrapToken is the content of the bootstrap token file.
+type BootstrapToken struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+func (s *Server) adoptBootstrapToken() error {
+	path := filepath.Join(s.cfg.DataDir, BootstrapTokenFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var bt BootstrapToken
+	if err := json.Unmarshal(data, &bt); err != nil || bt.ID == "" || len(bt.Secret) < 16 {
+		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", BootstrapTokenFile)
+	}
+	if _, err := s.store.GetByName("jointoken", bt.ID); err != nil {
+		now := s.now().UTC()
+		if _, err := s.store.Create("jointoken", &avi.JoinToken{
+			Meta: avi.Meta{Name: bt.ID}, Description: "installed with the controller",
+			Created: now.Format(time.RFC3339), Expires: now.Add(defaultTokenTTL).Format(time.RFC3339),
+			SecretHash: sechannel.HashSecret(bt.Secret),
+		}); err != nil {
+			return err
+		}
+	}
+	return os.Remove(path)
 }

@@ -43,10 +43,12 @@ type Identity struct {
 type Config struct {
 	Controller string // host:port; may be empty when the identity file names it
 	JoinToken  string // needed only to join (first start, or after being deleted)
-	DataDir    string
-	Name       string
-	MgmtIP     string
-	Logger     *slog.Logger
+	// JoinTokenFile, when the token came from a file, is removed once the SE has joined.
+	JoinTokenFile string
+	DataDir       string
+	Name          string
+	MgmtIP        string
+	Logger        *slog.Logger
 	// Apply makes a snapshot the running configuration; an error rejects it whole and the SE
 	// keeps the last good one.
 	Apply func(sechannel.Snapshot) error
@@ -170,6 +172,21 @@ func (rt *Runtime) join(ctx context.Context) error {
 	}
 	rt.setIdentity(id)
 	rt.log.Info("joined controller", "controller", cfg.Controller, "se_uuid", jr.SEUUID)
+	if cfg.JoinTokenFile != "" {
+		// The token has done its job; a secret not kept cannot leak.
+		os.Remove(cfg.JoinTokenFile)
+	}
+	return nil
+}
+
+// Probe reports whether the SE whose data directory is given has joined and holds a
+// configuration: the readiness check of its container and supervisor.
+func Probe(dataDir string) error {
+	for _, f := range []string{IdentityFile, ConfigFile} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			return fmt.Errorf("probe SE: %w", err)
+		}
+	}
 	return nil
 }
 

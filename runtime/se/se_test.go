@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -132,12 +134,20 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	var tok map[string]string
 	c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
 	seDir := t.TempDir()
+	tokenFile := filepath.Join(seDir, "join-token")
+	os.WriteFile(tokenFile, []byte(tok["token"]), 0o600)
 	a := &applied{}
-	cfg := se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: seDir, Name: "se-a",
+	cfg := se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], JoinTokenFile: tokenFile, DataDir: seDir, Name: "se-a",
 		Apply: a.apply, HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	rt, err := se.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(tokenFile); !os.IsNotExist(err) {
+		t.Errorf("the join token file stayed after joining: %v", err)
+	}
+	if err := se.Probe(seDir); err == nil {
+		t.Error("probe says ready before the SE holds a configuration")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -163,6 +173,9 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	}
 	cancel()
 	<-done
+	if err := se.Probe(seDir); err != nil {
+		t.Errorf("probe after the SE applied a configuration: %v", err)
+	}
 
 	// The controller goes away; a restarted SE serves its last good configuration from disk.
 	c.stop()
