@@ -252,18 +252,27 @@ func writable(w http.ResponseWriter, k avi.Kind) bool {
 	return true
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
+// readObject reads the object a create or replace sends, answering the error itself.
+func readObject(w http.ResponseWriter, r *http.Request) (avi.Kind, avi.Object, bool) {
 	k, ok := kindOf(w, r)
 	if !ok || !writable(w, k) {
-		return
+		return k, nil, false
 	}
 	data, ok := readBody(w, r)
 	if !ok {
-		return
+		return k, nil, false
 	}
 	o, err := decodeObject(k, data)
 	if err != nil {
 		storeError(w, err)
+		return k, nil, false
+	}
+	return k, o, true
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
+	k, o, ok := readObject(w, r)
+	if !ok {
 		return
 	}
 	out, err := s.store.Create(k.Name, o)
@@ -275,17 +284,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
-	k, ok := kindOf(w, r)
-	if !ok || !writable(w, k) {
-		return
-	}
-	data, ok := readBody(w, r)
+	k, o, ok := readObject(w, r)
 	if !ok {
-		return
-	}
-	o, err := decodeObject(k, data)
-	if err != nil {
-		storeError(w, err)
 		return
 	}
 	s.replace(w, k, r.PathValue("uuid"), o, user)

@@ -47,11 +47,12 @@ const (
 	minPassphraseLen = 8
 )
 
-func exportKey(passphrase string, salt []byte) ([]byte, error) {
-	return scrypt.Key([]byte(passphrase), salt, 1<<15, 8, 1, 32)
-}
-
-func sealer(key []byte) (cipher.AEAD, error) {
+// sealer is the AES-256-GCM cipher keyed by scrypt from the passphrase and salt.
+func sealer(passphrase string, salt []byte) (cipher.AEAD, error) {
+	key, err := scrypt.Key([]byte(passphrase), salt, 1<<15, 8, 1, 32)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -107,12 +108,7 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 	if _, err := rand.Read(salt); err != nil {
 		panic(err)
 	}
-	key, err := exportKey(req.Passphrase, salt)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
-	aead, err := sealer(key)
+	aead, err := sealer(req.Passphrase, salt)
 	if err != nil {
 		storeError(w, err)
 		return
@@ -158,12 +154,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 		writeError(w, http.StatusBadRequest, "configuration.encryption.salt: missing or malformed")
 		return
 	}
-	key, err := exportKey(req.Passphrase, salt)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
-	aead, err := sealer(key)
+	aead, err := sealer(req.Passphrase, salt)
 	if err != nil {
 		storeError(w, err)
 		return
