@@ -51,8 +51,8 @@ type Env struct {
 	EngineErr      error // why Engine is nil
 	Systemd        func(ctx context.Context) (systemd.Manager, error)
 	PortFree       func(port int) error
-	// Ready returns nil once the controller whose data directory is given answers.
-	Ready func(ctx context.Context, dataDir string, httpsPort int) error
+	// Ready returns nil once the runtime with these settings answers.
+	Ready func(ctx context.Context, s containerspec.Settings) error
 	// Asker asks on the terminal; nil when there is none.
 	Asker Asker
 }
@@ -595,7 +595,7 @@ func (r *run) waitReady(ctx context.Context) error {
 	defer cancel()
 	var last error
 	for {
-		if last = r.env.Ready(ctx, r.settings.DataDir, r.settings.HTTPSPort); last == nil {
+		if last = r.env.Ready(ctx, r.settings); last == nil {
 			return nil
 		}
 		c, err := r.env.Engine.Container(ctx, containerspec.ContainerName(containerspec.RoleController))

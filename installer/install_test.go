@@ -239,7 +239,7 @@ func newHarness(t *testing.T, withSystemd bool) *harness {
 		Engine:     h.engine,
 		Systemd:    func(context.Context) (systemd.Manager, error) { return h.sd, nil },
 		PortFree:   func(int) error { return nil },
-		Ready: func(context.Context, string, int) error {
+		Ready: func(context.Context, containerspec.Settings) error {
 			c := h.engine.containers["avicontroller"]
 			if withSystemd || (c != nil && c.Running) {
 				h.ready++

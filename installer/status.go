@@ -59,7 +59,7 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 		st.Enabled = st.Enabled || st.Unit == ""
 	}
 	if st.Installed && st.State == "running" {
-		if err := env.Ready(ctx, s.DataDir, s.HTTPSPort); err != nil {
+		if err := env.Ready(ctx, s); err != nil {
 			st.Detail = err.Error()
 		} else {
 			st.Answering = true

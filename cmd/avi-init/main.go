@@ -116,10 +116,7 @@ func localEnv() *installer.Env {
 			return systemd.Connect(ctx)
 		},
 		PortFree: portFree,
-		Ready: func(ctx context.Context, dataDir string, port int) error {
-			_, err := controller.Probe(ctx, dataDir, port)
-			return err
-		},
+		Ready:    ready,
 	}
 	if eng, err := docker.Connect(); err != nil {
 		env.EngineErr = err
@@ -130,6 +127,16 @@ func localEnv() *installer.Env {
 		env.Asker = installer.Terminal{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 	}
 	return env
+}
+
+// ready asks a role's runtime whether it answers: the controller over HTTPS, the SE by the
+// state it keeps in its data directory.
+func ready(ctx context.Context, s containerspec.Settings) error {
+	if s.Role == containerspec.RoleSE {
+		return se.Probe(s.DataDir)
+	}
+	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
+	return err
 }
 
 // portFree reports whether a TCP port can be bound on every address.
@@ -231,12 +238,15 @@ func runProbe(ctx context.Context, args []string) error {
 }
 
 func runSupervise(ctx context.Context, args []string) error {
-	if len(args) != 1 || args[0] != containerspec.RoleController {
-		return &installer.UsageError{Err: errors.New("usage: avi-init supervise controller (started by avicontroller.service)")}
+	if len(args) != 1 || (args[0] != containerspec.RoleController && args[0] != containerspec.RoleSE) {
+		return &installer.UsageError{Err: errors.New("usage: avi-init supervise controller|se (started by avicontroller.service or avise.service)")}
 	}
 	settings, err := containerspec.FromEnv(os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("supervise: read settings from the environment: %w", err)
+	}
+	if settings.Role != args[0] {
+		return fmt.Errorf("supervise %s: the environment holds %s settings", args[0], settings.Role)
 	}
 	eng, err := docker.Connect()
 	if err != nil {
@@ -247,10 +257,7 @@ func runSupervise(ctx context.Context, args []string) error {
 	return supervise.Run(ctx, supervise.Config{
 		Settings: settings,
 		Engine:   eng,
-		Ready: func(ctx context.Context) error {
-			_, err := controller.Probe(ctx, settings.DataDir, settings.HTTPSPort)
-			return err
-		},
+		Ready:    func(ctx context.Context) error { return ready(ctx, settings) },
 		Notify: func() {
 			if _, err := systemd.NotifyReady(); err != nil {
 				log.Warn("notify systemd", "err", err)
