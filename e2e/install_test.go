@@ -134,12 +134,13 @@ func TestInstallLifecycle(t *testing.T) {
 	var sj struct {
 		Healthy bool `json:"healthy"`
 		Roles   []struct {
+			Role      string `json:"role"`
 			Installed bool   `json:"installed"`
 			State     string `json:"state"`
 			Answering bool   `json:"answering"`
 		} `json:"roles"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, "status", "--output", "json").out), &sj); err != nil || !sj.Healthy || len(sj.Roles) != 1 || sj.Roles[0].State != "running" || !sj.Roles[0].Answering {
+	if err := json.Unmarshal([]byte(mustRun(t, "status", "--output", "json").out), &sj); err != nil || !sj.Healthy || len(sj.Roles) != 2 || sj.Roles[0].Role != "controller" || sj.Roles[0].State != "running" || !sj.Roles[0].Answering || sj.Roles[1].Installed {
 		t.Errorf("status --output json: %v %+v", err, sj)
 	}
 
@@ -310,5 +311,63 @@ func TestSetupJSON(t *testing.T) {
 	}
 	if again := mustRun(t, append(args, "-sj", setup)...); !strings.Contains(again.out, "Nothing to change") {
 		t.Errorf("re-run with --setup-json after first boot changed something:\n%s", again)
+	}
+}
+
+// TestControllerAndSE: `-c -s` installs the controller and an SE beside it; the SE joins with
+// nothing for the operator to copy and shows up, in the controller, up and holding the current
+// configuration.
+func TestControllerAndSE(t *testing.T) {
+	need(t)
+	t.Cleanup(func() { run(t, "uninstall", "--purge", "--yes") })
+	dir := t.TempDir()
+	data, seData := filepath.Join(dir, "ctl"), filepath.Join(dir, "se")
+	setup := filepath.Join(dir, "setup.json")
+	os.WriteFile(setup, []byte(`{"admin": {"username": "admin", "password": "`+testAdminPassword+`"}}`), 0o600)
+	p := freePorts(t, 3)
+	// The controller's address is loopback, so the SE's traffic stays on this machine.
+	args := []string{"-c", "-s", "-cc", "1", "-cm", "1", "-cd", "1", "-sc", "1", "-sm", "512", "-i", "127.0.0.1",
+		"-cdp", data, "-sdp", seData, "-sj", setup,
+		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
+	inst := mustRun(t, args...)
+	if !strings.Contains(inst.out, "SE Cores         : 1") {
+		t.Errorf("summary lacks the SE:\n%s", inst)
+	}
+	se := inspect(t, "avise")
+	if se == nil || field(se, "State", "Running") != true || field(se, "HostConfig", "NetworkMode") != "host" ||
+		fmt.Sprint(field(se, "HostConfig", "CapDrop")) != "[ALL]" || field(se, "HostConfig", "Privileged") != false ||
+		field(se, "HostConfig", "NanoCpus") != float64(1e9) || field(se, "HostConfig", "Memory") != float64(512<<20) {
+		t.Fatalf("avise container: %v", se)
+	}
+	if _, err := os.Stat(filepath.Join(seData, "join-token")); !os.IsNotExist(err) {
+		t.Errorf("the SE's join token stayed on disk after it joined: %v", err)
+	}
+	c := &controllerProc{https: p[0], client: controllerClient(t, data), user: "admin", pass: testAdminPassword}
+	var ses struct {
+		Results []struct {
+			Connected     bool  `json:"se_connected"`
+			ConfigVersion int64 `json:"config_version"`
+			OperStatus    struct {
+				State string `json:"state"`
+			} `json:"oper_status"`
+		} `json:"results"`
+	}
+	waitFor(t, "the SE to show up and connected", 30*time.Second, func() bool {
+		c.call(t, "GET", "/api/serviceengine", nil, &ses)
+		return len(ses.Results) == 1 && ses.Results[0].Connected && ses.Results[0].OperStatus.State == "OPER_UP" && ses.Results[0].ConfigVersion > 0
+	})
+	st := mustRun(t, "status")
+	if strings.Count(st.out, "answering: yes") != 2 {
+		t.Errorf("status does not show both roles answering:\n%s", st)
+	}
+	if again := mustRun(t, args...); !strings.Contains(again.out, "Nothing to change") {
+		t.Errorf("re-run changed something:\n%s", again)
+	}
+	mustRun(t, "uninstall")
+	if inspect(t, "avise") != nil || inspect(t, "avicontroller") != nil {
+		t.Error("uninstall left a container")
+	}
+	if _, err := os.Stat(filepath.Join(seData, "identity.json")); err != nil {
+		t.Errorf("uninstall deleted the SE's data: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ func TestSystemdUnit(t *testing.T) {
 	host := systemdhost.New(t, systemdhost.Options{Binds: []string{dir}})
 	t.Cleanup(func() {
 		// The supervisor stops its container when the unit stops; make sure nothing is left.
-		host.Exec(ctx, "systemctl", "stop", "avicontroller")
+		host.Exec(ctx, "systemctl", "stop", "avise", "avicontroller")
 		run(t, "uninstall")
 	})
 	if err := host.CopyIn(aviInit, "/root/avi-init"); err != nil {
@@ -39,7 +39,10 @@ func TestSystemdUnit(t *testing.T) {
 		return strings.TrimSpace(out), code
 	}
 	p := freePorts(t, 3)
-	install := []string{"/root/avi-init", "-c", "-cc", "1", "-cm", "1", "-cd", "1", "-i", "-cdp", data,
+	// The controller and an SE beside it; the controller's address is loopback so the SE's
+	// traffic stays on this machine.
+	install := []string{"/root/avi-init", "-c", "-cc", "1", "-cm", "1", "-cd", "1", "-i", "127.0.0.1", "-cdp", data,
+		"-s", "-sc", "1", "-sm", "512", "-sdp", filepath.Join(dir, "se-data"),
 		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
 
 	start := time.Now()
@@ -48,7 +51,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatalf("install under systemd: exit %d\n%s", code, out)
 	}
 	t.Logf("install under systemd took %s", time.Since(start).Round(time.Millisecond))
-	for _, want := range []string{"done daemon-reload systemd", "done enable avicontroller.service", "done start avicontroller.service"} {
+	for _, want := range []string{"done daemon-reload systemd", "done enable avicontroller.service", "done start avicontroller.service", "done enable avise.service", "done start avise.service"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("install output lacks %q:\n%s", want, out)
 		}
@@ -56,11 +59,13 @@ func TestSystemdUnit(t *testing.T) {
 	if got, _ := sh("systemctl", "is-enabled", "avicontroller"); got != "enabled" {
 		t.Errorf("is-enabled = %q", got)
 	}
-	if got, _ := sh("systemctl", "is-active", "avicontroller"); got != "active" {
-		t.Errorf("is-active = %q", got)
-	}
-	if out, code := sh("systemd-analyze", "verify", "/etc/systemd/system/avicontroller.service"); code != 0 {
-		t.Errorf("systemd-analyze verify of the installed unit: exit %d\n%s", code, out)
+	for _, unit := range []string{"avicontroller", "avise"} {
+		if got, _ := sh("systemctl", "is-active", unit); got != "active" {
+			t.Errorf("%s is-active = %q", unit, got)
+		}
+		if out, code := sh("systemd-analyze", "verify", "/etc/systemd/system/"+unit+".service"); code != 0 {
+			t.Errorf("systemd-analyze verify of the installed %s unit: exit %d\n%s", unit, code, out)
+		}
 	}
 	client := controllerClient(t, data)
 	initialData(t, client, p[0])
@@ -129,7 +134,8 @@ func TestSystemdUnit(t *testing.T) {
 		return err == nil
 	})
 
-	if out, code := sh("/usr/local/sbin/avi-init", "status"); code != 0 || !strings.Contains(out, "avicontroller.service active (enabled: true)") || !strings.Contains(out, "answering: yes") {
+	if out, code := sh("/usr/local/sbin/avi-init", "status"); code != 0 || !strings.Contains(out, "avicontroller.service active (enabled: true)") ||
+		!strings.Contains(out, "avise.service active (enabled: true)") || strings.Count(out, "answering: yes") != 2 {
 		t.Errorf("status under systemd: exit %d\n%s", code, out)
 	}
 	if out, code := sh("/usr/local/sbin/avi-init", "uninstall"); code != 0 {
@@ -138,7 +144,7 @@ func TestSystemdUnit(t *testing.T) {
 	if _, code := sh("test", "-e", "/etc/systemd/system/avicontroller.service"); code == 0 {
 		t.Error("uninstall left the unit file")
 	}
-	if inspect(t, "avicontroller") != nil {
-		t.Error("uninstall under systemd left the container")
+	if inspect(t, "avicontroller") != nil || inspect(t, "avise") != nil {
+		t.Error("uninstall under systemd left a container")
 	}
 }

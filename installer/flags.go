@@ -54,15 +54,10 @@ var legacyFlags = []legacyFlag{
 
 // notYet are flags of features this build does not have yet: refusing them beats ignoring them.
 var notYet = []struct{ flag, feature string }{
-	{"master-controller-ip", "the service engine"},
-	{"join-token", "the service engine"},
-	{"se-cores", "the service engine"},
-	{"se-memory-mb", "the service engine"},
-	{"se-data-dir", "the service engine"},
-	{"se-disk", "the service engine"},
-	{"se-logs-dir", "the service engine"},
-	{"se-logs-disk", "the service engine"},
-	{"se-inband-mgmt", "the service engine"},
+	{"se-disk", "a separate SE disk size"},
+	{"se-logs-dir", "a separate SE client-log directory"},
+	{"se-logs-disk", "a separate SE client-log directory"},
+	{"se-inband-mgmt", "in-band SE management"},
 }
 
 // detectIP is the value --controller-ip takes when given without one: detect from the default
@@ -178,7 +173,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.IntVar(&o.HTTPSPort, "https-port", 443, "controller HTTPS (UI and API) port")
 	fs.IntVar(&o.HTTPPort, "http-port", 80, "controller HTTP port (redirects to HTTPS)")
 	fs.IntVar(&o.DNSPort, "dns-port", 53, "controller DNS port")
-	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE joins its controller with")
+	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, which keeps it off the command line)")
 	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `docker save` tarball instead of building it")
 	fs.BoolVar(&o.Yes, "yes", false, "answer yes to confirmations (implies --rm-containers)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run preflight and plan, print what would be written, change nothing")

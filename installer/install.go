@@ -22,6 +22,8 @@ import (
 	"github.com/avi-init/avi-init/docker"
 	"github.com/avi-init/avi-init/image"
 	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/runtime/se"
+	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -86,21 +88,23 @@ type run struct {
 	dry     bool
 	systemd bool
 
-	installed *containerspec.Settings // the settings of an existing installation
-	container *docker.Container       // the existing controller container
-	binary    *image.Binary
+	binary *image.Binary
+	roles  []*roleRun // the controller first, then the SE
+	// bootstrap is the token a new SE beside the controller joins with.
+	bootstrap *sechannel.Token
+}
+
+// roleRun is what the phases know and decide about one role.
+type roleRun struct {
+	role      string
+	installed *containerspec.Settings // an existing installation's settings
+	container *docker.Container       // the existing container
 	settings  containerspec.Settings
 	envText   []byte
 	unitText  []byte
-	// changed is set by the files phase when the controller's env or unit changed.
+	// changed is set by the files phase when the role's env or unit changed.
 	changed      bool
 	unitsChanged bool
-}
-
-// step is an action and what performs it.
-type step struct {
-	a  Action
-	do func() error
 }
 
 // phase is one named step of the install workflow.
@@ -112,9 +116,9 @@ type phase struct {
 var phases = []phase{
 	{"preflight", "check the host", (*run).preflight},
 	{"plan", "decide the images, files and containers", (*run).plan},
-	{"images", "load the controller image into the engine", (*run).images},
-	{"files", "write the binary, env file and units", (*run).files},
-	{"services", "enable and start the controller, wait until it answers", (*run).services},
+	{"images", "load the images into the engine", (*run).images},
+	{"files", "write the binary, env files and units", (*run).files},
+	{"services", "enable and start the containers, wait until they answer", (*run).services},
 }
 
 // Install runs the installer with the parsed options.
@@ -141,6 +145,12 @@ func Install(ctx context.Context, env *Env, o *Options) error {
 	rep.report.Summary = &req
 	PrintSummary(rep.log, req)
 	r := &run{env: env, opts: o, req: req, host: h, rep: rep, dry: o.DryRun, systemd: h.SystemdRunning}
+	if req.Controller {
+		r.roles = append(r.roles, &roleRun{role: containerspec.RoleController})
+	}
+	if req.SE {
+		r.roles = append(r.roles, &roleRun{role: containerspec.RoleSE})
+	}
 	rep.report.Result.DryRun = r.dry
 	return rep.finish(r.phases(ctx))
 }
@@ -159,8 +169,10 @@ func (r *run) phases(ctx context.Context) error {
 		r.rep.printf("Nothing to change: avi-init is installed as asked.\n")
 	case r.opts.NoStart:
 		r.rep.printf("Installed and enabled; not started (--no-start).\n")
-	default:
+	case r.req.Controller:
 		r.rep.printf("The controller is ready: %s\n", controllerURL(r.req.ControllerIP, r.req.HTTPSPort))
+	default:
+		r.rep.printf("The service engine joined its controller at %s.\n", r.req.ControllerIP)
 	}
 	return nil
 }
@@ -212,29 +224,26 @@ func indent(s string) string {
 func (r *run) preflight(ctx context.Context) error {
 	env := r.env
 	facts := EngineFacts{Err: env.EngineErr, StorageFree: -1}
+	for _, rr := range r.roles {
+		if data, err := os.ReadFile(env.EnvFile(rr.role)); err == nil {
+			if s, err := settingsFromFile(data); err == nil {
+				rr.installed = &s
+			}
+		}
+	}
 	if env.Engine != nil {
 		facts.Info, facts.Err = env.Engine.Info(ctx)
 		if facts.Err == nil {
 			if free, _, err := env.Host.StatFS(facts.Info.RootDir); err == nil {
 				facts.StorageFree = int64(free)
 			}
-			c, err := env.Engine.Container(ctx, containerspec.ContainerName(containerspec.RoleController))
-			if err != nil {
-				return err
+			for _, rr := range r.roles {
+				c, err := env.Engine.Container(ctx, containerspec.ContainerName(rr.role))
+				if err != nil {
+					return err
+				}
+				rr.container = c
 			}
-			r.container = c
-		}
-	}
-	if data, err := os.ReadFile(env.EnvFile(containerspec.RoleController)); err == nil {
-		if s, err := settingsFromFile(data); err == nil {
-			r.installed = &s
-		}
-	}
-	// Ports held by the installation being updated are not in the way.
-	ours := map[int]bool{}
-	if r.installed != nil && r.container != nil && r.container.Running {
-		for _, p := range []int{r.installed.HTTPSPort, r.installed.HTTPPort, r.installed.SysintPort} {
-			ours[p] = true
 		}
 	}
 	checks := []Check{
@@ -245,11 +254,24 @@ func (r *run) preflight(ctx context.Context) error {
 		DockerStorageCheck(facts),
 		CPUCheck(r.host, r.req),
 		MemoryCheck(r.host, r.req),
-		DiskFreeCheck(r.host, r.req, r.installed != nil),
-		PortCheck("https-port", r.req.HTTPSPort, env.PortFree, ours[r.req.HTTPSPort]),
-		PortCheck("http-port", r.req.HTTPPort, env.PortFree, ours[r.req.HTTPPort]),
-		PortCheck("sysint-port", r.req.SysintPort, env.PortFree, ours[r.req.SysintPort]),
-		ExistingInstallationCheck(r.installed != nil, r.container, r.opts.RmContainers),
+	}
+	if ctl := r.role(containerspec.RoleController); ctl != nil {
+		// Ports held by the installation being updated are not in the way.
+		ours := map[int]bool{}
+		if ctl.installed != nil && ctl.container != nil && ctl.container.Running {
+			for _, p := range []int{ctl.installed.HTTPSPort, ctl.installed.HTTPPort, ctl.installed.SysintPort} {
+				ours[p] = true
+			}
+		}
+		checks = append(checks,
+			DiskFreeCheck(r.host, r.req, ctl.installed != nil),
+			PortCheck("https-port", r.req.HTTPSPort, env.PortFree, ours[r.req.HTTPSPort]),
+			PortCheck("http-port", r.req.HTTPPort, env.PortFree, ours[r.req.HTTPPort]),
+			PortCheck("sysint-port", r.req.SysintPort, env.PortFree, ours[r.req.SysintPort]),
+		)
+	}
+	for _, rr := range r.roles {
+		checks = append(checks, ExistingInstallationCheck(rr.role, rr.installed != nil, rr.container, r.opts.RmContainers))
 	}
 	results, err := RunChecks(ctx, checks, r.opts.IgnorePreflight, r.rep.log)
 	r.rep.report.Checks = results
@@ -257,6 +279,16 @@ func (r *run) preflight(ctx context.Context) error {
 		return fmt.Errorf("no Docker engine to install into: %v", facts.Err)
 	}
 	return err
+}
+
+// role returns the run of a role, or nil when it is not installed this time.
+func (r *run) role(name string) *roleRun {
+	for _, rr := range r.roles {
+		if rr.role == name {
+			return rr
+		}
+	}
+	return nil
 }
 
 func settingsFromFile(data []byte) (containerspec.Settings, error) {
@@ -267,67 +299,86 @@ func settingsFromFile(data []byte) (containerspec.Settings, error) {
 	return containerspec.FromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 }
 
+// descriptions of the roles' units.
+var unitDescription = map[string]string{
+	containerspec.RoleController: "Avi Vantage Controller (avi-init)",
+	containerspec.RoleSE:         "Avi Vantage Service Engine (avi-init)",
+}
+
 func (r *run) plan(ctx context.Context) error {
 	bin, err := image.ReadBinary(r.env.Executable)
 	if err != nil {
 		return err
 	}
 	r.binary = bin
-	ref := bin.Ref(containerspec.RoleController)
-	if r.opts.ImageTar != "" {
-		if ref, err = tarballRef(r.opts.ImageTar); err != nil {
-			return err
-		}
-	}
 	req := r.req
-	r.settings = containerspec.Settings{
-		Role:         containerspec.RoleController,
-		Image:        ref,
-		Cores:        req.ControllerCores,
-		MemoryMB:     req.ControllerMemoryGB * 1024,
-		DataDir:      r.env.path(req.DataDir),
-		DiskGB:       req.ControllerDiskGB,
-		ControllerIP: req.ControllerIP,
-		HTTPSPort:    req.HTTPSPort,
-		HTTPPort:     req.HTTPPort,
-		DNSPort:      req.DNSPort,
-		SysintPort:   req.SysintPort,
-	}
-	if req.MetricsDir != "" {
-		r.settings.MetricsDir = r.env.path(req.MetricsDir)
-	}
-	if req.LogsDir != "" {
-		r.settings.LogsDir = r.env.path(req.LogsDir)
-	}
-	if err := r.settings.Validate(); err != nil {
-		return err
-	}
-	if r.envText, err = templates.RenderEnv(containerspec.RoleController, r.settings.Env()); err != nil {
-		return err
-	}
-	if r.systemd {
-		r.unitText, err = templates.RenderUnit(templates.Unit{
-			Role:         containerspec.RoleController,
-			Description:  "Avi Vantage Controller (avi-init)",
-			Binary:       BinaryPath,
-			EnvFile:      filepath.Join(ConfigDir, containerspec.ContainerName(containerspec.RoleController)+".env"),
-			StartTimeout: unitStartTimeout,
-		})
-		if err != nil {
+	for _, rr := range r.roles {
+		ref := bin.Ref(rr.role)
+		if r.opts.ImageTar != "" && rr.role == containerspec.RoleController {
+			if ref, err = tarballRef(r.opts.ImageTar); err != nil {
+				return err
+			}
+		}
+		s := containerspec.Settings{
+			Role: rr.role, Image: ref, ControllerIP: req.ControllerIP, MgmtIP: req.MgmtIP, SysintPort: req.SysintPort,
+		}
+		if rr.role == containerspec.RoleController {
+			s.Cores, s.MemoryMB, s.DataDir, s.DiskGB = req.ControllerCores, req.ControllerMemoryGB*1024, r.env.path(req.DataDir), req.ControllerDiskGB
+			s.HTTPSPort, s.HTTPPort, s.DNSPort = req.HTTPSPort, req.HTTPPort, req.DNSPort
+			if req.MetricsDir != "" {
+				s.MetricsDir = r.env.path(req.MetricsDir)
+			}
+			if req.LogsDir != "" {
+				s.LogsDir = r.env.path(req.LogsDir)
+			}
+		} else {
+			s.Cores, s.MemoryMB, s.DataDir = req.SECores, req.SEMemoryMB, r.env.path(req.SEDataDir)
+		}
+		if err := s.Validate(); err != nil {
 			return err
 		}
+		rr.settings = s
+		if rr.envText, err = templates.RenderEnv(rr.role, s.Env()); err != nil {
+			return err
+		}
+		if r.systemd {
+			rr.unitText, err = templates.RenderUnit(templates.Unit{
+				Role:         rr.role,
+				Description:  unitDescription[rr.role],
+				Binary:       BinaryPath,
+				EnvFile:      filepath.Join(ConfigDir, containerspec.ContainerName(rr.role)+".env"),
+				StartTimeout: unitStartTimeout,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if r.dry {
+			spec := s.Spec(s.Hash())
+			spec.RestartAlways = !r.systemd
+			specJSON, _ := json.MarshalIndent(spec, "", "  ")
+			how := "created by the " + containerspec.UnitName(rr.role) + " supervisor"
+			if !r.systemd {
+				how = "created by the installer with restart policy unless-stopped (no systemd)"
+			}
+			if err := r.act("plan", Action{Kind: "container-spec", Target: spec.Name, Detail: how, Content: string(specJSON)}, nil); err != nil {
+				return err
+			}
+		}
 	}
-	spec := r.settings.Spec(r.settings.Hash())
-	spec.RestartAlways = !r.systemd
-	specJSON, _ := json.MarshalIndent(spec, "", "  ")
-	how := "created by the avicontroller unit's supervisor"
-	if !r.systemd {
-		how = "created by the installer with restart policy unless-stopped (no systemd)"
-	}
-	if r.dry {
-		return r.act("plan", Action{Kind: "container-spec", Target: spec.Name, Detail: how, Content: string(specJSON)}, nil)
+	// A new SE beside the controller joins it with a token made now: the controller adopts it
+	// from its data directory, the SE finds it in its own.
+	if se, ctl := r.role(containerspec.RoleSE), r.role(containerspec.RoleController); se != nil && ctl != nil && !seJoined(se.settings) {
+		tok := sechannel.NewToken("")
+		r.bootstrap = &tok
 	}
 	return nil
+}
+
+// seJoined reports whether the SE with these settings has joined its controller already.
+func seJoined(s containerspec.Settings) bool {
+	_, err := os.Stat(filepath.Join(s.DataDir, se.IdentityFile))
+	return err == nil
 }
 
 // tarballRef returns the image a `docker save` tarball holds.
@@ -343,43 +394,48 @@ func tarballRef(path string) (string, error) {
 }
 
 func (r *run) images(ctx context.Context) error {
-	ref := r.settings.Image
-	have, err := r.env.Engine.ImageExists(ctx, ref)
-	if err != nil {
-		return err
+	for _, rr := range r.roles {
+		ref := rr.settings.Image
+		have, err := r.env.Engine.ImageExists(ctx, ref)
+		if err != nil {
+			return err
+		}
+		src := "built from " + r.env.Executable
+		if r.opts.ImageTar != "" && rr.role == containerspec.RoleController {
+			src = "from " + r.opts.ImageTar
+		}
+		a := Action{Kind: "image", Target: ref, Changed: !have, Detail: src}
+		if err := r.act("images", a, func() error { return r.loadImage(ctx, rr.role, ref) }); err != nil {
+			return err
+		}
 	}
-	src := "built from " + r.env.Executable
-	if r.opts.ImageTar != "" {
-		src = "from " + r.opts.ImageTar
-	}
-	a := Action{Kind: "image", Target: ref, Changed: !have, Detail: src}
-	return r.act("images", a, func() error { return r.loadImage(ctx, ref) })
+	return nil
 }
 
-func (r *run) loadImage(ctx context.Context, ref string) error {
+func (r *run) loadImage(ctx context.Context, role, ref string) error {
 	start := time.Now()
 	pr, pw := io.Pipe()
 	counter := &progress{w: r.rep.log, what: "loading " + ref, every: 4 << 20, next: 4 << 20}
 	go func() {
 		var err error
-		if r.opts.ImageTar != "" {
+		if r.opts.ImageTar != "" && role == containerspec.RoleController {
 			var f *os.File
 			if f, err = os.Open(r.opts.ImageTar); err == nil {
 				_, err = io.Copy(pw, f)
 				f.Close()
 			}
 		} else {
-			err = r.binary.WriteTarball(pw, containerspec.RoleController)
+			err = r.binary.WriteTarball(pw, role)
 		}
 		pw.CloseWithError(err)
 	}()
 	err := r.env.Engine.LoadImage(ctx, io.TeeReader(pr, counter), r.rep.log)
 	pr.CloseWithError(errors.New("load finished"))
 	if err != nil {
-		return fmt.Errorf("load controller image: %w", err)
+		return fmt.Errorf("load %s image: %w", role, err)
 	}
 	if ok, err := r.env.Engine.ImageExists(ctx, ref); err != nil || !ok {
-		return fmt.Errorf("load controller image: the engine does not list %s after loading it", ref)
+		return fmt.Errorf("load %s image: the engine does not list %s after loading it", role, ref)
 	}
 	r.rep.printf("\tloaded %s (%d MB) in %s\n", ref, counter.n>>20, time.Since(start).Round(time.Millisecond))
 	return nil
@@ -417,17 +473,19 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode, show bo
 	if show {
 		a.Content = string(data)
 	}
-	return changed, r.act("files", a, func() error {
-		// The env file's directory is as private as the file.
-		dirPerm := os.FileMode(0o755)
-		if perm&0o077 == 0 {
-			dirPerm = 0o700
-		}
-		if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-			return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-		}
-		return atomicfile.Write(path, data, perm)
-	})
+	return changed, r.act("files", a, func() error { return writePrivate(path, data, perm) })
+}
+
+// writePrivate writes a file; a secret's directory is as private as the file.
+func writePrivate(path string, data []byte, perm os.FileMode) error {
+	dirPerm := os.FileMode(0o755)
+	if perm&0o077 == 0 {
+		dirPerm = 0o700
+	}
+	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	return atomicfile.Write(path, data, perm)
 }
 
 func (r *run) files(ctx context.Context) error {
@@ -444,67 +502,121 @@ func (r *run) files(ctx context.Context) error {
 		return err
 	}
 
-	for _, dir := range []string{r.settings.DataDir, r.settings.MetricsDir, r.settings.LogsDir} {
-		if dir == "" {
-			continue
-		}
-		_, err := os.Stat(dir)
-		a := Action{Kind: "directory", Target: dir, Changed: errors.Is(err, os.ErrNotExist)}
-		if err := r.act("files", a, func() error { return os.MkdirAll(dir, 0o755) }); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
+	for _, rr := range r.roles {
+		for _, dir := range []string{rr.settings.DataDir, rr.settings.MetricsDir, rr.settings.LogsDir} {
+			if dir == "" {
+				continue
+			}
+			_, err := os.Stat(dir)
+			a := Action{Kind: "directory", Target: dir, Changed: errors.Is(err, os.ErrNotExist)}
+			if err := r.act("files", a, func() error { return os.MkdirAll(dir, 0o755) }); err != nil {
+				return fmt.Errorf("create data directory: %w", err)
+			}
 		}
 	}
-
 	if err := r.setupFile(); err != nil {
 		return err
 	}
-	envChanged, err := r.writeIfChanged(r.env.EnvFile(containerspec.RoleController), r.envText, 0o600, true)
-	if err != nil {
+	if err := r.joinFiles(); err != nil {
 		return err
 	}
-	r.changed = envChanged
-	if r.systemd {
-		if r.unitsChanged, err = r.writeIfChanged(r.env.UnitFile(containerspec.RoleController), r.unitText, 0o644, true); err != nil {
+	for _, rr := range r.roles {
+		envChanged, err := r.writeIfChanged(r.env.EnvFile(rr.role), rr.envText, 0o600, true)
+		if err != nil {
 			return err
 		}
-		r.changed = r.changed || r.unitsChanged
+		rr.changed = envChanged
+		if r.systemd {
+			if rr.unitsChanged, err = r.writeIfChanged(r.env.UnitFile(rr.role), rr.unitText, 0o644, true); err != nil {
+				return err
+			}
+			rr.changed = rr.changed || rr.unitsChanged
+		}
 	}
 	return nil
+}
+
+// joinFiles hands an SE its join token: given (-s --join-token) it goes straight into the SE's
+// data directory; made here (-c -s), its secret goes to the controller's data directory now and
+// the whole token (which needs the controller's certificate) to the SE's once the controller
+// answers. Tokens are secrets: files 0600, contents never shown.
+func (r *run) joinFiles() error {
+	se, ctl := r.role(containerspec.RoleSE), r.role(containerspec.RoleController)
+	switch {
+	case se == nil || seJoined(se.settings):
+		return nil
+	case ctl == nil:
+		path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
+		a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
+		return r.act("files", a, func() error { return writePrivate(path, []byte(r.req.JoinToken+"\n"), 0o600) })
+	}
+	path := filepath.Join(ctl.settings.DataDir, controller.BootstrapTokenFile)
+	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, a join token for the SE beside the controller (not shown)"}
+	return r.act("files", a, func() error {
+		data, _ := json.Marshal(controller.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
+		return writePrivate(path, data, 0o600)
+	})
 }
 
 // setupFile hands --setup-json to the controller through its data directory (0600; never on a
 // command line or in the env file). The controller applies it on first boot and deletes it, so
 // once the controller has a store the file is not written again.
 func (r *run) setupFile() error {
-	if r.req.SetupJSON == "" {
+	ctl := r.role(containerspec.RoleController)
+	if r.req.SetupJSON == "" || ctl == nil {
 		return nil
 	}
 	data, err := os.ReadFile(r.req.SetupJSON)
 	if err != nil {
 		return fmt.Errorf("read --setup-json: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(r.settings.DataDir, controller.StoreFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(ctl.settings.DataDir, controller.StoreFile)); err == nil {
 		return r.act("files", Action{Kind: "setup-json", Target: r.req.SetupJSON, Detail: "the controller is initialised already; --setup-json applies on first boot only"}, nil)
 	}
-	dst := filepath.Join(r.settings.DataDir, controller.SetupFile)
+	dst := filepath.Join(ctl.settings.DataDir, controller.SetupFile)
 	a := Action{Kind: "file", Target: dst, Changed: true, Detail: "mode 0600, first-boot configuration (content not shown: it holds the admin password)"}
-	return r.act("files", a, func() error {
-		if err := os.MkdirAll(r.settings.DataDir, 0o755); err != nil {
-			return err
-		}
-		return atomicfile.Write(dst, data, 0o600)
-	})
+	return r.act("files", a, func() error { return writePrivate(dst, data, 0o600) })
 }
 
 func (r *run) services(ctx context.Context) error {
-	if r.systemd {
-		return r.servicesSystemd(ctx)
+	for _, rr := range r.roles {
+		if rr.role == containerspec.RoleSE && r.bootstrap != nil {
+			if err := r.seToken(rr); err != nil {
+				return err
+			}
+		}
+		var err error
+		if r.systemd {
+			err = r.servicesSystemd(ctx, rr)
+		} else {
+			err = r.servicesDocker(ctx, rr)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return r.servicesDocker(ctx)
+	return nil
 }
 
-func (r *run) servicesSystemd(ctx context.Context) error {
-	unit := containerspec.UnitName(containerspec.RoleController)
+// seToken writes the join token of the SE beside the controller, now that the controller's
+// certificate (whose hash the token carries) exists.
+func (r *run) seToken(se *roleRun) error {
+	ctl := r.role(containerspec.RoleController)
+	path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
+	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
+	return r.act("services", a, func() error {
+		hash, err := controller.CertHashOf(ctl.settings.DataDir)
+		if err != nil {
+			return fmt.Errorf("the SE cannot join: %w", err)
+		}
+		tok := *r.bootstrap
+		tok.CertHash = hash
+		return writePrivate(path, []byte(tok.String()+"\n"), 0o600)
+	})
+}
+
+func (r *run) servicesSystemd(ctx context.Context, rr *roleRun) error {
+	unit := containerspec.UnitName(rr.role)
 	var mgr systemd.Manager
 	connect := func() error {
 		if mgr != nil {
@@ -520,7 +632,7 @@ func (r *run) servicesSystemd(ctx context.Context) error {
 		}
 	}()
 	active, enabled := "inactive", false
-	if !r.dry || r.installed != nil {
+	if !r.dry || rr.installed != nil {
 		if err := connect(); err != nil {
 			return err
 		}
@@ -530,15 +642,15 @@ func (r *run) servicesSystemd(ctx context.Context) error {
 		}
 	}
 	steps := []step{
-		{Action{Kind: "daemon-reload", Target: "systemd", Changed: r.unitsChanged}, func() error { return mgr.Reload(ctx) }},
-		{Action{Kind: "enable", Target: unit, Changed: !enabled}, func() error { return mgr.Enable(ctx, r.env.UnitFile(containerspec.RoleController)) }},
+		{Action{Kind: "daemon-reload", Target: "systemd", Changed: rr.unitsChanged}, func() error { return mgr.Reload(ctx) }},
+		{Action{Kind: "enable", Target: unit, Changed: !enabled}, func() error { return mgr.Enable(ctx, r.env.UnitFile(rr.role)) }},
 	}
 	if !r.opts.NoStart {
 		running := active == "active" || active == "activating" || active == "reloading"
 		if running {
-			steps = append(steps, step{Action{Kind: "restart", Target: unit, Changed: r.changed, Detail: "settings changed"}, func() error { return mgr.Restart(ctx, unit) }})
+			steps = append(steps, step{Action{Kind: "restart", Target: unit, Changed: rr.changed, Detail: "settings changed"}, func() error { return mgr.Restart(ctx, unit) }})
 		} else {
-			steps = append(steps, step{Action{Kind: "start", Target: unit, Changed: true, Detail: "waits until the controller answers"}, func() error { return mgr.Start(ctx, unit) }})
+			steps = append(steps, step{Action{Kind: "start", Target: unit, Changed: true, Detail: "waits until it answers"}, func() error { return mgr.Start(ctx, unit) }})
 		}
 	}
 	for _, s := range steps {
@@ -549,17 +661,23 @@ func (r *run) servicesSystemd(ctx context.Context) error {
 			}
 			return do()
 		}); err != nil {
-			r.showLogs(ctx)
+			r.showLogs(ctx, rr.role)
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) servicesDocker(ctx context.Context) error {
-	spec := r.settings.Spec(r.settings.Hash())
+// step is an action and what performs it.
+type step struct {
+	a  Action
+	do func() error
+}
+
+func (r *run) servicesDocker(ctx context.Context, rr *roleRun) error {
+	spec := rr.settings.Spec(rr.settings.Hash())
 	spec.RestartAlways = true
-	c := r.container
+	c := rr.container
 	current := c != nil && c.Labels[containerspec.LabelConfig] == spec.Labels[containerspec.LabelConfig] && c.Image == spec.Image
 	if current && (c.Running || r.opts.NoStart) {
 		return r.act("services", Action{Kind: "container", Target: spec.Name, Detail: "running with these settings"}, nil)
@@ -578,41 +696,42 @@ func (r *run) servicesDocker(ctx context.Context) error {
 	if r.opts.NoStart {
 		return nil
 	}
-	return r.act("services", Action{Kind: "start-container", Target: spec.Name, Changed: true, Detail: "waits until the controller answers"}, func() error {
+	return r.act("services", Action{Kind: "start-container", Target: spec.Name, Changed: true, Detail: "waits until it answers"}, func() error {
 		if err := eng.Start(ctx, spec.Name); err != nil {
 			return err
 		}
-		if err := r.waitReady(ctx); err != nil {
-			r.showLogs(ctx)
+		if err := r.waitReady(ctx, rr); err != nil {
+			r.showLogs(ctx, rr.role)
 			return err
 		}
 		return nil
 	})
 }
 
-func (r *run) waitReady(ctx context.Context) error {
+func (r *run) waitReady(ctx context.Context, rr *roleRun) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
+	name := containerspec.ContainerName(rr.role)
 	var last error
 	for {
-		if last = r.env.Ready(ctx, r.settings); last == nil {
+		if last = r.env.Ready(ctx, rr.settings); last == nil {
 			return nil
 		}
-		c, err := r.env.Engine.Container(ctx, containerspec.ContainerName(containerspec.RoleController))
+		c, err := r.env.Engine.Container(ctx, name)
 		if err == nil && c != nil && !c.Running && c.Status == "exited" {
-			return fmt.Errorf("the controller container exited with code %d before it answered", c.ExitCode)
+			return fmt.Errorf("the %s container exited with code %d before it answered", name, c.ExitCode)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the controller did not answer within %s: %w", readyTimeout, last)
+			return fmt.Errorf("%s did not answer within %s: %w", name, readyTimeout, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// showLogs prints the last lines of the controller container's output after a failed start.
-func (r *run) showLogs(ctx context.Context) {
-	name := containerspec.ContainerName(containerspec.RoleController)
+// showLogs prints the last lines of a role's container output after a failed start.
+func (r *run) showLogs(ctx context.Context, role string) {
+	name := containerspec.ContainerName(role)
 	var b bytes.Buffer
 	if err := r.env.Engine.Logs(ctx, name, logTail, false, &b); err != nil || b.Len() == 0 {
 		return

@@ -3,11 +3,17 @@ package installer
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +23,8 @@ import (
 
 	"github.com/avi-init/avi-init/containerspec"
 	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/systemd"
 )
 
@@ -239,8 +247,8 @@ func newHarness(t *testing.T, withSystemd bool) *harness {
 		Engine:     h.engine,
 		Systemd:    func(context.Context) (systemd.Manager, error) { return h.sd, nil },
 		PortFree:   func(int) error { return nil },
-		Ready: func(context.Context, containerspec.Settings) error {
-			c := h.engine.containers["avicontroller"]
+		Ready: func(_ context.Context, s containerspec.Settings) error {
+			c := h.engine.containers[containerspec.ContainerName(s.Role)]
 			if withSystemd || (c != nil && c.Running) {
 				h.ready++
 				return nil
@@ -484,5 +492,117 @@ func TestNoTerminalNoFlagsIsUsageError(t *testing.T) {
 	var usage *UsageError
 	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "-c -cc") {
 		t.Fatalf("no terminal, no flags: %v, want a usage error naming the flags", err)
+	}
+}
+
+// writeControllerCert stands in for the controller's first boot: the certificate SE tokens pin.
+func writeControllerCert(t *testing.T, dataDir string) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "tls"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, controller.CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return sechannel.CertHash(cert)
+}
+
+func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
+	h := newHarness(t, false)
+	ctlData := filepath.Join(h.env.Root, "opt/avi/controller/data")
+	seData := filepath.Join(h.env.Root, "opt/avi/se/data")
+	hash := writeControllerCert(t, ctlData)
+	args := []string{"-c", "-s", "-cc", "1", "-cm", "1", "-sc", "1", "-sm", "512", "-i", "192.0.2.10"}
+	out, err := h.install(t, args...)
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	var loads, rest []string
+	for _, c := range h.engine.calls {
+		if strings.HasPrefix(c, "load ") {
+			loads = append(loads, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if len(loads) != 2 || !strings.Contains(loads[0], "avi-init/controller:") || !strings.Contains(loads[1], "avi-init/se:") {
+		t.Errorf("image loads %v, want the controller's then the SE's", loads)
+	}
+	if got, want := strings.Join(rest, ","), "create avicontroller,start avicontroller,create avise,start avise"; got != want {
+		t.Errorf("engine calls %q, want %q (the SE after the controller answers)", got, want)
+	}
+	var bt controller.BootstrapToken
+	data, err := os.ReadFile(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	if err != nil || json.Unmarshal(data, &bt) != nil || bt.ID == "" {
+		t.Fatalf("bootstrap token for the controller: %v %s", err, data)
+	}
+	tokData, err := os.ReadFile(filepath.Join(seData, containerspec.JoinTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := sechannel.ParseToken(string(tokData))
+	if err != nil || tok.ID != bt.ID || tok.Secret != bt.Secret || tok.CertHash != hash {
+		t.Errorf("the SE's token %q does not match the controller's bootstrap token and certificate: %v", tokData, err)
+	}
+	for _, f := range []string{filepath.Join(ctlData, controller.BootstrapTokenFile), filepath.Join(seData, containerspec.JoinTokenFile), h.env.EnvFile("se")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want mode 0600", f, err)
+		}
+	}
+	if strings.Contains(out, bt.Secret) {
+		t.Error("the install output shows the token's secret")
+	}
+	spec := h.engine.containers["avise"]
+	if spec == nil || !spec.Running {
+		t.Fatalf("avise not running: %+v", spec)
+	}
+
+	// Once the SE has joined, a re-run changes nothing and makes no new token.
+	os.WriteFile(filepath.Join(seData, "identity.json"), []byte("{}"), 0o600)
+	os.Remove(filepath.Join(seData, containerspec.JoinTokenFile))
+	os.Remove(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	out, err = h.install(t, args...)
+	if err != nil || len(h.engine.calls) != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("re-run after the SE joined: err %v, engine calls %v\n%s", err, h.engine.calls, out)
+	}
+
+	h.out.Reset()
+	if err := Uninstall(context.Background(), h.env, &UninstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.engine.containers) != 0 {
+		t.Errorf("uninstall left containers: %v", h.engine.containers)
+	}
+	for _, role := range []string{"controller", "se"} {
+		if _, err := os.Stat(h.env.EnvFile(role)); err == nil {
+			t.Errorf("uninstall left the %s env file", role)
+		}
+	}
+}
+
+func TestSEAloneWritesItsToken(t *testing.T) {
+	h := newHarness(t, false)
+	token := sechannel.NewToken(strings.Repeat("ab", 32)).String()
+	out, err := h.install(t, "-s", "-m", "192.0.2.1", "--join-token", token, "-sc", "1", "-sm", "512")
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(filepath.Join(h.env.Root, "opt/avi/se/data", containerspec.JoinTokenFile))
+	if strings.TrimSpace(string(got)) != token || strings.Contains(out, token) {
+		t.Errorf("SE token file %q (want the given token, never printed)", got)
+	}
+	if _, ok := h.engine.containers["avicontroller"]; ok {
+		t.Error("an SE alone installed a controller")
+	}
+	env, _ := os.ReadFile(h.env.EnvFile("se"))
+	if !strings.Contains(string(env), "AVI_CONTROLLER_IP=192.0.2.1\n") || strings.Contains(string(env), token) {
+		t.Errorf("SE env file:\n%s", env)
 	}
 }

@@ -268,13 +268,17 @@ func PortCheck(flag string, port int, free func(int) error, ours bool) Check {
 
 // ExistingInstallationCheck: an earlier installation is updated in place; a container of the
 // same name that avi-init did not create is only replaced with -rmc.
-func ExistingInstallationCheck(installed bool, c *docker.Container, rmContainers bool) Check {
-	return checkFunc{"ExistingInstallation", func(context.Context) (warns, errs []error) {
+func ExistingInstallationCheck(role string, installed bool, c *docker.Container, rmContainers bool) Check {
+	name := "ExistingInstallation"
+	if role == containerspec.RoleSE {
+		name = "ExistingSE"
+	}
+	return checkFunc{name, func(context.Context) (warns, errs []error) {
 		if installed {
-			warns = append(warns, fmt.Errorf("avi-init is already installed here: it will be updated in place, data kept"))
+			warns = append(warns, fmt.Errorf("the %s is already installed here: it will be updated in place, data kept", role))
 		}
 		if c != nil && c.Labels[containerspec.Label] == "" {
-			err := fmt.Errorf("a container named %s exists that avi-init did not create: remove it, or pass -rmc to replace it", containerspec.ContainerName(containerspec.RoleController))
+			err := fmt.Errorf("a container named %s exists that avi-init did not create: remove it, or pass -rmc to replace it", containerspec.ContainerName(role))
 			if rmContainers {
 				warns = append(warns, err)
 			} else {

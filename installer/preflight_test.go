@@ -281,7 +281,7 @@ func TestExistingInstallationCheck(t *testing.T) {
 		{"installed, foreign container", true, foreign, false, outcome{warns: 1, errs: 1}},
 	}
 	for _, tt := range tests {
-		c := ExistingInstallationCheck(tt.installed, tt.c, tt.rmc)
+		c := ExistingInstallationCheck("controller", tt.installed, tt.c, tt.rmc)
 		if c.Name() != "ExistingInstallation" {
 			t.Errorf("Name = %q", c.Name())
 		}
@@ -434,7 +434,7 @@ func TestRunChecksOnFixtures(t *testing.T) {
 		return []Check{
 			RootCheck(euid), OSReleaseCheck(h), SystemdCheck(h), DockerEngineCheck(healthy), DockerStorageCheck(healthy),
 			CPUCheck(h, req), MemoryCheck(h, req), DiskFreeCheck(h, req, false),
-			PortCheck("https-port", 443, free, false), ExistingInstallationCheck(false, nil, false),
+			PortCheck("https-port", 443, free, false), ExistingInstallationCheck("controller", false, nil, false),
 		}
 	}
 	req := Request{Controller: true, ControllerCores: 2, ControllerMemoryGB: 3, DataDir: "/opt/avi/controller/data", ControllerDiskGB: 10}

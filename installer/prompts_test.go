@@ -230,45 +230,40 @@ func TestPromptScript(t *testing.T) {
 	}
 }
 
-// An operator who asks for an SE is told this build has none and asked again; "n" then goes on
-// with the controller alone.
-func TestPromptSERefused(t *testing.T) {
-	const qSE = "Do you want to run Avi SE on this Host [y/n]"
+// An operator who runs the controller and an SE here is asked the SE's questions too, with
+// ranges made of what the controller leaves.
+func TestPromptControllerAndSE(t *testing.T) {
 	req, screen, err := promptDialogue(t, func(c *expect.Console) {
 		expectOn(t, c, "Do you want to run Avi Controller on this Host [y/n]")
 		sendLine(t, c, "yes")
-		expectOn(t, c, qSE)
+		expectOn(t, c, "Do you want to run Avi SE on this Host [y/n]")
 		sendLine(t, c, "y")
-		expectOn(t, c, "the service engine is not available in this version of avi-init yet")
-		expectOn(t, c, qSE)
-		sendLine(t, c, "n")
 		for _, q := range []string{
-			"Enter The Number Of Cores For Avi Controller. Range [1, 2]",
-			"Please Enter Memory (in GB) for Avi Controller. Range [1, 7]",
+			"Enter The Number Of Cores For Avi Controller. Range [1, 1]", // one of the two cores is the SE's
+			"Please Enter Memory (in GB) for Avi Controller. Range [1, 6]",
 			"Please enter directory path for Avi Controller Config (Default [/opt/avi/controller/data])",
 			"Please enter disk size (in GB) for Avi Controller Config (Default [10])",
+			"Do you have a separate partition for Avi Controller Metrics?",
+			"Do you have a separate partition for Avi Controller Client Logs?",
+			"Please enter Controller IP (Default [192.0.2.10])",
+			"Enter The Number Of Cores For Avi SE. Range [1, 1]",
 		} {
 			expectOn(t, c, q)
 			sendLine(t, c, "")
 		}
-		expectOn(t, c, "Do you have a separate partition for Avi Controller Metrics?")
+		// 8 GiB - 512 MB for the host - 6 GB for the controller.
+		expectOn(t, c, "Please Enter Memory (in MB) for Avi SE. Range [512, 1536]")
+		sendLine(t, c, "4096")
+		expectOn(t, c, "4096 is out of range")
+		sendLine(t, c, "1024")
+		expectOn(t, c, "Please enter directory path for Avi SE data (Default [/opt/avi/se/data])")
 		sendLine(t, c, "")
-		expectOn(t, c, "Do you have a separate partition for Avi Controller Client Logs?")
-		sendLine(t, c, "")
-		expectOn(t, c, "Please enter Controller IP (Default [192.0.2.10])")
-		sendLine(t, c, "198.51.100.7")
 	})
 	if err != nil {
 		t.Fatalf("Resolve: %v; terminal showed:\n%s", err, screen)
 	}
-	if !strings.Contains(screen, "Sorry, your reply was invalid: the service engine is not available") {
-		t.Errorf("terminal does not show the SE refusal:\n%s", screen)
-	}
-	if !req.Controller || req.SE {
-		t.Errorf("Controller, SE = %v, %v; want true, false", req.Controller, req.SE)
-	}
-	if req.ControllerCores != 2 || req.ControllerMemoryGB != 7 || req.ControllerDiskGB != 10 ||
-		req.DataDir != "/opt/avi/controller/data" || req.ControllerIP != "198.51.100.7" {
-		t.Errorf("Resolve = %+v; want the host's clamped defaults (2 cores, 7 GB, 10 GB at /opt/avi/controller/data) and IP 198.51.100.7", req)
+	if !req.Controller || !req.SE || req.ControllerCores != 1 || req.ControllerMemoryGB != 6 || req.SECores != 1 || req.SEMemoryMB != 1024 ||
+		req.SEDataDir != "/opt/avi/se/data" || req.MgmtIP != "192.0.2.10" {
+		t.Errorf("Resolve = %+v; want the controller and an SE sharing the host", req)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/avi-init/avi-init/containerspec"
 	"github.com/avi-init/avi-init/runtime/controller"
+	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/templates"
 )
 
@@ -25,7 +27,13 @@ type Request struct {
 	MetricsDiskGB      int    `json:"controller_metrics_disk_gb,omitempty"`
 	LogsDir            string `json:"controller_logs_dir,omitempty"`
 	LogsDiskGB         int    `json:"controller_logs_disk_gb,omitempty"`
-	ControllerIP       string `json:"controller_ip"`
+	ControllerIP       string `json:"controller_ip"` // for an SE alone: the controller it joins
+	SECores            int    `json:"se_cores,omitempty"`
+	SEMemoryMB         int    `json:"se_memory_mb,omitempty"`
+	SEDataDir          string `json:"se_data_dir,omitempty"`
+	MgmtIP             string `json:"mgmt_ip,omitempty"` // this host's address
+	// JoinToken lets an SE alone join its controller; it is a secret and never shown.
+	JoinToken string `json:"-"`
 	// SetupJSON is the first-boot configuration file; its content is never shown.
 	SetupJSON  string `json:"setup_json,omitempty"`
 	HTTPSPort  int    `json:"https_port"`
@@ -41,9 +49,6 @@ type Asker interface {
 	Ask(msg, def string, validate func(string) error) (string, error)
 }
 
-// errSENotYet answers every request for an SE: this build has no SE runtime yet.
-var errSENotYet = fmt.Errorf("the service engine is not available in this version of avi-init yet; install the controller alone (-c)")
-
 // Resolve decides the request. With ask nil (unattended), values come from flags and defaults and
 // any bad value is a usage error; otherwise the prompt script asks for each.
 func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
@@ -52,56 +57,89 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 			return Request{}, usagef("--%s: %s is not available in this version of avi-init yet", f.flag, f.feature)
 		}
 	}
-	// A host that cannot meet a minimum is an error before any question.
-	cores, err := ControllerCores(h)
-	if err != nil {
-		return Request{}, err
-	}
-	memory, err := ControllerMemory(h)
-	if err != nil {
-		return Request{}, err
-	}
-	// The largest disk is the best any data directory can do.
-	if _, err := ControllerDisk(h, DefaultDataDir(h)); err != nil {
-		return Request{}, err
-	}
 	r := Request{HTTPSPort: o.HTTPSPort, HTTPPort: o.HTTPPort, DNSPort: o.DNSPort, SysintPort: o.SysintPort}
 	if err := checkPorts(r); err != nil {
 		return Request{}, err
 	}
 	p := prompter{ask: ask, o: o}
+	r.Controller, r.SE = o.Controller || !o.SE, o.SE
 
-	r.Controller = o.Controller || !o.SE
+	// A host that cannot meet a minimum is an error before any question.
+	var cores, memory Range
+	var err error
+	if ask != nil || r.Controller {
+		if cores, err = ControllerCores(h); err != nil {
+			return Request{}, err
+		}
+		if memory, err = ControllerMemory(h); err != nil {
+			return Request{}, err
+		}
+		// The largest disk is the best any data directory can do.
+		if _, err := ControllerDisk(h, DefaultDataDir(h, containerspec.RoleController)); err != nil {
+			return Request{}, err
+		}
+	}
 	if ask != nil {
-		if r.Controller, err = p.yesNo("Do you want to run Avi Controller on this Host [y/n]", true, nil); err != nil {
+		if r.Controller, err = p.yesNo("Do you want to run Avi Controller on this Host [y/n]", true); err != nil {
 			return Request{}, err
 		}
-		if r.SE, err = p.yesNo("Do you want to run Avi SE on this Host [y/n]", false, errSENotYet); err != nil {
+		if r.SE, err = p.yesNo("Do you want to run Avi SE on this Host [y/n]", false); err != nil {
 			return Request{}, err
 		}
-	} else if o.SE {
-		return Request{}, &UsageError{Err: errSENotYet}
 	}
 	if !r.Controller && !r.SE {
 		return Request{}, usagef("nothing to install: run the controller (-c) or an SE (-s)")
 	}
+	if r.Controller {
+		if err := p.controller(&r, h, cores, memory); err != nil {
+			return Request{}, err
+		}
+	}
+	if r.SE {
+		if err := p.serviceEngine(&r, h); err != nil {
+			return Request{}, err
+		}
+		if r.Controller {
+			r.MgmtIP = r.ControllerIP
+		}
+	}
+	if o.SetupJSON != "" {
+		if err := checkSetupFile(o.SetupJSON); err != nil {
+			return Request{}, usagef("--setup-json %s: %v", o.SetupJSON, err)
+		}
+		r.SetupJSON = o.SetupJSON
+	}
+	return r, nil
+}
 
+// controller asks (or checks) the controller's sizes, directories and address. Beside an SE, it
+// leaves the SE its minimum.
+func (p prompter) controller(r *Request, h *Host, cores, memory Range) error {
+	o := p.o
+	if r.SE {
+		cores.Max -= MinSECores
+		memory.Max -= (MinSEMemoryMB + 1023) / 1024
+		if cores.Max < cores.Min || memory.Max < memory.Min {
+			return fmt.Errorf("this host cannot run the controller and an SE: together they need at least %d cores and %d GB of memory after the host's own", MinControllerCores+MinSECores, MinControllerMemoryGB+1)
+		}
+	}
+	var err error
 	if r.ControllerCores, err = p.size("controller-cores", fmt.Sprintf("Enter The Number Of Cores For Avi Controller. Range %s", cores), o.ControllerCores, cores, defaultControllerCores); err != nil {
-		return Request{}, err
+		return err
 	}
 	if r.ControllerMemoryGB, err = p.size("controller-memory", fmt.Sprintf("Please Enter Memory (in GB) for Avi Controller. Range %s", memory), o.ControllerMemoryGB, memory, defaultControllerMemoryGB); err != nil {
-		return Request{}, err
+		return err
 	}
-	dataDefault := DefaultDataDir(h)
+	dataDefault := DefaultDataDir(h, containerspec.RoleController)
 	if r.DataDir, err = p.dir("controller-data-dir", fmt.Sprintf("Please enter directory path for Avi Controller Config (Default [%s])", dataDefault), o.ControllerDataDir, dataDefault, h, true); err != nil {
-		return Request{}, err
+		return err
 	}
 	disk, err := ControllerDisk(h, r.DataDir)
 	if err != nil {
-		return Request{}, err
+		return err
 	}
 	if r.ControllerDiskGB, err = p.size("controller-disk", fmt.Sprintf("Please enter disk size (in GB) for Avi Controller Config (Default [%d])", disk.Clamp(defaultControllerDiskGB)), o.ControllerDiskGB, disk, defaultControllerDiskGB); err != nil {
-		return Request{}, err
+		return err
 	}
 
 	partitions := []struct {
@@ -117,34 +155,94 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 	for _, part := range partitions {
 		msg := fmt.Sprintf("Do you have a separate partition for Avi Controller %s? If yes, enter its directory path, else leave it blank", part.what)
 		if *part.dir, err = p.dir(part.dirFlag, msg, part.dirOpt, "", h, false); err != nil {
-			return Request{}, err
+			return err
 		}
 		if *part.dir == "" {
 			if o.Set(part.diskFlag) {
-				return Request{}, usagef("--%s needs --%s", part.diskFlag, part.dirFlag)
+				return usagef("--%s needs --%s", part.diskFlag, part.dirFlag)
 			}
 			continue
 		}
 		rng, err := ControllerDisk(h, *part.dir)
 		if err != nil {
-			return Request{}, p.fail(err)
+			return p.fail(err)
 		}
 		msg = fmt.Sprintf("Please enter disk size (in GB) for Avi Controller %s. Range %s", part.what, rng)
 		if *part.disk, err = p.size(part.diskFlag, msg, part.diskOpt, rng, defaultControllerDiskGB); err != nil {
-			return Request{}, err
+			return err
 		}
 	}
+	if o.Set("master-controller-ip") || o.Set("join-token") {
+		return usagef("-m and --join-token name another controller for an SE alone; with -c the SE joins this controller")
+	}
+	r.ControllerIP, err = p.ip(o.ControllerIP, h.DefaultIP)
+	return err
+}
 
-	if r.ControllerIP, err = p.ip(o.ControllerIP, h.DefaultIP); err != nil {
-		return Request{}, err
+// serviceEngine asks (or checks) the SE's sizes and directory, and, for an SE alone, the
+// controller it joins and its join token. Beside a controller, the SE gets what it leaves.
+func (p prompter) serviceEngine(r *Request, h *Host) error {
+	o := p.o
+	cores, err := SECores(h, r.ControllerCores)
+	if err != nil {
+		return err
 	}
-	if o.SetupJSON != "" {
-		if err := checkSetupFile(o.SetupJSON); err != nil {
-			return Request{}, usagef("--setup-json %s: %v", o.SetupJSON, err)
+	memory, err := SEMemory(h, r.ControllerMemoryGB)
+	if err != nil {
+		return err
+	}
+	if !r.Controller {
+		if r.ControllerIP, err = p.master(o.MasterIP); err != nil {
+			return err
 		}
-		r.SetupJSON = o.SetupJSON
+		if r.JoinToken, err = p.token(o.JoinToken); err != nil {
+			return err
+		}
+		if r.MgmtIP = h.DefaultIP; r.MgmtIP == "" {
+			r.MgmtIP = r.ControllerIP
+		}
 	}
-	return r, nil
+	if r.SECores, err = p.size("se-cores", fmt.Sprintf("Enter The Number Of Cores For Avi SE. Range %s", cores), o.SECores, cores, 1); err != nil {
+		return err
+	}
+	if r.SEMemoryMB, err = p.size("se-memory-mb", fmt.Sprintf("Please Enter Memory (in MB) for Avi SE. Range %s", memory), o.SEMemoryMB, memory, defaultSEMemoryMB); err != nil {
+		return err
+	}
+	def := DefaultDataDir(h, containerspec.RoleSE)
+	r.SEDataDir, err = p.dir("se-data-dir", fmt.Sprintf("Please enter directory path for Avi SE data (Default [%s])", def), o.SEDataDir, def, h, true)
+	return err
+}
+
+// master is the controller an SE alone joins (-m).
+func (p prompter) master(given string) (string, error) {
+	if p.ask == nil {
+		if given == "" {
+			return "", usagef("an SE alone joins a controller: give its address with -m IP and a token with --join-token (or AVI_JOIN_TOKEN)")
+		}
+		if err := checkIP(given); err != nil {
+			return "", usagef("-m: %v", err)
+		}
+		return given, nil
+	}
+	return p.ask.Ask("Please enter the IP of the Avi Controller this SE joins", given, checkIP)
+}
+
+// token is the join token of an SE alone: from --join-token, AVI_JOIN_TOKEN, or asked.
+func (p prompter) token(given string) (string, error) {
+	check := func(s string) error {
+		_, err := sechannel.ParseToken(s)
+		return err
+	}
+	if p.ask == nil {
+		if given == "" {
+			return "", usagef("an SE alone needs a join token: --join-token TOKEN or AVI_JOIN_TOKEN (create one on the controller's Service Engines page)")
+		}
+		if err := check(given); err != nil {
+			return "", usagef("--join-token: %v", err)
+		}
+		return given, nil
+	}
+	return p.ask.Ask("Please enter the join token (from the controller's Service Engines page)", given, check)
 }
 
 // checkSetupFile reads the first-boot configuration as the controller will, so that a mistake
@@ -190,16 +288,14 @@ func (p prompter) fail(err error) error {
 	return err
 }
 
-func (p prompter) yesNo(msg string, def bool, refuseYes error) (bool, error) {
+func (p prompter) yesNo(msg string, def bool) (bool, error) {
 	d := "n"
 	if def {
 		d = "y"
 	}
 	ans, err := p.ask.Ask(msg, d, func(s string) error {
 		switch strings.ToLower(s) {
-		case "y", "yes":
-			return refuseYes
-		case "n", "no":
+		case "y", "yes", "n", "no":
 			return nil
 		}
 		return fmt.Errorf("answer y or n")
@@ -309,6 +405,10 @@ func PrintSummary(w io.Writer, r Request) {
 		fmt.Fprintf(w, "Controller Cores : %d\n", r.ControllerCores)
 		fmt.Fprintf(w, "Memory(GB)       : %d\n", r.ControllerMemoryGB)
 		fmt.Fprintf(w, "Disk(GB)         : %d\n", r.ControllerDiskGB)
-		fmt.Fprintf(w, "Controller IP    : %s\n", r.ControllerIP)
+	}
+	fmt.Fprintf(w, "Controller IP    : %s\n", r.ControllerIP)
+	if r.SE {
+		fmt.Fprintf(w, "SE Cores         : %d\n", r.SECores)
+		fmt.Fprintf(w, "SE Memory(MB)    : %d\n", r.SEMemoryMB)
 	}
 }

@@ -124,11 +124,16 @@ func TestResolveUnattendedRefused(t *testing.T) {
 		{"memory over the host", "ubuntu2204-nosystemd", []string{"-c", "-cm", "8"}, []string{"--controller-memory", "[1, 7]"}},
 		{"disk over the free space", "debian12-systemd", []string{"-c", "-cd", "501"}, []string{"--controller-disk", "[1, 500]"}},
 		{"disk over the chosen dir's free space", "debian12-systemd", []string{"-c", "-cdp", "/srv/avi", "-cd", "21"}, []string{"[1, 20]"}},
-		{"SE", "debian12-systemd", []string{"-s"}, []string{"service engine"}},
-		{"setup JSON not built yet", "debian12-systemd", []string{"-c", "-sj", "/root/setup.json"}, []string{"--setup-json"}},
-		{"SE cores not built yet", "debian12-systemd", []string{"-c", "-sc", "2"}, []string{"--se-cores"}},
-		{"master IP not built yet", "debian12-systemd", []string{"-m", "192.0.2.1"}, []string{"--master-controller-ip"}},
-		{"SE and controller", "debian12-systemd", []string{"-c", "-s"}, []string{"service engine"}},
+		{"SE alone without its controller", "debian12-systemd", []string{"-s"}, []string{"-m IP", "--join-token"}},
+		{"SE alone without a token", "debian12-systemd", []string{"-s", "-m", "192.0.2.1"}, []string{"join token"}},
+		{"SE alone with a malformed token", "debian12-systemd", []string{"-s", "-m", "192.0.2.1", "--join-token", "abc"}, []string{"--join-token", "malformed"}},
+		{"SE alone with a bad controller address", "debian12-systemd", []string{"-s", "-m", "controller", "--join-token", "abc"}, []string{"-m", "not an IP address"}},
+		{"-m beside a controller", "debian12-systemd", []string{"-c", "-s", "-m", "192.0.2.1"}, []string{"-m and --join-token"}},
+		{"setup JSON file missing", "debian12-systemd", []string{"-c", "-sj", "/root/setup.json"}, []string{"--setup-json"}},
+		{"SE cores beyond what the controller leaves", "ubuntu2204-nosystemd", []string{"-c", "-s", "-sc", "2"}, []string{"--se-cores", "[1, 1]"}},
+		{"controller cores leaving the SE nothing", "ubuntu2204-nosystemd", []string{"-c", "-s", "-cc", "2"}, []string{"--controller-cores", "[1, 1]"}},
+		{"SE memory beyond what is left", "ubuntu2204-nosystemd", []string{"-c", "-s", "-cm", "6", "-sm", "4096"}, []string{"--se-memory-mb", "[512, "}},
+		{"SE disk size not built yet", "debian12-systemd", []string{"-c", "-s", "-sd", "10"}, []string{"--se-disk"}},
 		{"bad -i address", "debian12-systemd", []string{"-c", "-i", "eth0"}, []string{"eth0", "not an IP address"}},
 		{"bad -i= address", "debian12-systemd", []string{"-c", "-i=300.1.1.1"}, []string{"300.1.1.1"}},
 		{"no default route", "alpine-no-osrelease", []string{"-c"}, []string{"-i IP"}},
@@ -262,7 +267,7 @@ func TestResolveInteractiveAnswers(t *testing.T) {
 	ip := "Please enter Controller IP (Default [192.0.2.10])"
 	a := &scriptAsker{answers: []string{
 		"maybe", "yes", // controller: "maybe" is asked again
-		"y", "no", // SE: refused in this version, asked again
+		"s", "no", // SE: not y or n, asked again
 		"99", "0", "four", "+2", "2", // cores: asked again until in range and a whole number
 		"16", "15", // memory
 		"data", "/srv/avi", // dir: relative is asked again
@@ -308,7 +313,7 @@ func TestResolveInteractiveAnswers(t *testing.T) {
 	}
 	// The refusals explain themselves.
 	joined := strings.Join(a.refused, "\n")
-	for _, m := range []string{"answer y or n", "service engine", "99 is out of range", "[1, 4]", `"four" is not a whole number`, "not an absolute path", "not an IP address"} {
+	for _, m := range []string{"answer y or n", "99 is out of range", "[1, 4]", `"four" is not a whole number`, "not an absolute path", "not an IP address"} {
 		if !strings.Contains(joined, m) {
 			t.Errorf("refusals %q lack %q", a.refused, m)
 		}

@@ -79,12 +79,13 @@ func SEMemory(h *Host, controllerMemoryGB int) (Range, error) {
 	return newRange("SE", MinSEMemoryMB, int(avail), "MB of memory left by the host and the controller")
 }
 
-// DefaultDataDir is where the controller keeps its data unless told otherwise: on the local disk
-// with the most free space, as Avi's installer chooses.
-func DefaultDataDir(h *Host) string {
+// DefaultDataDir is where a role keeps its data unless told otherwise: on the local disk with
+// the most free space, as Avi's installer chooses.
+func DefaultDataDir(h *Host, role string) string {
+	dir := "/opt/avi/" + role + "/data"
 	m, ok := h.LargestDisk() // only mounts whose path a unit can carry
 	if !ok || m.Path == "/" {
-		return "/opt/avi/controller/data"
+		return dir
 	}
-	return m.Path + "/opt/avi/controller/data"
+	return m.Path + dir
 }

@@ -206,7 +206,7 @@ func TestDefaultDataDir(t *testing.T) {
 		{"nested largest", []Mount{{Path: "/", FreeBytes: 10 * tGiB}, {Path: "/srv/disk1", FreeBytes: 11 * tGiB}}, "/srv/disk1/opt/avi/controller/data"},
 	}
 	for _, tt := range tests {
-		if got := DefaultDataDir(&Host{Mounts: tt.mounts}); got != tt.want {
+		if got := DefaultDataDir(&Host{Mounts: tt.mounts}, "controller"); got != tt.want {
 			t.Errorf("%s: DefaultDataDir = %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -216,7 +216,7 @@ func TestDefaultDataDir(t *testing.T) {
 		"rocky9":               "/opt/avi/controller/data",
 		"ubuntu2204-nosystemd": "/var/lib/avi/opt/avi/controller/data",
 	} {
-		if got := DefaultDataDir(readFixture(t, name)); got != want {
+		if got := DefaultDataDir(readFixture(t, name), "controller"); got != want {
 			t.Errorf("%s: DefaultDataDir = %q, want %q", name, got, want)
 		}
 	}

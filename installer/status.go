@@ -28,20 +28,80 @@ type RoleStatus struct {
 	URL       string `json:"url,omitempty"`
 }
 
-// Status reports what is installed and how it runs. It changes nothing.
+// Status reports what is installed and how it runs, for the controller and the SE. It changes
+// nothing. It reports healthy when something is installed and everything installed answers.
 func Status(ctx context.Context, env *Env, format string) (bool, error) {
-	role := containerspec.RoleController
+	systemdRunning := false
+	if h, err := env.Host.Read(); err == nil {
+		systemdRunning = h.SystemdRunning
+	}
+	var all []RoleStatus
+	healthy, installed := true, false
+	for _, role := range []string{containerspec.RoleController, containerspec.RoleSE} {
+		st, err := roleStatus(ctx, env, role, systemdRunning)
+		if err != nil {
+			return false, err
+		}
+		if st.Installed {
+			installed = true
+			healthy = healthy && st.Answering
+		}
+		all = append(all, st)
+	}
+	healthy = healthy && installed
+	if format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return healthy, enc.Encode(map[string]any{"roles": all, "healthy": healthy})
+	}
+	w := env.Stdout
+	for _, st := range all {
+		if !st.Installed {
+			if st.State == "absent" {
+				fmt.Fprintf(w, "%s: not installed\n", st.Role)
+				continue
+			}
+			fmt.Fprintf(w, "%s: not installed (a container %s is there)\n", st.Role, st.Container)
+		} else {
+			fmt.Fprintf(w, "%s: installed (%s)\n", st.Role, st.Image)
+		}
+		if st.Unit != "" {
+			fmt.Fprintf(w, "  unit:      %s %s (enabled: %v)\n", st.Unit, st.UnitState, st.Enabled)
+		}
+		health := st.Health
+		if health == "" {
+			health = "-"
+		}
+		fmt.Fprintf(w, "  container: %s %s (engine health: %s)\n", st.Container, st.State, health)
+		switch {
+		case st.Answering && st.URL != "":
+			fmt.Fprintf(w, "  answering: yes, %s\n", st.URL)
+		case st.Answering:
+			fmt.Fprintf(w, "  answering: yes\n")
+		case st.Installed:
+			fmt.Fprintf(w, "  answering: no\n")
+		}
+		if st.Detail != "" {
+			fmt.Fprintf(w, "  detail:    %s\n", st.Detail)
+		}
+	}
+	return healthy, nil
+}
+
+func roleStatus(ctx context.Context, env *Env, role string, systemdRunning bool) (RoleStatus, error) {
 	st := RoleStatus{Role: role, Container: containerspec.ContainerName(role), State: "absent"}
 	data, err := os.ReadFile(env.EnvFile(role))
 	var s containerspec.Settings
 	if err == nil {
 		if s, err = settingsFromFile(data); err != nil {
-			return false, fmt.Errorf("read %s: %w", env.EnvFile(role), err)
+			return st, fmt.Errorf("read %s: %w", env.EnvFile(role), err)
 		}
 		st.Installed, st.Image = true, s.Image
-		st.URL = controllerURL(s.ControllerIP, s.HTTPSPort)
+		if role == containerspec.RoleController {
+			st.URL = controllerURL(s.ControllerIP, s.HTTPSPort)
+		}
 	}
-	if h, err := env.Host.Read(); err == nil && h.SystemdRunning {
+	if systemdRunning {
 		if _, err := os.Stat(env.UnitFile(role)); err == nil {
 			st.Unit = containerspec.UnitName(role)
 			if mgr, err := env.Systemd(ctx); err == nil {
@@ -65,35 +125,7 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 			st.Answering = true
 		}
 	}
-	healthy := st.Installed && st.Answering
-	if format == "json" {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return healthy, enc.Encode(map[string]any{"roles": []RoleStatus{st}, "healthy": healthy})
-	}
-	w := env.Stdout
-	if !st.Installed {
-		fmt.Fprintf(w, "controller: not installed\n")
-	} else {
-		fmt.Fprintf(w, "controller: installed (%s)\n", st.Image)
-	}
-	if st.Unit != "" {
-		fmt.Fprintf(w, "  unit:      %s %s (enabled: %v)\n", st.Unit, st.UnitState, st.Enabled)
-	}
-	health := st.Health
-	if health == "" {
-		health = "-"
-	}
-	fmt.Fprintf(w, "  container: %s %s (engine health: %s)\n", st.Container, st.State, health)
-	if st.Answering {
-		fmt.Fprintf(w, "  answering: yes, %s\n", st.URL)
-	} else if st.Installed {
-		fmt.Fprintf(w, "  answering: no\n")
-	}
-	if st.Detail != "" {
-		fmt.Fprintf(w, "  detail:    %s\n", st.Detail)
-	}
-	return healthy, nil
+	return st, nil
 }
 
 // controllerURL is where an operator points a browser.

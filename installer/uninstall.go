@@ -50,9 +50,14 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 	if env.Euid != 0 {
 		return fmt.Errorf("uninstall must run as root (run it with sudo)")
 	}
-	role := containerspec.RoleController
+	// The SE first: it depends on the controller, not the other way round.
+	roles := []string{containerspec.RoleSE, containerspec.RoleController}
 	var dataDirs []string
-	if data, err := os.ReadFile(env.EnvFile(role)); err == nil {
+	for _, role := range roles {
+		data, err := os.ReadFile(env.EnvFile(role))
+		if err != nil {
+			continue
+		}
 		if s, err := settingsFromFile(data); err == nil {
 			for _, d := range []string{s.DataDir, s.MetricsDir, s.LogsDir} {
 				if d != "" {
@@ -78,6 +83,34 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 			return fmt.Errorf("uninstall cancelled: nothing was removed")
 		}
 	}
+	for _, role := range roles {
+		if err := uninstallRole(ctx, env, role); err != nil {
+			return err
+		}
+	}
+	w := env.Stdout
+	if err := os.Remove(env.path(BinaryPath)); err == nil {
+		fmt.Fprintf(w, "removed %s\n", env.path(BinaryPath))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", env.path(BinaryPath), err)
+	}
+	if !o.Purge {
+		for _, d := range dataDirs {
+			fmt.Fprintf(w, "kept data in %s (uninstall --purge deletes it)\n", d)
+		}
+		return nil
+	}
+	for _, d := range dataDirs {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("purge %s: %w", d, err)
+		}
+		fmt.Fprintf(w, "deleted %s\n", d)
+	}
+	return nil
+}
+
+// uninstallRole stops and removes a role's unit, container and env file.
+func uninstallRole(ctx context.Context, env *Env, role string) error {
 	w := env.Stdout
 	unit, unitFile := containerspec.UnitName(role), env.UnitFile(role)
 	if _, err := os.Stat(unitFile); err == nil {
@@ -121,24 +154,10 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 			fmt.Fprintf(w, "removed container %s\n", name)
 		}
 	}
-	for _, f := range []string{env.EnvFile(role), env.path(BinaryPath)} {
-		if err := os.Remove(f); err == nil {
-			fmt.Fprintf(w, "removed %s\n", f)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", f, err)
-		}
-	}
-	if !o.Purge {
-		for _, d := range dataDirs {
-			fmt.Fprintf(w, "kept data in %s (uninstall --purge deletes it)\n", d)
-		}
-		return nil
-	}
-	for _, d := range dataDirs {
-		if err := os.RemoveAll(d); err != nil {
-			return fmt.Errorf("purge %s: %w", d, err)
-		}
-		fmt.Fprintf(w, "deleted %s\n", d)
+	if err := os.Remove(env.EnvFile(role)); err == nil {
+		fmt.Fprintf(w, "removed %s\n", env.EnvFile(role))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", env.EnvFile(role), err)
 	}
 	return nil
 }

@@ -153,6 +153,9 @@ func install(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.JoinToken == "" {
+		o.JoinToken = os.Getenv("AVI_JOIN_TOKEN")
+	}
 	env := localEnv()
 	defer env.Close()
 	return installer.Install(ctx, env, o)

@@ -80,8 +80,12 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 }
 
 // certHash is the hash of the controller certificate that tokens carry.
-func (s *Server) certHash() (string, error) {
-	data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, CertFile))
+func (s *Server) certHash() (string, error) { return CertHashOf(s.cfg.DataDir) }
+
+// CertHashOf is the hash join tokens carry of the certificate kept in a controller's data
+// directory.
+func CertHashOf(dataDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dataDir, CertFile))
 	if err != nil {
 		return "", fmt.Errorf("read controller certificate: %w", err)
 	}
