@@ -199,6 +199,13 @@ func (s Settings) Spec(hash string) Spec {
 	if s.LogsDir != "" {
 		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
 	}
+	health := []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)}
+	return s.spec(hash, cmd, binds, health)
+}
+
+// spec is the container every role gets: its sizes as limits, its labels, and, of the
+// capabilities, only NET_BIND_SERVICE (both roles bind ports, possibly below 1024).
+func (s Settings) spec(hash string, cmd, binds, health []string) Spec {
 	return Spec{
 		Name:        ContainerName(s.Role),
 		Image:       s.Image,
@@ -207,9 +214,8 @@ func (s Settings) Spec(hash string) Spec {
 		MemoryBytes: int64(s.MemoryMB) << 20,
 		Binds:       binds,
 		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
-		// Everything else is dropped; the controller binds its ports, possibly below 1024.
-		CapAdd: []string{"NET_BIND_SERVICE"},
-		Health: []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)},
+		CapAdd:      []string{"NET_BIND_SERVICE"},
+		Health:      health,
 	}
 }
 
@@ -225,18 +231,7 @@ func (s Settings) seSpec(hash string) Spec {
 	if s.LogsDir != "" {
 		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
 	}
-	return Spec{
-		Name:        ContainerName(s.Role),
-		Image:       s.Image,
-		Cmd:         cmd,
-		NanoCPUs:    int64(s.Cores) * 1e9,
-		MemoryBytes: int64(s.MemoryMB) << 20,
-		Binds:       binds,
-		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
-		// The SE binds virtual service ports, possibly below 1024.
-		CapAdd: []string{"NET_BIND_SERVICE"},
-		Health: []string{BinaryInImage, "probe", s.Role, "--data", DataMount},
-	}
+	return s.spec(hash, cmd, binds, []string{BinaryInImage, "probe", s.Role, "--data", DataMount})
 }
 
 // Hash identifies the settings: equal settings, equal hash.
