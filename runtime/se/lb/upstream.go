@@ -1,0 +1,52 @@
+// Package lb is the service engine's balancing core: pool members and their state, the
+// selection policies that pick one for each connection or request, and the health state each
+// member moves through as active monitors and passive failures report on it. It does no I/O;
+// the proxies and monitors drive it.
+package lb
+
+import (
+	"sync/atomic"
+)
+
+// Upstream is one pool member as the data plane sees it.
+type Upstream struct {
+	Addr    string // ip:port
+	Ratio   int    // weight, 1 to 20
+	Enabled bool
+
+	conns  atomic.Int64 // connections or requests in flight
+	health *Health
+}
+
+// NewUpstream makes a member that is enabled, of the given ratio, and up until a monitor says
+// otherwise (Avi starts members up when the pool has no monitor, and the SE keeps serving
+// through a restart).
+func NewUpstream(addr string, ratio int, enabled bool, h *Health) *Upstream {
+	if ratio < 1 {
+		ratio = 1
+	}
+	if h == nil {
+		h = NewHealth(1, 1)
+	}
+	return &Upstream{Addr: addr, Ratio: ratio, Enabled: enabled, health: h}
+}
+
+// Available reports whether the member may take new traffic: enabled and up.
+func (u *Upstream) Available() bool { return u.Enabled && u.health.Up() }
+
+// Health is the member's health state.
+func (u *Upstream) Health() *Health { return u.health }
+
+// Conns is the number of connections or requests in flight.
+func (u *Upstream) Conns() int64 { return u.conns.Load() }
+
+// Acquire counts a connection or request starting; the returned func ends it.
+func (u *Upstream) Acquire() (release func()) {
+	u.conns.Add(1)
+	var done atomic.Bool
+	return func() {
+		if done.CompareAndSwap(false, true) {
+			u.conns.Add(-1)
+		}
+	}
+}
