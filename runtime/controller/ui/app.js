@@ -254,6 +254,18 @@
     SMTP_SERVER: 'SMTP server',
     SMTP_ANONYMOUS_SERVER: 'Anonymous SMTP server',
   };
+  // showSmtpFields shows the email fields the chosen SMTP type uses, now and when it changes.
+  function showSmtpFields(type, server, from, auth) {
+    const sync = () => {
+      const t = type.value;
+      server.classList.toggle('hidden', t !== 'SMTP_SERVER' && t !== 'SMTP_ANONYMOUS_SERVER');
+      from.classList.toggle('hidden', t === 'SMTP_NONE');
+      auth.classList.toggle('hidden', t !== 'SMTP_SERVER');
+    };
+    type.addEventListener('change', sync);
+    sync();
+  }
+
   const CLOUDS = {
     CLOUD_NONE: { title: 'No orchestrator', desc: 'Add service engines by hand with a join token.', icon: 'ban' },
     CLOUD_LINUXSERVER: { title: 'Linux servers', desc: 'Deploy service engines to hosts over SSH.', icon: 'terminal' },
@@ -384,6 +396,23 @@
     }
   }
 
+  function nameField(id, obj, placeholder) {
+    return field('Name', input(id, { value: obj ? obj.name : '', testid: id, placeholder }), { field: 'name' });
+  }
+
+  // onSubmit runs fn when the form is submitted, showing what it throws in the error box.
+  function onSubmit(form, err, fn) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      showError(err, form, '');
+      try {
+        await fn();
+      } catch (e) {
+        showError(err, form, e);
+      }
+    });
+  }
+
   function errorBox(id) {
     return h('div', { class: 'alert alert-error hidden', id, testid: id, role: 'alert' });
   }
@@ -452,6 +481,29 @@
 
   document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closeModal(); });
 
+  function capitalize(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+
+  // editModal opens the dialog that creates an object of the API kind, or edits obj: on save,
+  // the name is read from the input nameId, fill sets the other fields of a copy of obj from
+  // the form, and what the controller answers is passed to after.
+  function editModal(what, kind, obj, after, opts) {
+    modal({
+      title: (obj ? 'Edit ' : 'Create ') + what,
+      saveLabel: obj ? 'Save' : 'Create',
+      wide: opts.wide,
+      body: opts.body,
+      onSave: async (form) => {
+        const o = obj ? JSON.parse(JSON.stringify(obj)) : {};
+        o.name = $('#' + opts.nameId, form).value.trim();
+        if (!o.name) throw new FormError('name', 'is required');
+        opts.fill(o, form);
+        const out = obj ? await put('/api/' + kind + '/' + obj.uuid, o) : await post('/api/' + kind, o);
+        toast(capitalize(what) + ' ' + out.name + (obj ? ' saved' : ' created'));
+        after(out);
+      },
+    });
+  }
+
   function confirmDelete(what, name, path, after) {
     modal({
       title: 'Delete ' + what,
@@ -460,7 +512,7 @@
       body: h('p', null, 'Delete ', h('strong', null, name), '? This cannot be undone.'),
       onSave: async () => {
         await del(path);
-        toast(what.charAt(0).toUpperCase() + what.slice(1) + ' ' + name + ' deleted');
+        toast(capitalize(what) + ' ' + name + ' deleted');
         after();
       },
     });
@@ -705,14 +757,7 @@
       const auth = h('div', { class: 'field-row', testid: 'smtp-auth-fields' },
         field('Username', bound('setup-smtp-username', 'smtpUser'), { field: 'systemconfiguration.email_configuration.auth_username' }),
         field('Password', bound('setup-smtp-password', 'smtpPassword', { type: 'password', autocomplete: 'new-password' }), { field: 'systemconfiguration.email_configuration.auth_password' }));
-      const sync = () => {
-        const t = type.value;
-        server.classList.toggle('hidden', t !== 'SMTP_SERVER' && t !== 'SMTP_ANONYMOUS_SERVER');
-        from.classList.toggle('hidden', t === 'SMTP_NONE');
-        auth.classList.toggle('hidden', t !== 'SMTP_SERVER');
-      };
-      type.addEventListener('change', sync);
-      sync();
+      showSmtpFields(type, server, from, auth);
       return h('div', { testid: 'wizard-email' },
         h('h2', null, 'Email'),
         h('p', { class: 'lead' }, 'How the controller sends alerts and notifications.'),
@@ -1056,6 +1101,43 @@
     return h('button', { type: 'button', class: 'btn btn-primary', id, testid: id, onclick }, icon('plus', 'icon-sm'), label);
   }
 
+  function panelHead(title, text, ...extra) {
+    return h('div', { class: 'panel-head' }, h('div', null, h('h2', null, title), h('p', null, text)), extra);
+  }
+
+  function loadingPanel(props) {
+    return h('div', Object.assign({ class: 'panel' }, props), h('div', { class: 'loading-row' }, h('span', { class: 'spinner' })));
+  }
+
+  // listPage renders the page of one API kind's objects (virtual services, pools, ...): a table
+  // with Edit and Delete on each row, or an empty state, and a create button in both. Its ids are
+  // page-<kind>s, create-<kind>, create-<kind>-empty and table-<kind>. The objects are loaded with
+  // the kinds in p.related, whose lists p.cells gets after the object; p.what names one object
+  // in texts ("Create pool", "Delete pool").
+  async function listPage(c, live, p) {
+    crumbs(p.title);
+    const panel = loadingPanel();
+    const create = (id) => createButton(id, 'Create ' + p.what, () => p.form(null, load));
+    c.append(h('div', { id: 'page-' + p.kind + 's', testid: 'page-' + p.kind + 's' },
+      pageHead(p.title, p.subtitle, create('create-' + p.kind)),
+      panel));
+
+    async function load() {
+      const [objs, ...related] = await Promise.all([p.kind, ...p.related].map((k) => list(k)));
+      if (!live()) return;
+      clear(panel);
+      if (!objs.length) {
+        panel.append(empty(p.emptyIcon, p.emptyTitle, p.emptyText, create('create-' + p.kind + '-empty')));
+        return;
+      }
+      panel.append(table('table-' + p.kind, p.headers,
+        objs.map((o) => h('tr', { 'data-name': o.name, 'data-uuid': o.uuid },
+          p.cells(o, ...related),
+          rowActions(() => p.form(o, load), () => confirmDelete(p.what, o.name, '/api/' + p.kind + '/' + o.uuid, load), o.name)))));
+    }
+    await load();
+  }
+
   // ---------------------------------------------------------------- dashboard
 
   async function pageDashboard(c, live) {
@@ -1090,8 +1172,7 @@
       const invResults = (inv && inv.results) || [];
       invResults.forEach((r) => { invByUUID[r.uuid] = r; });
       const poolName = (ref) => { const p = byRef(pools, ref); return p ? p.name : ''; };
-      clear(vsPanel).append(h('div', { class: 'panel-head' },
-        h('div', null, h('h2', null, 'Virtual services'), h('p', null, inv ? 'Live figures from the service engines, refreshed every 10 seconds.' : 'Analytics are not available yet: showing the configuration.')),
+      clear(vsPanel).append(panelHead('Virtual services', inv ? 'Live figures from the service engines, refreshed every 10 seconds.' : 'Analytics are not available yet: showing the configuration.',
         h('a', { class: 'btn btn-sm', href: '#/virtualservices' }, 'Manage')));
       if (!vss.length && !invResults.length) {
         vsPanel.append(empty('vs', 'No virtual services yet', 'A virtual service offers an application on a port, balanced over a pool of servers.',
@@ -1127,44 +1208,37 @@
 
   // ---------------------------------------------------------------- virtual services
 
-  async function pageVirtualServices(c, live) {
-    crumbs('Virtual services');
-    const panel = h('div', { class: 'panel' }, h('div', { class: 'loading-row' }, h('span', { class: 'spinner' })));
-    c.append(h('div', { id: 'page-virtualservices', testid: 'page-virtualservices' },
-      pageHead('Virtual services', 'Applications offered on service engine ports, balanced over pools.',
-        createButton('create-virtualservice', 'Create virtual service', () => vsForm(null, load))),
-      panel));
-
-    async function load() {
-      const [vss, pools, profiles] = await Promise.all([list('virtualservice'), list('pool'), list('applicationprofile')]);
-      if (!live()) return;
-      clear(panel);
-      if (!vss.length) {
-        panel.append(empty('vs', 'No virtual services yet', 'Create one to offer an application on the service engines. Without an address it is east-west: it listens on its ports on every service engine.',
-          createButton('create-virtualservice-empty', 'Create virtual service', () => vsForm(null, load))));
-        return;
-      }
-      panel.append(table('table-virtualservice', ['Name', 'Address', 'Pool', 'Profile', 'Analytics', 'State', ''],
-        vss.map((v) => {
-          const pool = byRef(pools, v.pool_ref);
-          const prof = byRef(profiles, v.application_profile_ref);
-          const ap = v.analytics_policy || {};
-          const realtime = ap.metrics_realtime_update && ap.metrics_realtime_update.enabled;
-          const logs = ap.full_client_logs && ap.full_client_logs.enabled;
-          return h('tr', { 'data-name': v.name, 'data-uuid': v.uuid },
-            h('td', null, h('a', { class: 'name', href: '#/virtualservices/' + v.uuid }, v.name),
-              h('div', { class: 'sub' }, v.ip_address ? 'north-south' : 'east-west')),
-            h('td', null, vsAddress(v)),
-            h('td', null, pool ? pool.name : h('span', { class: 'muted' }, 'none')),
-            h('td', null, prof ? prof.name : '—'),
-            h('td', null, h('div', { class: 'chips' },
-              h('span', { class: 'pill nodot ' + (realtime ? 'blue' : '') }, realtime ? 'Realtime' : '5-min metrics'),
-              logs ? h('span', { class: 'pill nodot blue' }, 'Client logs') : null)),
-            h('td', null, v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : h('span', { class: 'pill green' }, 'Enabled')),
-            rowActions(() => vsForm(v, load), () => confirmDelete('virtual service', v.name, '/api/virtualservice/' + v.uuid, load), v.name));
-        })));
-    }
-    await load();
+  function pageVirtualServices(c, live) {
+    return listPage(c, live, {
+      kind: 'virtualservice',
+      what: 'virtual service',
+      title: 'Virtual services',
+      subtitle: 'Applications offered on service engine ports, balanced over pools.',
+      form: vsForm,
+      emptyIcon: 'vs',
+      emptyTitle: 'No virtual services yet',
+      emptyText: 'Create one to offer an application on the service engines. Without an address it is east-west: it listens on its ports on every service engine.',
+      related: ['pool', 'applicationprofile'],
+      headers: ['Name', 'Address', 'Pool', 'Profile', 'Analytics', 'State', ''],
+      cells: (v, pools, profiles) => {
+        const pool = byRef(pools, v.pool_ref);
+        const prof = byRef(profiles, v.application_profile_ref);
+        const ap = v.analytics_policy || {};
+        const realtime = ap.metrics_realtime_update && ap.metrics_realtime_update.enabled;
+        const logs = ap.full_client_logs && ap.full_client_logs.enabled;
+        return [
+          h('td', null, h('a', { class: 'name', href: '#/virtualservices/' + v.uuid }, v.name),
+            h('div', { class: 'sub' }, v.ip_address ? 'north-south' : 'east-west')),
+          h('td', null, vsAddress(v)),
+          h('td', null, pool ? pool.name : h('span', { class: 'muted' }, 'none')),
+          h('td', null, prof ? prof.name : '—'),
+          h('td', null, h('div', { class: 'chips' },
+            h('span', { class: 'pill nodot ' + (realtime ? 'blue' : '') }, realtime ? 'Realtime' : '5-min metrics'),
+            logs ? h('span', { class: 'pill nodot blue' }, 'Client logs') : null)),
+          h('td', null, v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : h('span', { class: 'pill green' }, 'Enabled')),
+        ];
+      },
+    });
   }
 
   async function vsForm(vs, after) {
@@ -1178,7 +1252,7 @@
     profiles.forEach((p) => { profOpts[refOf(p, 'applicationprofile')] = p.name + (p.type === 'APPLICATION_PROFILE_TYPE_L4' ? '  (L4 TCP)' : p.type === 'APPLICATION_PROFILE_TYPE_HTTP' ? '  (L7 HTTP)' : ''); });
     const ports = vs ? (vs.services || []).map((s) => s.port + (s.port_range_end ? '-' + s.port_range_end : '')).join(', ') : '';
     const body = h('div', null,
-      field('Name', input('vs-name', { value: vs ? vs.name : '', testid: 'vs-name', placeholder: 'web-vs' }), { field: 'name' }),
+      nameField('vs-name', vs, 'web-vs'),
       h('div', { class: 'field-row' },
         field('VIP address', input('vs-vip', { value: vs && vs.ip_address ? vs.ip_address.addr : '', testid: 'vs-vip', placeholder: 'optional, e.g. 198.51.100.7' }),
           { field: 'ip_address', hint: 'Empty: east-west, on every service engine.' }),
@@ -1192,14 +1266,10 @@
         toggle('vs-client-logs', ap.full_client_logs ? ap.full_client_logs.enabled : false, 'Full client logs', 'Log every request, not only the significant ones.')),
       vs ? toggle('vs-enabled', vs.enabled !== false, 'Enabled', 'A disabled virtual service keeps its configuration but serves nothing.') : null);
     if (!vs) body.querySelector('#vs-pool').value = pools.length === 1 ? refOf(pools[0], 'pool') : '';
-    modal({
-      title: vs ? 'Edit virtual service' : 'Create virtual service',
-      saveLabel: vs ? 'Save' : 'Create',
+    editModal('virtual service', 'virtualservice', vs, after, {
       body,
-      onSave: async (form) => {
-        const o = vs ? JSON.parse(JSON.stringify(vs)) : {};
-        o.name = $('#vs-name', form).value.trim();
-        if (!o.name) throw new FormError('name', 'is required');
+      nameId: 'vs-name',
+      fill: (o, form) => {
         const vip = $('#vs-vip', form).value.trim();
         if (vip) o.ip_address = ipAddr(vip, 'ip_address', false);
         else delete o.ip_address;
@@ -1223,9 +1293,6 @@
           full_client_logs: Object.assign({}, (o.analytics_policy && o.analytics_policy.full_client_logs) || {}, { enabled: $('#vs-client-logs', form).checked }),
         });
         if (vs) o.enabled = $('#vs-enabled', form).checked;
-        const out = vs ? await put('/api/virtualservice/' + vs.uuid, o) : await post('/api/virtualservice', o);
-        toast('Virtual service ' + out.name + (vs ? ' saved' : ' created'));
-        after(out);
       },
     });
   }
@@ -1337,9 +1404,8 @@
       }
       if (!live()) return;
       const logs = (data && data.results) || [];
-      clear(logsPanel).append(h('div', { class: 'panel-head' },
-        h('div', null, h('h2', null, 'Client logs'),
-          h('p', null, (ap.full_client_logs && ap.full_client_logs.enabled) ? 'Every request, newest first.' : 'Significant requests (errors), newest first. Turn on full client logs to see every request.')),
+      clear(logsPanel).append(panelHead('Client logs',
+        (ap.full_client_logs && ap.full_client_logs.enabled) ? 'Every request, newest first.' : 'Significant requests (errors), newest first. Turn on full client logs to see every request.',
         data ? h('span', { class: 'muted small' }, (data.count !== undefined ? data.count : logs.length) + ' entries') : null));
       if (!logs.length) {
         logsPanel.append(empty('list', failure ? 'Client logs unavailable' : data ? 'No client logs yet' : 'Client logs not available yet',
@@ -1551,40 +1617,33 @@
 
   // ---------------------------------------------------------------- pools
 
-  async function pagePools(c, live) {
-    crumbs('Pools');
-    const panel = h('div', { class: 'panel' }, h('div', { class: 'loading-row' }, h('span', { class: 'spinner' })));
-    c.append(h('div', { id: 'page-pools', testid: 'page-pools' },
-      pageHead('Pools', 'Groups of servers that virtual services balance traffic over.',
-        createButton('create-pool', 'Create pool', () => poolForm(null, load))),
-      panel));
-
-    async function load() {
-      const [pools, hms, vss] = await Promise.all([list('pool'), list('healthmonitor'), list('virtualservice')]);
-      if (!live()) return;
-      clear(panel);
-      if (!pools.length) {
-        panel.append(empty('pool', 'No pools yet', 'A pool lists the servers behind a virtual service and how to balance across them.',
-          createButton('create-pool-empty', 'Create pool', () => poolForm(null, load))));
-        return;
-      }
-      panel.append(table('table-pool', ['Name', 'Servers', 'Algorithm', 'Health monitors', 'Used by', ''],
-        pools.map((p) => {
-          const servers = p.servers || [];
-          const users = vss.filter((v) => byRef([p], v.pool_ref));
-          return h('tr', { 'data-name': p.name, 'data-uuid': p.uuid },
-            h('td', null, h('span', { class: 'name' }, p.name)),
-            h('td', null, servers.length ? h('div', { class: 'chips' },
-              servers.slice(0, 4).map((s) => h('span', { class: 'chip' + (s.enabled === false ? ' muted' : '') }, hostPort(s.ip && s.ip.addr, s.port || p.default_server_port))),
-              servers.length > 4 ? h('span', { class: 'chip plain' }, '+' + (servers.length - 4)) : null) : h('span', { class: 'muted' }, 'no servers')),
-            h('td', null, ALGORITHMS[p.lb_algorithm] || p.lb_algorithm || '—'),
-            h('td', null, (p.health_monitor_refs || []).length ? h('div', { class: 'chips' },
-              p.health_monitor_refs.map((r) => { const m = byRef(hms, r); return h('span', { class: 'chip plain' }, m ? m.name : r); })) : h('span', { class: 'muted' }, 'passive only')),
-            h('td', null, users.length ? users.map((v, i) => [i ? ', ' : '', h('a', { href: '#/virtualservices/' + v.uuid }, v.name)]) : h('span', { class: 'muted' }, '—')),
-            rowActions(() => poolForm(p, load), () => confirmDelete('pool', p.name, '/api/pool/' + p.uuid, load), p.name));
-        })));
-    }
-    await load();
+  function pagePools(c, live) {
+    return listPage(c, live, {
+      kind: 'pool',
+      what: 'pool',
+      title: 'Pools',
+      subtitle: 'Groups of servers that virtual services balance traffic over.',
+      form: poolForm,
+      emptyIcon: 'pool',
+      emptyTitle: 'No pools yet',
+      emptyText: 'A pool lists the servers behind a virtual service and how to balance across them.',
+      related: ['healthmonitor', 'virtualservice'],
+      headers: ['Name', 'Servers', 'Algorithm', 'Health monitors', 'Used by', ''],
+      cells: (p, hms, vss) => {
+        const servers = p.servers || [];
+        const users = vss.filter((v) => byRef([p], v.pool_ref));
+        return [
+          h('td', null, h('span', { class: 'name' }, p.name)),
+          h('td', null, servers.length ? h('div', { class: 'chips' },
+            servers.slice(0, 4).map((s) => h('span', { class: 'chip' + (s.enabled === false ? ' muted' : '') }, hostPort(s.ip && s.ip.addr, s.port || p.default_server_port))),
+            servers.length > 4 ? h('span', { class: 'chip plain' }, '+' + (servers.length - 4)) : null) : h('span', { class: 'muted' }, 'no servers')),
+          h('td', null, ALGORITHMS[p.lb_algorithm] || p.lb_algorithm || '—'),
+          h('td', null, (p.health_monitor_refs || []).length ? h('div', { class: 'chips' },
+            p.health_monitor_refs.map((r) => { const m = byRef(hms, r); return h('span', { class: 'chip plain' }, m ? m.name : r); })) : h('span', { class: 'muted' }, 'passive only')),
+          h('td', null, users.length ? users.map((v, i) => [i ? ', ' : '', h('a', { href: '#/virtualservices/' + v.uuid }, v.name)]) : h('span', { class: 'muted' }, '—')),
+        ];
+      },
+    });
   }
 
   function hostPort(addr, port) {
@@ -1610,7 +1669,7 @@
     const current = new Set(((pool && pool.health_monitor_refs) || []).map((r) => { const m = byRef(hms, r); return m ? m.uuid : r; }));
     const servers = pool ? (pool.servers || []).map((s) => hostPort(s.ip && s.ip.addr, s.port)).join('\n') : '';
     const body = h('div', null,
-      field('Name', input('pool-name', { value: pool ? pool.name : '', testid: 'pool-name', placeholder: 'web' }), { field: 'name' }),
+      nameField('pool-name', pool, 'web'),
       field('Servers', h('textarea', { id: 'pool-servers', testid: 'pool-servers', class: 'mono', rows: 4, value: servers, placeholder: '192.0.2.21:8080\n192.0.2.22:8080', spellcheck: 'false' }),
         { field: 'servers', hint: 'One ip:port per line (or separated by commas). Without a port, the default server port is used.' }),
       h('div', { class: 'field-row' },
@@ -1623,14 +1682,10 @@
             h('input', { type: 'checkbox', name: 'pool-hm', value: refOf(m, 'healthmonitor'), 'data-name': m.name, checked: current.has(m.uuid), testid: 'pool-hm-' + m.name }),
             m.name, h('span', { class: 'muted small' }, m.type === 'HEALTH_MONITOR_TCP' ? 'TCP' : 'HTTP'))))
           : h('div', { class: 'hint' }, 'No health monitors yet: servers are checked passively. Create monitors under Health monitors.')));
-    modal({
-      title: pool ? 'Edit pool' : 'Create pool',
-      saveLabel: pool ? 'Save' : 'Create',
+    editModal('pool', 'pool', pool, after, {
       body,
-      onSave: async (form) => {
-        const o = pool ? JSON.parse(JSON.stringify(pool)) : {};
-        o.name = $('#pool-name', form).value.trim();
-        if (!o.name) throw new FormError('name', 'is required');
+      nameId: 'pool-name',
+      fill: (o, form) => {
         const old = {};
         ((pool && pool.servers) || []).forEach((s) => { old[(s.ip && s.ip.addr) + ':' + (s.port || '')] = s; });
         o.servers = splitList($('#pool-servers', form).value).map((s) => {
@@ -1643,50 +1698,40 @@
         if (!(dp >= 1 && dp <= 65535)) throw new FormError('default_server_port', 'want 1 to 65535');
         o.default_server_port = dp;
         o.health_monitor_refs = $$('input[name=pool-hm]:checked', form).map((x) => x.value);
-        const out = pool ? await put('/api/pool/' + pool.uuid, o) : await post('/api/pool', o);
-        toast('Pool ' + out.name + (pool ? ' saved' : ' created'));
-        after(out);
       },
     });
   }
 
   // ---------------------------------------------------------------- health monitors
 
-  async function pageHealthMonitors(c, live) {
-    crumbs('Health monitors');
-    const panel = h('div', { class: 'panel' }, h('div', { class: 'loading-row' }, h('span', { class: 'spinner' })));
-    c.append(h('div', { id: 'page-healthmonitors', testid: 'page-healthmonitors' },
-      pageHead('Health monitors', 'Active checks the service engines run against pool servers.',
-        createButton('create-healthmonitor', 'Create health monitor', () => hmForm(null, load))),
-      panel));
-
-    async function load() {
-      const [hms, pools] = await Promise.all([list('healthmonitor'), list('pool')]);
-      if (!live()) return;
-      clear(panel);
-      if (!hms.length) {
-        panel.append(empty('hm', 'No health monitors yet', 'A health monitor checks pool servers over HTTP or TCP and takes failing ones out of rotation.',
-          createButton('create-healthmonitor-empty', 'Create health monitor', () => hmForm(null, load))));
-        return;
-      }
-      panel.append(table('table-healthmonitor', ['Name', 'Type', 'Interval / timeout', 'Checks', 'Request', 'Used by', ''],
-        hms.map((m) => {
-          const users = pools.filter((p) => (p.health_monitor_refs || []).some((r) => byRef([m], r)));
-          const http = m.http_monitor || {};
-          const tcp = m.tcp_monitor || {};
-          return h('tr', { 'data-name': m.name, 'data-uuid': m.uuid },
-            h('td', null, h('span', { class: 'name' }, m.name)),
-            h('td', null, h('span', { class: 'pill nodot blue' }, m.type === 'HEALTH_MONITOR_TCP' ? 'TCP' : 'HTTP')),
-            h('td', null, m.send_interval + ' s / ' + m.receive_timeout + ' s'),
-            h('td', null, h('span', { title: 'Successful checks to mark a server up / failed checks to mark it down' }, m.successful_checks + ' up · ' + m.failed_checks + ' down')),
-            h('td', null, m.type === 'HEALTH_MONITOR_TCP'
-              ? h('span', { class: 'muted' }, tcp.tcp_request ? tcp.tcp_request : 'connect only')
-              : h('div', null, h('span', { class: 'mono' }, http.http_request || ''), h('div', { class: 'sub' }, (http.http_response_code || []).map((x) => x.replace('HTTP_', '')).join(', ')))),
-            h('td', null, users.length ? users.map((p) => p.name).join(', ') : h('span', { class: 'muted' }, '—')),
-            rowActions(() => hmForm(m, load), () => confirmDelete('health monitor', m.name, '/api/healthmonitor/' + m.uuid, load), m.name));
-        })));
-    }
-    await load();
+  function pageHealthMonitors(c, live) {
+    return listPage(c, live, {
+      kind: 'healthmonitor',
+      what: 'health monitor',
+      title: 'Health monitors',
+      subtitle: 'Active checks the service engines run against pool servers.',
+      form: hmForm,
+      emptyIcon: 'hm',
+      emptyTitle: 'No health monitors yet',
+      emptyText: 'A health monitor checks pool servers over HTTP or TCP and takes failing ones out of rotation.',
+      related: ['pool'],
+      headers: ['Name', 'Type', 'Interval / timeout', 'Checks', 'Request', 'Used by', ''],
+      cells: (m, pools) => {
+        const users = pools.filter((p) => (p.health_monitor_refs || []).some((r) => byRef([m], r)));
+        const http = m.http_monitor || {};
+        const tcp = m.tcp_monitor || {};
+        return [
+          h('td', null, h('span', { class: 'name' }, m.name)),
+          h('td', null, h('span', { class: 'pill nodot blue' }, m.type === 'HEALTH_MONITOR_TCP' ? 'TCP' : 'HTTP')),
+          h('td', null, m.send_interval + ' s / ' + m.receive_timeout + ' s'),
+          h('td', null, h('span', { title: 'Successful checks to mark a server up / failed checks to mark it down' }, m.successful_checks + ' up · ' + m.failed_checks + ' down')),
+          h('td', null, m.type === 'HEALTH_MONITOR_TCP'
+            ? h('span', { class: 'muted' }, tcp.tcp_request ? tcp.tcp_request : 'connect only')
+            : h('div', null, h('span', { class: 'mono' }, http.http_request || ''), h('div', { class: 'sub' }, (http.http_response_code || []).map((x) => x.replace('HTTP_', '')).join(', ')))),
+          h('td', null, users.length ? users.map((p) => p.name).join(', ') : h('span', { class: 'muted' }, '—')),
+        ];
+      },
+    });
   }
 
   function hmForm(hm, after) {
@@ -1716,7 +1761,7 @@
     sync();
     const body = h('div', null,
       h('div', { class: 'field-row' },
-        field('Name', input('hm-name', { value: hm ? hm.name : '', testid: 'hm-name', placeholder: 'hm-http' }), { field: 'name' }),
+        nameField('hm-name', hm, 'hm-http'),
         field('Type', type, { field: 'type' })),
       h('div', { class: 'field-row four' },
         field('Send interval (s)', num('hm-send-interval', hm ? hm.send_interval : 10, 1, 3600), { field: 'send_interval' }),
@@ -1724,15 +1769,11 @@
         field('Successful checks', num('hm-successful-checks', hm ? hm.successful_checks : 2, 1, 50), { field: 'successful_checks' }),
         field('Failed checks', num('hm-failed-checks', hm ? hm.failed_checks : 2, 1, 50), { field: 'failed_checks' })),
       httpPart, tcpPart);
-    modal({
-      title: hm ? 'Edit health monitor' : 'Create health monitor',
-      saveLabel: hm ? 'Save' : 'Create',
+    editModal('health monitor', 'healthmonitor', hm, after, {
       wide: true,
       body,
-      onSave: async (form) => {
-        const o = hm ? JSON.parse(JSON.stringify(hm)) : {};
-        o.name = $('#hm-name', form).value.trim();
-        if (!o.name) throw new FormError('name', 'is required');
+      nameId: 'hm-name',
+      fill: (o, form) => {
         o.type = type.value;
         for (const [id, key, lo, hi] of [['hm-send-interval', 'send_interval', 1, 3600], ['hm-receive-timeout', 'receive_timeout', 1, 2400], ['hm-successful-checks', 'successful_checks', 1, 50], ['hm-failed-checks', 'failed_checks', 1, 50]]) {
           const v = Number($('#' + id, form).value);
@@ -1754,9 +1795,6 @@
           if (rq || rs) o.tcp_monitor = Object.assign({}, rq ? { tcp_request: rq } : {}, rs ? { tcp_response: rs } : {});
           else delete o.tcp_monitor;
         }
-        const out = hm ? await put('/api/healthmonitor/' + hm.uuid, o) : await post('/api/healthmonitor', o);
-        toast('Health monitor ' + out.name + (hm ? ' saved' : ' created'));
-        after(out);
       },
     });
   }
@@ -1765,7 +1803,7 @@
 
   async function pageServiceEngines(c, live) {
     crumbs('Service engines');
-    const sePanel = h('div', { class: 'panel', testid: 'se-panel' }, h('div', { class: 'loading-row' }, h('span', { class: 'spinner' })));
+    const sePanel = loadingPanel({ testid: 'se-panel' });
     const tokPanel = h('div', { class: 'panel', testid: 'jointoken-panel' });
     c.append(h('div', { id: 'page-serviceengines', testid: 'page-serviceengines' },
       pageHead('Service engines', 'The data plane: hosts that run the load balancer and receive their configuration from this controller.',
@@ -1776,8 +1814,7 @@
       const d = await optional('/api/serviceengine');
       if (!live()) return;
       const ses = (d && d.results) || [];
-      clear(sePanel).append(h('div', { class: 'panel-head' },
-        h('div', null, h('h2', null, 'Service engines'), h('p', null, 'Refreshed every 10 seconds.'))));
+      clear(sePanel).append(panelHead('Service engines', 'Refreshed every 10 seconds.'));
       if (!ses.length) {
         sePanel.append(empty('se', 'No service engines yet', 'Create a join token, then run the installer in SE mode on each host with that token.'));
         return;
@@ -1797,8 +1834,7 @@
     async function loadTokens() {
       const d = await optional('/api/jointoken');
       if (!live()) return;
-      clear(tokPanel).append(h('div', { class: 'panel-head' },
-        h('div', null, h('h2', null, 'Join tokens'), h('p', null, 'A service engine joins this controller with a token; revoke tokens you no longer need.'))));
+      clear(tokPanel).append(panelHead('Join tokens', 'A service engine joins this controller with a token; revoke tokens you no longer need.'));
       if (d === null) {
         tokPanel.append(empty('key', 'Join tokens are not available', 'This controller does not serve join tokens yet.'));
         return;
@@ -1901,14 +1937,7 @@
     const auth = h('div', { class: 'field-row' },
       field('Username', input('settings-smtp-username', { value: email.auth_username || '', testid: 'settings-smtp-username' }), { field: 'email_configuration.auth_username' }),
       field('Password', input('settings-smtp-password', { type: 'password', autocomplete: 'new-password', placeholder: email.auth_username ? 'unchanged' : '', testid: 'settings-smtp-password' }), { field: 'email_configuration.auth_password', hint: 'Leave empty to keep the stored password.' }));
-    const sync = () => {
-      const t = type.value;
-      server.classList.toggle('hidden', t !== 'SMTP_SERVER' && t !== 'SMTP_ANONYMOUS_SERVER');
-      from.classList.toggle('hidden', t === 'SMTP_NONE');
-      auth.classList.toggle('hidden', t !== 'SMTP_SERVER');
-    };
-    type.addEventListener('change', sync);
-    sync();
+    showSmtpFields(type, server, from, auth);
     const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'settings-save', testid: 'settings-save' }, 'Save');
     const form = h('form', { id: 'settings-form', testid: 'settings-form', novalidate: true, class: 'panel-body narrow' },
       err,
@@ -1920,45 +1949,39 @@
       field('SMTP type', type, { field: 'email_configuration.smtp_type' }),
       server, from, auth,
       h('div', { class: 'btn-row' }, save));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      showError(err, form, '');
-      try {
-        const o = JSON.parse(JSON.stringify(sc));
-        const dnsList = addrList($('#settings-dns', form).value, 'dns_configuration', false);
-        const sd = $('#settings-search-domain', form).value.trim();
-        if (sd && !isHostname(sd)) throw new FormError('dns_configuration.search_domain', 'is not a domain name');
-        o.dns_configuration = Object.assign({}, o.dns_configuration || {}, { server_list: dnsList });
-        if (sd) o.dns_configuration.search_domain = sd; else delete o.dns_configuration.search_domain;
-        o.ntp_configuration = { ntp_servers: addrList($('#settings-ntp', form).value, 'ntp_configuration', true).map((a) => ({ server: a })) };
-        const t = type.value;
-        const e = { smtp_type: t };
-        if (t === 'SMTP_SERVER' || t === 'SMTP_ANONYMOUS_SERVER') {
-          e.smtp_server = $('#settings-smtp-server', form).value.trim();
-          if (!e.smtp_server) throw new FormError('email_configuration.smtp_server', 'is required for ' + SMTP_TYPES[t]);
-          e.mail_server_port = Number($('#settings-smtp-port', form).value) || 25;
-        }
-        if (t !== 'SMTP_NONE') {
-          const f = $('#settings-from-email', form).value.trim();
-          if (f) e.from_email = f;
-        }
-        if (t === 'SMTP_SERVER') {
-          const u = $('#settings-smtp-username', form).value;
-          const p = $('#settings-smtp-password', form).value;
-          if (u) e.auth_username = u;
-          if (p) e.auth_password = p;
-        }
-        o.email_configuration = e;
-        const out = await busy(save, () => put('/api/systemconfiguration/' + sc.uuid, o));
-        Object.assign(sc, out);
-        $('#settings-smtp-password', form).value = '';
-        toast('System configuration saved');
-      } catch (e) {
-        showError(err, form, e);
+    onSubmit(form, err, async () => {
+      const o = JSON.parse(JSON.stringify(sc));
+      const dnsList = addrList($('#settings-dns', form).value, 'dns_configuration', false);
+      const sd = $('#settings-search-domain', form).value.trim();
+      if (sd && !isHostname(sd)) throw new FormError('dns_configuration.search_domain', 'is not a domain name');
+      o.dns_configuration = Object.assign({}, o.dns_configuration || {}, { server_list: dnsList });
+      if (sd) o.dns_configuration.search_domain = sd; else delete o.dns_configuration.search_domain;
+      o.ntp_configuration = { ntp_servers: addrList($('#settings-ntp', form).value, 'ntp_configuration', true).map((a) => ({ server: a })) };
+      const t = type.value;
+      const e = { smtp_type: t };
+      if (t === 'SMTP_SERVER' || t === 'SMTP_ANONYMOUS_SERVER') {
+        e.smtp_server = $('#settings-smtp-server', form).value.trim();
+        if (!e.smtp_server) throw new FormError('email_configuration.smtp_server', 'is required for ' + SMTP_TYPES[t]);
+        e.mail_server_port = Number($('#settings-smtp-port', form).value) || 25;
       }
+      if (t !== 'SMTP_NONE') {
+        const f = $('#settings-from-email', form).value.trim();
+        if (f) e.from_email = f;
+      }
+      if (t === 'SMTP_SERVER') {
+        const u = $('#settings-smtp-username', form).value;
+        const p = $('#settings-smtp-password', form).value;
+        if (u) e.auth_username = u;
+        if (p) e.auth_password = p;
+      }
+      o.email_configuration = e;
+      const out = await busy(save, () => put('/api/systemconfiguration/' + sc.uuid, o));
+      Object.assign(sc, out);
+      $('#settings-smtp-password', form).value = '';
+      toast('System configuration saved');
     });
     return h('div', { class: 'panel', testid: 'settings-system' },
-      h('div', { class: 'panel-head' }, h('div', null, h('h2', null, 'System configuration'), h('p', null, 'Name resolution, time and email for the controller.'))),
+      panelHead('System configuration', 'Name resolution, time and email for the controller.'),
       form);
   }
 
@@ -1975,24 +1998,18 @@
       field('Confirm new password', newPw2, { field: 'password2' }),
       h('div', { class: 'field' }, passwordRules(newPw)),
       save);
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      showError(err, form, '');
-      try {
-        if (!oldPw.value) throw new FormError('old_password', 'enter your current password');
-        const p = passwordProblem(newPw.value);
-        if (p) throw new FormError('password', p.replace(/^password: /, ''));
-        if (newPw.value !== newPw2.value) throw new FormError('password2', 'the passwords do not match');
-        await busy(save, () => put('/api/useraccount', { old_password: oldPw.value, password: newPw.value }));
-        oldPw.value = newPw.value = newPw2.value = '';
-        newPw.dispatchEvent(new Event('input'));
-        toast('Password changed');
-      } catch (e) {
-        showError(err, form, e);
-      }
+    onSubmit(form, err, async () => {
+      if (!oldPw.value) throw new FormError('old_password', 'enter your current password');
+      const p = passwordProblem(newPw.value);
+      if (p) throw new FormError('password', p.replace(/^password: /, ''));
+      if (newPw.value !== newPw2.value) throw new FormError('password2', 'the passwords do not match');
+      await busy(save, () => put('/api/useraccount', { old_password: oldPw.value, password: newPw.value }));
+      oldPw.value = newPw.value = newPw2.value = '';
+      newPw.dispatchEvent(new Event('input'));
+      toast('Password changed');
     });
     return h('div', { class: 'panel', testid: 'settings-password' },
-      h('div', { class: 'panel-head' }, h('div', null, h('h2', null, 'Change password'), h('p', null, 'For ' + ((state.user && state.user.username) || 'your account') + '.'))),
+      panelHead('Change password', 'For ' + ((state.user && state.user.username) || 'your account') + '.'),
       form);
   }
 
@@ -2003,25 +2020,19 @@
     const exForm = h('form', { id: 'export-form', novalidate: true }, exErr,
       field('Passphrase', exPass, { field: 'passphrase', hint: 'At least 8 characters. It encrypts the secrets in the file; you need it to import.' }),
       exBtn);
-    exForm.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      showError(exErr, exForm, '');
-      try {
-        if (exPass.value.length < 8) throw new FormError('passphrase', 'at least 8 characters');
-        const data = await busy(exBtn, () => post('/api/configuration/export', { passphrase: exPass.value }));
-        const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
-        const url = URL.createObjectURL(blob);
-        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-        const a = h('a', { href: url, download: 'avi-init-configuration-' + stamp + '.json', class: 'hidden' });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 10000);
-        exPass.value = '';
-        toast('Configuration exported');
-      } catch (e) {
-        showError(exErr, exForm, e);
-      }
+    onSubmit(exForm, exErr, async () => {
+      if (exPass.value.length < 8) throw new FormError('passphrase', 'at least 8 characters');
+      const data = await busy(exBtn, () => post('/api/configuration/export', { passphrase: exPass.value }));
+      const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+      const a = h('a', { href: url, download: 'avi-init-configuration-' + stamp + '.json', class: 'hidden' });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      exPass.value = '';
+      toast('Configuration exported');
     });
 
     const imErr = errorBox('import-error');
@@ -2033,33 +2044,27 @@
       field('Export file', imFile, { field: 'configuration' }),
       field('Passphrase', imPass, { field: 'passphrase', hint: 'The passphrase the file was exported with. Objects with the same name are replaced.' }),
       imBtn);
-    imForm.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      showError(imErr, imForm, '');
+    onSubmit(imForm, imErr, async () => {
       imResult.classList.add('hidden');
+      const f = imFile.files && imFile.files[0];
+      if (!f) throw new FormError('configuration', 'choose an export file');
+      let configuration;
       try {
-        const f = imFile.files && imFile.files[0];
-        if (!f) throw new FormError('configuration', 'choose an export file');
-        let configuration;
-        try {
-          configuration = JSON.parse(await f.text());
-        } catch (e) {
-          throw new FormError('configuration', 'the file is not JSON');
-        }
-        const out = await busy(imBtn, () => post('/api/configuration/import', { passphrase: imPass.value, configuration }));
-        const counts = Object.entries((out && out.imported) || {}).map(([k, n]) => n + ' ' + k).join(', ');
-        imResult.textContent = 'Imported ' + (counts || 'nothing') + '.';
-        imResult.classList.remove('hidden');
-        imPass.value = '';
-        imFile.value = '';
-        toast('Configuration imported');
+        configuration = JSON.parse(await f.text());
       } catch (e) {
-        showError(imErr, imForm, e);
+        throw new FormError('configuration', 'the file is not JSON');
       }
+      const out = await busy(imBtn, () => post('/api/configuration/import', { passphrase: imPass.value, configuration }));
+      const counts = Object.entries((out && out.imported) || {}).map(([k, n]) => n + ' ' + k).join(', ');
+      imResult.textContent = 'Imported ' + (counts || 'nothing') + '.';
+      imResult.classList.remove('hidden');
+      imPass.value = '';
+      imFile.value = '';
+      toast('Configuration imported');
     });
 
     return h('div', { class: 'panel', testid: 'settings-backup' },
-      h('div', { class: 'panel-head' }, h('div', null, h('h2', null, 'Configuration backup'), h('p', null, 'Export the whole configuration, or import an export.'))),
+      panelHead('Configuration backup', 'Export the whole configuration, or import an export.'),
       h('div', { class: 'panel-body' }, h('div', { class: 'section-label' }, 'Export'), exForm, h('hr', { class: 'divider' }), h('div', { class: 'section-label' }, 'Import'), imForm));
   }
 
