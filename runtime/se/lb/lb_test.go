@@ -36,13 +36,13 @@ func TestLeastConnections(t *testing.T) {
 		t.Fatalf("picked %s with %d conns, want the member with 1", got.Addr, got.Conns())
 	}
 	// A member of ratio 2 with 2 connections is as loaded as one of ratio 1 with 1.
-	ups[0].Ratio = 2
+	ups[0].Set(2, true)
 	releases[0]()
 	if got := p.Select(ups, nil); got != ups[0] && got != ups[1] {
 		t.Errorf("ratio not weighed: picked %s", got.Addr)
 	}
 	down(ups[1])
-	ups[0].Enabled = false
+	ups[0].Set(2, false)
 	if got := p.Select(ups, nil); got != ups[2] {
 		t.Errorf("picked %s; the only available member is %s", got.Addr, ups[2].Addr)
 	}
@@ -73,7 +73,7 @@ func TestLeastConnections(t *testing.T) {
 
 func TestRoundRobinHonoursRatios(t *testing.T) {
 	ups := members(3)
-	ups[1].Ratio = 2
+	ups[1].Set(2, true)
 	p := NewPolicy(avi.LBRoundRobin)
 	counts := map[*Upstream]int{}
 	for range 400 {
@@ -123,7 +123,7 @@ func TestConsistentHashStickyAndMinimalMoves(t *testing.T) {
 	}
 	// A member of ratio 3 draws about three times the clients.
 	w := members(2)
-	w[0].Ratio = 3
+	w[0].Set(3, true)
 	wc := map[*Upstream]int{}
 	for i := range 4000 {
 		wc[p.Select(w, net.IPv4(203, 0, byte(i/250), byte(i%250)))]++

@@ -46,7 +46,7 @@ func (p *LeastConnections) Select(ups []*Upstream, _ net.IP) *Upstream {
 		if !u.Available() {
 			continue
 		}
-		load := float64(u.Conns()) / float64(u.Ratio)
+		load := float64(u.Conns()) / float64(u.Ratio())
 		if best == nil || load < bestLoad {
 			best, bestLoad = u, load
 		}
@@ -66,7 +66,7 @@ func (p *RoundRobin) Select(ups []*Upstream, _ net.IP) *Upstream {
 	total := 0
 	for _, u := range ups {
 		if u.Available() {
-			total += u.Ratio
+			total += u.Ratio()
 		}
 	}
 	if total == 0 {
@@ -77,10 +77,10 @@ func (p *RoundRobin) Select(ups []*Upstream, _ net.IP) *Upstream {
 		if !u.Available() {
 			continue
 		}
-		if k < u.Ratio {
+		if k < u.Ratio() {
 			return u
 		}
-		k -= u.Ratio
+		k -= u.Ratio()
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (ConsistentHash) Select(ups []*Upstream, client net.IP) *Upstream {
 		// Weight by taking the best of ratio draws.
 		sum := h.Sum64()
 		score := sum
-		for i := 1; i < u.Ratio; i++ {
+		for i := 1; i < u.Ratio(); i++ {
 			sum = sum*6364136223846793005 + 1442695040888963407
 			score = max(score, sum)
 		}

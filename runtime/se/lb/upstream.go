@@ -8,31 +8,40 @@ import (
 	"sync/atomic"
 )
 
-// Upstream is one pool member as the data plane sees it.
+// Upstream is one pool member as the data plane sees it. A new configuration may change its
+// ratio and whether it is enabled while traffic reads them, so both are atomic.
 type Upstream struct {
-	Addr    string // ip:port
-	Ratio   int    // weight, 1 to 20
-	Enabled bool
+	Addr string // ip:port
 
-	conns  atomic.Int64 // connections or requests in flight
-	health *Health
+	ratio   atomic.Int32 // weight, 1 to 20
+	enabled atomic.Bool
+	conns   atomic.Int64 // connections or requests in flight
+	health  *Health
 }
 
 // NewUpstream makes a member that is enabled, of the given ratio, and up until a monitor says
 // otherwise (Avi starts members up when the pool has no monitor, and the SE keeps serving
 // through a restart).
 func NewUpstream(addr string, ratio int, enabled bool, h *Health) *Upstream {
-	if ratio < 1 {
-		ratio = 1
-	}
 	if h == nil {
 		h = NewHealth(1, 1)
 	}
-	return &Upstream{Addr: addr, Ratio: ratio, Enabled: enabled, health: h}
+	u := &Upstream{Addr: addr, health: h}
+	u.Set(ratio, enabled)
+	return u
 }
 
+// Set changes the member's ratio (at least 1) and whether it is enabled.
+func (u *Upstream) Set(ratio int, enabled bool) {
+	u.ratio.Store(int32(max(ratio, 1)))
+	u.enabled.Store(enabled)
+}
+
+// Ratio is the member's weight.
+func (u *Upstream) Ratio() int { return int(u.ratio.Load()) }
+
 // Available reports whether the member may take new traffic: enabled and up.
-func (u *Upstream) Available() bool { return u.Enabled && u.health.Up() }
+func (u *Upstream) Available() bool { return u.enabled.Load() && u.health.Up() }
 
 // Health is the member's health state.
 func (u *Upstream) Health() *Health { return u.health }

@@ -1,0 +1,232 @@
+// Package dataplane is the service engine's traffic path: one listener per virtual service
+// port, an L4 TCP proxy or an L7 HTTP proxy behind it, balancing over the pool with the policies
+// of package lb. A configuration is applied whole or not at all; listeners that do not change
+// keep their connections, and removed listeners stop accepting and let their connections finish.
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/se/lb"
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+// Dataplane owns the listeners and pools of one SE.
+type Dataplane struct {
+	log *slog.Logger
+	// listen opens a listener; tests and the SE's VIP handling may wrap it.
+	listen func(addr string) (net.Listener, error)
+
+	mu        sync.Mutex // serialises Apply and Close
+	listeners map[string]*listener
+	pools     map[string]*pool
+}
+
+// New makes an empty data plane.
+func New(log *slog.Logger) *Dataplane {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Dataplane{
+		log:       log,
+		listen:    func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) },
+		listeners: map[string]*listener{},
+		pools:     map[string]*pool{},
+	}
+}
+
+// service is what a listener serves: compiled once per configuration, read without locks.
+type service struct {
+	vs   sechannel.VirtualService
+	l4   bool
+	pool *pool // nil: no pool, every connection is refused
+}
+
+// pool is a pool's members and policy. Members keep their health and connection counts across
+// configurations as long as their address stays.
+type pool struct {
+	uuid   string
+	policy lb.Policy
+	ups    atomic.Pointer[[]*lb.Upstream]
+	proxy  *httputil.ReverseProxy // for L7 services
+}
+
+func (p *pool) members() []*lb.Upstream {
+	if u := p.ups.Load(); u != nil {
+		return *u
+	}
+	return nil
+}
+
+// listenAddrs are the addresses a virtual service listens on: its VIP, or every address for an
+// east-west service, on each of its ports.
+func listenAddrs(vs sechannel.VirtualService) []string {
+	host := vs.VIP
+	var out []string
+	for _, s := range vs.Services {
+		end := s.PortRangeEnd
+		if end < s.Port {
+			end = s.Port
+		}
+		for p := s.Port; p <= end; p++ {
+			out = append(out, net.JoinHostPort(host, strconv.Itoa(p)))
+		}
+	}
+	return out
+}
+
+// ErrConflict is two virtual services claiming one address and port.
+var ErrConflict = errors.New("address and port claimed twice")
+
+// Apply makes the snapshot the running configuration, or changes nothing and returns why not.
+func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+
+	// Compile: every listener's service, and the pools they use.
+	want := map[string]*service{}
+	pools := map[string]*pool{}
+	for _, vs := range snap.VirtualServices {
+		if !vs.Enabled {
+			continue
+		}
+		svc := &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4}
+		if vs.Pool != nil {
+			svc.pool = d.compilePool(pools, *vs.Pool)
+		}
+		for _, addr := range listenAddrs(vs) {
+			if other, ok := want[addr]; ok {
+				return fmt.Errorf("%w: %s by %s and %s", ErrConflict, addr, other.vs.Name, vs.Name)
+			}
+			want[addr] = svc
+		}
+	}
+
+	// Open what is new before changing anything, so that a port in use rejects the whole
+	// configuration.
+	opened := map[string]*listener{}
+	var reopen []string // a listener changing between L4 and L7: its port is free only once closed
+	for addr, svc := range want {
+		if l, ok := d.listeners[addr]; ok {
+			if l.l4 != svc.l4 {
+				reopen = append(reopen, addr)
+			}
+			continue
+		}
+		ln, err := d.listen(addr)
+		if err != nil {
+			for _, l := range opened {
+				l.ln.Close()
+			}
+			return fmt.Errorf("virtual service %s: listen on %s: %w", svc.vs.Name, addr, err)
+		}
+		opened[addr] = &listener{addr: addr, l4: svc.l4, ln: ln, log: d.log}
+	}
+
+	// Commit. Members of pools that stay keep their state; the swap is atomic per listener.
+	for uuid, p := range pools {
+		d.pools[uuid] = p
+	}
+	for uuid := range d.pools {
+		if _, ok := pools[uuid]; !ok {
+			delete(d.pools, uuid)
+		}
+	}
+	for addr, l := range d.listeners {
+		svc, keep := want[addr]
+		if keep && l.l4 == svc.l4 {
+			l.svc.Store(svc)
+			continue
+		}
+		l.stop()
+		delete(d.listeners, addr)
+	}
+	for _, addr := range reopen {
+		ln, err := d.listen(addr)
+		if err != nil {
+			d.log.Error("listener not reopened with its new profile", "addr", addr, "err", err)
+			continue
+		}
+		opened[addr] = &listener{addr: addr, l4: want[addr].l4, ln: ln, log: d.log}
+	}
+	for addr, l := range opened {
+		l.svc.Store(want[addr])
+		d.listeners[addr] = l
+		l.start()
+	}
+	return nil
+}
+
+// compilePool returns the pool for a configuration, reusing members by address.
+func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *pool {
+	if p, ok := pools[cfg.UUID]; ok {
+		return p
+	}
+	old := d.pools[cfg.UUID]
+	byAddr := map[string]*lb.Upstream{}
+	if old != nil {
+		for _, u := range old.members() {
+			byAddr[u.Addr] = u
+		}
+	}
+	var ups []*lb.Upstream
+	for _, s := range cfg.Servers {
+		addr := net.JoinHostPort(s.IP, strconv.Itoa(s.Port))
+		u, ok := byAddr[addr]
+		if !ok {
+			u = lb.NewUpstream(addr, s.Ratio, s.Enabled, nil)
+		} else {
+			u.Set(s.Ratio, s.Enabled)
+		}
+		ups = append(ups, u)
+	}
+	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm)}
+	p.ups.Store(&ups)
+	p.proxy = newHTTPProxy(p)
+	pools[cfg.UUID] = p
+	return p
+}
+
+// Addrs lists the addresses the data plane listens on (as bound: a port 0 becomes a real one).
+func (d *Dataplane) Addrs() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]string{}
+	for addr, l := range d.listeners {
+		out[addr] = l.ln.Addr().String()
+	}
+	return out
+}
+
+// Close stops every listener and waits for their connections to end or ctx to expire.
+func (d *Dataplane) Close(ctx context.Context) error {
+	d.mu.Lock()
+	ls := d.listeners
+	d.listeners = map[string]*listener{}
+	d.mu.Unlock()
+	for _, l := range ls {
+		l.stop()
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, l := range ls {
+			l.wg.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

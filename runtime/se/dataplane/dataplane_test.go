@@ -1,0 +1,335 @@
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// backend is an HTTP server on loopback that says who it is.
+type backend struct {
+	*httptest.Server
+	name string
+	hits atomic.Int64
+}
+
+func newBackend(t *testing.T, name string) *backend {
+	b := &backend{name: name}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		switch r.URL.Path {
+		case "/echo":
+			w.Header().Set("X-Backend", name)
+			io.Copy(w, r.Body)
+		default:
+			fmt.Fprintf(w, "%s xff=%s host=%s", name, r.Header.Get("X-Forwarded-For"), r.Host)
+		}
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *backend) server() sechannel.Server {
+	host, port, _ := net.SplitHostPort(b.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	return sechannel.Server{IP: host, Port: p, Enabled: true, Ratio: 1}
+}
+
+func vs(name string, port int, profile string, pool string, servers ...sechannel.Server) sechannel.VirtualService {
+	return sechannel.VirtualService{UUID: "vs-" + name, Name: name, Enabled: true, VIP: "127.0.0.1",
+		Services: []avi.Service{{Port: port}}, ProfileType: profile,
+		Pool: &sechannel.Pool{UUID: pool, Name: pool, Algorithm: avi.LBRoundRobin, Servers: servers}}
+}
+
+func newDP(t *testing.T) *Dataplane {
+	d := New(nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d.Close(ctx)
+	})
+	return d
+}
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+func get(t *testing.T, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return string(body), fmt.Errorf("status %s", resp.Status)
+	}
+	return string(body), nil
+}
+
+func TestL7BalancesAndFailsOver(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	d := newDP(t)
+	port := freePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p1", a.server(), b.server())}}); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	seen := map[string]int{}
+	for range 20 {
+		body, err := get(t, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.Fields(body)[0]]++
+		if !strings.Contains(body, "xff=127.0.0.1") || !strings.Contains(body, fmt.Sprintf("host=127.0.0.1:%d", port)) {
+			t.Fatalf("backend saw %q: want X-Forwarded-For and the client's Host", body)
+		}
+	}
+	if seen["a"] != 10 || seen["b"] != 10 {
+		t.Errorf("round robin over two members: %v", seen)
+	}
+	// One member goes away: every request still succeeds.
+	b.Close()
+	for i := range 20 {
+		if body, err := get(t, url); err != nil || !strings.HasPrefix(body, "a ") {
+			t.Fatalf("request %d after a member stopped: %q %v", i, body, err)
+		}
+	}
+}
+
+func TestL7LargeBodiesBothWays(t *testing.T) {
+	a := newBackend(t, "a")
+	d := newDP(t)
+	port := freePort(t)
+	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("big", port, avi.ProfileHTTP, "p", a.server())}})
+	payload := make([]byte, 20<<20)
+	rand.Read(payload)
+	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/echo", port), "application/octet-stream", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("20 MB echoed through the proxy: got %d bytes, equal %v", len(got), bytes.Equal(got, payload))
+	}
+}
+
+func TestL7WebsocketUpgrade(t *testing.T) {
+	// A backend that upgrades and echoes lines, as a websocket server would after its handshake.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want an upgrade", 400)
+			return
+		}
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		for {
+			line, err := rw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			rw.WriteString("echo " + line)
+			rw.Flush()
+		}
+	}))
+	defer up.Close()
+	host, p, _ := net.SplitHostPort(up.Listener.Addr().String())
+	pn, _ := strconv.Atoi(p)
+	d := newDP(t)
+	port := freePort(t)
+	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("ws", port, avi.ProfileHTTP, "p", sechannel.Server{IP: host, Port: pn, Enabled: true, Ratio: 1})}})
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade through the proxy: %v %v", resp, err)
+	}
+	for _, msg := range []string{"hello\n", "again\n"} {
+		fmt.Fprint(c, msg)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := br.ReadString('\n')
+		if err != nil || got != "echo "+msg {
+			t.Fatalf("over the upgraded connection: %q %v", got, err)
+		}
+	}
+}
+
+// tcpEcho is a TCP server that echoes, then half-closes when the client does.
+func tcpEcho(t *testing.T) sechannel.Server {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+				c.(*net.TCPConn).CloseWrite()
+			}()
+		}
+	}()
+	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
+}
+
+func TestL4ProxyHalfCloseAndDrain(t *testing.T) {
+	d := newDP(t)
+	port := freePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("tcp", port, avi.ProfileL4, "p", tcpEcho(t), tcpEcho(t))}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	payload := bytes.Repeat([]byte("0123456789"), 100000)
+	go func() {
+		c.Write(payload[:len(payload)/2])
+		// Remove the listener while this connection is in flight: it must carry on.
+		d.Apply(sechannel.Snapshot{Version: 2})
+		c.Write(payload[len(payload)/2:])
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("1 MB through L4 with a half-close, listener removed mid-way: %d bytes, %v", len(got), err)
+	}
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		t.Error("the removed listener still accepts")
+	}
+}
+
+func TestRejectsWholeConfigurationAndKeepsTheLast(t *testing.T) {
+	a := newBackend(t, "a")
+	d := newDP(t)
+	port := freePort(t)
+	good := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", a.server())}}
+	if err := d.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+	other := freePort(t)
+	for name, snap := range map[string]sechannel.Snapshot{
+		"port in use": {Version: 2, VirtualServices: []sechannel.VirtualService{
+			vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("new", other, avi.ProfileHTTP, "p"), vs("busy", busyPort, avi.ProfileHTTP, "p")}},
+		"same port twice": {Version: 3, VirtualServices: []sechannel.VirtualService{
+			vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("twin", port, avi.ProfileL4, "p2")}},
+	} {
+		if err := d.Apply(snap); err == nil {
+			t.Errorf("%s: configuration accepted", name)
+		}
+	}
+	if _, err := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil {
+		t.Errorf("the last good configuration stopped serving: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", other), time.Second); err == nil {
+		t.Error("a rejected configuration left a listener open")
+	}
+}
+
+// TestHitlessReconfiguration runs a bounded load loop while the configuration changes under it:
+// members are added and removed and a virtual service is added; no request may fail.
+func TestHitlessReconfiguration(t *testing.T) {
+	a, b, c := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "c")
+	d := newDP(t)
+	port, port2 := freePort(t), freePort(t)
+	base := vs("web", port, avi.ProfileHTTP, "p", a.server(), b.server())
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{base}}); err != nil {
+		t.Fatal(err)
+	}
+	var failures, requests atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+				requests.Add(1)
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	configs := [][]sechannel.VirtualService{
+		{vs("web", port, avi.ProfileHTTP, "p", a.server(), b.server(), c.server())},
+		{vs("web", port, avi.ProfileHTTP, "p", b.server(), c.server())},
+		{vs("web", port, avi.ProfileHTTP, "p", c.server()), vs("other", port2, avi.ProfileHTTP, "p2", a.server())},
+		{vs("web", port, avi.ProfileHTTP, "p", a.server(), c.server())},
+	}
+	for i := range 20 {
+		time.Sleep(50 * time.Millisecond)
+		if err := d.Apply(sechannel.Snapshot{Version: int64(i + 2), VirtualServices: configs[i%len(configs)]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if requests.Load() < 100 || failures.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during 20 reconfigurations", failures.Load(), requests.Load())
+	}
+	t.Logf("%d requests, 0 failed, across 20 reconfigurations", requests.Load())
+}

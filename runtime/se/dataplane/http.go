@@ -1,0 +1,115 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync/atomic"
+	"time"
+)
+
+// The L7 proxy is net/http/httputil.ReverseProxy: it handles hop-by-hop headers, chunked and
+// streamed bodies, 100-continue and protocol upgrades (websocket). Balancing happens in the
+// pool's transport, per request, so that a member refusing connections is skipped without the
+// client seeing an error.
+
+type clientIPKey struct{}
+
+// newHTTPProxy is a pool's reverse proxy.
+func newHTTPProxy(p *pool) *httputil.ReverseProxy {
+	base := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", p.uuid // the transport picks the member
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: &poolTransport{pool: p, base: base},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+}
+
+// poolTransport sends each request to a member the pool's policy picks.
+type poolTransport struct {
+	pool *pool
+	base http.RoundTripper
+}
+
+// RoundTrip picks a member, moving on when one refuses the connection (the request was not
+// sent, so trying another is safe for any method).
+func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	client, _ := req.Context().Value(clientIPKey{}).(net.IP)
+	ups := t.pool.members()
+	var last error = errors.New("no member available")
+	for range len(ups) {
+		u := t.pool.policy.Select(ups, client)
+		if u == nil {
+			break
+		}
+		out := req.Clone(req.Context())
+		out.URL.Host = u.Addr
+		release := u.Acquire()
+		resp, err := t.base.RoundTrip(out)
+		if err != nil {
+			release()
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				u.Health().Failure(err.Error())
+				last = err
+				continue
+			}
+			return nil, err
+		}
+		resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+		return resp, nil
+	}
+	return nil, last
+}
+
+// releasingBody ends a member's in-flight count when the response has been read.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+	closed  atomic.Bool
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.closed.CompareAndSwap(false, true) {
+		b.release()
+	}
+	return err
+}
+
+// Write lets an upgraded (websocket) connection's body be written to, as ReverseProxy needs.
+func (b *releasingBody) Write(p []byte) (int, error) {
+	if w, ok := b.ReadCloser.(io.Writer); ok {
+		return w.Write(p)
+	}
+	return 0, errors.New("body is not writable")
+}
+
+// serveHTTP is the L7 listener's handler.
+func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	svc := l.svc.Load()
+	if svc.pool == nil {
+		http.Error(w, "no pool", http.StatusServiceUnavailable)
+		return
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
+	}
+	svc.pool.proxy.ServeHTTP(w, r)
+}
