@@ -141,11 +141,11 @@ func TestHealthStateMachine(t *testing.T) {
 		up      bool
 	}{
 		{false, false, true}, {false, false, true}, // two failures: still up
-		{true, false, true},                        // a success resets the count
+		{true, false, true},                                              // a success resets the count
 		{false, false, true}, {false, false, true}, {false, true, false}, // three in a row: down
-		{false, false, false}, // down stays down
-		{true, false, false},  // one success is not enough
-		{false, false, false}, // a failure resets the successes
+		{false, false, false},                    // down stays down
+		{true, false, false},                     // one success is not enough
+		{false, false, false},                    // a failure resets the successes
 		{true, false, false}, {true, true, true}, // two in a row: up
 	}
 	for i, s := range steps {
