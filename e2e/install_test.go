@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -356,6 +358,28 @@ func TestControllerAndSE(t *testing.T) {
 		c.call(t, "GET", "/api/serviceengine", nil, &ses)
 		return len(ses.Results) == 1 && ses.Results[0].Connected && ses.Results[0].OperStatus.State == "OPER_UP" && ses.Results[0].ConfigVersion > 0
 	})
+	// A virtual service created through the API serves traffic through the SE.
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "from the backend") }))
+	defer backend.Close()
+	bport := backend.Listener.Addr().(*net.TCPAddr).Port
+	vsPort := freePorts(t, 1)[0]
+	var out map[string]any
+	if code := c.call(t, "POST", "/api/pool", map[string]any{"name": "web", "servers": []any{map[string]any{"ip": map[string]string{"addr": "127.0.0.1", "type": "V4"}, "port": bport}}}, &out); code != 201 {
+		t.Fatalf("create pool: %d %v", code, out)
+	}
+	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "web-vs", "services": []any{map[string]int{"port": vsPort}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
+		t.Fatalf("create virtual service: %d %v", code, out)
+	}
+	waitFor(t, "the SE to serve the new virtual service", 15*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", vsPort))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200 && string(body) == "from the backend"
+	})
+
 	st := mustRun(t, "status")
 	if strings.Count(st.out, "answering: yes") != 2 {
 		t.Errorf("status does not show both roles answering:\n%s", st)

@@ -23,6 +23,7 @@ import (
 	"github.com/avi-init/avi-init/installer"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
+	"github.com/avi-init/avi-init/runtime/se/dataplane"
 	"github.com/avi-init/avi-init/supervise"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/version"
@@ -298,9 +299,15 @@ func runSE(ctx context.Context, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, JoinTokenFile: *tokenFile, DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log})
+	dp := dataplane.New(log)
+	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, JoinTokenFile: *tokenFile, DataDir: *dataDir,
+		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: dp.Apply})
 	if err != nil {
 		return err
 	}
-	return rt.Run(ctx)
+	err = rt.Run(ctx)
+	drain, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dp.Close(drain)
+	return err
 }
