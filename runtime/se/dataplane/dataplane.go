@@ -58,6 +58,8 @@ type pool struct {
 	policy lb.Policy
 	ups    atomic.Pointer[[]*lb.Upstream]
 	proxy  *httputil.ReverseProxy // for L7 services
+	hms    []avi.HealthMonitor
+	checks *monitors
 }
 
 func (p *pool) members() []*lb.Upstream {
@@ -133,13 +135,13 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
 	}
 
 	// Commit. Members of pools that stay keep their state; the swap is atomic per listener.
-	for uuid, p := range pools {
-		d.pools[uuid] = p
+	// Monitors restart with the new pool configuration.
+	for _, p := range d.pools {
+		p.checks.stop()
 	}
-	for uuid := range d.pools {
-		if _, ok := pools[uuid]; !ok {
-			delete(d.pools, uuid)
-		}
+	d.pools = pools
+	for _, p := range pools {
+		p.checks = startMonitors(p, p.hms)
 	}
 	for addr, l := range d.listeners {
 		svc, keep := want[addr]
@@ -189,7 +191,7 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 		}
 		ups = append(ups, u)
 	}
-	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm)}
+	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), hms: cfg.HealthMonitors}
 	p.ups.Store(&ups)
 	p.proxy = newHTTPProxy(p)
 	pools[cfg.UUID] = p
@@ -207,11 +209,15 @@ func (d *Dataplane) Addrs() map[string]string {
 	return out
 }
 
-// Close stops every listener and waits for their connections to end or ctx to expire.
+// Close stops every listener and monitor and waits for connections to end or ctx to expire.
 func (d *Dataplane) Close(ctx context.Context) error {
 	d.mu.Lock()
 	ls := d.listeners
 	d.listeners = map[string]*listener{}
+	for _, p := range d.pools {
+		p.checks.stop()
+	}
+	d.pools = map[string]*pool{}
 	d.mu.Unlock()
 	for _, l := range ls {
 		l.stop()

@@ -333,3 +333,53 @@ func TestHitlessReconfiguration(t *testing.T) {
 	}
 	t.Logf("%d requests, 0 failed, across 20 reconfigurations", requests.Load())
 }
+
+func TestActiveHealthMonitorTakesMembersOutAndBack(t *testing.T) {
+	var sick atomic.Bool
+	mk := func(name string, sickOne bool) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if sickOne && sick.Load() {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			fmt.Fprint(w, name)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	srv := func(s *httptest.Server) sechannel.Server {
+		a := s.Listener.Addr().(*net.TCPAddr)
+		return sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1}
+	}
+	good, flaky := mk("good", false), mk("flaky", true)
+	hm := avi.HealthMonitor{Meta: avi.Meta{Name: "hm-http"}, Type: avi.HealthMonitorHTTP, SendInterval: 1, ReceiveTimeout: 1,
+		SuccessfulChecks: 2, FailedChecks: 2, HTTPMonitor: &avi.HTTPMonitor{HTTPRequest: "GET / HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX"}}}
+	v := vs("web", freePort(t), avi.ProfileHTTP, "p", srv(good), srv(flaky))
+	v.Pool.HealthMonitors = []avi.HealthMonitor{hm}
+	d := newDP(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", v.Services[0].Port)
+	backends := func(n int) map[string]int {
+		seen := map[string]int{}
+		for range n {
+			body, _ := get(t, url)
+			seen[body]++
+		}
+		return seen
+	}
+	if seen := backends(10); seen["good"] == 0 || seen["flaky"] == 0 {
+		t.Fatalf("both members serve while healthy: %v", seen)
+	}
+	sick.Store(true)
+	// failed_checks 2 x send_interval 1 s: out within about 2 s.
+	time.Sleep(2500 * time.Millisecond)
+	if seen := backends(20); seen["good"] != 20 {
+		t.Errorf("after the monitor failed twice, requests still reach the sick member: %v", seen)
+	}
+	sick.Store(false)
+	time.Sleep(2500 * time.Millisecond)
+	if seen := backends(20); seen["flaky"] == 0 {
+		t.Errorf("the recovered member gets no traffic after two passing checks: %v", seen)
+	}
+}

@@ -22,6 +22,13 @@ func NewHealth(successfulChecks, failedChecks int) *Health {
 	return &Health{up: true, successfulChecks: max(successfulChecks, 1), failedChecks: max(failedChecks, 1)}
 }
 
+// SetThresholds changes how many consecutive checks move the state.
+func (h *Health) SetThresholds(successfulChecks, failedChecks int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.successfulChecks, h.failedChecks = max(successfulChecks, 1), max(failedChecks, 1)
+}
+
 // Up reports whether the member is up.
 func (h *Health) Up() bool {
 	h.mu.Lock()
