@@ -380,6 +380,20 @@ func TestControllerAndSE(t *testing.T) {
 		return resp.StatusCode == 200 && string(body) == "from the backend"
 	})
 
+	// The SE reports the traffic: the controller's analytics show requests for the VS.
+	vsUUID := out["uuid"].(string)
+	waitFor(t, "the controller to show the VS's requests", 15*time.Second, func() bool {
+		var m struct {
+			Series []struct {
+				Data []struct {
+					Value float64 `json:"value"`
+				} `json:"data"`
+			} `json:"series"`
+		}
+		c.call(t, "GET", "/api/analytics/metrics/virtualservice/"+vsUUID+"?metric_id=l7_client.avg_complete_responses", nil, &m)
+		return len(m.Series) == 1 && len(m.Series[0].Data) > 0 && m.Series[0].Data[len(m.Series[0].Data)-1].Value > 0
+	})
+
 	st := mustRun(t, "status")
 	if strings.Count(st.out, "answering: yes") != 2 {
 		t.Errorf("status does not show both roles answering:\n%s", st)

@@ -301,7 +301,7 @@ func runSE(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	dp := dataplane.New(log)
 	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, JoinTokenFile: *tokenFile, DataDir: *dataDir,
-		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: dp.Apply})
+		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: dp.Apply, Report: dp.Report})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/se/lb"
@@ -29,6 +30,10 @@ type Dataplane struct {
 	mu        sync.Mutex // serialises Apply and Close
 	listeners map[string]*listener
 	pools     map[string]*pool
+
+	statsMu    sync.Mutex
+	stats      map[string]*vsStats // by virtual service uuid
+	lastReport time.Time
 }
 
 // New makes an empty data plane.
@@ -37,29 +42,33 @@ func New(log *slog.Logger) *Dataplane {
 		log = slog.Default()
 	}
 	return &Dataplane{
-		log:       log,
-		listen:    func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) },
-		listeners: map[string]*listener{},
-		pools:     map[string]*pool{},
+		log:        log,
+		listen:     func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) },
+		listeners:  map[string]*listener{},
+		pools:      map[string]*pool{},
+		stats:      map[string]*vsStats{},
+		lastReport: time.Now(),
 	}
 }
 
 // service is what a listener serves: compiled once per configuration, read without locks.
 type service struct {
-	vs   sechannel.VirtualService
-	l4   bool
-	pool *pool // nil: no pool, every connection is refused
+	vs    sechannel.VirtualService
+	l4    bool
+	pool  *pool // nil: no pool, every connection is refused
+	stats *vsStats
 }
 
 // pool is a pool's members and policy. Members keep their health and connection counts across
 // configurations as long as their address stays.
 type pool struct {
-	uuid   string
-	policy lb.Policy
-	ups    atomic.Pointer[[]*lb.Upstream]
-	proxy  *httputil.ReverseProxy // for L7 services
-	hms    []avi.HealthMonitor
-	checks *monitors
+	uuid    string
+	policy  lb.Policy
+	ups     atomic.Pointer[[]*lb.Upstream]
+	proxy   *httputil.ReverseProxy // for L7 services
+	hms     []avi.HealthMonitor
+	checks  *monitors
+	vsUUIDs []string // the virtual services using the pool, for member health reports
 }
 
 func (p *pool) members() []*lb.Upstream {
@@ -97,13 +106,17 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
 	// Compile: every listener's service, and the pools they use.
 	want := map[string]*service{}
 	pools := map[string]*pool{}
+	enabled := map[string]bool{}
 	for _, vs := range snap.VirtualServices {
 		if !vs.Enabled {
 			continue
 		}
-		svc := &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4}
+		enabled[vs.UUID] = true
+		svc := &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4, stats: d.statsFor(vs.UUID)}
+		svc.stats.fullLogs.Store(vs.FullClientLogs)
 		if vs.Pool != nil {
 			svc.pool = d.compilePool(pools, *vs.Pool)
+			svc.pool.vsUUIDs = append(svc.pool.vsUUIDs, vs.UUID)
 		}
 		for _, addr := range listenAddrs(vs) {
 			if other, ok := want[addr]; ok {
@@ -143,6 +156,13 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
 	for _, p := range pools {
 		p.checks = startMonitors(p, p.hms)
 	}
+	d.statsMu.Lock()
+	for uuid := range d.stats {
+		if !enabled[uuid] {
+			delete(d.stats, uuid)
+		}
+	}
+	d.statsMu.Unlock()
 	for addr, l := range d.listeners {
 		svc, keep := want[addr]
 		if keep && l.l4 == svc.l4 {

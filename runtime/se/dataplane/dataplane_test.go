@@ -383,3 +383,72 @@ func TestActiveHealthMonitorTakesMembersOutAndBack(t *testing.T) {
 		t.Errorf("the recovered member gets no traffic after two passing checks: %v", seen)
 	}
 }
+
+func TestReportCountsRequestsAndLogs(t *testing.T) {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer b.Close()
+	a := b.Listener.Addr().(*net.TCPAddr)
+	v := vs("web", freePort(t), avi.ProfileHTTP, "p", sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1})
+	d := newDP(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Report() // start a fresh interval
+	base := fmt.Sprintf("http://127.0.0.1:%d", v.Services[0].Port)
+	for range 150 {
+		get(t, base+"/")
+	}
+	for range 3 {
+		get(t, base+"/fail")
+	}
+	metrics, logs := d.Report()
+	var m *sechannel.Metrics
+	members := 0
+	for i := range metrics {
+		if metrics[i].Server == "" {
+			m = &metrics[i]
+		} else if metrics[i].Up != nil && *metrics[i].Up {
+			members++
+		}
+	}
+	if m == nil || m.Requests != 153 || m.Resp2xx != 150 || m.Resp5xx != 3 || m.BytesOut < 153*2 || m.LatencyP99 <= 0 || m.Seconds <= 0 {
+		t.Fatalf("virtual service metrics: %+v", m)
+	}
+	if members != 1 {
+		t.Errorf("member health reports: %d up, want 1", members)
+	}
+	errs, sampled := 0, 0
+	for _, l := range logs {
+		if l.Significant {
+			errs++
+			if l.ResponseCode != 503 || l.URIPath != "/fail" || l.ClientIP != "127.0.0.1" {
+				t.Errorf("error log %+v", l)
+			}
+		} else {
+			sampled++
+		}
+	}
+	if errs != 3 || sampled < 1 || sampled > 3 {
+		t.Errorf("logs: %d errors (want 3) and %d sampled of 150 (want 1 in %d)", errs, sampled, sampleEvery)
+	}
+	m2, l2 := d.Report()
+	for _, m := range m2 {
+		if m.Requests != 0 || len(l2) != 0 {
+			t.Errorf("a second report repeats the first: %+v, %d logs", m, len(l2))
+		}
+	}
+	// With full client logs, every request is logged.
+	v.FullClientLogs = true
+	d.Apply(sechannel.Snapshot{Version: 2, VirtualServices: []sechannel.VirtualService{v}})
+	for range 10 {
+		get(t, base+"/")
+	}
+	if _, l3 := d.Report(); len(l3) != 10 {
+		t.Errorf("full client logs: %d logs for 10 requests", len(l3))
+	}
+}

@@ -101,15 +101,30 @@ func (b *releasingBody) Write(p []byte) (int, error) {
 	return 0, errors.New("body is not writable")
 }
 
-// serveHTTP is the L7 listener's handler.
+// serveHTTP is the L7 listener's handler: it proxies the request and records it.
 func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	svc := l.svc.Load()
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
 	if svc.pool == nil {
-		http.Error(w, "no pool", http.StatusServiceUnavailable)
-		return
+		http.Error(rec, "no pool", http.StatusServiceUnavailable)
+	} else {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
+		}
+		svc.pool.proxy.ServeHTTP(rec, r)
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
+	took := time.Since(start)
+	s := svc.stats
+	s.requests.Add(1)
+	if c := rec.status / 100; c >= 1 && c <= 5 {
+		s.status[c].Add(1)
+	} else {
+		s.failed.Add(1)
 	}
-	svc.pool.proxy.ServeHTTP(w, r)
+	reqBytes := max(r.ContentLength, 0)
+	s.bytesIn.Add(reqBytes)
+	s.bytesOut.Add(rec.bytes)
+	s.observe(took)
+	s.log(clientLog(svc.vs.UUID, r, rec.status, took, reqBytes, rec.bytes))
 }

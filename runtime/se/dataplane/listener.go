@@ -112,27 +112,34 @@ func dial(p *pool, client net.IP) (net.Conn, *lb.Upstream, error) {
 // each direction's end passed on as a half-close.
 func (l *listener) serveL4(c net.Conn, svc *service) {
 	defer c.Close()
+	s := svc.stats
+	s.newConns.Add(1)
+	s.open.Add(1)
+	defer s.open.Add(-1)
 	var client net.IP
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		client = a.IP
 	}
 	up, u, err := dial(svc.pool, client)
 	if err != nil {
+		s.failed.Add(1)
 		l.log.Debug("no upstream", "vs", svc.vs.Name, "err", err)
 		return
 	}
 	defer up.Close()
 	release := u.Acquire()
 	defer release()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
+	done := make(chan int64, 1)
+	pipe := func(dst, src net.Conn) int64 {
+		n, _ := io.Copy(dst, src)
 		if tc, ok := dst.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
-		done <- struct{}{}
+		return n
 	}
-	go pipe(up, c)
-	pipe(c, up)
-	<-done
+	go func() { done <- pipe(up, c) }()
+	out := pipe(c, up)
+	in := <-done
+	s.bytesIn.Add(in)
+	s.bytesOut.Add(out)
 }
