@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/avi-init/avi-init/version.Version=$(VERSION)
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 # Flags for the unattended install `make install` runs (the Avi script's flags work too).
-INSTALL_FLAGS ?= -c -i
+INSTALL_FLAGS ?= -c -s -i
 
 .PHONY: build install test unit e2e lint bench clean
 

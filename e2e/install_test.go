@@ -359,7 +359,14 @@ func TestControllerAndSE(t *testing.T) {
 		return len(ses.Results) == 1 && ses.Results[0].Connected && ses.Results[0].OperStatus.State == "OPER_UP" && ses.Results[0].ConfigVersion > 0
 	})
 	// A virtual service created through the API serves traffic through the SE.
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "from the backend") }))
+	big := strings.Repeat("0123456789abcdef", 100*1024/16)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/100kb.txt" {
+			fmt.Fprint(w, big)
+			return
+		}
+		fmt.Fprint(w, "from the backend")
+	}))
 	defer backend.Close()
 	bport := backend.Listener.Addr().(*net.TCPAddr).Port
 	vsPort := freePorts(t, 1)[0]
@@ -379,6 +386,13 @@ func TestControllerAndSE(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode == 200 && string(body) == "from the backend"
 	})
+
+	// As the operator checks it: ab completes 100 requests of 100 KB through the SE, none failed.
+	abOut, err := execCommand("ab", "-n", "100", "-c", "10", fmt.Sprintf("http://127.0.0.1:%d/100kb.txt", vsPort))
+	if err != nil || !strings.Contains(abOut, "Complete requests:      100") || !strings.Contains(abOut, "Failed requests:        0") ||
+		!strings.Contains(abOut, "Document Length:        102400 bytes") {
+		t.Errorf("ab through the SE: %v\n%s", err, abOut)
+	}
 
 	// The SE reports the traffic: the controller's analytics show requests for the VS.
 	vsUUID := out["uuid"].(string)
