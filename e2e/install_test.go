@@ -408,6 +408,45 @@ func TestControllerAndSE(t *testing.T) {
 		return len(m.Series) == 1 && len(m.Series[0].Data) > 0 && m.Series[0].Data[len(m.Series[0].Data)-1].Value > 0
 	})
 
+	// Headless: with the controller stopped the SE keeps serving, and a restarted SE serves its
+	// last configuration; once the controller is back the SE catches up.
+	serves := func(port int, want string) bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200 && string(body) == want
+	}
+	if out, err := execCommand("docker", "stop", "avicontroller"); err != nil {
+		t.Fatalf("docker stop avicontroller: %v %s", err, out)
+	}
+	for i := range 20 {
+		if !serves(vsPort, "from the backend") {
+			t.Fatalf("request %d failed with the controller stopped", i)
+		}
+	}
+	if out, err := execCommand("docker", "restart", "avise"); err != nil {
+		t.Fatalf("docker restart avise: %v %s", err, out)
+	}
+	waitFor(t, "the restarted SE to serve its last configuration without the controller", 20*time.Second, func() bool { return serves(vsPort, "from the backend") })
+	if out, err := execCommand("docker", "start", "avicontroller"); err != nil {
+		t.Fatalf("docker start avicontroller: %v %s", err, out)
+	}
+	waitFor(t, "the controller to answer again", 30*time.Second, func() bool {
+		resp, err := c.client.Get(c.url("/api/initial-data"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	vsPort2 := freePorts(t, 1)[0]
+	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "web-vs-2", "services": []any{map[string]int{"port": vsPort2}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
+		t.Fatalf("create a virtual service after the controller came back: %d %v", code, out)
+	}
+	waitFor(t, "the SE to reconnect and catch up", 30*time.Second, func() bool { return serves(vsPort2, "from the backend") })
+
 	st := mustRun(t, "status")
 	if strings.Count(st.out, "answering: yes") != 2 {
 		t.Errorf("status does not show both roles answering:\n%s", st)
