@@ -33,7 +33,11 @@ e2e: build
 
 test: lint unit e2e
 
+# The peers the SE is measured against, from Debian: HAProxy 2.6, nginx 1.22, Caddy 2.6, and wrk.
+BENCH_PACKAGES := haproxy nginx-light caddy wrk
+
 bench: build
+	@for t in haproxy nginx caddy wrk; do command -v $$t >/dev/null || { apt-get update -qq && apt-get install -y -qq $(BENCH_PACKAGES) >/dev/null; break; }; done
 	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 20m ./e2e/
 
 clean:

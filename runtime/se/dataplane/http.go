@@ -9,6 +9,8 @@ import (
 	"net/http/httputil"
 	"sync/atomic"
 	"time"
+
+	"github.com/avi-init/avi-init/runtime/se/lb"
 )
 
 // The L7 proxy is net/http/httputil.ReverseProxy: it handles hop-by-hop headers, chunked and
@@ -58,19 +60,29 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if u == nil {
 			break
 		}
-		out := req.Clone(req.Context())
-		out.URL.Host = u.Addr
+		// req is ReverseProxy's own outgoing copy: pointing it at the member is ours to do.
+		req.URL.Host = u.Addr
 		release := u.Acquire()
-		resp, err := t.base.RoundTrip(out)
+		resp, err := t.base.RoundTrip(req)
 		if err != nil {
 			release()
 			var op *net.OpError
-			if errors.As(err, &op) && op.Op == "dial" {
-				u.Health().Failure(err.Error())
-				last = err
-				continue
+			if !errors.As(err, &op) || op.Op != "dial" {
+				return nil, err
 			}
-			return nil, err
+			u.Health().Failure(err.Error())
+			last = err
+			// The transport closed the body it was given: a body can be sent again only if
+			// the request can make it anew.
+			if req.Body != nil && req.Body != http.NoBody {
+				if req.GetBody == nil {
+					return nil, err
+				}
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
 		return resp, nil
@@ -109,8 +121,11 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc.pool == nil {
 		http.Error(rec, "no pool", http.StatusServiceUnavailable)
 	} else {
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
+		// Only consistent hashing looks at the client; the others need no context.
+		if _, hashing := svc.pool.policy.(lb.ConsistentHash); hashing {
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
+			}
 		}
 		svc.pool.proxy.ServeHTTP(rec, r)
 	}
@@ -126,5 +141,7 @@ func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.bytesIn.Add(reqBytes)
 	s.bytesOut.Add(rec.bytes)
 	s.observe(took)
-	s.log(clientLog(svc.vs.UUID, r, rec.status, took, reqBytes, rec.bytes))
+	if s.wantLog(rec.status >= 400 || rec.status == 0) {
+		s.log(clientLog(svc.vs.UUID, r, rec.status, took, reqBytes, rec.bytes))
+	}
 }
