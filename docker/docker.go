@@ -26,7 +26,6 @@ type Engine interface {
 	Info(ctx context.Context) (Info, error)
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	LoadImage(ctx context.Context, tarball io.Reader, progress io.Writer) error
-	SaveImage(ctx context.Context, ref string) (io.ReadCloser, error)
 	Container(ctx context.Context, name string) (*Container, error)
 	Create(ctx context.Context, spec containerspec.Spec) error
 	Start(ctx context.Context, name string) error
@@ -132,15 +131,6 @@ func (c *Client) LoadImage(ctx context.Context, tarball io.Reader, progress io.W
 			fmt.Fprintln(progress, s)
 		}
 	}
-}
-
-// SaveImage returns the `docker save` tarball of ref.
-func (c *Client) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error) {
-	r, err := c.api.ImageSave(ctx, []string{ref})
-	if err != nil {
-		return nil, fmt.Errorf("save image %s: %w", ref, err)
-	}
-	return r, nil
 }
 
 // Container returns the named container's state, or nil when there is none.

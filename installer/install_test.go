@@ -84,9 +84,6 @@ func (f *fakeEngine) LoadImage(_ context.Context, r io.Reader, _ io.Writer) erro
 	f.calls = append(f.calls, "load "+ref)
 	return nil
 }
-func (f *fakeEngine) SaveImage(context.Context, string) (io.ReadCloser, error) {
-	return nil, errors.New("not in the fake")
-}
 func (f *fakeEngine) Container(_ context.Context, name string) (*docker.Container, error) {
 	if c, ok := f.containers[name]; ok {
 		cp := *c

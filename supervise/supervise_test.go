@@ -38,9 +38,6 @@ func (f *fakeEngine) ImageExists(context.Context, string) (bool, error) { return
 func (f *fakeEngine) LoadImage(context.Context, io.Reader, io.Writer) error {
 	return errors.New("not used")
 }
-func (f *fakeEngine) SaveImage(context.Context, string) (io.ReadCloser, error) {
-	return nil, errors.New("not used")
-}
 func (f *fakeEngine) Container(context.Context, string) (*docker.Container, error) { return nil, nil }
 func (f *fakeEngine) Create(_ context.Context, s containerspec.Spec) error {
 	f.record("create " + s.Name + " cpus=" + map[bool]string{true: "ok", false: "wrong"}[s.NanoCPUs == 2e9])

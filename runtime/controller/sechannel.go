@@ -483,16 +483,6 @@ func resolvable(objs func(kind string) []avi.Object) map[string]avi.Object {
 	return byURL
 }
 
-// BuildSnapshot resolves every virtual service's pool, monitors and profile.
-func BuildSnapshot(version int64, objs func(kind string) []avi.Object) sechannel.Snapshot {
-	byURL := resolvable(objs)
-	snap := sechannel.Snapshot{Version: version, VirtualServices: []sechannel.VirtualService{}}
-	for _, o := range objs("virtualservice") {
-		snap.VirtualServices = append(snap.VirtualServices, resolve(o.(*avi.VirtualService), byURL))
-	}
-	return snap
-}
-
 // resolve is a virtual service as an SE serves it.
 func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.VirtualService {
 	out := sechannel.VirtualService{UUID: vs.UUID, Name: vs.Name, Enabled: vs.IsEnabled(), Services: vs.Services, ProfileType: avi.ProfileHTTP}

@@ -221,13 +221,6 @@ func (rt *Runtime) Version() int64 {
 	return rt.current
 }
 
-// UUID is the SE's identity at its controller.
-func (rt *Runtime) UUID() string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return rt.id.SEUUID
-}
-
 // Run keeps the snapshot stream and the heartbeats going until ctx ends.
 func (rt *Runtime) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -218,17 +218,6 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 	return p
 }
 
-// Addrs lists the addresses the data plane listens on (as bound: a port 0 becomes a real one).
-func (d *Dataplane) Addrs() map[string]string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := map[string]string{}
-	for addr, l := range d.listeners {
-		out[addr] = l.ln.Addr().String()
-	}
-	return out
-}
-
 // Close stops every listener and monitor and waits for connections to end or ctx to expire.
 func (d *Dataplane) Close(ctx context.Context) error {
 	d.mu.Lock()
