@@ -59,6 +59,15 @@ func statFS(path string) (uint64, uint64, error) {
 	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
+// PortFree reports whether a TCP port of this host can be bound on every address.
+func PortFree(port int) error {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
 func interfaceIP(name string) (string, error) {
 	ifc, err := net.InterfaceByName(name)
 	if err != nil {

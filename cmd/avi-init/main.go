@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -116,7 +113,7 @@ func localEnv() *installer.Env {
 		Systemd: func(ctx context.Context) (systemd.Manager, error) {
 			return systemd.Connect(ctx)
 		},
-		PortFree: portFree,
+		PortFree: installer.PortFree,
 		Ready:    ready,
 	}
 	if eng, err := docker.Connect(); err != nil {
@@ -138,15 +135,6 @@ func ready(ctx context.Context, s containerspec.Settings) error {
 	}
 	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
 	return err
-}
-
-// portFree reports whether a TCP port can be bound on every address.
-func portFree(port int) error {
-	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }
 
 func install(ctx context.Context, args []string) error {
@@ -288,19 +276,9 @@ func runSE(ctx context.Context, args []string) error {
 		}
 		return &installer.UsageError{Err: err}
 	}
-	token := os.Getenv("AVI_JOIN_TOKEN")
-	if *tokenFile != "" {
-		data, err := os.ReadFile(*tokenFile)
-		switch {
-		case err == nil:
-			token = strings.TrimSpace(string(data))
-		case !errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("read join token: %w", err)
-		}
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	dp := dataplane.New(log)
-	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: token, JoinTokenFile: *tokenFile, DataDir: *dataDir,
+	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: os.Getenv("AVI_JOIN_TOKEN"), JoinTokenFile: *tokenFile, DataDir: *dataDir,
 		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: dp.Apply, Report: dp.Report})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +44,8 @@ type Identity struct {
 type Config struct {
 	Controller string // host:port; may be empty when the identity file names it
 	JoinToken  string // needed only to join (first start, or after being deleted)
-	// JoinTokenFile, when the token came from a file, is removed once the SE has joined.
+	// JoinTokenFile holds the token when the installer handed it over; when the file exists it
+	// takes precedence over JoinToken, and it is removed once the SE has joined.
 	JoinTokenFile string
 	DataDir       string
 	Name          string
@@ -103,6 +105,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.JoinTokenFile != "" {
+		data, err := os.ReadFile(cfg.JoinTokenFile)
+		switch {
+		case err == nil:
+			cfg.JoinToken = strings.TrimSpace(string(data))
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("read join token: %w", err)
+		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("SE data directory: %w", err)
