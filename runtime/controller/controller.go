@@ -122,12 +122,12 @@ func (s *Server) Close() error {
 
 // realtimeMetrics reports whether a virtual service asks for realtime metrics.
 func (s *Server) realtimeMetrics(vsUUID string) bool {
-	o, err := s.store.Get("virtualservice", vsUUID)
-	if err != nil {
-		return false
-	}
-	a := o.(*avi.VirtualService).AnalyticsPolicy
-	return a != nil && a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+	realtime := false
+	s.store.Peek("virtualservice", vsUUID, func(o avi.Object) {
+		a := o.(*avi.VirtualService).AnalyticsPolicy
+		realtime = a != nil && a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+	})
+	return realtime
 }
 
 // seed creates, once, what every controller has from first boot: the system configuration, the

@@ -250,25 +250,28 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: out.GetMeta().UUID, Credential: cred})
 }
 
-// seAuth returns the SE a request comes from.
-func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (*avi.ServiceEngine, bool) {
+// seAuth returns the uuid of the SE a request comes from.
+func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
 	uuid, cred := r.Header.Get(sechannel.SEHeader), ""
 	if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
 		cred = h[7:]
 	}
-	o, err := s.store.Get("serviceengine", uuid)
-	if err != nil || cred == "" || !sechannel.SecretMatches(cred, o.(*avi.ServiceEngine).CredentialHash) {
+	ok := false
+	s.store.Peek("serviceengine", uuid, func(o avi.Object) {
+		ok = cred != "" && sechannel.SecretMatches(cred, o.(*avi.ServiceEngine).CredentialHash)
+	})
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "unknown service engine or wrong credential: join again with a token")
-		return nil, false
+		return "", false
 	}
-	return o.(*avi.ServiceEngine), true
+	return uuid, true
 }
 
 // seSnapshots is GET /se/snapshots: a stream of newline-delimited JSON updates. The first is
 // the whole configuration; each commit after that sends, at once, only what changed since the
 // version last sent on this stream.
 func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
-	se, ok := s.seAuth(w, r)
+	seUUID, ok := s.seAuth(w, r)
 	if !ok {
 		return
 	}
@@ -278,11 +281,11 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.se.mu.Lock()
-	s.se.state(se.UUID).streams++
+	s.se.state(seUUID).streams++
 	s.se.mu.Unlock()
 	defer func() {
 		s.se.mu.Lock()
-		s.se.state(se.UUID).streams--
+		s.se.state(seUUID).streams--
 		s.se.mu.Unlock()
 	}()
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -310,7 +313,7 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 			}
 			flusher.Flush()
 		}
-		if _, err := s.store.Get("serviceengine", se.UUID); err != nil {
+		if !s.store.Peek("serviceengine", seUUID, func(avi.Object) {}) {
 			return // deleted: it must join again
 		}
 	}
@@ -318,7 +321,7 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 
 // seHeartbeat is POST /se/heartbeat.
 func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
-	se, ok := s.seAuth(w, r)
+	seUUID, ok := s.seAuth(w, r)
 	if !ok {
 		return
 	}
@@ -328,10 +331,10 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.se.mu.Lock()
-	st := s.se.state(se.UUID)
+	st := s.se.state(seUUID)
 	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
 	s.se.mu.Unlock()
-	s.analytics.Ingest(se.UUID, hb.Metrics, hb.Logs)
+	s.analytics.Ingest(seUUID, hb.Metrics, hb.Logs)
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
 }
 

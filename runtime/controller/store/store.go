@@ -126,6 +126,19 @@ func (s *Store) Get(kind, uuid string) (avi.Object, error) {
 	return clone(kind, o), nil
 }
 
+// Peek calls fn with the stored object, under the read lock and without copying it: for the
+// hot paths (heartbeats, analytics) that only read a field. fn must not keep or change it. It
+// reports whether the object exists.
+func (s *Store) Peek(kind, uuid string, fn func(avi.Object)) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o, ok := s.objs[kind][uuid]
+	if ok {
+		fn(o)
+	}
+	return ok
+}
+
 // GetByName returns a copy of the object of that kind and name.
 func (s *Store) GetByName(kind, name string) (avi.Object, error) {
 	s.mu.RLock()
