@@ -10,22 +10,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/avi-init/avi-init/internal/testnet"
+)
 
 // startController runs the controller on free loopback ports until the test ends.
 func startController(t *testing.T, dir string) Config {
 	t.Helper()
-	cfg := Config{DataDir: dir, IP: "192.0.2.10", HTTPSPort: freePort(t), HTTPPort: freePort(t), SysintPort: freePort(t), DNSPort: 53}
+	cfg := Config{DataDir: dir, IP: "192.0.2.10", HTTPSPort: testnet.FreePort(t), HTTPPort: testnet.FreePort(t), SysintPort: testnet.FreePort(t), DNSPort: 53}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
@@ -111,7 +103,7 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 	}
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
-	err = Run(context.Background(), Config{DataDir: t.TempDir(), HTTPSPort: busy, HTTPPort: freePort(t), SysintPort: freePort(t)})
+	err = Run(context.Background(), Config{DataDir: t.TempDir(), HTTPSPort: busy, HTTPPort: testnet.FreePort(t), SysintPort: testnet.FreePort(t)})
 	if err == nil {
 		t.Fatal("Run on a busy port succeeded")
 	}

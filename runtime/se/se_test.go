@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,20 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/sechannel"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 type ctl struct {
 	https, sysint int
@@ -43,8 +33,8 @@ const password = "Sturdy-Pass-42"
 
 func startController(t *testing.T, dir string, setup bool) *ctl {
 	t.Helper()
-	c := &ctl{https: freePort(t), sysint: freePort(t), done: make(chan error, 1)}
-	cfg := controller.Config{DataDir: dir, HTTPSPort: c.https, HTTPPort: freePort(t), SysintPort: c.sysint, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := &ctl{https: testnet.FreePort(t), sysint: testnet.FreePort(t), done: make(chan error, 1)}
+	cfg := controller.Config{DataDir: dir, HTTPSPort: c.https, HTTPPort: testnet.FreePort(t), SysintPort: c.sysint, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() { c.done <- controller.Run(ctx, cfg) }()

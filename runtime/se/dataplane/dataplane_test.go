@@ -18,18 +18,9 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/sechannel"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // backend is an HTTP server on loopback that says who it is.
 type backend struct {
@@ -94,7 +85,7 @@ func get(t *testing.T, url string) (string, error) {
 func TestL7BalancesAndFailsOver(t *testing.T) {
 	a, b := newBackend(t, "a"), newBackend(t, "b")
 	d := newDP(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p1", a.server(), b.server())}}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +116,7 @@ func TestL7BalancesAndFailsOver(t *testing.T) {
 func TestL7LargeBodiesBothWays(t *testing.T) {
 	a := newBackend(t, "a")
 	d := newDP(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("big", port, avi.ProfileHTTP, "p", a.server())}})
 	payload := make([]byte, 20<<20)
 	rand.Read(payload)
@@ -167,7 +158,7 @@ func TestL7WebsocketUpgrade(t *testing.T) {
 	host, p, _ := net.SplitHostPort(up.Listener.Addr().String())
 	pn, _ := strconv.Atoi(p)
 	d := newDP(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("ws", port, avi.ProfileHTTP, "p", sechannel.Server{IP: host, Port: pn, Enabled: true, Ratio: 1})}})
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -215,7 +206,7 @@ func tcpEcho(t *testing.T) sechannel.Server {
 
 func TestL4ProxyHalfCloseAndDrain(t *testing.T) {
 	d := newDP(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("tcp", port, avi.ProfileL4, "p", tcpEcho(t), tcpEcho(t))}}); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +236,7 @@ func TestL4ProxyHalfCloseAndDrain(t *testing.T) {
 func TestRejectsWholeConfigurationAndKeepsTheLast(t *testing.T) {
 	a := newBackend(t, "a")
 	d := newDP(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	good := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", a.server())}}
 	if err := d.Apply(good); err != nil {
 		t.Fatal(err)
@@ -256,7 +247,7 @@ func TestRejectsWholeConfigurationAndKeepsTheLast(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
-	other := freePort(t)
+	other := testnet.FreePort(t)
 	for name, snap := range map[string]sechannel.Snapshot{
 		"port in use": {Version: 2, VirtualServices: []sechannel.VirtualService{
 			vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("new", other, avi.ProfileHTTP, "p"), vs("busy", busyPort, avi.ProfileHTTP, "p")}},
@@ -280,7 +271,7 @@ func TestRejectsWholeConfigurationAndKeepsTheLast(t *testing.T) {
 func TestHitlessReconfiguration(t *testing.T) {
 	a, b, c := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "c")
 	d := newDP(t)
-	port, port2 := freePort(t), freePort(t)
+	port, port2 := testnet.FreePort(t), testnet.FreePort(t)
 	base := vs("web", port, avi.ProfileHTTP, "p", a.server(), b.server())
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{base}}); err != nil {
 		t.Fatal(err)
@@ -353,7 +344,7 @@ func TestActiveHealthMonitorTakesMembersOutAndBack(t *testing.T) {
 	good, flaky := mk("good", false), mk("flaky", true)
 	hm := avi.HealthMonitor{Meta: avi.Meta{Name: "hm-http"}, Type: avi.HealthMonitorHTTP, SendInterval: 1, ReceiveTimeout: 1,
 		SuccessfulChecks: 2, FailedChecks: 2, HTTPMonitor: &avi.HTTPMonitor{HTTPRequest: "GET / HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX"}}}
-	v := vs("web", freePort(t), avi.ProfileHTTP, "p", srv(good), srv(flaky))
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", srv(good), srv(flaky))
 	v.Pool.HealthMonitors = []avi.HealthMonitor{hm}
 	d := newDP(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
@@ -393,7 +384,7 @@ func TestReportCountsRequestsAndLogs(t *testing.T) {
 	}))
 	defer b.Close()
 	a := b.Listener.Addr().(*net.TCPAddr)
-	v := vs("web", freePort(t), avi.ProfileHTTP, "p", sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1})
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1})
 	d := newDP(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
 		t.Fatal(err)
