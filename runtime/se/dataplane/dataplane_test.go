@@ -443,3 +443,49 @@ func TestReportCountsRequestsAndLogs(t *testing.T) {
 		t.Errorf("full client logs: %d logs for 10 requests", len(l3))
 	}
 }
+
+// A member that refuses connections is skipped for requests with bodies too: the body is made
+// anew for the next member.
+func TestL7RetriesBodyOnAnotherMember(t *testing.T) {
+	a := newBackend(t, "a")
+	dead := sechannel.Server{IP: "127.0.0.1", Port: testnet.FreePort(t), Enabled: true, Ratio: 1}
+	v := vs("post", testnet.FreePort(t), avi.ProfileHTTP, "p", dead, a.server())
+	d := newDP(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		body := fmt.Sprintf("payload %d", i)
+		resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/echo", v.Services[0].Port), "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(got) != body {
+			t.Fatalf("POST %d with a dead member in the pool: %s %q, want the body echoed", i, resp.Status, got)
+		}
+	}
+}
+
+// With consistent hashing, one client keeps reaching one member.
+func TestL7ConsistentHashKeepsAClientOnOneMember(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	v := vs("sticky", testnet.FreePort(t), avi.ProfileHTTP, "p", a.server(), b.server())
+	v.Pool.Algorithm = avi.LBConsistentHash
+	d := newDP(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for range 20 {
+		body, err := get(t, fmt.Sprintf("http://127.0.0.1:%d/", v.Services[0].Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.Fields(body)[0]]++
+	}
+	if len(seen) != 1 {
+		t.Errorf("one client reached %v: want a single member", seen)
+	}
+}

@@ -49,10 +49,16 @@ type poolTransport struct {
 	base http.RoundTripper
 }
 
-// RoundTrip picks a member, moving on when one refuses the connection (the request was not
-// sent, so trying another is safe for any method).
+// RoundTrip picks a member, moving on when one refuses the connection. The request was not sent
+// then, so trying another is safe for any method; its body is shielded from the transport's
+// Close so that it can still be sent, as long as nothing of it was read.
 func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	client, _ := req.Context().Value(clientIPKey{}).(net.IP)
+	var body *unclosedBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &unclosedBody{r: req.Body}
+		req.Body = body
+	}
 	ups := t.pool.members()
 	var last error = errors.New("no member available")
 	for range len(ups) {
@@ -72,15 +78,8 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			u.Health().Failure(err.Error())
 			last = err
-			// The transport closed the body it was given: a body can be sent again only if
-			// the request can make it anew.
-			if req.Body != nil && req.Body != http.NoBody {
-				if req.GetBody == nil {
-					return nil, err
-				}
-				if req.Body, err = req.GetBody(); err != nil {
-					return nil, err
-				}
+			if body != nil && body.read.Load() {
+				return nil, err
 			}
 			continue
 		}
@@ -89,6 +88,20 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, last
 }
+
+// unclosedBody passes a request body to one attempt after another: Close is left to the
+// server, which closes the body when the handler returns.
+type unclosedBody struct {
+	r    io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *unclosedBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
+}
+
+func (b *unclosedBody) Close() error { return nil }
 
 // releasingBody ends a member's in-flight count when the response has been read.
 type releasingBody struct {
