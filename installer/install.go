@@ -459,8 +459,9 @@ func (p *progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// writeIfChanged records a file write, changed only when the content differs.
-func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode, show bool) (bool, error) {
+// writeIfChanged records a file write, changed only when the content differs. A dry run shows
+// the content (env files and units hold no secret).
+func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode) (bool, error) {
 	old, err := os.ReadFile(path)
 	changed := err != nil || !bytes.Equal(old, data)
 	if !changed {
@@ -469,10 +470,7 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode, show bo
 			changed = true
 		}
 	}
-	a := Action{Kind: "file", Target: path, Changed: changed, Detail: fmt.Sprintf("mode %04o", perm)}
-	if show {
-		a.Content = string(data)
-	}
+	a := Action{Kind: "file", Target: path, Changed: changed, Detail: fmt.Sprintf("mode %04o", perm), Content: string(data)}
 	return changed, r.act("files", a, func() error { return writePrivate(path, data, perm) })
 }
 
@@ -521,13 +519,13 @@ func (r *run) files(ctx context.Context) error {
 		return err
 	}
 	for _, rr := range r.roles {
-		envChanged, err := r.writeIfChanged(r.env.EnvFile(rr.role), rr.envText, 0o600, true)
+		envChanged, err := r.writeIfChanged(r.env.EnvFile(rr.role), rr.envText, 0o600)
 		if err != nil {
 			return err
 		}
 		rr.changed = envChanged
 		if r.systemd {
-			if rr.unitsChanged, err = r.writeIfChanged(r.env.UnitFile(rr.role), rr.unitText, 0o644, true); err != nil {
+			if rr.unitsChanged, err = r.writeIfChanged(r.env.UnitFile(rr.role), rr.unitText, 0o644); err != nil {
 				return err
 			}
 			rr.changed = rr.changed || rr.unitsChanged

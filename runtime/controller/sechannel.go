@@ -334,7 +334,7 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	st := s.se.state(seUUID)
 	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
 	s.se.mu.Unlock()
-	s.analytics.Ingest(seUUID, hb.Metrics, hb.Logs)
+	s.analytics.Ingest(hb.Metrics, hb.Logs)
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
 }
 

@@ -151,7 +151,7 @@ func New(now func() time.Time, realtime func(vsUUID string) bool, disk *LogFiles
 func memberKey(pool, server string) string { return pool + "/" + server }
 
 // Ingest adds one SE's report.
-func (s *Store) Ingest(seUUID string, metrics []sechannel.Metrics, logs []sechannel.ClientLog) {
+func (s *Store) Ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,7 +19,7 @@ func TestSeriesAggregateAcrossSEsAndResolutions(t *testing.T) {
 	realtime := map[string]bool{"vs-rt": true}
 	s := New(c.now, func(vs string) bool { return realtime[vs] }, nil)
 	report := func(vs string, requests, r5 int64, p99 float64) {
-		s.Ingest("se", []sechannel.Metrics{{VSUUID: vs, Seconds: 5, Requests: requests, Resp2xx: requests - r5, Resp5xx: r5, LatencyP99: p99}}, nil)
+		s.Ingest([]sechannel.Metrics{{VSUUID: vs, Seconds: 5, Requests: requests, Resp2xx: requests - r5, Resp5xx: r5, LatencyP99: p99}}, nil)
 	}
 	// Two SEs report into the same 5 s bucket.
 	report("vs-rt", 50, 0, 10)
@@ -59,7 +59,7 @@ func TestRingIsBounded(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)}
 	s := New(c.now, func(string) bool { return true }, nil)
 	for range RealtimeBuckets * 3 {
-		s.Ingest("se", []sechannel.Metrics{{VSUUID: "vs", Requests: 1}}, nil)
+		s.Ingest([]sechannel.Metrics{{VSUUID: "vs", Requests: 1}}, nil)
 		c.t = c.t.Add(RealtimeStep)
 	}
 	series, _ := s.Query("vs", []string{"l7_client.avg_complete_responses"}, RealtimeStep, RealtimeBuckets*3)
@@ -81,7 +81,7 @@ func TestLogsNewestFirstAndBoundedOnDisk(t *testing.T) {
 		long[i] = 'a'
 	}
 	for i := range 5000 {
-		s.Ingest("se", nil, []sechannel.ClientLog{{VSUUID: "vs", ClientPort: i, URIPath: "/" + string(long)}})
+		s.Ingest(nil, []sechannel.ClientLog{{VSUUID: "vs", ClientPort: i, URIPath: "/" + string(long)}})
 	}
 	logs := s.Logs("vs", 3)
 	if len(logs) != 3 || logs[0].ClientPort != 4999 || logs[2].ClientPort != 4997 {
