@@ -200,12 +200,12 @@ func (s Settings) Spec(hash string) Spec {
 		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
 	}
 	health := []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)}
-	return s.spec(hash, cmd, binds, health)
+	return s.spec(hash, cmd, binds, health, nil)
 }
 
 // spec is the container every role gets: its sizes as limits, its labels, and, of the
-// capabilities, only NET_BIND_SERVICE (both roles bind ports, possibly below 1024).
-func (s Settings) spec(hash string, cmd, binds, health []string) Spec {
+// capabilities, NET_BIND_SERVICE (both roles bind ports, possibly below 1024) and the role's own.
+func (s Settings) spec(hash string, cmd, binds, health, caps []string) Spec {
 	return Spec{
 		Name:        ContainerName(s.Role),
 		Image:       s.Image,
@@ -214,7 +214,7 @@ func (s Settings) spec(hash string, cmd, binds, health []string) Spec {
 		MemoryBytes: int64(s.MemoryMB) << 20,
 		Binds:       binds,
 		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
-		CapAdd:      []string{"NET_BIND_SERVICE"},
+		CapAdd:      append([]string{"NET_BIND_SERVICE"}, caps...),
 		Health:      health,
 	}
 }
@@ -231,7 +231,8 @@ func (s Settings) seSpec(hash string) Spec {
 	if s.LogsDir != "" {
 		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
 	}
-	return s.spec(hash, cmd, binds, []string{BinaryInImage, "probe", s.Role, "--data", DataMount})
+	// NET_ADMIN: a north-south VIP no interface holds yet is added to one (runtime/se/vip).
+	return s.spec(hash, cmd, binds, []string{BinaryInImage, "probe", s.Role, "--data", DataMount}, []string{"NET_ADMIN"})
 }
 
 // Hash identifies the settings: equal settings, equal hash.

@@ -220,8 +220,13 @@ func TestSpec(t *testing.T) {
 
 	se := controllerSettings()
 	se.Role = containerspec.RoleSE
-	if got := se.Spec("h").Name; got != "avise" {
-		t.Errorf("SE container name = %q, want avise", got)
+	seSpec := se.Spec("h")
+	if seSpec.Name != "avise" {
+		t.Errorf("SE container name = %q, want avise", seSpec.Name)
+	}
+	// The SE adds VIPs to interfaces; nothing else beyond binding ports.
+	if want := []string{"NET_BIND_SERVICE", "NET_ADMIN"}; !reflect.DeepEqual(seSpec.CapAdd, want) {
+		t.Errorf("SE CapAdd = %q, want exactly %q", seSpec.CapAdd, want)
 	}
 }
 

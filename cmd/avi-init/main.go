@@ -21,6 +21,8 @@ import (
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/runtime/se/dataplane"
+	"github.com/avi-init/avi-init/runtime/se/semetrics"
+	"github.com/avi-init/avi-init/runtime/se/vip"
 	"github.com/avi-init/avi-init/supervise"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/version"
@@ -142,8 +144,8 @@ func install(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.JoinToken == "" {
-		o.JoinToken = os.Getenv("AVI_JOIN_TOKEN")
+	if err := o.ReadJoinToken(os.Stdin, os.Getenv); err != nil {
+		return err
 	}
 	env := localEnv()
 	defer env.Close()
@@ -270,6 +272,7 @@ func runSE(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
 	name := fs.String("name", "", "SE name (default: the host name)")
 	mgmtIP := fs.String("mgmt-ip", "", "SE management IP")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9180", "address of the SE's Prometheus /metrics (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return errHelpShown
@@ -278,14 +281,31 @@ func runSE(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	dp := dataplane.New(log)
+	vips := vip.New(vip.Netlink{}, log)
+	defer vips.Close()
+	exp := semetrics.New()
 	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: os.Getenv("AVI_JOIN_TOKEN"), JoinTokenFile: *tokenFile, DataDir: *dataDir,
-		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: dp.Apply, Report: dp.Report})
+		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: exp.WrapApply(vips.Wrap(dp.Apply)), Report: exp.WrapReport(dp.Report)})
 	if err != nil {
 		return err
 	}
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	metricsDone := make(chan struct{})
+	go func() {
+		defer close(metricsDone)
+		if *metricsAddr == "" {
+			return
+		}
+		// Traffic matters more than its counters: a busy metrics port is logged, not fatal.
+		if err := exp.Serve(metricsCtx, *metricsAddr); err != nil {
+			log.Error("metrics not served", "err", err)
+		}
+	}()
 	err = rt.Run(ctx)
 	drain, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dp.Close(drain)
+	stopMetrics()
+	<-metricsDone
 	return err
 }
