@@ -316,19 +316,19 @@ func TestSetupJSON(t *testing.T) {
 	}
 }
 
-// TestControllerAndSE: `-c -s` installs the controller and an SE beside it; the SE joins with
-// nothing for the operator to copy and shows up, in the controller, up and holding the current
-// configuration.
-func TestControllerAndSE(t *testing.T) {
+// installControllerAndSE installs the controller and an SE beside it (-c -s) with setup JSON,
+// waits for the SE to show up connected, and uninstalls both (purging data) when the test ends.
+func installControllerAndSE(t *testing.T) (c *controllerProc, seData string, args []string) {
 	need(t)
 	t.Cleanup(func() { run(t, "uninstall", "--purge", "--yes") })
 	dir := t.TempDir()
-	data, seData := filepath.Join(dir, "ctl"), filepath.Join(dir, "se")
+	data := filepath.Join(dir, "ctl")
+	seData = filepath.Join(dir, "se")
 	setup := filepath.Join(dir, "setup.json")
 	os.WriteFile(setup, []byte(`{"admin": {"username": "admin", "password": "`+testAdminPassword+`"}}`), 0o600)
 	p := freePorts(t, 3)
 	// The controller's address is loopback, so the SE's traffic stays on this machine.
-	args := []string{"-c", "-s", "-cc", "1", "-cm", "1", "-cd", "1", "-sc", "1", "-sm", "512", "-i", "127.0.0.1",
+	args = []string{"-c", "-s", "-cc", "1", "-cm", "1", "-cd", "1", "-sc", "1", "-sm", "512", "-i", "127.0.0.1",
 		"-cdp", data, "-sdp", seData, "-sj", setup,
 		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
 	inst := mustRun(t, args...)
@@ -338,13 +338,14 @@ func TestControllerAndSE(t *testing.T) {
 	se := inspect(t, "avise")
 	if se == nil || field(se, "State", "Running") != true || field(se, "HostConfig", "NetworkMode") != "host" ||
 		fmt.Sprint(field(se, "HostConfig", "CapDrop")) != "[ALL]" || field(se, "HostConfig", "Privileged") != false ||
-		field(se, "HostConfig", "NanoCpus") != float64(1e9) || field(se, "HostConfig", "Memory") != float64(512<<20) {
+		field(se, "HostConfig", "NanoCpus") != float64(1e9) || field(se, "HostConfig", "Memory") != float64(512<<20) ||
+		fmt.Sprint(field(se, "HostConfig", "CapAdd")) != "[CAP_NET_ADMIN CAP_NET_BIND_SERVICE]" {
 		t.Fatalf("avise container: %v", se)
 	}
 	if _, err := os.Stat(filepath.Join(seData, "join-token")); !os.IsNotExist(err) {
 		t.Errorf("the SE's join token stayed on disk after it joined: %v", err)
 	}
-	c := &controllerProc{https: p[0], client: controllerClient(t, data), user: "admin", pass: testAdminPassword}
+	c = &controllerProc{https: p[0], client: controllerClient(t, data), user: "admin", pass: testAdminPassword}
 	var ses struct {
 		Results []struct {
 			Connected     bool  `json:"se_connected"`
@@ -358,6 +359,14 @@ func TestControllerAndSE(t *testing.T) {
 		c.call(t, "GET", "/api/serviceengine", nil, &ses)
 		return len(ses.Results) == 1 && ses.Results[0].Connected && ses.Results[0].OperStatus.State == "OPER_UP" && ses.Results[0].ConfigVersion > 0
 	})
+	return c, seData, args
+}
+
+// TestControllerAndSE: `-c -s` installs the controller and an SE beside it; the SE joins with
+// nothing for the operator to copy and shows up, in the controller, up and holding the current
+// configuration.
+func TestControllerAndSE(t *testing.T) {
+	c, seData, args := installControllerAndSE(t)
 	// A virtual service created through the API serves traffic through the SE.
 	big := strings.Repeat("0123456789abcdef", 100*1024/16)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

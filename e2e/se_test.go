@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSEServesBackendContainers is issue 4 as the operator lives it, on the real engine: the
+// installed SE balances a virtual service over two backend containers; ab completes; a stopped
+// backend is taken out within the monitor's interval times its failed checks and no request
+// fails after that; started again it comes back; pools change and services are added under
+// traffic without a failed request; a north-south VIP is added to the interface that reaches it
+// and removed with its service; the SE's own /metrics count it all.
+func TestSEServesBackendContainers(t *testing.T) {
+	c, _, _ := installControllerAndSE(t)
+	startBackend(t, "b1", "10.213.40.11")
+	startBackend(t, "b2", "10.213.40.12")
+
+	var out map[string]any
+	create := func(kind string, body map[string]any) string {
+		t.Helper()
+		if code := c.call(t, "POST", "/api/"+kind, body, &out); code != 201 {
+			t.Fatalf("create %s: %d %v", kind, code, out)
+		}
+		return out["uuid"].(string)
+	}
+	const interval, failedChecks = 1, 2
+	create("healthmonitor", map[string]any{"name": "hm-fast", "type": "HEALTH_MONITOR_HTTP", "send_interval": interval,
+		"receive_timeout": 1, "successful_checks": 1, "failed_checks": failedChecks,
+		"http_monitor": map[string]any{"http_request": "GET / HTTP/1.0", "http_response_code": []string{"HTTP_2XX"}}})
+	server := func(ip string) map[string]any {
+		return map[string]any{"ip": map[string]string{"addr": ip, "type": "V4"}, "port": 8080}
+	}
+	poolUUID := create("pool", map[string]any{"name": "backends", "lb_algorithm": "LB_ALGORITHM_ROUND_ROBIN",
+		"servers": []any{server("10.213.40.11"), server("10.213.40.12")}, "health_monitor_refs": []string{"/api/healthmonitor?name=hm-fast"}})
+	vsPort := freePorts(t, 1)[0]
+	vsUUID := create("virtualservice", map[string]any{"name": "backends-vs", "services": []any{map[string]int{"port": vsPort}}, "pool_ref": "/api/pool?name=backends"})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", vsPort)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(url string) (string, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		return strings.TrimSpace(string(body)), nil
+	}
+	servedBy := func(n int) map[string]int {
+		seen := map[string]int{}
+		for range n {
+			if body, err := get(url); err == nil {
+				seen[body]++
+			}
+		}
+		return seen
+	}
+	waitFor(t, "both backend containers to serve through the SE", 20*time.Second, func() bool {
+		seen := servedBy(10)
+		return seen["from b1"] > 0 && seen["from b2"] > 0
+	})
+
+	abOut, err := execCommand("ab", "-n", "100", "-c", "10", url+"100kb.txt")
+	if err != nil || !strings.Contains(abOut, "Complete requests:      100") || !strings.Contains(abOut, "Failed requests:        0") ||
+		!strings.Contains(abOut, "Document Length:        102400 bytes") {
+		t.Errorf("ab through the SE to the backend containers: %v\n%s", err, abOut)
+	}
+
+	// A bounded load loop: every answer and failure, with its time.
+	type result struct {
+		at   time.Time
+		body string
+		err  error
+	}
+	load := func(url string, stop <-chan struct{}) (results func() []result) {
+		var mu sync.Mutex
+		var rs []result
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body, err := get(url)
+				mu.Lock()
+				rs = append(rs, result{time.Now(), body, err})
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+		return func() []result { wg.Wait(); return rs }
+	}
+
+	// Stop one backend under traffic.
+	stop := make(chan struct{})
+	results := load(url, stop)
+	time.Sleep(500 * time.Millisecond)
+	stoppedAt := time.Now()
+	docker(t, "stop", "-t", "1", "avie2e-b1")
+	detected := stoppedAt.Add(time.Duration(interval*failedChecks)*time.Second + 2*time.Second) // + the stop's own second and a check in flight
+	time.Sleep(time.Until(detected) + 3*time.Second)
+	close(stop)
+	var before, failedBefore, after, failedAfter, fromB1After int
+	for _, r := range results() {
+		if r.at.Before(detected) {
+			before++
+			if r.err != nil {
+				failedBefore++
+			}
+			continue
+		}
+		after++
+		if r.err != nil {
+			failedAfter++
+			t.Errorf("request at +%v after the stop failed: %v", r.at.Sub(stoppedAt).Round(time.Millisecond), r.err)
+		} else if r.body == "from b1" {
+			fromB1After++
+		}
+	}
+	t.Logf("one backend stopped: %d requests before detection (%d failed), %d after, %d of them failed, %d served by the stopped one",
+		before, failedBefore, after, failedAfter, fromB1After)
+	if after < 100 || fromB1After > 0 {
+		t.Errorf("after detection: %d requests, %d served by the stopped backend; want >= 100 and 0", after, fromB1After)
+	}
+
+	// The SE's own metrics show the member down and count the traffic.
+	metrics := func() string {
+		body, err := get("http://127.0.0.1:9180/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		return body
+	}
+	waitFor(t, "the SE's /metrics to show the stopped member down", 10*time.Second, func() bool {
+		return strings.Contains(metrics(), `avi_se_pool_member_up{server="10.213.40.11:8080",uuid="`+vsUUID+`",virtualservice="backends-vs"} 0`)
+	})
+	requests := regexp.MustCompile(`avi_se_virtualservice_requests_total\{uuid="` + vsUUID + `",virtualservice="backends-vs"\} (\d+)`)
+	if m := requests.FindStringSubmatch(metrics()); m == nil || must(strconv.Atoi(m[1])) < 100+after {
+		t.Errorf("SE metrics requests for the VS: %v; want at least %d", m, 100+after)
+	}
+
+	// Started again, it comes back.
+	docker(t, "start", "avie2e-b1")
+	waitFor(t, "the restarted backend to take traffic again", 20*time.Second, func() bool { return servedBy(10)["from b1"] > 0 })
+
+	// Change the pool and add a virtual service while traffic flows: nothing fails.
+	stop = make(chan struct{})
+	results = load(url, stop)
+	time.Sleep(300 * time.Millisecond)
+	if code := c.call(t, "PATCH", "/api/pool/"+poolUUID, map[string]any{"servers": []any{server("10.213.40.12")}}, &out); code != 200 {
+		t.Fatalf("change the pool: %d %v", code, out)
+	}
+	vsPort2 := freePorts(t, 1)[0]
+	create("virtualservice", map[string]any{"name": "backends-vs-2", "services": []any{map[string]int{"port": vsPort2}}, "pool_ref": "/api/pool?name=backends"})
+	waitFor(t, "the added virtual service to serve", 15*time.Second, func() bool {
+		body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", vsPort2))
+		return err == nil && body == "from b2"
+	})
+	if code := c.call(t, "PATCH", "/api/pool/"+poolUUID, map[string]any{"servers": []any{server("10.213.40.11"), server("10.213.40.12")}}, &out); code != 200 {
+		t.Fatalf("change the pool back: %d %v", code, out)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	var n, failed int
+	for _, r := range results() {
+		n++
+		if r.err != nil {
+			failed++
+			t.Errorf("request failed during reconfiguration: %v", r.err)
+		}
+	}
+	t.Logf("reconfiguration under traffic: %d requests, %d failed", n, failed)
+
+	// North-south: a VIP no interface holds goes onto the interface that reaches it. The test
+	// makes that interface: a veth pair of its own, on a subnet of its own.
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatal("the VIP check needs ip (apt-get install iproute2)")
+	}
+	execCommand("ip", "link", "del", "avie2e0")
+	for _, args := range [][]string{
+		{"link", "add", "avie2e0", "type", "veth", "peer", "name", "avie2e1"},
+		{"addr", "add", "10.213.41.1/24", "dev", "avie2e0"},
+		{"link", "set", "avie2e0", "up"},
+		{"link", "set", "avie2e1", "up"},
+	} {
+		if out, err := execCommand("ip", args...); err != nil {
+			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() { execCommand("ip", "link", "del", "avie2e0") })
+	vipPort := freePorts(t, 1)[0]
+	nsUUID := create("virtualservice", map[string]any{"name": "north-south", "ip_address": map[string]string{"addr": "10.213.41.50", "type": "V4"},
+		"services": []any{map[string]int{"port": vipPort}}, "pool_ref": "/api/pool?name=backends"})
+	vipURL := fmt.Sprintf("http://10.213.41.50:%d/", vipPort)
+	waitFor(t, "the north-south service to answer on its VIP", 15*time.Second, func() bool {
+		body, err := get(vipURL)
+		return err == nil && strings.HasPrefix(body, "from b")
+	})
+	addrs := func() string { out, _ := execCommand("ip", "-o", "addr", "show", "dev", "avie2e0"); return out }
+	if !strings.Contains(addrs(), "10.213.41.50/32") {
+		t.Errorf("the VIP is not on avie2e0:\n%s", addrs())
+	}
+	if code := c.call(t, "DELETE", "/api/virtualservice/"+nsUUID, nil, nil); code != 204 {
+		t.Fatalf("delete the north-south service: %d", code)
+	}
+	waitFor(t, "the VIP to leave the interface with its service", 15*time.Second, func() bool {
+		return !strings.Contains(addrs(), "10.213.41.50")
+	})
+	if !strings.Contains(addrs(), "10.213.41.1/24") {
+		t.Errorf("the interface's own address went with the VIP:\n%s", addrs())
+	}
+}
