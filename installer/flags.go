@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -132,6 +133,7 @@ type Options struct {
 	Output                                      string
 	IgnorePreflight                             []string
 	JoinToken                                   string
+	JoinTokenFile                               string
 	ImageTar                                    string
 
 	set map[string]bool
@@ -156,7 +158,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.IntVar(&o.MetricsDiskGB, "controller-metrics-disk", 0, "metrics partition size, GB (-cmd)")
 	fs.StringVar(&o.LogsDir, "controller-logs-dir", "", "separate client-log partition directory (-cldp)")
 	fs.IntVar(&o.LogsDiskGB, "controller-logs-disk", 0, "client-log partition size, GB (-cld)")
-	fs.StringVar(&o.ControllerIP, "controller-ip", "", "controller management IP (-i; alone: detect from the default route)")
+	fs.StringVar(&o.ControllerIP, "controller-ip", "", "management IP (-i; alone: detect from the default route): the controller's, or with -s alone this SE host's")
 	fs.Lookup("controller-ip").NoOptDefVal = detectIP
 	fs.StringVar(&o.MasterIP, "master-controller-ip", "", "the controller an SE joins (-m)")
 	fs.IntVar(&o.SECores, "se-cores", 0, "SE cores (-sc)")
@@ -173,7 +175,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.IntVar(&o.HTTPSPort, "https-port", 443, "controller HTTPS (UI and API) port")
 	fs.IntVar(&o.HTTPPort, "http-port", 80, "controller HTTP port (redirects to HTTPS)")
 	fs.IntVar(&o.DNSPort, "dns-port", 53, "controller DNS port")
-	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, which keeps it off the command line)")
+	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, or use --join-token-file, which keep it off the command line)")
+	fs.StringVar(&o.JoinTokenFile, "join-token-file", "", "file holding the join token of an SE alone; - reads it from standard input")
 	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `docker save` tarball instead of building it")
 	fs.BoolVar(&o.Yes, "yes", false, "answer yes to confirmations (implies --rm-containers)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run preflight and plan, print what would be written, change nothing")
@@ -212,6 +215,41 @@ func ParseInstall(args []string) (*Options, error) {
 		return nil, usagef("-d/--dpdk: DPDK mode is not supported; this SE uses the kernel network stack, run without -d")
 	}
 	return o, nil
+}
+
+// maxTokenBytes bounds what is read for a join token: a token is under 100 bytes.
+const maxTokenBytes = 4096
+
+// ReadJoinToken fills JoinToken when the command line does not carry it: from --join-token-file
+// (- is standard input, so a controller deploying over SSH pipes the token rather than putting
+// it on a command line where any user could read it) or else from AVI_JOIN_TOKEN.
+func (o *Options) ReadJoinToken(stdin io.Reader, getenv func(string) string) error {
+	if o.JoinTokenFile == "" {
+		if o.JoinToken == "" {
+			o.JoinToken = getenv("AVI_JOIN_TOKEN")
+		}
+		return nil
+	}
+	if o.JoinToken != "" {
+		return usagef("--join-token and --join-token-file both give the token: give one")
+	}
+	var r io.Reader = stdin
+	if o.JoinTokenFile != "-" {
+		f, err := os.Open(o.JoinTokenFile)
+		if err != nil {
+			return usagef("--join-token-file: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxTokenBytes))
+	if err != nil {
+		return fmt.Errorf("--join-token-file %s: %w", o.JoinTokenFile, err)
+	}
+	if o.JoinToken = strings.TrimSpace(string(data)); o.JoinToken == "" {
+		return usagef("--join-token-file %s: no token in it", o.JoinTokenFile)
+	}
+	return nil
 }
 
 // InstallUsage is the installer's --help text.

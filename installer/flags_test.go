@@ -2,6 +2,8 @@ package installer
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -436,5 +438,55 @@ func TestParseInstallControllerIP(t *testing.T) {
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "192.0.2.11") {
 		t.Errorf("ParseInstall(-i=IP IP) = %v, want a *UsageError naming the stray word", err)
+	}
+}
+
+func TestReadJoinToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("  from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(v string) func(string) string {
+		return func(name string) string {
+			if name == "AVI_JOIN_TOKEN" {
+				return v
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		env   string
+		want  string
+		err   string
+	}{
+		{name: "flag wins over the environment", args: []string{"--join-token", "flag"}, env: "env", want: "flag"},
+		{name: "environment", env: "env", want: "env"},
+		{name: "file", args: []string{"--join-token-file", file}, env: "env", want: "from-file"},
+		{name: "stdin", args: []string{"--join-token-file", "-"}, stdin: "piped\n", want: "piped"},
+		{name: "empty stdin", args: []string{"--join-token-file", "-"}, err: "no token"},
+		{name: "missing file", args: []string{"--join-token-file", file + ".missing"}, err: "--join-token-file"},
+		{name: "both", args: []string{"--join-token", "x", "--join-token-file", "-"}, err: "give one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseInstall(append([]string{"-s"}, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = o.ReadJoinToken(strings.NewReader(tt.stdin), env(tt.env))
+			if tt.err != "" {
+				var ue *UsageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("ReadJoinToken: %v; want a usage error mentioning %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || o.JoinToken != tt.want {
+				t.Fatalf("ReadJoinToken: token %q, %v; want %q", o.JoinToken, err, tt.want)
+			}
+		})
 	}
 }

@@ -198,8 +198,8 @@ func (p prompter) serviceEngine(r *Request, h *Host) error {
 		if r.JoinToken, err = p.token(o.JoinToken); err != nil {
 			return err
 		}
-		if r.MgmtIP = h.DefaultIP; r.MgmtIP == "" {
-			r.MgmtIP = r.ControllerIP
+		if r.MgmtIP, err = p.seMgmtIP(o.ControllerIP, h.DefaultIP, r.ControllerIP); err != nil {
+			return err
 		}
 	}
 	if r.SECores, err = p.size("se-cores", fmt.Sprintf("Enter The Number Of Cores For Avi SE. Range %s", cores), o.SECores, cores, 1); err != nil {
@@ -217,7 +217,7 @@ func (p prompter) serviceEngine(r *Request, h *Host) error {
 func (p prompter) master(given string) (string, error) {
 	if p.ask == nil {
 		if given == "" {
-			return "", usagef("an SE alone joins a controller: give its address with -m IP and a token with --join-token (or AVI_JOIN_TOKEN)")
+			return "", usagef("an SE alone joins a controller: give its address with -m IP and a token with --join-token, --join-token-file or AVI_JOIN_TOKEN")
 		}
 		if err := checkIP(given); err != nil {
 			return "", usagef("-m: %v", err)
@@ -227,7 +227,23 @@ func (p prompter) master(given string) (string, error) {
 	return p.ask.Ask("Please enter the IP of the Avi Controller this SE joins", given, checkIP)
 }
 
-// token is the join token of an SE alone: from --join-token, AVI_JOIN_TOKEN, or asked.
+// seMgmtIP is the address an SE alone reports to its controller: -i IP when given (the address
+// the controller reached the host at, when it deploys over SSH), else the default route's,
+// else the controller's own as a last resort.
+func (p prompter) seMgmtIP(given, detected, controllerIP string) (string, error) {
+	if given != "" && given != detectIP {
+		if err := checkIP(given); err != nil {
+			return "", usagef("--controller-ip: %v", err)
+		}
+		return given, nil
+	}
+	if detected == "" {
+		return controllerIP, nil
+	}
+	return detected, nil
+}
+
+// token is the join token of an SE alone: from --join-token, --join-token-file, AVI_JOIN_TOKEN, or asked.
 func (p prompter) token(given string) (string, error) {
 	check := func(s string) error {
 		_, err := sechannel.ParseToken(s)
@@ -235,7 +251,7 @@ func (p prompter) token(given string) (string, error) {
 	}
 	if p.ask == nil {
 		if given == "" {
-			return "", usagef("an SE alone needs a join token: --join-token TOKEN or AVI_JOIN_TOKEN (create one on the controller's Service Engines page)")
+			return "", usagef("an SE alone needs a join token: --join-token TOKEN, --join-token-file FILE (- for standard input) or AVI_JOIN_TOKEN (create one on the controller's Service Engines page)")
 		}
 		if err := check(given); err != nil {
 			return "", usagef("--join-token: %v", err)

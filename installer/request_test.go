@@ -128,6 +128,7 @@ func TestResolveUnattendedRefused(t *testing.T) {
 		{"SE alone without a token", "debian12-systemd", []string{"-s", "-m", "192.0.2.1"}, []string{"join token"}},
 		{"SE alone with a malformed token", "debian12-systemd", []string{"-s", "-m", "192.0.2.1", "--join-token", "abc"}, []string{"--join-token", "malformed"}},
 		{"SE alone with a bad controller address", "debian12-systemd", []string{"-s", "-m", "controller", "--join-token", "abc"}, []string{"-m", "not an IP address"}},
+		{"SE alone with a bad -i address", "debian12-systemd", []string{"-s", "-m", "192.0.2.1", "--join-token", "abcdef.0123456789abcdef.sha256:" + strings.Repeat("0", 64), "-i", "host"}, []string{"--controller-ip", "not an IP address"}},
 		{"-m beside a controller", "debian12-systemd", []string{"-c", "-s", "-m", "192.0.2.1"}, []string{"-m and --join-token"}},
 		{"setup JSON file missing", "debian12-systemd", []string{"-c", "-sj", "/root/setup.json"}, []string{"--setup-json"}},
 		{"SE cores beyond what the controller leaves", "ubuntu2204-nosystemd", []string{"-c", "-s", "-sc", "2"}, []string{"--se-cores", "[1, 1]"}},
@@ -433,5 +434,28 @@ func TestDiskMinimumBeforeQuestions(t *testing.T) {
 	a := &scriptAsker{answers: []string{"", "", "", "", "", "", "", "", ""}}
 	if _, err := Resolve(parseOpts(t), h, a); err == nil || len(a.asked) != 0 {
 		t.Errorf("host without 1 GB free anywhere: err %v after %d questions; want an error before any", err, len(a.asked))
+	}
+}
+
+// An SE alone reports the address given with -i (a controller deploying over SSH gives the
+// address it reached the host at), else the host's default route's.
+func TestResolveSEAloneMgmtIP(t *testing.T) {
+	token := "abcdef.0123456789abcdef.sha256:" + strings.Repeat("0", 64)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-i", "198.51.100.31"}, "198.51.100.31"},
+		{[]string{"-i"}, "192.0.2.10"},
+		{nil, "192.0.2.10"},
+	} {
+		args := append([]string{"-s", "-m", "192.0.2.1", "--join-token", token}, tt.args...)
+		r, err := Resolve(parseOpts(t, args...), readFixture(t, "debian12-systemd"), nil)
+		if err != nil {
+			t.Fatalf("Resolve(%q): %v", tt.args, err)
+		}
+		if r.MgmtIP != tt.want || r.ControllerIP != "192.0.2.1" || r.JoinToken != token {
+			t.Errorf("Resolve(%q): mgmt IP %q, controller %q; want %q, 192.0.2.1", tt.args, r.MgmtIP, r.ControllerIP, tt.want)
+		}
 	}
 }
