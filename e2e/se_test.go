@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -227,5 +229,51 @@ func TestSEServesBackendContainers(t *testing.T) {
 	})
 	if !strings.Contains(addrs(), "10.213.41.1/24") {
 		t.Errorf("the interface's own address went with the VIP:\n%s", addrs())
+	}
+}
+
+// TestSEAloneJoinsWithToken: an SE installed on its own (`-s -m IP` with a join token made in
+// the controller) joins and shows up; the token is on no command line, in no unit, env file,
+// container definition or output.
+func TestSEAloneJoinsWithToken(t *testing.T) {
+	need(t)
+	t.Cleanup(func() { run(t, "uninstall", "--purge", "--yes") })
+	dir := t.TempDir()
+	data, seData := filepath.Join(dir, "ctl"), filepath.Join(dir, "se")
+	setup := filepath.Join(dir, "setup.json")
+	os.WriteFile(setup, []byte(`{"admin": {"username": "admin", "password": "`+testAdminPassword+`"}}`), 0o600)
+	p := freePorts(t, 3)
+	ports := []string{"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "-sysint", strconv.Itoa(p[2])}
+	mustRun(t, append([]string{"-c", "-cc", "1", "-cm", "1", "-cd", "1", "-i", "127.0.0.1", "-cdp", data, "-sj", setup}, ports...)...)
+	c := &controllerProc{https: p[0], client: controllerClient(t, data), user: "admin", pass: testAdminPassword}
+	token := c.token(t, 600)
+	secret := token[strings.Index(token, ".")+1:]
+
+	t.Setenv("AVI_JOIN_TOKEN", token)
+	inst := mustRun(t, append([]string{"-s", "-m", "127.0.0.1", "-sc", "1", "-sm", "512", "-sdp", seData}, ports...)...)
+	if !strings.Contains(inst.out, "Run SE           : Yes") {
+		t.Errorf("summary lacks the SE:\n%s", inst)
+	}
+	var ses struct {
+		Results []struct {
+			Connected bool `json:"se_connected"`
+		} `json:"results"`
+	}
+	waitFor(t, "the SE installed alone to join and connect", 30*time.Second, func() bool {
+		c.call(t, "GET", "/api/serviceengine", nil, &ses)
+		return len(ses.Results) == 1 && ses.Results[0].Connected
+	})
+	inspectOut, _ := execCommand("docker", "inspect", "avise")
+	unit, err := os.ReadFile("/etc/avi-init/avise.env")
+	if err != nil {
+		t.Errorf("the SE's env file: %v", err)
+	}
+	for where, text := range map[string]string{"install output": inst.out + inst.err, "docker inspect avise": inspectOut, "the SE's env file": string(unit)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the join token's secret appears in %s", where)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(seData, "join-token")); !os.IsNotExist(err) {
+		t.Errorf("the join token stayed in the SE's data directory after it joined: %v", err)
 	}
 }
