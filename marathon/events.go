@@ -14,10 +14,10 @@ import (
 	"time"
 )
 
-// EventTypes are the Marathon events after which the app list may map differently: tasks
+// eventTypes are the Marathon events after which the app list may map differently: tasks
 // starting, stopping or changing health, and apps being created, changed or removed. The
 // stream is filtered to them.
-var EventTypes = []string{
+var eventTypes = []string{
 	"status_update_event",
 	"health_status_changed_event",
 	"api_post_event",
@@ -36,9 +36,10 @@ const EventStreamAttached = "event_stream_attached"
 const maxEventLine = 16 << 20
 
 // Events follows the event stream until ctx is done, calling fn with the type of each event
-// of EventTypes, and with EventStreamAttached after each (re)connection. fn is called from one
-// goroutine and should not block. A stream that ends, fails, or stays silent longer than
-// StreamIdleTimeout is reconnected, after a jittered exponential backoff, starting with the
+// that can change the app list (task status and health, apps created, changed or removed,
+// deployments done), and with EventStreamAttached after each (re)connection. fn is called from
+// one goroutine and should not block. A stream that ends, fails, or stays silent longer than
+// StreamIdleTimeout is reconnected after a jittered exponential backoff, starting with the
 // Marathon that answered last and failing over to the others. Events returns ctx's error.
 func (c *Client) Events(ctx context.Context, fn func(eventType string)) error {
 	attempt := 0
@@ -115,7 +116,7 @@ func (c *Client) streamFrom(ctx context.Context, ep endpoint, fn func(string), o
 		return err
 	}
 
-	query := url.Values{"event_type": EventTypes}
+	query := url.Values{"event_type": eventTypes}
 	resp, err := c.get(ctx, ep, "v2/events", query, "text/event-stream")
 	if err != nil {
 		return time.Time{}, cause(err)
@@ -149,7 +150,7 @@ func (a *activityReader) Read(p []byte) (int, error) {
 }
 
 // readEvents parses a server-sent event stream, calling fn with the type of each event of
-// EventTypes. The type comes from the event field, or else from the eventType of the JSON
+// eventTypes. The type comes from the event field, or else from the eventType of the JSON
 // data, which Marathon always sets. Comments (keepalives) are skipped. It returns when the
 // stream ends, which for an event stream is always an error.
 func readEvents(r io.Reader, fn func(string)) error {
@@ -167,7 +168,7 @@ func readEvents(r io.Reader, fn func(string)) error {
 					name = d.EventType
 				}
 			}
-			if slices.Contains(EventTypes, name) {
+			if slices.Contains(eventTypes, name) {
 				fn(name)
 			}
 			name, data = "", ""

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -37,32 +38,41 @@ func monitor(hc marathon.HealthCheck, index int, name string) (*avi.HealthMonito
 		SuccessfulChecks: 1,
 		FailedChecks:     clamp(failures, 1, 50),
 	}
-	protocol := strings.ToUpper(hc.Protocol)
-	switch protocol {
-	case "", "HTTP", "MESOS_HTTP":
-		path := hc.Path
-		if path == "" {
-			path = "/"
-		}
+	protocol := strings.ToUpper(cmp.Or(hc.Protocol, "HTTP"))
+	kind, ok := monitorKinds[protocol]
+	switch {
+	case protocol == "COMMAND":
+		return nil, fmt.Sprintf("health check %d: COMMAND checks run in the task; not mapped", index)
+	case !ok:
+		return nil, fmt.Sprintf("health check %d: unknown protocol %q; not mapped", index, hc.Protocol)
+	}
+	m.Type = kind.monitorType
+	if kind.monitorType == avi.HealthMonitorHTTP {
+		path := cmp.Or(hc.Path, "/")
 		if !strings.HasPrefix(path, "/") || strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return nil, fmt.Sprintf("health check %d: path %q is not a plain URL path; not mapped", index, path)
 		}
-		m.Type = avi.HealthMonitorHTTP
 		// Marathon counts 2xx and 3xx answers as healthy.
 		m.HTTPMonitor = &avi.HTTPMonitor{HTTPRequest: "GET " + path + " HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX", "HTTP_3XX"}}
-		return m, ""
-	case "TCP", "MESOS_TCP":
-		m.Type = avi.HealthMonitorTCP
-		return m, ""
-	case "HTTPS", "MESOS_HTTPS":
-		// Until the SE can run an HTTPS monitor, checking that the port accepts connections is
-		// the closest it can do.
-		m.Type = avi.HealthMonitorTCP
-		return m, fmt.Sprintf("health check %d: %s is checked as TCP (the SE has no HTTPS monitor)", index, protocol)
-	case "COMMAND":
-		return nil, fmt.Sprintf("health check %d: COMMAND checks run in the task; not mapped", index)
 	}
-	return nil, fmt.Sprintf("health check %d: unknown protocol %q; not mapped", index, hc.Protocol)
+	if kind.standIn {
+		return m, fmt.Sprintf("health check %d: %s is checked as TCP (the SE has no HTTPS monitor)", index, protocol)
+	}
+	return m, ""
+}
+
+// monitorKinds maps Marathon's health check protocols to monitor types. Until the SE can run
+// an HTTPS monitor, checking that the port accepts connections is the closest it can do.
+var monitorKinds = map[string]struct {
+	monitorType string
+	standIn     bool // a weaker check than Marathon's, noted
+}{
+	"HTTP":        {monitorType: avi.HealthMonitorHTTP},
+	"MESOS_HTTP":  {monitorType: avi.HealthMonitorHTTP},
+	"TCP":         {monitorType: avi.HealthMonitorTCP},
+	"MESOS_TCP":   {monitorType: avi.HealthMonitorTCP},
+	"HTTPS":       {monitorType: avi.HealthMonitorTCP, standIn: true},
+	"MESOS_HTTPS": {monitorType: avi.HealthMonitorTCP, standIn: true},
 }
 
 func orMarathonDefault(v, def int) int {

@@ -247,10 +247,10 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 		}
 		r.Pools = append(r.Pools, pool)
 
-		// An HTTP proxy would break a port that does not speak HTTP, so only ports known to
-		// (an HTTP health check, a name such as "http") get the HTTP profile.
+		// An HTTP proxy would break a port that does not speak plain HTTP, so only ports known
+		// to (an HTTP health check, a name such as "http" or "http-api") get the HTTP profile.
 		profile := avi.SystemL4
-		if httpCheck || strings.HasPrefix(strings.ToLower(p.Name), "http") {
+		if name := strings.ToLower(p.Name); httpCheck || (strings.HasPrefix(name, "http") && !strings.HasPrefix(name, "https")) {
 			profile = avi.SystemHTTP
 		}
 		vs := &avi.VirtualService{

@@ -373,3 +373,23 @@ func TestMapperWithoutCloud(t *testing.T) {
 		t.Error("a cloud reference from nowhere")
 	}
 }
+
+func TestProfiles(t *testing.T) {
+	for name, want := range map[string]string{"http": "System-HTTP", "HTTP-api": "System-HTTP", "https": "System-L4-Application", "db": "System-L4-Application", "": "System-L4-Application"} {
+		r := mapApps(app(t, `{"id": "/p", "portDefinitions": [{"port": 10000, "name": "`+name+`"}]}`))[0]
+		if got := r.VirtualServices[0].ApplicationProfileRef; got != "/api/applicationprofile?name="+want {
+			t.Errorf("port %q: %s, want %s", name, got, want)
+		}
+	}
+}
+
+// TestDNS resolves through the system resolver without leaving the host.
+func TestDNS(t *testing.T) {
+	addr, err := mapping.DNS(t.Context(), "localhost")
+	if err != nil {
+		t.Skip("no localhost entry:", err)
+	}
+	if !addr.IsLoopback() {
+		t.Errorf("localhost is %s", addr)
+	}
+}
