@@ -1,6 +1,7 @@
 package systemdhost
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,53 +30,99 @@ type Options struct {
 	// Env is extra environment for PID 1 (KEY=VALUE), inherited by nothing
 	// else; pass environment to commands through Exec instead.
 	Env []string
+	// Network is the Docker network the host joins, which gives it a
+	// network namespace and a host name of its own: a machine of its own,
+	// which does not get the machine's engine socket either. Empty means
+	// the machine's network namespace (--network host) with the machine's
+	// engine socket mounted, so the installer inside drives that engine.
+	Network string
+	// IP is the host's address on Network; empty lets Docker choose.
+	IP string
+	// Volumes are directories inside backed by anonymous volumes, which
+	// live on the machine's file system rather than the container's
+	// copy-on-write one, survive Stop and Start, and go with the host.
+	Volumes []string
+	// Files are written into the container before it first boots.
+	Files []File
+	// Units must be active once systemd has booted; boot fails otherwise.
+	Units []string
+	// Kind names the kind of host in container names and labels, so that
+	// those a crashed run left behind are found (see RemoveStale); default
+	// "systemd".
+	Kind string
 	// BootTimeout bounds the wait for systemd to finish booting; default 90s.
 	BootTimeout time.Duration
 	// Log receives progress; nil discards it.
 	Log io.Writer
 }
 
-// Host is a running container whose PID 1 is systemd.
+// Host is a container whose PID 1 is systemd.
 type Host struct {
 	// ID is the container ID.
 	ID string
+	// Name is the container name, also the host name on its own network.
+	Name string
 	// Image is the image reference the container runs.
 	Image string
+
+	bootTimeout time.Duration
+	units       []string
+	log         io.Writer
 }
 
 // Available reports why the docker CLI or engine cannot be used, or nil.
 func Available(ctx context.Context) error {
 	if _, err := exec.LookPath("docker"); err != nil {
-		return fmt.Errorf("docker CLI: %w", err)
+		return fmt.Errorf("docker CLI: %w: %w", ErrMissing, err)
 	}
 	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("docker engine unreachable: %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("docker engine unreachable: %w: %w: %s", ErrMissing, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
 
-// New is the test entry point: it skips the test when Docker is missing
-// (and fails it instead under CI=true, where a missing engine is a broken
-// runner, not a developer laptop), builds the image if needed, boots a
-// host and removes it when the test ends.
-func New(t testing.TB, opts Options) *Host {
+// Missing ends a test that cannot run on this machine: it fails under
+// CI=true, where a missing engine or tool is a broken runner, and skips
+// elsewhere, where it is a developer's laptop.
+func Missing(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required under CI=true: %v", err)
+	}
+	t.Skipf("skipped, this machine lacks a prerequisite: %v", err)
+}
+
+// Image returns the reference of the recipe's image for a test, building
+// it if needed; see Missing for what happens when the machine cannot.
+func Image(t testing.TB, r Recipe, log io.Writer) string {
 	t.Helper()
 	ctx := context.Background()
 	if err := Available(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("systemdhost: Docker is required under CI=true: %v", err)
-		}
-		t.Skipf("systemdhost: Docker not available: %v", err)
+		Missing(t, err)
 	}
-	if opts.Log == nil {
-		opts.Log = tWriter{t}
+	image, err := r.Ensure(ctx, log)
+	if errors.Is(err, ErrMissing) {
+		Missing(t, err)
 	}
-	image, err := EnsureImage(ctx, opts.Log)
 	if err != nil {
 		t.Fatalf("systemdhost: %v", err)
 	}
-	h, err := Start(ctx, image, opts)
+	return image
+}
+
+// New is the test entry point for the plain systemd host: it builds the
+// image if needed, boots a host and removes it when the test ends.
+func New(t testing.TB, opts Options) *Host {
+	t.Helper()
+	if opts.Log == nil {
+		opts.Log = TestLog(t)
+	}
+	image := Image(t, Base, opts.Log)
+	if err := RemoveStale(context.Background(), opts.kind()); err != nil {
+		t.Fatalf("systemdhost: %v", err)
+	}
+	h, err := Start(context.Background(), image, opts)
 	if err != nil {
 		t.Fatalf("systemdhost: %v", err)
 	}
@@ -86,8 +134,9 @@ func New(t testing.TB, opts Options) *Host {
 	return h
 }
 
-// Start boots a container from image (see EnsureImage) and waits until
-// systemd reports the system running or degraded.
+// Start creates a container from image (see Recipe.Ensure), writes
+// opts.Files into it, boots it and waits until systemd reports the system
+// running or degraded and opts.Units are active.
 func Start(ctx context.Context, image string, opts Options) (*Host, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
@@ -95,26 +144,52 @@ func Start(ctx context.Context, image string, opts Options) (*Host, error) {
 	if opts.BootTimeout == 0 {
 		opts.BootTimeout = 90 * time.Second
 	}
-	args, err := runArgs(ctx, image, opts)
+	args, name, err := createArgs(ctx, image, opts)
 	if err != nil {
 		return nil, err
 	}
-	began := time.Now()
 	out, err := exec.CommandContext(ctx, "docker", args...).Output()
 	if err != nil {
-		return nil, fmt.Errorf("docker run %s: %w", image, exitDetail(err))
+		return nil, fmt.Errorf("docker create %s: %w", image, exitDetail(err))
 	}
-	h := &Host{ID: strings.TrimSpace(string(out)), Image: image}
-	if err := h.waitBooted(ctx, opts.BootTimeout); err != nil {
+	h := &Host{ID: strings.TrimSpace(string(out)), Name: name, Image: image,
+		bootTimeout: opts.BootTimeout, units: opts.Units, log: opts.Log}
+	if err := h.writeFiles(ctx, opts.Files); err != nil {
 		_ = h.Close()
 		return nil, err
 	}
-	fmt.Fprintf(opts.Log, "systemdhost: %.12s booted in %s\n", h.ID, time.Since(began).Round(100*time.Millisecond))
+	if err := h.Start(ctx); err != nil {
+		_ = h.Close()
+		return nil, err
+	}
 	return h, nil
 }
 
-// runArgs returns the `docker run` arguments. The choices, each tested on a
-// cgroup v1 (hybrid) engine:
+// Start boots the (created or stopped) container and waits as the
+// package's Start does.
+func (h *Host) Start(ctx context.Context) error {
+	began := time.Now()
+	if out, err := exec.CommandContext(ctx, "docker", "start", h.ID).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker start %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	if err := h.waitBooted(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(h.log, "systemdhost: %s booted in %s\n", h.Name, time.Since(began).Round(100*time.Millisecond))
+	return nil
+}
+
+// Stop shuts the host down the way systemd shuts a machine down (its stop
+// signal is SIGRTMIN+3); its file system and volumes stay for Start.
+func (h *Host) Stop(ctx context.Context) error {
+	if out, err := exec.CommandContext(ctx, "docker", "stop", h.ID).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker stop %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// createArgs returns the `docker create` arguments and the container name.
+// The choices, each tested on a cgroup v1 (hybrid) engine:
 //
 //   - No --privileged on cgroup v1: an engine that runs inside a sandbox may
 //     lack some capabilities in its own bounding set (CAP_SYS_RESOURCE on our
@@ -128,31 +203,35 @@ func Start(ctx context.Context, image string, opts Options) (*Host, error) {
 //     cgroups. Bind-mounting the host's /sys/fs/cgroup instead lets systemd
 //     add directories to the host's cgroup tmpfs and remount its superblock
 //     read-only for the whole machine.
-//   - --network host: the controller the installer starts uses host
-//     networking and tests reach it on 127.0.0.1. Docker still gives the
-//     container its own UTS namespace, so hostname changes stay inside;
-//     the hostname defaults to the host's, which keeps it resolvable.
+//   - --network host unless opts.Network: the controller the installer
+//     starts uses host networking and tests reach it on 127.0.0.1. Docker
+//     still gives the container its own UTS namespace, so hostname changes
+//     stay inside; the hostname defaults to the host's, which keeps it
+//     resolvable.
 //   - /run and /run/lock on tmpfs, as systemd expects; /tmp stays on the
 //     container's file system because `docker cp` cannot write into tmpfs.
 //
 // On a cgroup v2 engine systemd needs a writable cgroup2 mount of its own
 // namespace, which Docker only gives privileged containers.
-func runArgs(ctx context.Context, image string, opts Options) ([]string, error) {
+func createArgs(ctx context.Context, image string, opts Options) ([]string, string, error) {
 	cgv, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.CgroupVersion}}").Output()
 	if err != nil {
-		return nil, fmt.Errorf("docker info: %w", exitDetail(err))
+		return nil, "", fmt.Errorf("docker info: %w", exitDetail(err))
 	}
-	name, err := containerName()
+	kind := opts.kind()
+	name, err := containerName(kind)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	args := []string{"run", "--detach",
+	labels, err := LabelArgs(kind)
+	if err != nil {
+		return nil, "", err
+	}
+	args := append([]string{"create",
 		// A terminal gives systemd a /dev/console, so its boot messages
 		// reach `docker logs` and boot failures can be diagnosed.
 		"--tty",
 		"--name", name,
-		"--label", "avi-init-e2e=systemdhost",
-		"--network", "host",
 		"--cgroupns", "private",
 		"--security-opt", "seccomp=unconfined",
 		"--security-opt", "apparmor=unconfined",
@@ -161,7 +240,14 @@ func runArgs(ctx context.Context, image string, opts Options) ([]string, error) 
 		"--env", "container=docker",
 		// SIGRTMIN+3 asks systemd for an orderly shutdown on `docker stop`.
 		"--stop-signal", "SIGRTMIN+3",
-		"--volume", DockerSocket + ":" + DockerSocket,
+	}, labels...)
+	if opts.Network == "" {
+		args = append(args, "--network", "host", "--volume", DockerSocket+":"+DockerSocket)
+	} else {
+		args = append(args, "--network", opts.Network, "--hostname", name)
+		if opts.IP != "" {
+			args = append(args, "--ip", opts.IP)
+		}
 	}
 	if strings.TrimSpace(string(cgv)) == "2" {
 		args = append(args, "--privileged")
@@ -177,47 +263,101 @@ func runArgs(ctx context.Context, image string, opts Options) ([]string, error) 
 	}
 	for _, b := range opts.Binds {
 		if !filepath.IsAbs(b) {
-			return nil, fmt.Errorf("bind %q: path must be absolute", b)
+			return nil, "", fmt.Errorf("bind %q: path must be absolute", b)
 		}
 		args = append(args, "--volume", b+":"+b)
+	}
+	for _, v := range opts.Volumes {
+		if !filepath.IsAbs(v) {
+			return nil, "", fmt.Errorf("volume %q: path must be absolute", v)
+		}
+		args = append(args, "--mount", "type=volume,dst="+v)
 	}
 	for _, e := range opts.Env {
 		args = append(args, "--env", e)
 	}
-	return append(args, image, "/lib/systemd/systemd"), nil
+	return append(args, image, "/lib/systemd/systemd"), name, nil
 }
 
-func containerName() (string, error) {
+func (o Options) kind() string {
+	if o.Kind == "" {
+		return "systemd"
+	}
+	return o.Kind
+}
+
+func containerName(kind string) (string, error) {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("container name: %w", err)
 	}
-	return "avi-init-e2e-systemd-" + hex.EncodeToString(b), nil
+	return "avi-init-e2e-" + kind + "-" + hex.EncodeToString(b), nil
 }
 
-// waitBooted polls `systemctl is-system-running` until systemd has finished
-// starting up. "degraded" counts as booted: a unit failing is for the test
-// to judge, and the failed units are part of the answer it can inspect.
-func (h *Host) waitBooted(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// writeFiles copies files into the container as one tar stream; --archive
+// keeps the owners the tar headers give.
+func (h *Host) writeFiles(ctx context.Context, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"),
+			Mode: int64(f.Mode.Perm()), Uid: f.UID, Gid: f.GID, Size: int64(len(f.Data)), ModTime: time.Now()}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("write %s into %s: %w", f.Path, h.Name, err)
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return fmt.Errorf("write %s into %s: %w", f.Path, h.Name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write files into %s: %w", h.Name, err)
+	}
+	cmd := exec.CommandContext(ctx, "docker", "cp", "--archive", "-", h.ID+":/")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("write files into %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// waitBooted waits until systemd has finished starting up, then checks
+// h.units. "degraded" counts as booted: a unit failing is for the test to
+// judge, and the failed units are part of the answer it can inspect.
+// `is-system-running --wait` blocks until boot ends, so one exec per host
+// does, rather than polling many (which on 2 cores slows ten booting hosts).
+func (h *Host) waitBooted(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, h.bootTimeout)
 	defer cancel()
 	var state string
 	for {
-		out, _, err := h.Exec(ctx, "systemctl", "is-system-running")
+		out, _, err := h.Exec(ctx, "systemctl", "is-system-running", "--wait")
 		state = strings.TrimSpace(out)
 		if err == nil && (state == "running" || state == "degraded") {
-			return nil
+			break
 		}
 		if !h.running() {
-			return fmt.Errorf("container %.12s exited during boot:\n%s", h.ID, h.diagnostics())
+			return fmt.Errorf("container %s exited during boot:\n%s", h.Name, h.diagnostics())
 		}
+		// Before systemd listens, systemctl fails at once.
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("systemd in %.12s not booted after %s (last state %q):\n%s",
-				h.ID, timeout, state, h.diagnostics())
-		case <-time.After(250 * time.Millisecond):
+			return fmt.Errorf("systemd in %s not booted after %s (last state %q):\n%s",
+				h.Name, h.bootTimeout, state, h.diagnostics())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	if len(h.units) == 0 {
+		return nil
+	}
+	out, code, err := h.Exec(ctx, append([]string{"systemctl", "is-active"}, h.units...)...)
+	if err != nil || code != 0 {
+		return fmt.Errorf("%s booted, but not all of %s are active (%s):\n%s",
+			h.Name, strings.Join(h.units, ", "), strings.Join(strings.Fields(out), ", "), h.diagnostics())
+	}
+	return nil
 }
 
 func (h *Host) running() bool {
@@ -226,7 +366,8 @@ func (h *Host) running() bool {
 }
 
 // diagnostics gathers the container's console output and, if it still
-// runs, the failed units and the journal's warnings, for boot errors.
+// runs, the failed units, the journal's warnings and the journal of the
+// units that must be active, for boot errors.
 func (h *Host) diagnostics() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -238,6 +379,10 @@ func (h *Host) diagnostics() string {
 		fmt.Fprintf(&b, "--- systemctl --failed ---\n%s", out)
 		out, _, _ = h.Exec(ctx, "journalctl", "-b", "-p", "warning", "--no-pager", "-n", "100")
 		fmt.Fprintf(&b, "--- journalctl -b -p warning ---\n%s", out)
+		for _, u := range h.units {
+			out, _, _ = h.Exec(ctx, "journalctl", "-b", "-u", u, "--no-pager", "-n", "30")
+			fmt.Fprintf(&b, "--- journalctl -u %s ---\n%s", u, out)
+		}
 	}
 	return b.String()
 }
@@ -270,12 +415,14 @@ func (h *Host) CopyIn(srcPath, dstPath string) error {
 	return nil
 }
 
-// Close removes the container. SIGKILL is fine: nothing inside needs an
-// orderly shutdown, and the engine removes the cgroups with it.
+// Close removes the container and its volumes. SIGKILL is fine: nothing
+// inside needs an orderly shutdown, and the engine removes the cgroups with
+// it. A host already removed is no error, so a test may remove a host
+// itself and still leave the removal to its cleanup.
 func (h *Host) Close() error {
 	out, err := exec.Command("docker", "rm", "--force", "--volumes", h.ID).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("remove %.12s: %w: %s", h.ID, err, strings.TrimSpace(string(out)))
+	if err != nil && !strings.Contains(string(out), "No such container") {
+		return fmt.Errorf("remove %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -289,8 +436,84 @@ func exitDetail(err error) error {
 	return err
 }
 
+// Labels on everything the harness creates: labelKind says what it is,
+// labelOwner which process created it.
+const (
+	labelKind  = "avi-init-e2e"
+	labelOwner = "avi-init-e2e.owner"
+)
+
+// LabelArgs returns the `docker create` / `docker network create` label
+// flags for an object of the given kind created by this process.
+func LabelArgs(kind string) ([]string, error) {
+	owner, err := processOwner(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	return []string{"--label", labelKind + "=" + kind, "--label", labelOwner + "=" + owner}, nil
+}
+
+// processOwner identifies a process by its PID and start time, so a PID
+// that the kernel reused for another process does not pass for the old one.
+func processOwner(pid int) (string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", fmt.Errorf("process %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces and parentheses: count
+	// fields after its closing parenthesis; the start time is field 22.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 20 {
+		return "", fmt.Errorf("process %d: short /proc stat", pid)
+	}
+	return fmt.Sprintf("%d-%s", pid, fields[19]), nil
+}
+
+// RemoveStale removes the containers, then the networks, of the given kind
+// whose creating process has ended: what a crashed or killed test run left
+// behind. Those of live processes (tests running in parallel) are kept.
+func RemoveStale(ctx context.Context, kind string) error {
+	for _, obj := range [][]string{{"container", "ls", "--all"}, {"network", "ls"}} {
+		args := append(obj, "--filter", "label="+labelKind+"="+kind,
+			"--format", `{{.ID}} {{.Label "`+labelOwner+`"}}`)
+		out, err := exec.CommandContext(ctx, "docker", args...).Output()
+		if err != nil {
+			return fmt.Errorf("list stale %ss: %w", obj[0], exitDetail(err))
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			id, owner, _ := strings.Cut(line, " ")
+			if id == "" || !ownerGone(owner) {
+				continue
+			}
+			rm := []string{obj[0], "rm", id}
+			if obj[0] == "container" {
+				rm = []string{"container", "rm", "--force", "--volumes", id}
+			}
+			if out, err := exec.CommandContext(ctx, "docker", rm...).CombinedOutput(); err != nil {
+				return fmt.Errorf("remove stale %s %s: %w: %s", obj[0], id, err, strings.TrimSpace(string(out)))
+			}
+		}
+	}
+	return nil
+}
+
+// ownerGone tells whether the process an owner label names has ended. A
+// label it cannot read is not its to judge.
+func ownerGone(owner string) bool {
+	pidText, _, ok := strings.Cut(owner, "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil {
+		return false
+	}
+	now, err := processOwner(pid)
+	return err != nil || now != owner
+}
+
 // tWriter sends build and boot progress to the test log.
 type tWriter struct{ t testing.TB }
+
+// TestLog returns a writer that sends progress to the test log.
+func TestLog(t testing.TB) io.Writer { return tWriter{t} }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()

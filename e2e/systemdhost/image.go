@@ -1,7 +1,9 @@
 // Package systemdhost gives end-to-end tests a container that boots a real
-// systemd (PID 1, D-Bus, systemctl) with the host's Docker engine socket
-// mounted, so the installer can be exercised against real systemd while the
-// containers it creates run on the host engine.
+// systemd (PID 1, D-Bus, systemctl). By default it shares the machine's
+// network and has the machine's Docker engine socket mounted, so the
+// installer can be exercised against real systemd while the containers it
+// creates run on the machine's engine. Other recipes and options make other
+// kinds of host from the same parts (see e2e/sehost).
 //
 // The image is built locally with debootstrap and imported with
 // `docker import`, because no container registry is reachable from the
@@ -19,28 +21,58 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 )
 
-// recipeVersion is bumped whenever the image recipe changes in a way the
-// hashed inputs below do not capture, so a stale image is never reused.
-const recipeVersion = "3"
-
-// ImageRepo is the repository the imported image is tagged in.
-const ImageRepo = "avi-init-e2e/systemd"
+// recipeVersion is bumped whenever the way a Recipe becomes an image
+// changes in a way the recipe's own fields do not capture, so a stale image
+// is never reused.
+const recipeVersion = "4"
 
 const suite = "bookworm"
 
-// packages are installed on top of debootstrap's minbase variant.
-var packages = []string{"systemd", "systemd-sysv", "dbus", "ca-certificates"}
+// Recipe describes a Debian root file system image: debootstrap's minbase
+// variant, packages on top, units masked, files written and commands run.
+// All of it goes into the image's content-addressed tag.
+type Recipe struct {
+	// Repo is the repository the image is tagged in.
+	Repo string
+	// Packages are installed on top of minbase (Depends only, no Recommends).
+	Packages []string
+	// Masked are units linked to /dev/null.
+	Masked []string
+	// Files are written into the root file system after the packages.
+	Files []File
+	// Run are commands run chrooted in the root file system, in order,
+	// after Files are written.
+	Run [][]string
+}
 
-// maskedUnits do not work in a container or, worse, would act on the host:
-// the container is privileged and shares the host's network namespace, so
-// e.g. systemd-networkd, systemd-resolved, systemd-sysctl, systemd-binfmt or
-// fstrim would reconfigure the machine running the tests.
-var maskedUnits = []string{
+// File is a file written into a root file system or a container.
+type File struct {
+	// Path is absolute.
+	Path     string
+	Mode     os.FileMode
+	UID, GID int
+	Data     []byte
+}
+
+// Base is the recipe of the plain systemd host.
+var Base = Recipe{
+	Repo:     "avi-init-e2e/systemd",
+	Packages: []string{"systemd", "systemd-sysv", "dbus", "ca-certificates"},
+	Masked:   BaseMasked,
+}
+
+// BaseMasked are the units that do not work in a container or, worse,
+// would act on the machine: a host on --network host shares the machine's
+// network namespace, so e.g. systemd-networkd, systemd-resolved,
+// systemd-sysctl, systemd-binfmt or fstrim would reconfigure the machine
+// running the tests.
+var BaseMasked = []string{
 	// No consoles or terminals to log in on.
 	"getty.target", "getty@.service", "serial-getty@.service",
 	"console-getty.service", "container-getty@.service",
@@ -74,30 +106,38 @@ var maskedUnits = []string{
 	"systemd-journald-audit.socket",
 }
 
-// Tag returns the content-addressed image reference for the current recipe.
-func Tag() string {
+// ErrMissing marks errors caused by something this machine lacks (root,
+// debootstrap, a Docker engine) rather than by a bug: tests skip on them
+// outside CI.
+var ErrMissing = errors.New("prerequisite missing")
+
+// Tag returns the content-addressed image reference of the recipe.
+func (r Recipe) Tag() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "recipe %s\nsuite %s\npackages %s\nmasked %s\n",
-		recipeVersion, suite, strings.Join(packages, ","), strings.Join(maskedUnits, ","))
-	return ImageRepo + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	fmt.Fprintf(h, "recipe %s\nsuite %s\npackages %q\nmasked %q\nrun %q\n",
+		recipeVersion, suite, r.Packages, r.Masked, r.Run)
+	for _, f := range r.Files {
+		fmt.Fprintf(h, "file %q %o %d:%d %x\n", f.Path, f.Mode, f.UID, f.GID, sha256.Sum256(f.Data))
+	}
+	return r.Repo + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// EnsureImage returns the reference of the systemd image, building and
+// Ensure returns the reference of the recipe's image, building and
 // importing it first if the engine does not have it yet. Build progress is
 // written to log. Building needs root (debootstrap) and the network access
 // to the Debian mirror that apt on this machine uses.
-func EnsureImage(ctx context.Context, log io.Writer) (string, error) {
+func (r Recipe) Ensure(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	tag := Tag()
+	tag := r.Tag()
 	if imageExists(ctx, tag) {
 		return tag, nil
 	}
 
 	// Serialise builds between test binaries started in parallel by
 	// `go test ./...`: the loser of the race then finds the image ready.
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "avi-init-e2e-systemd.lock"))
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "avi-init-e2e-"+path.Base(r.Repo)+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -107,10 +147,10 @@ func EnsureImage(ctx context.Context, log io.Writer) (string, error) {
 	}
 
 	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("build image %s: debootstrap needs root", tag)
+		return "", fmt.Errorf("build image %s: debootstrap needs root: %w", tag, ErrMissing)
 	}
 	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return "", fmt.Errorf("build image %s: %w (apt-get install -y debootstrap)", tag, err)
+		return "", fmt.Errorf("build image %s: %w: %w (apt-get install -y debootstrap)", tag, ErrMissing, err)
 	}
 	mirror, err := debianMirror()
 	if err != nil {
@@ -126,12 +166,12 @@ func EnsureImage(ctx context.Context, log io.Writer) (string, error) {
 
 	fmt.Fprintf(log, "systemdhost: building %s with debootstrap from %s\n", tag, mirror)
 	ds := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
-		"--include="+strings.Join(packages, ","), suite, rootfs, mirror)
+		"--include="+strings.Join(r.Packages, ","), suite, rootfs, mirror)
 	ds.Stdout, ds.Stderr = log, log
 	if err := ds.Run(); err != nil {
 		return "", fmt.Errorf("build image %s: debootstrap: %w", tag, err)
 	}
-	if err := prepareRootfs(rootfs); err != nil {
+	if err := r.prepareRootfs(ctx, rootfs); err != nil {
 		return "", fmt.Errorf("build image %s: %w", tag, err)
 	}
 	if err := importRootfs(ctx, rootfs, tag, log); err != nil {
@@ -142,9 +182,9 @@ func EnsureImage(ctx context.Context, log io.Writer) (string, error) {
 }
 
 // prepareRootfs adapts the freshly bootstrapped tree to life in a container.
-func prepareRootfs(rootfs string) error {
+func (r Recipe) prepareRootfs(ctx context.Context, rootfs string) error {
 	unitDir := filepath.Join(rootfs, "etc/systemd/system")
-	for _, u := range maskedUnits {
+	for _, u := range r.Masked {
 		p := filepath.Join(unitDir, u)
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("mask %s: %w", u, err)
@@ -190,6 +230,36 @@ func prepareRootfs(rootfs string) error {
 		if err := os.Remove(d); err != nil {
 			return fmt.Errorf("clean apt cache: %w", err)
 		}
+	}
+	for _, f := range r.Files {
+		if err := writeFile(rootfs, f); err != nil {
+			return err
+		}
+	}
+	for _, args := range r.Run {
+		out, err := exec.CommandContext(ctx, "chroot", append([]string{rootfs}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("chroot %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// writeFile writes f below rootfs with exactly its mode and owner.
+func writeFile(rootfs string, f File) error {
+	p := filepath.Join(rootfs, f.Path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	// WriteFile leaves the mode of an existing file alone and applies the umask.
+	if err := os.Chmod(p, f.Mode); err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	if err := os.Lchown(p, f.UID, f.GID); err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
 	}
 	return nil
 }

@@ -27,6 +27,25 @@ func TestMirrorFrom(t *testing.T) {
 	}
 }
 
+func TestOwnerGone(t *testing.T) {
+	self, err := processOwner(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ownerGone(self) {
+		t.Errorf("ownerGone(%q) for this very process", self)
+	}
+	pid, _, _ := strings.Cut(self, "-")
+	for _, owner := range []string{pid + "-1", "999999999-1"} {
+		if !ownerGone(owner) {
+			t.Errorf("ownerGone(%q) = false: wrong start time or no such process", owner)
+		}
+	}
+	if ownerGone("not-an-owner") {
+		t.Error("an unreadable owner label counts as gone; it must be left alone")
+	}
+}
+
 func TestHostBootsSystemd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a container")
