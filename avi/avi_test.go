@@ -624,10 +624,10 @@ func TestCloudRules(t *testing.T) {
 		t.Errorf("refs of a bare cloud: %+v", r)
 	}
 
-	// Marathon passwords are secrets, kept by an update to the same Marathon and user.
+	// Marathon passwords and tokens are secrets, kept by an update to the same Marathon and user.
 	old := &Cloud{MesosConfiguration: &MesosConfiguration{MarathonConfigurations: []MarathonConfiguration{
 		{MarathonURL: "http://a:8080", MarathonUsername: "u", MarathonPassword: "pa"},
-		{MarathonURL: "http://b:8080", MarathonUsername: "u", MarathonPassword: "pb"},
+		{MarathonURL: "http://b:8080", MarathonUsername: "u", MarathonPassword: "pb", MarathonToken: "tb"},
 	}}}
 	upd := &Cloud{MesosConfiguration: &MesosConfiguration{MarathonConfigurations: []MarathonConfiguration{
 		{MarathonURL: "http://b:8080", MarathonUsername: "u"},
@@ -639,12 +639,12 @@ func TestCloudRules(t *testing.T) {
 	}
 	got := []string{}
 	for _, mc := range upd.MesosConfiguration.MarathonConfigurations {
-		got = append(got, mc.MarathonPassword)
+		got = append(got, mc.MarathonPassword+"/"+mc.MarathonToken)
 	}
-	if strings.Join(got, ",") != "pb,,new" {
-		t.Errorf("marathon passwords after Prepare %q, want pb,,new (kept for the same URL and user only)", got)
+	if strings.Join(got, ",") != "pb/tb,/,new/" {
+		t.Errorf("marathon password/token after Prepare %q, want pb/tb,/,new/ (kept for the same URL and user only)", got)
 	}
-	if s := old.Secrets(); len(s) != 2 || *s[0] != "pa" || *s[1] != "pb" {
+	if s := old.Secrets(); len(s) != 4 || *s[0] != "pa" || *s[2] != "pb" || *s[3] != "tb" {
 		t.Errorf("Secrets %v", s)
 	}
 	if err := (&Cloud{MesosConfiguration: upd.MesosConfiguration}).Prepare(nil); err != nil {

@@ -14,6 +14,9 @@ const (
 // HealthMonitor checks pool members actively.
 type HealthMonitor struct {
 	Meta
+	// CreatedBy names the integration that made the object (e.g. "marathon:<cloud uuid>"); it
+	// owns it and may change or delete it. Empty: the operator's.
+	CreatedBy        string       `json:"created_by,omitempty"`
 	Type             string       `json:"type"`
 	SendInterval     int          `json:"send_interval,omitempty"`
 	ReceiveTimeout   int          `json:"receive_timeout,omitempty"`
@@ -120,6 +123,7 @@ const (
 // Pool is a set of servers and how to balance across them.
 type Pool struct {
 	Meta
+	CreatedBy         string   `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
 	LBAlgorithm       string   `json:"lb_algorithm,omitempty"`
 	LBAlgorithmHash   string   `json:"lb_algorithm_hash,omitempty"`
 	DefaultServerPort int      `json:"default_server_port,omitempty"`
@@ -249,6 +253,7 @@ func (a *ApplicationProfile) Secrets() []*string { return nil }
 // VirtualService is a service the SEs offer on its ports, balanced over a pool.
 type VirtualService struct {
 	Meta
+	CreatedBy             string           `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
 	IPAddress             *IPAddr          `json:"ip_address,omitempty"`
 	Subnet                *Subnet          `json:"subnet,omitempty"`
 	Services              []Service        `json:"services"`

@@ -319,6 +319,8 @@ type MarathonConfiguration struct {
 	MarathonURL      string `json:"marathon_url"`
 	MarathonUsername string `json:"marathon_username,omitempty"`
 	MarathonPassword string `json:"marathon_password,omitempty"`
+	// MarathonToken is a DC/OS-style token, sent instead of a user and password.
+	MarathonToken string `json:"marathon_token,omitempty"`
 }
 
 // DockerConfiguration is Docker integration: containers with an avi_proxy label on SE hosts.
@@ -371,7 +373,8 @@ func (c *Cloud) Validate() error {
 	return nil
 }
 
-// Prepare keeps Marathon passwords an update does not send again.
+// Prepare keeps Marathon passwords and tokens an update does not send again, for the same
+// Marathon and user.
 func (c *Cloud) Prepare(old Object) error {
 	o, ok := old.(*Cloud)
 	if !ok || c.MesosConfiguration == nil || o.MesosConfiguration == nil {
@@ -380,8 +383,14 @@ func (c *Cloud) Prepare(old Object) error {
 	for i := range c.MesosConfiguration.MarathonConfigurations {
 		mc := &c.MesosConfiguration.MarathonConfigurations[i]
 		for _, omc := range o.MesosConfiguration.MarathonConfigurations {
-			if mc.MarathonPassword == "" && omc.MarathonURL == mc.MarathonURL && omc.MarathonUsername == mc.MarathonUsername {
+			if omc.MarathonURL != mc.MarathonURL || omc.MarathonUsername != mc.MarathonUsername {
+				continue
+			}
+			if mc.MarathonPassword == "" {
 				mc.MarathonPassword = omc.MarathonPassword
+			}
+			if mc.MarathonToken == "" {
+				mc.MarathonToken = omc.MarathonToken
 			}
 		}
 	}
@@ -400,12 +409,12 @@ func (c *Cloud) Refs() []Ref {
 	return refs
 }
 
-// Secrets: the Marathon passwords.
+// Secrets: the Marathon passwords and tokens.
 func (c *Cloud) Secrets() []*string {
 	var out []*string
 	if m := c.MesosConfiguration; m != nil {
 		for i := range m.MarathonConfigurations {
-			out = append(out, &m.MarathonConfigurations[i].MarathonPassword)
+			out = append(out, &m.MarathonConfigurations[i].MarathonPassword, &m.MarathonConfigurations[i].MarathonToken)
 		}
 	}
 	return out
