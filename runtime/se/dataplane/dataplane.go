@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http/httputil"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,9 +64,10 @@ type pool struct {
 	uuid    string
 	policy  lb.Policy
 	ups     atomic.Pointer[[]*lb.Upstream]
-	proxy   *httputil.ReverseProxy // for L7 services
+	idle    map[*lb.Upstream]*idleConns // L7: kept-alive connections, per member
 	hms     []avi.HealthMonitor
 	checks  *monitors
+	reaper  *reaper
 	vsUUIDs []string // the virtual services using the pool, for member health reports
 }
 
@@ -150,11 +150,12 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
 	// Commit. Members of pools that stay keep their state; the swap is atomic per listener.
 	// Monitors restart with the new pool configuration.
 	for _, p := range d.pools {
-		p.checks.stop()
+		p.retire(pools[p.uuid])
 	}
 	d.pools = pools
 	for _, p := range pools {
 		p.checks = startMonitors(p, p.hms)
+		p.reaper = startReaper(p)
 	}
 	d.statsMu.Lock()
 	for uuid := range d.stats {
@@ -201,6 +202,7 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 		}
 	}
 	var ups []*lb.Upstream
+	idle := map[*lb.Upstream]*idleConns{}
 	for _, s := range cfg.Servers {
 		addr := net.JoinHostPort(s.IP, strconv.Itoa(s.Port))
 		u, ok := byAddr[addr]
@@ -210,12 +212,28 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 			u.Set(s.Ratio, s.Enabled)
 		}
 		ups = append(ups, u)
+		if old != nil && old.idle[u] != nil {
+			idle[u] = old.idle[u]
+		} else {
+			idle[u] = &idleConns{}
+		}
 	}
-	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), hms: cfg.HealthMonitors}
+	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), idle: idle, hms: cfg.HealthMonitors}
 	p.ups.Store(&ups)
-	p.proxy = newHTTPProxy(p)
 	pools[cfg.UUID] = p
 	return p
+}
+
+// retire stops a pool's monitors and reaper, and closes the idle connections of its members
+// that next (the pool's new configuration, or nil) does not keep.
+func (p *pool) retire(next *pool) {
+	p.checks.stop()
+	p.reaper.stop()
+	for u, ic := range p.idle {
+		if next == nil || next.idle[u] != ic {
+			ic.close()
+		}
+	}
 }
 
 // Close stops every listener and monitor and waits for connections to end or ctx to expire.
@@ -224,7 +242,7 @@ func (d *Dataplane) Close(ctx context.Context) error {
 	ls := d.listeners
 	d.listeners = map[string]*listener{}
 	for _, p := range d.pools {
-		p.checks.stop()
+		p.retire(nil)
 	}
 	d.pools = map[string]*pool{}
 	d.mu.Unlock()

@@ -1,160 +1,784 @@
 package dataplane
 
 import (
-	"context"
+	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/avi-init/avi-init/runtime/se/lb"
 )
 
-// The L7 proxy is net/http/httputil.ReverseProxy: it handles hop-by-hop headers, chunked and
-// streamed bodies, 100-continue and protocol upgrades (websocket). Balancing happens in the
-// pool's transport, per request, so that a member refusing connections is skipped without the
-// client seeing an error.
+// The L7 proxy is written for its hot path: one goroutine per client connection reads a request
+// head into the connection's buffer, parses it in place, forwards it over a kept-alive member
+// connection, and streams the response back; a keep-alive request without a body costs one read
+// and one write on each side and no allocation. Bodies stream both ways, their framing
+// (Content-Length, chunked) passed through as is; 100-continue is left to the member to answer;
+// an upgrade (websocket) turns the two connections into a tunnel.
 
-type clientIPKey struct{}
+const (
+	// headerTimeout bounds reading a request head once its first byte has arrived.
+	headerTimeout = 30 * time.Second
+	// clientIdleTimeout closes a client connection waiting this long for its next request.
+	clientIdleTimeout = 2 * time.Minute
+	// responseHeaderTimeout bounds a member's wait before it answers a request sent whole.
+	responseHeaderTimeout = 60 * time.Second
+	// bodyAbortGrace is how long a request body still streaming when its response has ended
+	// may take to finish before both connections are cut.
+	bodyAbortGrace = 100 * time.Millisecond
+)
 
-// newHTTPProxy is a pool's reverse proxy.
-func newHTTPProxy(p *pool) *httputil.ReverseProxy {
-	base := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-	}
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetXForwarded()
-			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", p.uuid // the transport picks the member
-			pr.Out.Host = pr.In.Host
-		},
-		Transport: &poolTransport{pool: p, base: base},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.WriteHeader(http.StatusBadGateway)
-		},
-	}
+// Client connection states: stop closes the connections waiting for a request.
+const (
+	connIdle int32 = iota
+	connActive
+	connClosing
+)
+
+// clientConn is one client connection of an L7 listener and its per-request state, reused from
+// one request to the next.
+type clientConn struct {
+	l      *listener
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ip     net.IP
+	ipText []byte
+	port   int
+	state  atomic.Int32
+
+	req  request
+	resp response
+	out  []byte // a head being built
+	// The request's method and target, kept for its client log after the head's buffer moved on.
+	logLine   []byte
+	logMethod int
+
+	// The request's outcome.
+	status              int
+	reqBytes, respBytes int64
+	keep                bool // the connection may carry another request
+	wroteHead           bool // the client got bytes of a response
+
+	// A request body streaming to the member while the response comes back.
+	bodyDone chan bodyResult
+	headMu   sync.Mutex // orders the member's response deadline between the two goroutines
+	gotHead  bool
 }
 
-// poolTransport sends each request to a member the pool's policy picks.
-type poolTransport struct {
-	pool *pool
-	base http.RoundTripper
+type bodyResult struct {
+	n   int64
+	err error
 }
 
-// RoundTrip picks a member, moving on when one refuses the connection. The request was not sent
-// then, so trying another is safe for any method; its body is shielded from the transport's
-// Close so that it can still be sent, as long as nothing of it was read.
-func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	client, _ := req.Context().Value(clientIPKey{}).(net.IP)
-	var body *unclosedBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &unclosedBody{r: req.Body}
-		req.Body = body
+var (
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufferSize) }}
+	clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
+)
+
+func newClientConn(l *listener, nc net.Conn) *clientConn {
+	c := &clientConn{l: l, nc: nc, br: clientReaders.Get().(*bufio.Reader), bw: clientWriters.Get().(*bufio.Writer),
+		bodyDone: make(chan bodyResult, 1)}
+	c.br.Reset(nc)
+	c.bw.Reset(nc)
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.ip, c.port = a.IP, a.Port
+		c.ipText = []byte(a.IP.String())
 	}
-	ups := t.pool.members()
-	var last error = errors.New("no member available")
-	for range len(ups) {
-		u := t.pool.policy.Select(ups, client)
-		if u == nil {
-			break
+	return c
+}
+
+func (c *clientConn) close() {
+	c.nc.Close()
+	c.br.Reset(nil)
+	c.bw.Reset(nil)
+	clientReaders.Put(c.br)
+	clientWriters.Put(c.bw)
+}
+
+// serveHTTP serves a client connection's requests one after another, until either side ends
+// it or the listener drains.
+func (l *listener) serveHTTP(c *clientConn) {
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(clientIdleTimeout))
+		c.state.Store(connIdle)
+		if l.draining.Load() {
+			return
 		}
-		// req is ReverseProxy's own outgoing copy: pointing it at the member is ours to do.
-		req.URL.Host = u.Addr
-		release := u.Acquire()
-		resp, err := t.base.RoundTrip(req)
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		if !c.state.CompareAndSwap(connIdle, connActive) {
+			return
+		}
+		if buf, _ := c.br.Peek(c.br.Buffered()); headEnd(buf) < 0 {
+			c.nc.SetReadDeadline(time.Now().Add(headerTimeout))
+		}
+		head, err := readHead(c.br)
 		if err != nil {
-			release()
-			var op *net.OpError
-			if !errors.As(err, &op) || op.Op != "dial" {
-				return nil, err
+			if errors.Is(err, errHeadTooLarge) {
+				c.refuse(431, err)
 			}
-			u.Health().Failure(err.Error())
-			last = err
-			if body != nil && body.read.Load() {
-				return nil, err
-			}
-			continue
+			return
 		}
-		resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
-		return resp, nil
+		status := 400
+		if err = parseRequestHead(head, &c.req.head); err == nil {
+			status, err = c.req.inspect()
+		} else if errors.Is(err, errHTTPVersion) {
+			status = 505
+		}
+		if err != nil {
+			c.refuse(status, err)
+			return
+		}
+		if !c.serve(l.svc.Load()) {
+			return
+		}
 	}
-	return nil, last
 }
 
-// unclosedBody passes a request body to one attempt after another: Close is left to the
-// server, which closes the body when the handler returns.
-type unclosedBody struct {
-	r    io.ReadCloser
-	read atomic.Bool
+// refuse answers a request that cannot be served and ends the connection.
+func (c *clientConn) refuse(code int, err error) {
+	c.l.log.Debug("refused request", "addr", c.l.addr, "client", c.nc.RemoteAddr(), "status", code, "err", err)
+	text := strconv.Itoa(code) + " " + statusText(code)
+	fmt.Fprintf(c.bw, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", text, text)
+	c.bw.Flush()
 }
 
-func (b *unclosedBody) Read(p []byte) (int, error) {
-	b.read.Store(true)
-	return b.r.Read(p)
-}
-
-func (b *unclosedBody) Close() error { return nil }
-
-// releasingBody ends a member's in-flight count when the response has been read.
-type releasingBody struct {
-	io.ReadCloser
-	release func()
-	closed  atomic.Bool
-}
-
-func (b *releasingBody) Close() error {
-	err := b.ReadCloser.Close()
-	if b.closed.CompareAndSwap(false, true) {
-		b.release()
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 505:
+		return "HTTP Version Not Supported"
 	}
-	return err
+	return ""
 }
 
-// Write lets an upgraded (websocket) connection's body be written to, as ReverseProxy needs.
-func (b *releasingBody) Write(p []byte) (int, error) {
-	if w, ok := b.ReadCloser.(io.Writer); ok {
-		return w.Write(p)
-	}
-	return 0, errors.New("body is not writable")
-}
-
-// serveHTTP is the L7 listener's handler: it proxies the request and records it.
-func (l *listener) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	svc := l.svc.Load()
+// serve proxies one request and records it; it reports whether the connection carries on.
+func (c *clientConn) serve(svc *service) bool {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	r := &c.req
+	c.logLine = append(append(c.logLine[:0], r.head.method...), r.target...)
+	c.logMethod = len(r.head.method)
+	c.status, c.reqBytes, c.respBytes, c.keep, c.wroteHead = 0, 0, 0, !r.close, false
 	if svc.pool == nil {
-		http.Error(rec, "no pool", http.StatusServiceUnavailable)
+		c.keep = c.keep && r.length == 0 && !r.chunked
+		c.respond(503, "no pool\n")
 	} else {
-		// Only consistent hashing looks at the client; the others need no context.
-		if _, hashing := svc.pool.policy.(lb.ConsistentHash); hashing {
-			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-				r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, net.ParseIP(host)))
-			}
-		}
-		svc.pool.proxy.ServeHTTP(rec, r)
+		c.forward(svc.pool)
 	}
 	took := time.Since(start)
 	s := svc.stats
 	s.requests.Add(1)
-	if c := rec.status / 100; c >= 1 && c <= 5 {
-		s.status[c].Add(1)
+	if class := c.status / 100; class >= 1 && class <= 5 {
+		s.status[class].Add(1)
 	} else {
 		s.failed.Add(1)
 	}
-	reqBytes := max(r.ContentLength, 0)
-	s.bytesIn.Add(reqBytes)
-	s.bytesOut.Add(rec.bytes)
+	s.bytesIn.Add(c.reqBytes)
+	s.bytesOut.Add(c.respBytes)
 	s.observe(took)
-	if s.wantLog(rec.status >= 400 || rec.status == 0) {
-		s.log(clientLog(svc.vs.UUID, r, rec.status, took, reqBytes, rec.bytes))
+	if s.wantLog(c.status >= 400 || c.status == 0) {
+		s.log(clientLog(svc.vs.UUID, c.ipText, c.port, c.logLine[:c.logMethod], c.logLine[c.logMethod:], c.status, took, c.reqBytes, c.respBytes))
 	}
+	// The end of the response goes out once the request is counted, so that a client that has
+	// its response finds it in the next report.
+	if c.bw.Flush() != nil {
+		c.keep = false
+	}
+	return c.keep
+}
+
+// respond answers the request itself, when no member does: with a body of text, or none. The
+// answer is flushed with the end of the request.
+func (c *clientConn) respond(code int, body string) {
+	if c.wroteHead {
+		c.keep = false
+		return
+	}
+	c.status, c.wroteHead = code, true
+	b := append(c.out[:0], "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, statusText(code)...)
+	if body != "" {
+		b = append(b, "\r\nContent-Type: text/plain; charset=utf-8"...)
+	}
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	if !c.keep || c.l.draining.Load() {
+		c.keep = false
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	c.out = b
+	c.respBytes = int64(len(body))
+	c.bw.Write(b)
+}
+
+// forward sends the request to a member and its response back. A member that refuses the
+// connection is skipped (connect moves on); a kept-alive connection the member had closed is
+// replaced by a new one when the request can be sent again.
+func (c *clientConn) forward(p *pool) {
+	r := &c.req
+	// A body already in the read buffer goes out with the head, and can be sent again.
+	var body []byte
+	inHand := !r.chunked && int64(c.br.Buffered()) >= r.length
+	if inHand && r.length > 0 {
+		body, _ = c.br.Peek(int(r.length))
+		c.br.Discard(len(body))
+		c.reqBytes = r.length
+	}
+	replayable := inHand && (r.length == 0 || idempotent(r.head.method))
+	for fresh := false; ; fresh = true {
+		uc, err := p.connect(c.ip, fresh)
+		if err != nil {
+			c.l.log.Debug("no member for request", "addr", c.l.addr, "err", err)
+			c.keep = c.keep && inHand
+			c.respond(502, "")
+			return
+		}
+		release := uc.member.Acquire()
+		retry := c.roundTrip(uc, body, inHand, replayable)
+		release()
+		if !retry {
+			return
+		}
+	}
+}
+
+// idempotent methods may be sent twice (RFC 9110, 9.2.2).
+func idempotent(method []byte) bool {
+	switch string(method) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// roundTrip is one attempt at the request over uc. It reports whether to try again on a new
+// connection: only when uc was reused, the member answered nothing, and the request can be
+// sent again.
+func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable bool) (retry bool) {
+	c.out = c.appendRequestHead(c.out[:0], uc.member.Addr)
+	uc.bw.Write(c.out)
+	uc.bw.Write(body)
+	if err := uc.bw.Flush(); err != nil {
+		uc.close()
+		// Nothing of a body beyond the buffer was read yet: the request can always go again.
+		if uc.reused {
+			return true
+		}
+		c.keep = c.keep && inHand
+		c.upstreamFailed(uc, err)
+		return false
+	}
+
+	copying := !inHand
+	reusable := false
+	if copying {
+		c.gotHead = false
+		c.nc.SetReadDeadline(time.Time{})
+		go c.copyRequestBody(uc)
+		defer func() {
+			if !c.awaitBody(uc) {
+				c.keep, reusable = false, false
+			}
+			if reusable {
+				uc.release()
+			} else {
+				uc.close()
+			}
+		}()
+	} else {
+		uc.nc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+		defer func() {
+			if reusable {
+				uc.release()
+			} else {
+				uc.close()
+			}
+		}()
+	}
+
+	rs := &c.resp
+	for answered := false; ; answered = true {
+		if _, err := uc.br.Peek(1); err != nil {
+			if uc.reused && !answered && !copying && replayable && !isTimeout(err) {
+				uc.close()
+				return true
+			}
+			c.upstreamFailed(uc, err)
+			return false
+		}
+		head, err := readHead(uc.br)
+		if err == nil {
+			err = parseResponseHead(head, &rs.head)
+		}
+		if err == nil {
+			err = rs.inspect(c.req.isHEAD)
+		}
+		if err != nil {
+			c.upstreamFailed(uc, err)
+			return false
+		}
+		if s := rs.head.status; s >= 200 || s == 101 {
+			break
+		}
+		// 100 Continue and other interim responses go to HTTP/1.1 clients as they come.
+		if c.req.head.minor == 1 {
+			c.out = c.appendResponseHead(c.out[:0], false)
+			c.bw.Write(c.out)
+			c.wroteHead = true
+			if c.bw.Flush() != nil {
+				c.keep = false
+				return false
+			}
+		}
+	}
+	if copying {
+		c.headMu.Lock()
+		c.gotHead = true
+		c.headMu.Unlock()
+	}
+	if rs.head.status == 101 {
+		if len(c.req.upgrade) == 0 || !equalFoldBytes(rs.upgrade, c.req.upgrade) {
+			c.upstreamFailed(uc, fmt.Errorf("member switched to protocol %q when %q was asked for", rs.upgrade, c.req.upgrade))
+			return false
+		}
+		c.tunnel(uc)
+		return false
+	}
+
+	dechunk := rs.chunked && c.req.head.minor == 0
+	closeClient := !c.keep || c.l.draining.Load() || rs.length == untilClose || dechunk
+	if !rs.chunked && rs.length != untilClose && int64(uc.br.Buffered()) >= rs.length {
+		// The whole body is in the buffer: no read of it can wait.
+	} else {
+		uc.nc.SetReadDeadline(time.Time{})
+	}
+	c.status, c.wroteHead = rs.head.status, true
+	c.out = c.appendResponseHead(c.out[:0], closeClient)
+	c.bw.Write(c.out)
+	var err error
+	if rs.chunked {
+		c.respBytes, err = copyChunked(c.bw, uc.br, !dechunk)
+	} else {
+		c.respBytes, err = copyBody(c.bw, uc.br, rs.length)
+	}
+	if err == nil && copying {
+		// The client may wait for the response before it ends its body: awaitBody must not
+		// hold the response back.
+		err = c.bw.Flush()
+	}
+	if err != nil {
+		c.l.log.Debug("response cut short", "addr", c.l.addr, "member", uc.member.Addr, "err", err)
+		c.keep = false
+		return false
+	}
+	c.keep = c.keep && !closeClient
+	reusable = rs.keepAlive
+	return false
+}
+
+// upstreamFailed answers a request its member failed: 502 Bad Gateway, unless the client had
+// bytes of the response already, which leaves only closing the connection.
+func (c *clientConn) upstreamFailed(uc *upstreamConn, err error) {
+	c.l.log.Debug("member failed a request", "addr", c.l.addr, "member", uc.member.Addr, "err", err)
+	c.respond(502, "")
+}
+
+// copyRequestBody streams a request body that was not in the buffer to the member, while the
+// proxy waits for the response. The member's response deadline starts when the body is sent.
+func (c *clientConn) copyRequestBody(uc *upstreamConn) {
+	var res bodyResult
+	if c.req.chunked {
+		res.n, res.err = copyChunked(uc.bw, c.br, true)
+	} else {
+		res.n, res.err = copyBody(uc.bw, c.br, c.req.length)
+	}
+	if res.err == nil {
+		res.err = uc.bw.Flush()
+	}
+	if res.err != nil {
+		// The member must not wait for the rest: end what it reads, and keep what it may still
+		// answer readable.
+		closeWrite(uc.nc)
+	} else {
+		c.headMu.Lock()
+		if !c.gotHead {
+			uc.nc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+		}
+		c.headMu.Unlock()
+	}
+	c.bodyDone <- res
+}
+
+// awaitBody waits for copyRequestBody and reports whether the whole body went through. A body
+// still streaming once the response has ended (the member answered without reading it all)
+// gets bodyAbortGrace to finish.
+func (c *clientConn) awaitBody(uc *upstreamConn) bool {
+	var res bodyResult
+	select {
+	case res = <-c.bodyDone:
+	default:
+		deadline := time.Now().Add(bodyAbortGrace)
+		c.nc.SetReadDeadline(deadline)
+		uc.nc.SetWriteDeadline(deadline)
+		res = <-c.bodyDone
+		uc.nc.SetWriteDeadline(time.Time{})
+	}
+	c.reqBytes = res.n
+	if res.err != nil {
+		c.l.log.Debug("request body cut short", "addr", c.l.addr, "member", uc.member.Addr, "err", res.err)
+	}
+	return res.err == nil
+}
+
+// tunnel relays an upgraded connection (websocket) both ways until both sides have ended.
+func (c *clientConn) tunnel(uc *upstreamConn) {
+	c.status, c.wroteHead, c.keep = 101, true, false
+	c.nc.SetReadDeadline(time.Time{})
+	uc.nc.SetReadDeadline(time.Time{})
+	c.out = c.appendResponseHead(c.out[:0], false)
+	c.bw.Write(c.out)
+	if c.bw.Flush() != nil {
+		return
+	}
+	in := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(uc.nc, c.br)
+		closeWrite(uc.nc)
+		in <- n
+	}()
+	c.respBytes, _ = io.Copy(c.nc, uc.br)
+	closeWrite(c.nc)
+	c.reqBytes = <-in
+}
+
+// closeWrite passes the end of one direction on, as a half-close where the connection has one.
+func closeWrite(nc net.Conn) {
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+		return
+	}
+	nc.Close()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// request is a client's request as the proxy acts on it.
+type request struct {
+	head       requestHead
+	target     []byte // in origin form
+	host       []byte
+	hasHost    bool
+	length     int64 // of the body, when not chunked
+	chunked    bool
+	isHEAD     bool
+	close      bool   // the client ends the connection after this request
+	upgrade    []byte // the protocol asked for, when upgrading; a copy, as it outlives the head
+	teTrailers bool
+	connTokens [][]byte
+}
+
+// inspect reads what the proxy acts on off the parsed head. An error comes with the status to
+// answer it with.
+func (r *request) inspect() (int, error) {
+	h := &r.head
+	r.target, r.host, r.hasHost, r.length, r.chunked, r.teTrailers = h.target, nil, false, 0, false, false
+	r.isHEAD = string(h.method) == "HEAD"
+	r.upgrade = r.upgrade[:0]
+	r.connTokens = r.connTokens[:0]
+	hosts, hasLength := 0, false
+	for _, f := range h.headers {
+		switch f.kind {
+		case hHost:
+			hosts++
+			r.host, r.hasHost = f.value, true
+		case hContentLength:
+			n, ok := parseContentLength(f.value)
+			if !ok || hasLength && n != r.length {
+				return 400, fmt.Errorf("%w: Content-Length %q", errMalformed, f.value)
+			}
+			r.length, hasLength = n, true
+		case hTransferEncoding:
+			if r.chunked || !equalFold(f.value, "chunked") {
+				return 501, fmt.Errorf("%w: %q", errUnsupportedTE, f.value)
+			}
+			r.chunked = true
+		case hConnection:
+			r.connTokens = appendTokens(r.connTokens, f.value)
+		case hUpgrade:
+			r.upgrade = append(r.upgrade[:0], f.value...)
+		case hTE:
+			r.teTrailers = r.teTrailers || hasToken(f.value, "trailers")
+		}
+	}
+	switch {
+	case hosts > 1:
+		return 400, fmt.Errorf("%w: %d Host headers", errMalformed, hosts)
+	case h.minor == 1 && hosts == 0:
+		return 400, fmt.Errorf("%w: no Host header", errMalformed)
+	case r.chunked && hasLength:
+		return 400, fmt.Errorf("%w: both Content-Length and Transfer-Encoding", errMalformed)
+	}
+	if len(r.target) > 0 && r.target[0] != '/' && r.target[0] != '*' {
+		// Absolute form: its authority is the host (RFC 9112, 3.2.2).
+		u, err := url.ParseRequestURI(string(r.target))
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			return 400, fmt.Errorf("%w: request target %.64q", errMalformed, r.target)
+		}
+		r.host, r.hasHost = []byte(u.Host), true
+		r.target = []byte(u.RequestURI())
+	}
+	keepAlive, closeConn, upgrade := false, false, false
+	for _, t := range r.connTokens {
+		keepAlive = keepAlive || equalFold(t, "keep-alive")
+		closeConn = closeConn || equalFold(t, "close")
+		upgrade = upgrade || equalFold(t, "upgrade")
+	}
+	r.close = closeConn || h.minor == 0 && !keepAlive
+	if !upgrade || h.minor == 0 {
+		r.upgrade = r.upgrade[:0]
+	}
+	return 0, nil
+}
+
+// appendRequestHead writes the request as it goes to a member: HTTP/1.1, hop-by-hop fields
+// dropped (and those the client's Connection names), X-Forwarded-For appended to, the other
+// forwarding fields set anew.
+func (c *clientConn) appendRequestHead(b []byte, memberAddr string) []byte {
+	r := &c.req
+	b = append(b, r.head.method...)
+	b = append(b, ' ')
+	b = append(b, r.target...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	if r.hasHost {
+		b = append(b, r.host...)
+	} else {
+		b = append(b, memberAddr...)
+	}
+	b = append(b, "\r\n"...)
+	sentLength := false
+	for _, f := range r.head.headers {
+		switch f.kind {
+		case hOther:
+			if hasTokenIn(r.connTokens, f.name) {
+				continue
+			}
+		case hContentLength:
+			if sentLength {
+				continue
+			}
+			sentLength = true
+		case hTransferEncoding:
+		default:
+			continue
+		}
+		b = appendHeader(b, f.name, f.value)
+	}
+	if r.teTrailers {
+		b = append(b, "TE: trailers\r\n"...)
+	}
+	if len(r.upgrade) > 0 {
+		b = append(b, "Connection: Upgrade\r\nUpgrade: "...)
+		b = append(b, r.upgrade...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "X-Forwarded-For: "...)
+	for _, f := range r.head.headers {
+		if f.kind == hXForwardedFor && len(f.value) > 0 {
+			b = append(b, f.value...)
+			b = append(b, ", "...)
+		}
+	}
+	b = append(b, c.ipText...)
+	if r.hasHost {
+		b = append(b, "\r\nX-Forwarded-Host: "...)
+		b = append(b, r.host...)
+	}
+	return append(b, "\r\nX-Forwarded-Proto: http\r\n\r\n"...)
+}
+
+// response is a member's response as the proxy acts on it.
+type response struct {
+	head       responseHead
+	length     int64 // of the body, when not chunked; untilClose when the member's close ends it
+	chunked    bool
+	keepAlive  bool // the member keeps the connection open after it
+	upgrade    []byte
+	connTokens [][]byte
+}
+
+// inspect reads the response's framing and connection fields (RFC 9112, 6.3).
+func (rs *response) inspect(toHEAD bool) error {
+	h := &rs.head
+	rs.length, rs.chunked, rs.upgrade = 0, false, nil
+	rs.connTokens = rs.connTokens[:0]
+	hasLength := false
+	for _, f := range h.headers {
+		switch f.kind {
+		case hContentLength:
+			n, ok := parseContentLength(f.value)
+			if !ok || hasLength && n != rs.length {
+				return fmt.Errorf("%w: Content-Length %q", errMalformed, f.value)
+			}
+			rs.length, hasLength = n, true
+		case hTransferEncoding:
+			if rs.chunked || !equalFold(f.value, "chunked") {
+				return fmt.Errorf("%w: %q", errUnsupportedTE, f.value)
+			}
+			rs.chunked = true
+		case hConnection:
+			rs.connTokens = appendTokens(rs.connTokens, f.value)
+		case hUpgrade:
+			rs.upgrade = f.value
+		}
+	}
+	keepAlive, closeConn := false, false
+	for _, t := range rs.connTokens {
+		keepAlive = keepAlive || equalFold(t, "keep-alive")
+		closeConn = closeConn || equalFold(t, "close")
+	}
+	rs.keepAlive = !closeConn && (h.minor == 1 || keepAlive)
+	switch s := h.status; {
+	case toHEAD || s < 200 || s == 204 || s == 304:
+		rs.length, rs.chunked = 0, false
+	case rs.chunked:
+	case !hasLength:
+		rs.length, rs.keepAlive = untilClose, false
+	}
+	return nil
+}
+
+// appendResponseHead writes the response as it goes to the client: hop-by-hop fields dropped,
+// and the client connection's fate stated.
+func (c *clientConn) appendResponseHead(b []byte, closeClient bool) []byte {
+	rs := &c.resp
+	h := &rs.head
+	dechunk := rs.chunked && c.req.head.minor == 0
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(h.status), 10)
+	b = append(b, ' ')
+	b = append(b, h.reason...)
+	b = append(b, "\r\n"...)
+	for _, f := range h.headers {
+		switch f.kind {
+		case hConnection, hKeepAlive, hProxyConnection, hTE, hProxyAuthenticate:
+			continue
+		case hUpgrade:
+			if h.status != 101 {
+				continue
+			}
+		case hTransferEncoding, hTrailer:
+			if dechunk {
+				continue
+			}
+		case hContentLength:
+			if rs.chunked {
+				continue
+			}
+		case hOther:
+			if hasTokenIn(rs.connTokens, f.name) {
+				continue
+			}
+		}
+		b = appendHeader(b, f.name, f.value)
+	}
+	switch {
+	case h.status == 101:
+		b = append(b, "Connection: Upgrade\r\n"...)
+	case closeClient:
+		b = append(b, "Connection: close\r\n"...)
+	case c.req.head.minor == 0 && h.status >= 200:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+func appendHeader(b, name, value []byte) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// appendTokens appends the comma-separated tokens of a header value.
+func appendTokens(dst [][]byte, v []byte) [][]byte {
+	for len(v) > 0 {
+		var t []byte
+		t, v = cutComma(v)
+		if len(t) > 0 {
+			dst = append(dst, t)
+		}
+	}
+	return dst
+}
+
+func cutComma(v []byte) (token, rest []byte) {
+	for i, c := range v {
+		if c == ',' {
+			return trimOWS(v[:i]), v[i+1:]
+		}
+	}
+	return trimOWS(v), nil
+}
+
+// hasToken reports whether a comma-separated header value holds token (in lower case).
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var t []byte
+		t, v = cutComma(v)
+		if equalFold(t, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasTokenIn(tokens [][]byte, name []byte) bool {
+	for _, t := range tokens {
+		if equalFoldBytes(t, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldBytes compares ASCII case-insensitively.
+func equalFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -1,12 +1,10 @@
 package dataplane
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,31 +13,31 @@ import (
 )
 
 // listener is one address the SE listens on. Its service is swapped atomically when the
-// configuration changes; the connections it accepted stay with the service they started with.
+// configuration changes; the connections it accepted stay with the service they started with
+// (L4), or take the new one from their next request on (L7).
 type listener struct {
 	addr string
 	l4   bool
 	ln   net.Listener
 	log  *slog.Logger
 	svc  atomic.Pointer[service]
-	wg   sync.WaitGroup // the accept loop and every connection (L4), or the HTTP server (L7)
+	wg   sync.WaitGroup // the accept loop, every connection, and the drain
 	once sync.Once
-	srv  *http.Server // L7
+
+	// L7 connections, so that stop can close the idle ones at once and the rest after
+	// drainTimeout.
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*clientConn]struct{}
+	drained  chan struct{} // closed when draining and the last connection has ended
 }
 
-const dialTimeout = 3 * time.Second
+// drainTimeout bounds how long a removed L7 listener waits for requests in flight.
+const drainTimeout = 30 * time.Second
 
 func (l *listener) start() {
-	if !l.l4 {
-		l.srv = &http.Server{Handler: http.HandlerFunc(l.serveHTTP), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)}
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			l.srv.Serve(l.ln)
-		}()
-		return
-	}
+	l.conns = map[*clientConn]struct{}{}
+	l.drained = make(chan struct{})
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -54,36 +52,86 @@ func (l *listener) start() {
 				continue
 			}
 			l.wg.Add(1)
+			if l.l4 {
+				go func() {
+					defer l.wg.Done()
+					l.serveL4(c, l.svc.Load())
+				}()
+				continue
+			}
+			cc := newClientConn(l, c)
+			if !l.track(cc) {
+				cc.close()
+				l.wg.Done()
+				continue
+			}
 			go func() {
 				defer l.wg.Done()
-				l.serveL4(c, l.svc.Load())
+				defer l.untrack(cc)
+				defer cc.close()
+				l.serveHTTP(cc)
 			}()
 		}
 	}()
 }
 
-// stop closes the listener: no new connections; those in flight finish (HTTP: requests in
-// flight complete, idle keep-alive connections close).
+// track adds an L7 connection, unless the listener drains.
+func (l *listener) track(c *clientConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.draining.Load() {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	return true
+}
+
+func (l *listener) untrack(c *clientConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, c)
+	if l.draining.Load() && len(l.conns) == 0 {
+		close(l.drained)
+	}
+}
+
+// stop closes the listener: no new connections; those in flight finish. L7: idle keep-alive
+// connections close now, requests in flight complete, and whatever is left after drainTimeout
+// (a tunnel, a slow response) is cut.
 func (l *listener) stop() {
 	l.once.Do(func() {
-		if l.srv == nil {
-			l.ln.Close()
+		l.ln.Close()
+		if l.l4 {
 			return
 		}
+		l.mu.Lock()
+		l.draining.Store(true)
+		for c := range l.conns {
+			if c.state.CompareAndSwap(connIdle, connClosing) {
+				c.nc.Close()
+			}
+		}
+		if len(l.conns) == 0 {
+			close(l.drained)
+		}
+		l.mu.Unlock()
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-			defer cancel()
-			if l.srv.Shutdown(ctx) != nil {
-				l.srv.Close()
+			t := time.NewTimer(drainTimeout)
+			defer t.Stop()
+			select {
+			case <-l.drained:
+			case <-t.C:
+				l.mu.Lock()
+				for c := range l.conns {
+					c.nc.Close()
+				}
+				l.mu.Unlock()
 			}
 		}()
 	})
 }
-
-// drainTimeout bounds how long a removed L7 listener waits for requests in flight.
-const drainTimeout = 30 * time.Second
 
 // dial connects to a member chosen by the pool's policy, moving on to another when one refuses
 // (and counting that as a passive health failure).
@@ -92,7 +140,7 @@ func dial(p *pool, client net.IP) (net.Conn, *lb.Upstream, error) {
 		return nil, nil, errors.New("no pool")
 	}
 	ups := p.members()
-	var last error = errors.New("no member available")
+	var last error = errNoMember
 	for range len(ups) {
 		u := p.policy.Select(ups, client)
 		if u == nil {
@@ -108,8 +156,8 @@ func dial(p *pool, client net.IP) (net.Conn, *lb.Upstream, error) {
 	return nil, nil, last
 }
 
-// serveL4 proxies one TCP connection: bytes copied both ways (the kernel splices TCP to TCP),
-// each direction's end passed on as a half-close.
+// serveL4 proxies one TCP connection: bytes copied both ways, each direction's end passed on as
+// a half-close.
 func (l *listener) serveL4(c net.Conn, svc *service) {
 	defer c.Close()
 	s := svc.stats
@@ -130,16 +178,44 @@ func (l *listener) serveL4(c net.Conn, svc *service) {
 	release := u.Acquire()
 	defer release()
 	done := make(chan int64, 1)
-	pipe := func(dst, src net.Conn) int64 {
-		n, _ := io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
-		return n
-	}
-	go func() { done <- pipe(up, c) }()
-	out := pipe(c, up)
+	go func() { done <- pipeL4(up, c) }()
+	out := pipeL4(c, up)
 	in := <-done
 	s.bytesIn.Add(in)
 	s.bytesOut.Add(out)
+}
+
+var l4Buffers = sync.Pool{New: func() any {
+	b := make([]byte, bufferSize)
+	return &b
+}}
+
+// pipeL4 copies src to dst until src ends, then passes the end on as a half-close. Messages
+// smaller than a buffer (a protocol's requests and responses) go through one: a read and a
+// write cost less than splicing through a pipe, which copies small payloads anyway. A read that
+// fills the buffer marks a bulk transfer, which the kernel splices from then on.
+func pipeL4(dst, src net.Conn) int64 {
+	defer closeWrite(dst)
+	buf := l4Buffers.Get().(*[]byte)
+	var n int64
+	for {
+		r, err := src.Read(*buf)
+		if r > 0 {
+			w, werr := dst.Write((*buf)[:r])
+			n += int64(w)
+			if werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		if r == len(*buf) {
+			l4Buffers.Put(buf)
+			m, _ := io.Copy(dst, src)
+			return n + m
+		}
+	}
+	l4Buffers.Put(buf)
+	return n
 }

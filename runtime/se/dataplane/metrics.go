@@ -1,9 +1,8 @@
 package dataplane
 
 import (
-	"net"
-	"net/http"
-	"strconv"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,37 +138,14 @@ func (d *Dataplane) Report() ([]sechannel.Metrics, []sechannel.ClientLog) {
 	return metrics, logs
 }
 
-// recorder sees a response's status and size on its way to the client.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+// clientLog describes one request for the controller's client logs. Built only for the logs
+// kept, it may allocate.
+func clientLog(vs string, clientIP []byte, clientPort int, method, target []byte, status int, took time.Duration, reqBytes, respBytes int64) sechannel.ClientLog {
+	path, _, _ := strings.Cut(string(target), "?")
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
 	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes, upgrades).
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// clientLog describes one request for the controller's client logs.
-func clientLog(vs string, r *http.Request, status int, took time.Duration, reqBytes, respBytes int64) sechannel.ClientLog {
-	host, port, _ := net.SplitHostPort(r.RemoteAddr)
-	p, _ := strconv.Atoi(port)
-	return sechannel.ClientLog{VSUUID: vs, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), ClientIP: host, ClientPort: p,
-		Method: r.Method, URIPath: r.URL.Path, ResponseCode: status, TotalTime: float64(took) / float64(time.Millisecond),
+	return sechannel.ClientLog{VSUUID: vs, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), ClientIP: string(clientIP), ClientPort: clientPort,
+		Method: string(method), URIPath: path, ResponseCode: status, TotalTime: float64(took) / float64(time.Millisecond),
 		RequestLength: reqBytes, ResponseLength: respBytes, Significant: status >= 400 || status == 0}
 }

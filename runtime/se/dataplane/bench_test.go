@@ -1,0 +1,128 @@
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/internal/testnet"
+	"github.com/avi-init/avi-init/sechannel"
+)
+
+// rawBackend answers every request on a kept-alive connection with the same response, as
+// cheaply as it can, so that a benchmark measures the proxy.
+func rawBackend(b *testing.B, bodySize int) sechannel.Server {
+	body := bytes.Repeat([]byte("x"), bodySize)
+	resp := append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: keep-alive\r\n\r\n", bodySize)), body...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	b.Cleanup(func() {
+		l.Close()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := readHead(br); err != nil {
+						return
+					}
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
+}
+
+// benchClient sends b.N keep-alive GETs over conns connections and reads each response whole.
+func benchClient(b *testing.B, addr string, conns int) {
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n")
+	b.ResetTimer()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 64<<10)
+			for left.Add(-1) >= 0 {
+				if _, err := c.Write(req); err != nil {
+					b.Error(err)
+					return
+				}
+				head, err := readHead(br)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
+					b.Errorf("response %q", head)
+					return
+				}
+				i := bytes.Index(head, []byte("Content-Length: "))
+				j := bytes.IndexByte(head[i:], '\r')
+				n, _ := strconv.Atoi(string(head[i+16 : i+j]))
+				if _, err := br.Discard(n); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func benchProxy(b *testing.B, profile string, bodySize int) {
+	srv := rawBackend(b, bodySize)
+	d := New(nil)
+	b.Cleanup(func() { d.Close(b.Context()) })
+	port := testnet.FreePort(b)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("bench", port, profile, "p", srv)}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(bodySize))
+	benchClient(b, fmt.Sprintf("127.0.0.1:%d", port), 16)
+}
+
+// go test -run '^$' -bench Proxy -benchmem -cpuprofile cpu.out ./runtime/se/dataplane/
+func BenchmarkProxyL7Small(b *testing.B) { benchProxy(b, avi.ProfileHTTP, 6) }
+func BenchmarkProxyL7Large(b *testing.B) { benchProxy(b, avi.ProfileHTTP, 100<<10) }
+func BenchmarkProxyL4Small(b *testing.B) { benchProxy(b, avi.ProfileL4, 6) }
+func BenchmarkReadAndParseHead(b *testing.B) {
+	req := []byte("GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n")
+	var h requestHead
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := parseRequestHead(req, &h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
