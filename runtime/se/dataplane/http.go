@@ -44,6 +44,7 @@ const (
 type clientConn struct {
 	l      *listener
 	nc     net.Conn
+	rd     readDeadline
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	ip     net.IP
@@ -81,7 +82,7 @@ var (
 )
 
 func newClientConn(l *listener, nc net.Conn) *clientConn {
-	c := &clientConn{l: l, nc: nc, br: clientReaders.Get().(*bufio.Reader), bw: clientWriters.Get().(*bufio.Writer),
+	c := &clientConn{l: l, nc: nc, rd: readDeadline{nc: nc}, br: clientReaders.Get().(*bufio.Reader), bw: clientWriters.Get().(*bufio.Writer),
 		bodyDone: make(chan bodyResult, 1)}
 	c.br.Reset(nc)
 	c.bw.Reset(nc)
@@ -104,7 +105,7 @@ func (c *clientConn) close() {
 // it or the listener drains.
 func (l *listener) serveHTTP(c *clientConn) {
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(clientIdleTimeout))
+		c.rd.set(time.Now().Add(clientIdleTimeout))
 		c.state.Store(connIdle)
 		if l.draining.Load() {
 			return
@@ -116,7 +117,7 @@ func (l *listener) serveHTTP(c *clientConn) {
 			return
 		}
 		if buf, _ := c.br.Peek(c.br.Buffered()); headEnd(buf) < 0 {
-			c.nc.SetReadDeadline(time.Now().Add(headerTimeout))
+			c.rd.set(time.Now().Add(headerTimeout))
 		}
 		head, err := readHead(c.br)
 		if err != nil {
@@ -292,7 +293,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	reusable := false
 	if copying {
 		c.gotHead = false
-		c.nc.SetReadDeadline(time.Time{})
+		c.rd.set(time.Time{})
 		go c.copyRequestBody(uc)
 		defer func() {
 			if !c.awaitBody(uc) {
@@ -305,7 +306,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			}
 		}()
 	} else {
-		uc.nc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+		uc.rd.set(time.Now().Add(responseHeaderTimeout))
 		defer func() {
 			if reusable {
 				uc.release()
@@ -369,7 +370,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	if !rs.chunked && rs.length != untilClose && int64(uc.br.Buffered()) >= rs.length {
 		// The whole body is in the buffer: no read of it can wait.
 	} else {
-		uc.nc.SetReadDeadline(time.Time{})
+		uc.rd.set(time.Time{})
 	}
 	c.status, c.wroteHead = rs.head.status, true
 	c.out = c.appendResponseHead(c.out[:0], closeClient)
@@ -421,7 +422,7 @@ func (c *clientConn) copyRequestBody(uc *upstreamConn) {
 	} else {
 		c.headMu.Lock()
 		if !c.gotHead {
-			uc.nc.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+			uc.rd.set(time.Now().Add(responseHeaderTimeout))
 		}
 		c.headMu.Unlock()
 	}
@@ -437,7 +438,7 @@ func (c *clientConn) awaitBody(uc *upstreamConn) bool {
 	case res = <-c.bodyDone:
 	default:
 		deadline := time.Now().Add(bodyAbortGrace)
-		c.nc.SetReadDeadline(deadline)
+		c.rd.set(deadline)
 		uc.nc.SetWriteDeadline(deadline)
 		res = <-c.bodyDone
 		uc.nc.SetWriteDeadline(time.Time{})
@@ -452,8 +453,8 @@ func (c *clientConn) awaitBody(uc *upstreamConn) bool {
 // tunnel relays an upgraded connection (websocket) both ways until both sides have ended.
 func (c *clientConn) tunnel(uc *upstreamConn) {
 	c.status, c.wroteHead, c.keep = 101, true, false
-	c.nc.SetReadDeadline(time.Time{})
-	uc.nc.SetReadDeadline(time.Time{})
+	c.rd.set(time.Time{})
+	uc.rd.set(time.Time{})
 	c.out = c.appendResponseHead(c.out[:0], false)
 	c.bw.Write(c.out)
 	if c.bw.Flush() != nil {
@@ -477,6 +478,25 @@ func closeWrite(nc net.Conn) {
 		return
 	}
 	nc.Close()
+}
+
+// readDeadline is a connection's read deadline, moved only when that matters: resetting the
+// runtime's timer on every request costs more than a second of precision is worth.
+type readDeadline struct {
+	nc net.Conn
+	at time.Time
+}
+
+// deadlineSlack is how much earlier than asked a deadline may fire.
+const deadlineSlack = time.Second
+
+// set moves the deadline to t (zero: none), unless t is less than deadlineSlack after it.
+func (d *readDeadline) set(t time.Time) {
+	if !t.IsZero() && !d.at.IsZero() && !t.Before(d.at) && t.Sub(d.at) < deadlineSlack {
+		return
+	}
+	d.at = t
+	d.nc.SetReadDeadline(t)
 }
 
 func isTimeout(err error) bool {

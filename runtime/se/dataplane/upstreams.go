@@ -32,6 +32,7 @@ var errNoMember = errors.New("no member available")
 // upstreamConn is a connection to a pool member, with its buffers.
 type upstreamConn struct {
 	nc     net.Conn
+	rd     readDeadline
 	raw    syscall.RawConn
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -47,7 +48,7 @@ type upstreamConn struct {
 }
 
 func newUpstreamConn(nc net.Conn, u *lb.Upstream, home *idleConns) *upstreamConn {
-	uc := &upstreamConn{nc: nc, br: bufio.NewReaderSize(nc, bufferSize), bw: bufio.NewWriterSize(nc, bufferSize),
+	uc := &upstreamConn{nc: nc, rd: readDeadline{nc: nc}, br: bufio.NewReaderSize(nc, bufferSize), bw: bufio.NewWriterSize(nc, bufferSize),
 		member: u, home: home}
 	if sc, ok := nc.(syscall.Conn); ok {
 		uc.raw, _ = sc.SyscallConn()
