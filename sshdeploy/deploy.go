@@ -362,6 +362,6 @@ func (c *Conn) Uninstall(ctx context.Context) error {
 }
 
 func uninstallCommand(controllerMark, bin, dir string) string {
-	return "if [ -e " + quote(controllerMark) + " ]; then echo 'this host runs an avi-init controller: uninstall its SE by hand' >&2; exit 3; fi; " +
+	return "if [ -e " + Quote(controllerMark) + " ]; then echo 'this host runs an avi-init controller: uninstall its SE by hand' >&2; exit 3; fi; " +
 		"sudo -n " + bin + " uninstall --purge --yes && rm -rf -- " + dir
 }

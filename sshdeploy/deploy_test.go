@@ -307,9 +307,9 @@ func TestRemoteDirAndQuoting(t *testing.T) {
 	}
 	// Whatever a value holds, the shell reads it back as is.
 	for _, s := range []string{"plain", "it's", `a"b`, "$(id)", "`id`", "a\nb", "'", "''", `\'`} {
-		out, err := exec.Command("/bin/sh", "-c", "printf %s "+quote(s)).Output()
+		out, err := exec.Command("/bin/sh", "-c", "printf %s "+Quote(s)).Output()
 		if err != nil || string(out) != s {
-			t.Errorf("quote(%q) read back as %q, %v", s, out, err)
+			t.Errorf("Quote(%q) read back as %q, %v", s, out, err)
 		}
 	}
 }

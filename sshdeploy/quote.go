@@ -12,9 +12,9 @@ import (
 // first (an IP address, a plain path) and then quoted anyway, so no value can be read as shell
 // syntax.
 
-// quote makes s one shell word: single quotes keep everything literal, and a single quote itself
+// Quote makes s one shell word: single quotes keep everything literal, and a single quote itself
 // is closed, escaped and reopened.
-func quote(s string) string {
+func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
@@ -34,7 +34,7 @@ func checkRemoteDir(dir string) error {
 // remotePath is dir/name on the host as a shell word; a relative dir is below the SSH user's
 // home (sudo keeps the working directory, but $HOME says it whatever the shell's is).
 func remotePath(dir, name string) string {
-	p := quote(path.Join(dir, name))
+	p := Quote(path.Join(dir, name))
 	if !path.IsAbs(dir) {
 		p = `"$HOME"/` + p
 	}
@@ -47,5 +47,5 @@ func ipWord(what, s string) (string, error) {
 	if ip == nil {
 		return "", fmt.Errorf("%s %q is not an IP address", what, s)
 	}
-	return quote(ip.String()), nil
+	return Quote(ip.String()), nil
 }

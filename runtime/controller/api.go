@@ -37,6 +37,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/analytics/metrics/{kind}/{uuid}", s.authed(s.metricsSeries))
 	mux.Handle("GET /api/analytics/logs/virtualservice/{uuid}", s.authed(s.clientLogs))
 	mux.Handle("GET /api/virtualservice-inventory", s.authed(s.inventory))
+	mux.Handle("GET /api/cloud/{uuid}/runtime", s.authed(s.cloudRuntime))
+	mux.HandleFunc("GET /api/linux_host_install", s.linuxHostInstall)
 	mux.Handle("GET /metrics", s.authed(s.prometheus))
 	mux.Handle("POST /api/configuration/export", s.authed(s.exportConfig))
 	mux.Handle("POST /api/configuration/import", s.authed(s.importConfig))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/version"
 )
@@ -71,6 +72,7 @@ type Server struct {
 
 	se        *seRuntime
 	snapshots *snapshotCache
+	linux     *linuxcloud.Manager
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
 }
@@ -105,6 +107,11 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
+	if s.linux, err = s.newLinuxCloud(22); err != nil {
+		s.logFiles.Close()
+		st.Close()
+		return nil, err
+	}
 	if err := s.applySetupFile(); err != nil {
 		log.Error("setup file not applied; the setup wizard stays open", "err", err)
 	}
@@ -234,6 +241,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		listeners = append(listeners, l)
 	}
 
+	// The Linux server clouds' hosts are deployed from now on: join tokens need the certificate.
+	linuxCtx, stopLinux := context.WithCancel(ctx)
+	defer stopLinux()
+	linuxDone := make(chan struct{})
+	go func() {
+		defer close(linuxDone)
+		s.linux.Run(linuxCtx)
+	}()
+
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server
 	var wg sync.WaitGroup
@@ -262,6 +278,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		hs.Shutdown(shutdown)
 	}
 	wg.Wait()
+	stopLinux()
+	<-linuxDone
 	log.Info("controller stopped")
 	return runErr
 }

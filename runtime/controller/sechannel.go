@@ -57,12 +57,25 @@ func (r *seRuntime) state(uuid string) *seState {
 	return st
 }
 
+// up reports whether an SE heartbeats; the caller holds r.mu.
+func (r *seRuntime) up(st *seState) bool {
+	return !st.lastHeartbeat.IsZero() && r.now().Sub(st.lastHeartbeat) < DownAfter
+}
+
+// connected reports whether an SE heartbeats and holds a configuration stream.
+func (r *seRuntime) connected(uuid string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.m[uuid]
+	return ok && r.up(st) && st.streams > 0
+}
+
 // overlay fills an SE object's runtime fields.
 func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.state(se.UUID)
-	up := !st.lastHeartbeat.IsZero() && r.now().Sub(st.lastHeartbeat) < DownAfter
+	up := r.up(st)
 	se.SEConnected = up && st.streams > 0
 	se.ConfigVersion, se.ConfigError = st.configVersion, st.configError
 	if !st.lastHeartbeat.IsZero() {

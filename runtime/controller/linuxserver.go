@@ -1,0 +1,135 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/sshdeploy"
+)
+
+// KnownHostsFile records, in the data directory, the SSH host key each Linux server cloud host
+// presented first (OpenSSH known_hosts format, 0600).
+const KnownHostsFile = "linuxserver_known_hosts"
+
+// deployTokenTTL bounds the join token of one SE deployment; the manager revokes it sooner, once
+// the SE has joined or the deployment failed.
+const deployTokenTTL = time.Hour
+
+// newLinuxCloud builds the manager of the Linux server clouds: it deploys SEs over SSH on sshPort
+// with this very executable.
+func (s *Server) newLinuxCloud(sshPort int) (*linuxcloud.Manager, error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the controller's executable: %w", err)
+	}
+	keys := sshdeploy.NewKnownHostsFile(filepath.Join(s.cfg.DataDir, KnownHostsFile))
+	d, err := sshdeploy.New(keys, bin, "")
+	if err != nil {
+		return nil, err
+	}
+	return linuxcloud.New(linuxcloud.Config{
+		Store: s.store, Dialer: linuxcloud.SSH(d), HostKeys: keys, Controller: linuxCloudController{s},
+		ControllerIP: s.cfg.IP, SysintPort: s.cfg.SysintPort, SSHPort: sshPort, Logger: s.log,
+	}), nil
+}
+
+// linuxCloudController is what the Linux server cloud manager asks of the controller.
+type linuxCloudController struct{ s *Server }
+
+// JoinToken issues a token for one deployment.
+func (c linuxCloudController) JoinToken(desc string) (string, func(), error) {
+	hash, err := c.s.certHash()
+	if err != nil {
+		return "", nil, err
+	}
+	tok, jt, err := c.s.issueToken(desc, deployTokenTTL, hash)
+	if err != nil {
+		return "", nil, err
+	}
+	revoke := func() {
+		if err := c.s.store.Delete("jointoken", jt.UUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			c.s.log.Warn("deployment join token not revoked", "id", jt.Name, "err", err)
+		}
+	}
+	return tok.String(), revoke, nil
+}
+
+// sameIP reports whether an SE's management address is ip.
+func sameIP(se *avi.ServiceEngine, ip net.IP) bool {
+	return se.MgmtIPAddress != nil && net.ParseIP(se.MgmtIPAddress.Addr).Equal(ip)
+}
+
+// SE finds the SE whose management address is ip and says whether it is connected.
+func (c linuxCloudController) SE(ip string) (string, bool) {
+	want := net.ParseIP(ip)
+	var uuid string
+	c.s.store.View(func(_ int64, objs func(string) []avi.Object) {
+		for _, o := range objs("serviceengine") {
+			if sameIP(o.(*avi.ServiceEngine), want) {
+				uuid = o.GetMeta().UUID
+			}
+		}
+	})
+	if uuid == "" {
+		return "", false
+	}
+	return store.URL("serviceengine", uuid), c.s.se.connected(uuid)
+}
+
+// RemoveSEs deletes the records of the SEs whose management address is ip.
+func (c linuxCloudController) RemoveSEs(ip string) error {
+	want := net.ParseIP(ip)
+	return c.s.store.Update(func(tx *store.Tx) error {
+		for _, o := range tx.List("serviceengine") {
+			if sameIP(o.(*avi.ServiceEngine), want) {
+				if err := tx.Delete("serviceengine", o.GetMeta().UUID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// cloudRuntime is GET /api/cloud/{uuid}/runtime: the cloud's hosts and their SE deployments.
+func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ string) {
+	o, err := s.store.Get("cloud", r.PathValue("uuid"))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	c := o.(*avi.Cloud)
+	writeJSON(w, http.StatusOK, map[string]any{"uuid": c.UUID, "name": c.Name, "vtype": c.Vtype, "linuxserver_hosts": s.linux.Hosts(c)})
+}
+
+// linuxHostInstall is GET /api/linux_host_install?username=<user>, without authentication as
+// Avi's: a script that prepares a host for the Linux server cloud whose SSH user (a
+// cloudconnectoruser) has that name. It carries only the public key.
+func (s *Server) linuxHostInstall(w http.ResponseWriter, r *http.Request) {
+	user := r.URL.Query().Get("username")
+	if !sshdeploy.ValidUser(user) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("username: %q is not a Linux user name (lower case letters, digits, _ and -, at most 32)", user))
+		return
+	}
+	o, err := s.store.GetByName("cloudconnectoruser", user)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "username: no SSH user (cloudconnectoruser) named "+user)
+		return
+	}
+	script, err := linuxcloud.HostInstallScript(user, o.(*avi.CloudConnectorUser).PublicKey)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/x-shellscript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(script))
+}
