@@ -283,6 +283,12 @@
       score === null || score === undefined ? '—' : String(Math.round(score)));
   }
 
+  // hostStatePill shows a Linux server host's deployment state (docs/api.md).
+  function hostStatePill(state) {
+    const cls = state === 'Ready' ? 'green' : state === 'SSH Failed' ? 'red' : state === 'Pending' ? '' : 'amber';
+    return h('span', { class: 'pill ' + cls, testid: 'linuxhost-state' }, state || 'Unknown');
+  }
+
   function operPill(st) {
     const s = (st && st.state) || '';
     if (s === 'OPER_UP') return h('span', { class: 'pill green' }, 'Up');
@@ -1805,10 +1811,86 @@
     crumbs('Service engines');
     const sePanel = loadingPanel({ testid: 'se-panel' });
     const tokPanel = h('div', { class: 'panel', testid: 'jointoken-panel' });
+    const linuxPanel = h('div', { testid: 'linuxserver-panel' });
     c.append(h('div', { id: 'page-serviceengines', testid: 'page-serviceengines' },
       pageHead('Service engines', 'The data plane: hosts that run the load balancer and receive their configuration from this controller.',
         createButton('create-jointoken', 'Create join token', () => tokenForm(loadTokens))),
-      sePanel, tokPanel));
+      sePanel, linuxPanel, tokPanel));
+
+    // loadLinux shows each Linux server cloud's hosts with the state of their SE deployment
+    // (docs/api.md: GET /api/cloud/<uuid>/runtime), and how to prepare a host.
+    async function loadLinux() {
+      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_LINUXSERVER');
+      const users = clouds.length ? await list('cloudconnectoruser') : [];
+      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      if (!live()) return;
+      clear(linuxPanel);
+      clouds.forEach((cl, i) => {
+        const user = byRef(users, (cl.linuxserver_configuration || {}).ssh_user_ref) || {};
+        const panel = h('div', { class: 'panel', testid: 'linuxserver-cloud', 'data-name': cl.name });
+        panel.append(panelHead('Linux server hosts: ' + cl.name,
+          'The controller installs a service engine on each host over SSH as ' + (user.name || '?') + '. Refreshed every 5 seconds.',
+          createButton('linuxhost-add', 'Add host', () => hostForm(cl))));
+        if (user.name) {
+          const cmd = 'curl -ks https://' + location.host + '/api/linux_host_install?username=' + user.name + ' | sudo bash';
+          panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below and grants ' + user.name + ' password-less sudo'),
+            h('div', { class: 'copy-box' }, input('linuxhost-prepare', { class: 'mono', readOnly: true, value: cmd, testid: 'linuxhost-prepare' }), copyButton(cmd, 'linuxhost-prepare-copy'))));
+          if (user.public_key) {
+            panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-pubkey' }, 'Public key'),
+              h('div', { class: 'copy-box' }, input('linuxhost-pubkey', { class: 'mono', readOnly: true, value: user.public_key, testid: 'linuxhost-pubkey' }), copyButton(user.public_key, 'linuxhost-pubkey-copy'))));
+          }
+        }
+        const hosts = runtimes[i].linuxserver_hosts || [];
+        if (!hosts.length) {
+          panel.append(empty('se', 'No hosts', 'Add a host, prepared as above, and the controller installs a service engine on it.'));
+        } else {
+          panel.append(table('table-linuxhost', ['Host', 'State', 'Host key', 'Service engine', 'Since', ''],
+            hosts.map((x) => h('tr', { 'data-host': x.host_ip.addr },
+              h('td', { class: 'mono' }, x.host_ip.addr),
+              h('td', null, hostStatePill(x.state), x.reason ? h('div', { class: 'sub', testid: 'linuxhost-reason' }, x.reason) : null,
+                x.next_attempt ? h('div', { class: 'sub' }, 'next attempt ' + fmtAgo(x.next_attempt)) : null),
+              h('td', { class: 'mono', title: 'Recorded the first time the controller connected; a different key is refused.' }, x.host_key_fingerprint || '—'),
+              h('td', null, x.se_ref ? h('span', { class: 'mono' }, uuidOfRef(x.se_ref)) : '—'),
+              h('td', { title: fmtTime(x.last_change) }, x.last_change ? fmtAgo(x.last_change) : '—'),
+              h('td', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-ghost btn-sm danger', testid: 'linuxhost-remove', onclick: () => removeHost(cl, x.host_ip.addr) }, icon('trash', 'icon-sm'), 'Remove'))))));
+        }
+        linuxPanel.append(panel);
+      });
+    }
+
+    function setHosts(cl, hosts) {
+      const o = JSON.parse(JSON.stringify(cl));
+      o.linuxserver_configuration.hosts = hosts;
+      return put('/api/cloud/' + cl.uuid, o);
+    }
+
+    function hostForm(cl) {
+      modal({
+        title: 'Add host to ' + cl.name,
+        saveLabel: 'Add',
+        body: field('Host IP address', input('linuxhost-ip', { testid: 'linuxhost-ip', placeholder: '192.0.2.31' }), { field: 'linuxserver_configuration.hosts' }),
+        onSave: async (form) => {
+          const addr = ipAddr($('#linuxhost-ip', form).value.trim(), 'linuxserver_configuration.hosts', false);
+          await setHosts(cl, (cl.linuxserver_configuration.hosts || []).concat([{ host_ip: addr }]));
+          toast('Host ' + addr.addr + ' added: its service engine is being installed');
+          loadLinux();
+        },
+      });
+    }
+
+    function removeHost(cl, addr) {
+      modal({
+        title: 'Remove host',
+        danger: true,
+        saveLabel: 'Remove',
+        body: h('p', null, 'Remove ', h('strong', null, addr), ' from ' + cl.name + '? Its service engine is uninstalled and its host key forgotten.'),
+        onSave: async () => {
+          await setHosts(cl, (cl.linuxserver_configuration.hosts || []).filter((x) => x.host_ip.addr !== addr));
+          toast('Host ' + addr + ' removed');
+          loadLinux();
+        },
+      });
+    }
 
     async function loadSEs() {
       const d = await optional('/api/serviceengine');
@@ -1874,8 +1956,9 @@
       });
     }
 
-    await Promise.all([loadSEs(), loadTokens()]);
+    await Promise.all([loadSEs(), loadTokens(), loadLinux()]);
     every(10000, live, loadSEs);
+    every(5000, live, loadLinux);
   }
 
   function tokenForm(after) {
