@@ -576,7 +576,8 @@ func (r *request) inspect() (int, error) {
 		upgrade = upgrade || equalFold(t, "upgrade")
 	}
 	r.close = closeConn || h.minor == 0 && !keepAlive
-	if !upgrade || h.minor == 0 {
+	if !upgrade || h.minor == 0 || r.chunked || r.length > 0 {
+		// An upgrade is for a request without a body: the tunnel takes the bytes after its head.
 		r.upgrade = r.upgrade[:0]
 	}
 	return 0, nil
