@@ -141,7 +141,7 @@ type seProc struct {
 	done chan error
 }
 
-func startSE(t *testing.T, c *controllerProc, token, name string) *seProc {
+func startSE(t testing.TB, c *controllerProc, token, name string) *seProc {
 	t.Helper()
 	s := &seProc{data: filepath.Join(t.TempDir(), name), out: &bytes.Buffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("127.0.0.1:%d", c.sysint), "--data", s.data, "--name", name)

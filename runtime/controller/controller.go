@@ -23,6 +23,7 @@ import (
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
 	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
+	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/version"
 )
@@ -73,6 +74,7 @@ type Server struct {
 	se        *seRuntime
 	snapshots *snapshotCache
 	linux     *linuxcloud.Manager
+	mesos     *mesoscloud.Manager
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
 }
@@ -107,6 +109,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
+	s.mesos = &mesoscloud.Manager{Store: st, Log: log}
 	if s.linux, err = s.newLinuxCloud(22); err != nil {
 		s.logFiles.Close()
 		st.Close()
@@ -241,14 +244,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		listeners = append(listeners, l)
 	}
 
-	// The Linux server clouds' hosts are deployed from now on: join tokens need the certificate.
-	linuxCtx, stopLinux := context.WithCancel(ctx)
-	defer stopLinux()
-	linuxDone := make(chan struct{})
-	go func() {
-		defer close(linuxDone)
-		s.linux.Run(linuxCtx)
-	}()
+	// The clouds run from now on (Linux server hosts need the certificate for join tokens),
+	// until the servers have shut down.
+	cloudCtx, stopClouds := context.WithCancel(ctx)
+	defer stopClouds()
+	var clouds sync.WaitGroup
+	for _, run := range []func(context.Context){s.linux.Run, s.mesos.Run} {
+		clouds.Go(func() { run(cloudCtx) })
+	}
 
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server
@@ -278,8 +281,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		hs.Shutdown(shutdown)
 	}
 	wg.Wait()
-	stopLinux()
-	<-linuxDone
+	stopClouds()
+	clouds.Wait()
 	log.Info("controller stopped")
 	return runErr
 }

@@ -107,7 +107,11 @@ func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	c := o.(*avi.Cloud)
-	writeJSON(w, http.StatusOK, map[string]any{"uuid": c.UUID, "name": c.Name, "vtype": c.Vtype, "linuxserver_hosts": s.linux.Hosts(c)})
+	out := map[string]any{"uuid": c.UUID, "name": c.Name, "vtype": c.Vtype, "linuxserver_hosts": s.linux.Hosts(c)}
+	if st, ok := s.mesos.Status(c.UUID); ok {
+		out["mesos"] = st
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // linuxHostInstall is GET /api/linux_host_install?username=<user>, without authentication as

@@ -95,7 +95,7 @@ type runner struct {
 // Run follows the store: a watcher starts for each Mesos cloud, restarts when its
 // configuration changes, and stops, deleting the objects the cloud made, when the cloud goes or
 // stops being a Mesos cloud. It returns when ctx is done and every watcher has stopped.
-func (m *Manager) Run(ctx context.Context) error {
+func (m *Manager) Run(ctx context.Context) {
 	log := m.logger()
 	runners := map[string]*runner{}
 	defer func() {
@@ -137,7 +137,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-changed:
 		}
 	}

@@ -53,13 +53,11 @@ func newEnv(t *testing.T) *env {
 	m := &Manager{Store: st, Log: slog.New(slog.DiscardHandler), Debounce: 10 * time.Millisecond,
 		Resolve: func(context.Context, string) (netip.Addr, error) { return netip.MustParseAddr("127.0.0.1"), nil }}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx) }()
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+		<-done
 	})
 	return &env{t: t, st: st, m: m, mar: mar, cloud: cloud}
 }
