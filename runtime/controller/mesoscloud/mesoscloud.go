@@ -268,7 +268,9 @@ func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Resu
 }
 
 func sortIssues(is []AppIssue) {
-	slices.SortFunc(is, func(a, b AppIssue) int { return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Message, b.Message)) })
+	slices.SortFunc(is, func(a, b AppIssue) int {
+		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Message, b.Message))
+	})
 }
 
 func countVS(objs []owned) int {
