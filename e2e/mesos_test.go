@@ -93,7 +93,7 @@ func TestMarathonAppsServeThroughTheSE(t *testing.T) {
 	c, mar, _, cloud := mesosSetup(t)
 	startSE(t, c, c.token(t, 600), "se-mesos")
 
-	port := freePorts(t, 1)[0]
+	port := freePortsFrom(t, 21000, 1)[0] // below the ephemeral ports the tasks listen on
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	posted := time.Now()
 	if _, err := mar.AddApp(fmt.Appendf(nil, `{"id": "/shop/web", "instances": 2,
