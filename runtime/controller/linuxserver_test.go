@@ -72,7 +72,8 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 	var rt *apiResp
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		rt = e.admin(t, "GET", path, nil).want(t, http.StatusOK)
-		if apiGet(rt.obj, "linuxserver_hosts", 0, "state") == "SSH Failed" {
+		// The next attempt is set once the failure is recorded; the state may show a moment before.
+		if apiGet(rt.obj, "linuxserver_hosts", 0, "state") == "SSH Failed" && apiGet(rt.obj, "linuxserver_hosts", 0, "next_attempt") != nil {
 			break
 		}
 		if time.Now().After(deadline) {

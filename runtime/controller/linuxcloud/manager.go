@@ -456,7 +456,7 @@ func (m *Manager) install(ctx context.Context, t target) (string, func(), error)
 // connect opens a session and checks sudo; any failure is SSH Failed.
 func (m *Manager) connect(ctx context.Context, t target) (Session, error) {
 	fail := func(err error) (Session, error) {
-		m.set(t, StateSSHFailed, "")
+		m.set(t, StateSSHFailed, err.Error())
 		return nil, err
 	}
 	if t.user == "" || t.privateKey == "" {
