@@ -15,9 +15,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// testServer is an SSH server on 127.0.0.1 that runs exec requests with /bin/sh, as the current
-// user, in a home directory of its own and with bin first on PATH (where tests put a fake sudo).
-// It records every command it was asked to run.
+// testServer is an SSH server on 127.0.0.1 that forwards to unix sockets and runs exec
+// requests with /bin/sh, as the current user, in a home directory of its own and with bin first
+// on PATH (where tests put a fake sudo). It records every command it was asked to run.
 type testServer struct {
 	port int
 	home string
@@ -91,8 +91,16 @@ func (srv *testServer) serveConn(nc net.Conn, cfg *ssh.ServerConfig) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for nch := range chans {
+		if nch.ChannelType() == streamLocalChannel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveStreamLocal(nch)
+			}()
+			continue
+		}
 		if nch.ChannelType() != "session" {
-			nch.Reject(ssh.UnknownChannelType, "sessions only")
+			nch.Reject(ssh.UnknownChannelType, "sessions and unix sockets only")
 			continue
 		}
 		ch, chReqs, err := nch.Accept()

@@ -1,0 +1,192 @@
+package sshdeploy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// streamLocalChannel is OpenSSH's channel to a unix socket on the server.
+const streamLocalChannel = "direct-streamlocal@openssh.com"
+
+// serveStreamLocal connects a direct-streamlocal channel to the socket it names, as sshd does.
+func serveStreamLocal(nch ssh.NewChannel) {
+	var req struct {
+		SocketPath string
+		Reserved0  string
+		Reserved1  uint32
+	}
+	if err := ssh.Unmarshal(nch.ExtraData(), &req); err != nil {
+		nch.Reject(ssh.ConnectionFailed, "bad direct-streamlocal request")
+		return
+	}
+	uc, err := net.Dial("unix", req.SocketPath)
+	if err != nil {
+		nch.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		uc.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	pipe(ch, uc)
+}
+
+// pipe copies both ways until either side ends, then closes both.
+func pipe(a, b io.ReadWriteCloser) {
+	var wg sync.WaitGroup
+	for _, p := range [][2]io.ReadWriteCloser{{a, b}, {b, a}} {
+		wg.Go(func() {
+			io.Copy(p[0], p[1])
+			p[0].Close()
+			p[1].Close()
+		})
+	}
+	wg.Wait()
+}
+
+// echoSocket serves a line echo ("echo: <line>") on a unix socket in a new directory.
+func echoSocket(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "echo.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if _, err := io.WriteString(c, "echo: "+sc.Text()+"\n"); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return path
+}
+
+// roundTrip sends a line and reads the echo.
+func roundTrip(t *testing.T, c net.Conn, line string) {
+	t.Helper()
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != "echo: "+line+"\n" {
+		t.Fatalf("echo of %q: %q, %v", line, got, err)
+	}
+}
+
+func TestDialUnix(t *testing.T) {
+	f := newFixture(t, newSigner(t))
+	c, err := f.dial(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := echoSocket(t)
+	ctx := context.Background()
+
+	// Several streams at once over the one connection, as an HTTP client pools them.
+	var streams []net.Conn
+	for range 3 {
+		s, err := c.DialUnix(ctx, sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		streams = append(streams, s)
+	}
+	for i, s := range streams {
+		roundTrip(t, s, strings.Repeat("x", i+1))
+	}
+
+	if _, err := c.DialUnix(ctx, filepath.Join(t.TempDir(), "missing.sock")); err == nil || !strings.Contains(err.Error(), "missing.sock") {
+		t.Errorf("a missing socket: %v", err)
+	}
+	if _, err := c.DialUnix(ctx, "docker.sock"); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("a relative path: %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.DialUnix(canceled, sock); !errors.Is(err, context.Canceled) {
+		t.Errorf("a canceled context: %v", err)
+	}
+	// The connection still serves after the failures.
+	s, err := c.DialUnix(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	roundTrip(t, s, "still")
+}
+
+// TestRealSSHDDialUnix forwards through OpenSSH: to a socket of the test's, and, where this
+// machine runs a Docker engine, to the engine's API.
+func TestRealSSHDDialUnix(t *testing.T) {
+	port, _, client := startSSHD(t)
+	me, _ := user.Current()
+	d, err := New(NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts")), "/bin/true", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := d.Dial(ctx, "127.0.0.1", port, me.Username, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.DialUnix(ctx, echoSocket(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	roundTrip(t, s, "through sshd")
+
+	if _, err := c.DialUnix(ctx, filepath.Join(t.TempDir(), "missing.sock")); err == nil {
+		t.Error("sshd forwarded to a missing socket")
+	}
+
+	if _, err := os.Stat(DockerSocket); err != nil {
+		t.Logf("no Docker engine here (%v): engine API not tried", err)
+		return
+	}
+	e, err := c.DialUnix(ctx, DockerSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := io.WriteString(e, "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(e)
+	if err != nil || !strings.HasPrefix(string(reply), "HTTP/1.0 200") || !strings.HasSuffix(string(reply), "OK") {
+		t.Errorf("engine ping through sshd: %q, %v", reply, err)
+	}
+}
