@@ -1812,10 +1812,37 @@
     const sePanel = loadingPanel({ testid: 'se-panel' });
     const tokPanel = h('div', { class: 'panel', testid: 'jointoken-panel' });
     const linuxPanel = h('div', { testid: 'linuxserver-panel' });
+    const mesosPanel = h('div', { testid: 'mesos-panel' });
     c.append(h('div', { id: 'page-serviceengines', testid: 'page-serviceengines' },
       pageHead('Service engines', 'The data plane: hosts that run the load balancer and receive their configuration from this controller.',
         createButton('create-jointoken', 'Create join token', () => tokenForm(loadTokens))),
-      sePanel, linuxPanel, tokPanel));
+      sePanel, linuxPanel, mesosPanel, tokPanel));
+
+    // loadMesos shows each Mesos cloud's sync: Marathon reachable or not, and every app that
+    // could not be turned into a virtual service, with the reason (docs/api.md: cloud runtime).
+    async function loadMesos() {
+      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_MESOS');
+      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      if (!live()) return;
+      clear(mesosPanel);
+      clouds.forEach((cl, i) => {
+        const st = runtimes[i].mesos || { state: 'SYNCING' };
+        const panel = h('div', { class: 'panel', testid: 'mesos-cloud', 'data-name': cl.name });
+        panel.append(panelHead('Marathon apps: ' + cl.name,
+          st.state + (st.reason ? ': ' + st.reason : '') + ' · ' + (st.apps || 0) + ' apps, ' + (st.virtual_services || 0) + ' virtual services' +
+          (st.last_sync ? ' · synced ' + fmtAgo(st.last_sync) : '')));
+        const issues = (st.app_errors || []).map((x) => ['error', x]).concat((st.app_notes || []).map((x) => ['note', x]));
+        if (!issues.length) {
+          panel.append(empty('cloud', 'Every app mapped', 'Each app port is a virtual service.'));
+        } else {
+          panel.append(table('table-mesos-apps', ['App', '', 'Message'], issues.map(([kind, x]) => h('tr', { 'data-app': x.app_id },
+            h('td', { class: 'mono' }, x.app_id || '—'),
+            h('td', null, h('span', { class: 'pill ' + (kind === 'error' ? 'red' : 'amber'), testid: 'mesos-app-' + kind }, kind === 'error' ? 'Skipped' : 'Note')),
+            h('td', null, x.message)))));
+        }
+        mesosPanel.append(panel);
+      });
+    }
 
     // loadLinux shows each Linux server cloud's hosts with the state of their SE deployment
     // (docs/api.md: GET /api/cloud/<uuid>/runtime), and how to prepare a host.
@@ -1956,9 +1983,10 @@
       });
     }
 
-    await Promise.all([loadSEs(), loadTokens(), loadLinux()]);
+    await Promise.all([loadSEs(), loadTokens(), loadLinux(), loadMesos()]);
     every(10000, live, loadSEs);
     every(5000, live, loadLinux);
+    every(5000, live, loadMesos);
   }
 
   function tokenForm(after) {
