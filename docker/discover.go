@@ -1,0 +1,242 @@
+package docker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+)
+
+// DialFunc opens a connection to an engine's API socket.
+type DialFunc func(ctx context.Context) (net.Conn, error)
+
+// ConnectVia returns a client of the engine that dial reaches. The controller dials a host's
+// engine socket through its SSH connection (sshdeploy.Conn.DialUnix), so that no engine API is
+// ever exposed on the network. The API version is negotiated, as with Connect.
+func ConnectVia(dial DialFunc) (*Client, error) {
+	api, err := client.NewClientWithOpts(
+		client.WithAPIVersionNegotiation(),
+		// The address the client would dial is its default socket's; dial alone decides.
+		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Client{api: api}, nil
+}
+
+// AppContainer is an application container as discovery sees it: what mapping it to a virtual
+// service and a pool member needs.
+type AppContainer struct {
+	ID     string
+	Name   string // without Docker's leading "/"
+	Labels map[string]string
+	State  string // created, running, paused, restarting, exited, dead
+	Health string // starting, healthy, unhealthy, or "" without a health check
+	// Publishes lists the container ports it is configured to publish, running or not, sorted:
+	// what its virtual services are made of, so that a stopped container keeps them.
+	Publishes []ContainerPort
+	// Ports are the bindings of the running container's ports to host ports, sorted by
+	// container port, protocol, host address and host port. A stopped container has none.
+	Ports []PublishedPort
+}
+
+// ContainerPort is a port of a container.
+type ContainerPort struct {
+	Port     int
+	Protocol string // tcp, udp or sctp
+}
+
+// PublishedPort is a container port bound to a port of the host.
+type PublishedPort struct {
+	ContainerPort int
+	Protocol      string // tcp, udp or sctp
+	HostIP        string // the host address it is bound to, as the engine says: 0.0.0.0, ::, an address, or ""
+	HostPort      int
+}
+
+// Running reports whether the container runs (a paused one does not serve).
+func (c *AppContainer) Running() bool { return c.State == "running" }
+
+// ListLabeled lists the containers that carry the label key, running or not, in ID order. A
+// container removed while the list is read is left out.
+func (c *Client) ListLabeled(ctx context.Context, key string) ([]AppContainer, error) {
+	list, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", key))})
+	if err != nil {
+		return nil, fmt.Errorf("list containers labelled %s: %w", key, err)
+	}
+	// The list's summaries carry no health, so each container is inspected: the inspection is
+	// the truth, the same as `docker inspect` shows.
+	out := make([]AppContainer, 0, len(list))
+	for _, s := range list {
+		in, err := c.api.ContainerInspect(ctx, s.ID)
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inspect container %s: %w", s.ID, err)
+		}
+		out = append(out, fromInspect(in))
+	}
+	slices.SortFunc(out, func(a, b AppContainer) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DecodeInspect reads `docker inspect` output (a JSON array) the way ListLabeled reads the
+// engine's answers: recorded containers, in fixtures or from an operator, map as live ones do.
+func DecodeInspect(data []byte) ([]AppContainer, error) {
+	var list []container.InspectResponse
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("docker inspect output: %w", err)
+	}
+	out := make([]AppContainer, 0, len(list))
+	for _, in := range list {
+		out = append(out, fromInspect(in))
+	}
+	return out, nil
+}
+
+func fromInspect(in container.InspectResponse) AppContainer {
+	out := AppContainer{Name: strings.TrimPrefix(in.Name, "/")}
+	if in.ContainerJSONBase != nil {
+		out.ID = in.ID
+		if st := in.State; st != nil {
+			out.State = st.Status
+			if st.Health != nil {
+				out.Health = st.Health.Status
+			}
+		}
+	}
+	if in.Config != nil {
+		out.Labels = in.Config.Labels
+	}
+	out.Publishes = publishes(in)
+	if in.NetworkSettings != nil {
+		out.Ports = publishedPorts(in.NetworkSettings.Ports)
+	}
+	return out
+}
+
+// publishes is what the container's configuration publishes: its port bindings, or every port
+// its image exposes under --publish-all.
+func publishes(in container.InspectResponse) []ContainerPort {
+	var ports []nat.Port
+	if in.ContainerJSONBase != nil && in.HostConfig != nil {
+		for p := range in.HostConfig.PortBindings {
+			ports = append(ports, p)
+		}
+		if in.HostConfig.PublishAllPorts && in.Config != nil {
+			for p := range in.Config.ExposedPorts {
+				ports = append(ports, p)
+			}
+		}
+	}
+	var out []ContainerPort
+	for _, p := range ports {
+		cp := ContainerPort{Port: p.Int(), Protocol: p.Proto()}
+		if cp.Port > 0 && cp.Port <= 65535 && !slices.Contains(out, cp) {
+			out = append(out, cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b ContainerPort) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
+	})
+	return out
+}
+
+// publishedPorts flattens the engine's port map. A port published on every address may be
+// bound twice, on 0.0.0.0 and on ::, and then to different host ports: each binding is kept,
+// for the mapping to pick the one reachable at the host's address.
+func publishedPorts(m nat.PortMap) []PublishedPort {
+	var out []PublishedPort
+	for port, bindings := range m {
+		cport, proto := port.Int(), port.Proto()
+		for _, b := range bindings {
+			hport, err := strconv.Atoi(b.HostPort)
+			if err != nil || hport <= 0 || hport > 65535 || cport <= 0 {
+				continue
+			}
+			p := PublishedPort{ContainerPort: cport, Protocol: proto, HostIP: b.HostIP, HostPort: hport}
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b PublishedPort) int {
+		return cmp.Or(cmp.Compare(a.ContainerPort, b.ContainerPort), cmp.Compare(a.Protocol, b.Protocol),
+			cmp.Compare(a.HostIP, b.HostIP), cmp.Compare(a.HostPort, b.HostPort))
+	})
+	return out
+}
+
+// ReachableAt reports whether the binding accepts connections to the host address addr: it is
+// bound to addr, or to every address of addr's family ("" is every address of both).
+func (p PublishedPort) ReachableAt(addr netip.Addr) bool {
+	if p.HostIP == "" {
+		return true
+	}
+	bound, err := netip.ParseAddr(p.HostIP)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	if bound.IsUnspecified() {
+		return bound.Is4() == addr.Is4()
+	}
+	return bound.Unmap() == addr
+}
+
+// Event is a change to a labelled container that discovery follows.
+type Event struct {
+	ContainerID string
+	// Action is the engine's: start, die, stop, pause, unpause, rename, destroy, or
+	// "health_status: healthy" (and unhealthy) when the container's health changes.
+	Action string
+	Time   time.Time
+}
+
+// watchedActions are the container events that change what a container maps to: whether it
+// runs, its health, its name (a service key), or whether it exists.
+var watchedActions = []string{"start", "die", "stop", "pause", "unpause", "health_status", "rename", "destroy"}
+
+// WatchEvents calls fn with each event of a container carrying the label key, in order, until
+// ctx is done (it then returns ctx's error) or the stream breaks (it returns why: the caller
+// reads the list again, since events may have been missed, and watches anew).
+func (c *Client) WatchEvents(ctx context.Context, key string, fn func(Event)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	// Ends the SDK's reading goroutine when fn's caller leaves early.
+	defer cancel()
+	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("label", key))
+	for _, a := range watchedActions {
+		args.Add("event", a)
+	}
+	msgs, errs := c.api.Events(ctx, events.ListOptions{Filters: args})
+	for {
+		select {
+		case m := <-msgs:
+			fn(Event{ContainerID: m.Actor.ID, Action: string(m.Action), Time: time.Unix(0, m.TimeNano)})
+		case err := <-errs:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err == nil {
+				err = errors.New("stream closed")
+			}
+			return fmt.Errorf("docker events: %w", err)
+		}
+	}
+}
