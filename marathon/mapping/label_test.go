@@ -162,16 +162,6 @@ func TestBadLabels(t *testing.T) {
 	}
 }
 
-func TestParseProxyLabelDesignExample(t *testing.T) {
-	l, err := mapping.ParseProxyLabel(designLabel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.VirtualService.IPAddress.Addr != "198.51.100.7" || l.VirtualService.Services[0].Port != 8080 || l.Pool.LBAlgorithm != avi.LBRoundRobin {
-		t.Errorf("got %+v", l)
-	}
-}
-
 // FuzzAviProxyLabel: no label crashes the mapping or changes another app's objects, and a
 // label that is accepted yields valid objects.
 func FuzzAviProxyLabel(f *testing.F) {

@@ -15,18 +15,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/aviproxy"
 	"github.com/avi-init/avi-init/marathon"
-)
-
-// The labels that steer the mapping.
-const (
-	ProxyLabelKey   = "avi_proxy"
-	FEProxyLabelKey = "FE-Proxy"
 )
 
 // Resolver finds the address of a task's host.
@@ -145,37 +139,6 @@ func (r *Result) objectKeys() []string {
 	return keys
 }
 
-// frontEnd is what an app's labels ask for.
-type frontEnd struct {
-	northSouth bool
-	vs         *LabelVirtualService // nil when the label sets none
-	pool       *LabelPool
-}
-
-func frontEndOf(labels map[string]string) (frontEnd, error) {
-	var fe frontEnd
-	if v, ok := labels[FEProxyLabelKey]; ok {
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "yes":
-			fe.northSouth = true
-		case "no":
-		default:
-			return fe, fmt.Errorf("label %s is %q: want yes or no", FEProxyLabelKey, v)
-		}
-	}
-	if v, ok := labels[ProxyLabelKey]; ok {
-		l, err := ParseProxyLabel(v)
-		if err != nil {
-			return fe, err
-		}
-		fe.vs, fe.pool = l.VirtualService, l.Pool
-	}
-	if fe.northSouth && (fe.vs == nil || fe.vs.IPAddress == nil) {
-		return fe, fmt.Errorf("label %s is yes, but the avi_proxy label gives no virtualservice.ip_address", FEProxyLabelKey)
-	}
-	return fe, nil
-}
-
 func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver) Result {
 	if app.Err != nil {
 		return Result{AppID: app.ID, Err: app.Err}
@@ -183,25 +146,22 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 	fail := func(err error) Result {
 		return Result{AppID: app.ID, Err: fmt.Errorf("app %s: %w", app.ID, err)}
 	}
-	fe, err := frontEndOf(app.Labels)
+	fe, err := aviproxy.FrontEndOf(app.Labels)
 	if err != nil {
 		return fail(err)
 	}
 	ports := app.PortList()
-	var services []LabelService
-	if fe.vs != nil {
-		services = fe.vs.Services
-	}
+	services := fe.Services()
 	switch {
-	case fe.northSouth && len(ports) == 0:
-		return fail(fmt.Errorf("label %s is yes, but the app has no ports", FEProxyLabelKey))
+	case fe.NorthSouth && len(ports) == 0:
+		return fail(fmt.Errorf("label %s is yes, but the app has no ports", aviproxy.FEProxyLabelKey))
 	case len(services) > len(ports):
 		return fail(fmt.Errorf("the avi_proxy label lists %d services for the app's %d ports", len(services), len(ports)))
 	}
 
 	r := Result{AppID: app.ID}
-	if fe.vs != nil && !fe.northSouth && (fe.vs.IPAddress != nil || fe.vs.Subnet != nil) {
-		r.Notes = append(r.Notes, fmt.Sprintf("avi_proxy ip_address and subnet are used only with %s: yes", FEProxyLabelKey))
+	if note := fe.Note(); note != "" {
+		r.Notes = append(r.Notes, note)
 	}
 	checks := checksByPort(app, len(ports), &r.Notes)
 	tasks := liveTasks(ctx, app, resolve, &r.Notes)
@@ -229,9 +189,7 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 		name := fmt.Sprintf("%s-%d", base, key)
 
 		pool := &avi.Pool{Meta: avi.Meta{Name: name}, Servers: servers(tasks, i, p, app.IPPerTask(), &r.Notes), CloudRef: m.CloudRef}
-		if fe.pool != nil {
-			pool.LBAlgorithm, pool.LBAlgorithmHash = fe.pool.LBAlgorithm, fe.pool.LBAlgorithmHash
-		}
+		fe.ApplyPool(pool)
 		httpCheck := false
 		for _, k := range checks[i] {
 			hm, note := monitor(app.HealthChecks[k], k, fmt.Sprintf("%s-hc%d", name, k))
@@ -242,7 +200,7 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 				continue
 			}
 			httpCheck = httpCheck || hm.Type == avi.HealthMonitorHTTP
-			pool.HealthMonitorRefs = append(pool.HealthMonitorRefs, ref("healthmonitor", hm.Name))
+			pool.HealthMonitorRefs = append(pool.HealthMonitorRefs, aviproxy.Ref("healthmonitor", hm.Name))
 			r.HealthMonitors = append(r.HealthMonitors, hm)
 		}
 		r.Pools = append(r.Pools, pool)
@@ -253,22 +211,7 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 		if name := strings.ToLower(p.Name); httpCheck || (strings.HasPrefix(name, "http") && !strings.HasPrefix(name, "https")) {
 			profile = avi.SystemHTTP
 		}
-		vs := &avi.VirtualService{
-			Meta:                  avi.Meta{Name: name},
-			Services:              []avi.Service{{Port: front, EnableSSL: ssl}},
-			PoolRef:               ref("pool", name),
-			ApplicationProfileRef: ref("applicationprofile", profile),
-			EastWestPlacement:     !fe.northSouth,
-			CloudRef:              m.CloudRef,
-		}
-		if l := fe.vs; l != nil {
-			vs.AnalyticsPolicy = cloneAnalytics(l.AnalyticsPolicy)
-			vs.Enabled = clonePtr(l.Enabled)
-			if fe.northSouth {
-				vs.IPAddress, vs.Subnet = clonePtr(l.IPAddress), clonePtr(l.Subnet)
-				vs.EastWestPlacement = l.EastWestPlacement != nil && *l.EastWestPlacement
-			}
-		}
+		vs := fe.VirtualService(name, front, ssl, name, profile, m.CloudRef)
 		r.VirtualServices = append(r.VirtualServices, vs)
 	}
 	for _, o := range r.objects() {
@@ -418,23 +361,4 @@ func servers(tasks []liveTask, i int, p marathon.Port, ipPerTask bool, notes *[]
 		out = append(out, avi.Server{IP: avi.IPAddr{Addr: m.ap.Addr().String(), Type: typ}, Port: int(m.ap.Port()), Hostname: m.host})
 	}
 	return out
-}
-
-func ref(kind, name string) string { return "/api/" + kind + "?name=" + url.QueryEscape(name) }
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	return &c
-}
-
-func cloneAnalytics(a *avi.AnalyticsPolicy) *avi.AnalyticsPolicy {
-	c := clonePtr(a)
-	if c != nil {
-		c.MetricsRealtimeUpdate = clonePtr(a.MetricsRealtimeUpdate)
-		c.FullClientLogs = clonePtr(a.FullClientLogs)
-	}
-	return c
 }

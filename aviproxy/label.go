@@ -1,4 +1,8 @@
-package mapping
+// Package aviproxy reads the labels that put an orchestrator's workload behind the SE: the
+// avi_proxy label (Avi objects, in Avi's JSON, refining the virtual service and pool) and
+// FE-Proxy (yes: a north-south service on the label's VIP). Marathon apps and Docker containers
+// carry the same labels, and both mappings read them here, so they mean the same everywhere.
+package aviproxy
 
 import (
 	"encoding/json"
@@ -11,11 +15,16 @@ import (
 	"github.com/avi-init/avi-init/avi"
 )
 
-// ProxyLabel is an avi_proxy label: Avi objects, in Avi's JSON, that refine the virtual service
-// and the pool an app maps to. It reads only the fields DESIGN.md lists; any other field is an
-// error, so that a setting the controller would silently drop is reported instead. Nothing in
-// it is Marathon's: Docker containers carry the same label.
-type ProxyLabel struct {
+// The labels that steer a mapping.
+const (
+	LabelKey        = "avi_proxy"
+	FEProxyLabelKey = "FE-Proxy"
+)
+
+// Label is an avi_proxy label: Avi objects, in Avi's JSON, that refine the virtual service and
+// the pool an app or container maps to. It reads only the fields DESIGN.md lists; any other
+// field is an error, so that a setting the controller would silently drop is reported instead.
+type Label struct {
 	VirtualService *LabelVirtualService `json:"virtualservice"`
 	Pool           *LabelPool           `json:"pool"`
 }
@@ -30,7 +39,7 @@ type LabelVirtualService struct {
 	Enabled           *bool                `json:"enabled"`
 }
 
-// LabelService is one front-end port; the label's services match the app's ports in order.
+// LabelService is one front-end port; the label's services match the workload's ports in order.
 type LabelService struct {
 	Port      int  `json:"port"`
 	EnableSSL bool `json:"enable_ssl"`
@@ -42,15 +51,15 @@ type LabelPool struct {
 	LBAlgorithmHash string `json:"lb_algorithm_hash"`
 }
 
-// ParseProxyLabel reads an avi_proxy label strictly: one JSON object, known fields of the right
-// types only. Values are checked later, with the objects they end up in.
-func ParseProxyLabel(s string) (*ProxyLabel, error) {
+// Parse reads an avi_proxy label strictly: one JSON object, known fields of the right types
+// only. Values are checked later, with the objects they end up in.
+func Parse(s string) (*Label, error) {
 	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
 		return nil, errors.New("avi_proxy label: want a JSON object")
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
-	var l ProxyLabel
+	var l Label
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("avi_proxy label: %s", describeJSONError(err))
 	}
