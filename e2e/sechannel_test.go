@@ -30,12 +30,28 @@ type controllerProc struct {
 
 const testAdminPassword = "Sturdy-Pass-42"
 
+// procOptions are how startControllerProc runs the controller beyond its defaults.
+type procOptions struct {
+	ip string // --ip: the management address given to SEs; 127.0.0.1 by default
+}
+
+// procOption sets one of procOptions.
+type procOption func(*procOptions)
+
+// withIP has the controller give ip as its address to the SEs it deploys, for SE hosts that
+// reach the machine there (the controller listens on every address either way).
+func withIP(ip string) procOption { return func(o *procOptions) { o.ip = ip } }
+
 // startControllerProc runs `avi-init controller` and, when setup is true, completes its setup.
-func startControllerProc(t testing.TB, data string, setup bool) *controllerProc {
+func startControllerProc(t testing.TB, data string, setup bool, opts ...procOption) *controllerProc {
 	t.Helper()
+	o := procOptions{ip: "127.0.0.1"}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	p := freePorts(t, 3)
 	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &bytes.Buffer{}, user: "admin", pass: testAdminPassword}
-	c.cmd = exec.Command(aviInit, "controller", "--data", data, "--ip", "127.0.0.1",
+	c.cmd = exec.Command(aviInit, "controller", "--data", data, "--ip", o.ip,
 		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "--sysint-port", strconv.Itoa(p[2]))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if err := c.cmd.Start(); err != nil {

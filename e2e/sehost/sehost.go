@@ -158,6 +158,10 @@ type Options struct {
 	HostKey ed25519.PrivateKey
 	// BootTimeout bounds the wait for the host to be ready; default 90s.
 	BootTimeout time.Duration
+	// IP is the host's address; zero takes the network's next free one. A test
+	// replaces a host with another at the same address (a reinstalled
+	// machine) by closing it and adding one with its IP.
+	IP netip.Addr
 }
 
 // Network is a private Docker network for SE hosts.
@@ -289,9 +293,14 @@ func (n *Network) Add(t testing.TB, opts ...Options) []*Host {
 	var wg sync.WaitGroup
 	for i, o := range opts {
 		// Addresses are given in order, so hosts[i] gets the i-th.
-		ip, err := n.nextIP()
-		if err != nil {
-			t.Fatalf("sehost: %v", err)
+		ip := o.IP
+		if !ip.IsValid() {
+			var err error
+			if ip, err = n.nextIP(); err != nil {
+				t.Fatalf("sehost: %v", err)
+			}
+		} else if !n.Subnet.Contains(ip) {
+			t.Fatalf("sehost: address %s is not on network %s (%s)", ip, n.Name, n.Subnet)
 		}
 		wg.Go(func() { hosts[i], errs[i] = n.start(context.Background(), ip, o) })
 	}
