@@ -523,6 +523,15 @@ func (m *Manager) watch(ctx context.Context, t target, mgmtIP string) {
 // tried a few times; its record is removed anyway.
 func (m *Manager) removeHost(ctx context.Context, t target) {
 	log := m.log.With("host", t.ip.Addr)
+	// The key is forgotten however the removal ends, also when the host is listed again before
+	// it ends (ctx cancelled): removing and re-adding a host is how an operator accepts the new
+	// key of a reinstalled host, and a host with a changed key cannot be uninstalled, so its
+	// removal is still retrying when it comes back.
+	defer func() {
+		if err := m.cfg.HostKeys.Forget(m.hostID(t)); err != nil {
+			log.Error("host key not forgotten", "err", err)
+		}
+	}()
 	m.set(t, StateRemoving, "uninstalling the SE")
 	mgmtIP := t.ip.Addr
 	for attempt := 1; ; attempt++ {
@@ -550,9 +559,6 @@ func (m *Manager) removeHost(ctx context.Context, t target) {
 	}
 	if err := m.cfg.Controller.RemoveSEs(mgmtIP); err != nil {
 		log.Error("service engine record not removed", "err", err)
-	}
-	if err := m.cfg.HostKeys.Forget(m.hostID(t)); err != nil {
-		log.Error("host key not forgotten", "err", err)
 	}
 	m.mu.Lock()
 	delete(m.status, t.ip.Addr)

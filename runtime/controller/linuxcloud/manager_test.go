@@ -440,6 +440,30 @@ func TestRemovedHostUninstalledAndAddedBack(t *testing.T) {
 	}
 }
 
+// A reinstalled host (its key changed) is removed and at once added back, as the refusal tells
+// the operator: its removal cannot uninstall (the key is still refused) and is cut short, yet
+// the key is forgotten, so that the host is trusted anew and deployed.
+func TestChangedKeyHostRemovedAndAddedBackAtOnce(t *testing.T) {
+	const addr = "198.51.100.10"
+	h := newHarness(t)
+	changed := &sshdeploy.HostKeyChangedError{Host: addr, Recorded: "SHA256:old", Presented: "SHA256:new"}
+	h.ssh.hosts[addr] = &fakeHost{dialErrs: []error{changed, changed}}
+	h.setHosts(t, addr)
+	<-h.waits // the deployment refused
+	h.setHosts(t)
+	<-h.waits // the uninstall refused
+	if st := h.status(t, addr); st.State != "" {
+		t.Errorf("a host no longer listed shows %+v", st)
+	}
+	h.setHosts(t, addr)
+	h.waitState(t, addr, StateReady)
+	h.keys.mu.Lock()
+	defer h.keys.mu.Unlock()
+	if len(h.keys.forgotten) != 1 || h.keys.forgotten[0] != addr {
+		t.Errorf("keys forgotten %v, want %s's", h.keys.forgotten, addr)
+	}
+}
+
 func TestConnectedSEIsNotDeployedAgain(t *testing.T) {
 	h := newHarness(t)
 	h.ctl.setReady("198.51.100.9", true)
