@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -23,15 +22,17 @@ const KnownHostsFile = "linuxserver_known_hosts"
 // the SE has joined or the deployment failed.
 const deployTokenTTL = time.Hour
 
+// selfExe is the running executable itself, whatever became of the file it was started from:
+// a binary replaced at that path while the controller runs (an upgrade, a rebuild) would
+// otherwise be copied to hosts under the checksum of the one read first, and every deployment
+// would fail as corrupt. The kernel refuses writes to a running executable, so it cannot change.
+const selfExe = "/proc/self/exe"
+
 // newLinuxCloud builds the manager of the Linux server clouds: it deploys SEs over SSH on sshPort
 // with this very executable.
 func (s *Server) newLinuxCloud(sshPort int) (*linuxcloud.Manager, error) {
-	bin, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find the controller's executable: %w", err)
-	}
 	keys := sshdeploy.NewKnownHostsFile(filepath.Join(s.cfg.DataDir, KnownHostsFile))
-	d, err := sshdeploy.New(keys, bin, "")
+	d, err := sshdeploy.New(keys, selfExe, "")
 	if err != nil {
 		return nil, err
 	}
