@@ -20,38 +20,17 @@ import (
 func rawBackend(b *testing.B, bodySize int) sechannel.Server {
 	body := bytes.Repeat([]byte("x"), bodySize)
 	resp := append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: keep-alive\r\n\r\n", bodySize)), body...)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var conns sync.WaitGroup
-	b.Cleanup(func() {
-		l.Close()
-		conns.Wait()
-	})
-	go func() {
+	return tcpServer(b, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			if _, err := readHead(br); err != nil {
 				return
 			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if _, err := readHead(br); err != nil {
-						return
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
 		}
-	}()
-	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
+	})
 }
 
 // benchClient sends b.N keep-alive GETs over conns connections and reads each response whole.

@@ -181,27 +181,56 @@ func TestL7WebsocketUpgrade(t *testing.T) {
 	}
 }
 
-// tcpEcho is a TCP server that echoes, then half-closes when the client does.
-func tcpEcho(t *testing.T) sechannel.Server {
+// tcpServer is a member on loopback that hands each connection to handle, which may keep it
+// as long as it likes: when the test ends the listener and every connection still open are
+// closed, and the handlers waited for.
+func tcpServer(t testing.TB, handle func(c net.Conn)) sechannel.Server {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	var handlers sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		handlers.Wait()
+	})
+	handlers.Go(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite()
-			}()
+			mu.Lock()
+			open[c] = true
+			mu.Unlock()
+			handlers.Go(func() {
+				defer func() {
+					mu.Lock()
+					delete(open, c)
+					mu.Unlock()
+					c.Close()
+				}()
+				handle(c)
+			})
 		}
-	}()
+	})
 	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
+}
+
+// tcpEcho is a TCP server that echoes, then half-closes when the client does.
+func tcpEcho(t *testing.T) sechannel.Server {
+	return tcpServer(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.(*net.TCPConn).CloseWrite()
+	})
 }
 
 func TestL4ProxyHalfCloseAndDrain(t *testing.T) {

@@ -2,10 +2,12 @@ package dataplane
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
@@ -145,27 +147,9 @@ func (l *listener) serveHTTP(c *clientConn) {
 // refuse answers a request that cannot be served and ends the connection.
 func (c *clientConn) refuse(code int, err error) {
 	c.l.log.Debug("refused request", "addr", c.l.addr, "client", c.nc.RemoteAddr(), "status", code, "err", err)
-	text := strconv.Itoa(code) + " " + statusText(code)
+	text := strconv.Itoa(code) + " " + http.StatusText(code)
 	fmt.Fprintf(c.bw, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", text, text)
 	c.bw.Flush()
-}
-
-func statusText(code int) string {
-	switch code {
-	case 400:
-		return "Bad Request"
-	case 431:
-		return "Request Header Fields Too Large"
-	case 501:
-		return "Not Implemented"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	case 505:
-		return "HTTP Version Not Supported"
-	}
-	return ""
 }
 
 // serve proxies one request and records it; it reports whether the connection carries on.
@@ -214,7 +198,7 @@ func (c *clientConn) respond(code int, body string) {
 	b := append(c.out[:0], "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
-	b = append(b, statusText(code)...)
+	b = append(b, http.StatusText(code)...)
 	if body != "" {
 		b = append(b, "\r\nContent-Type: text/plain; charset=utf-8"...)
 	}
@@ -357,7 +341,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 		c.headMu.Unlock()
 	}
 	if rs.head.status == 101 {
-		if len(c.req.upgrade) == 0 || !equalFoldBytes(rs.upgrade, c.req.upgrade) {
+		if len(c.req.upgrade) == 0 || !bytes.EqualFold(rs.upgrade, c.req.upgrade) {
 			c.upstreamFailed(uc, fmt.Errorf("member switched to protocol %q when %q was asked for", rs.upgrade, c.req.upgrade))
 			return false
 		}
@@ -777,29 +761,9 @@ func hasToken(v []byte, token string) bool {
 
 func hasTokenIn(tokens [][]byte, name []byte) bool {
 	for _, t := range tokens {
-		if equalFoldBytes(t, name) {
+		if bytes.EqualFold(t, name) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldBytes compares ASCII case-insensitively.
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -284,31 +284,17 @@ func TestL7ReusesMemberConnections(t *testing.T) {
 // next request and closes the connection without answering: a member that timed the connection
 // out just as the proxy reused it.
 func closingBackend(t *testing.T) (sechannel.Server, *atomic.Int64) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	var conns atomic.Int64
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := readHead(br); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				readHead(br)
-			}()
+	srv := tcpServer(t, func(c net.Conn) {
+		conns.Add(1)
+		br := bufio.NewReader(c)
+		if _, err := readHead(br); err != nil {
+			return
 		}
-	}()
-	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}, &conns
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		readHead(br)
+	})
+	return srv, &conns
 }
 
 func TestL7RetriesRequestOnConnectionTheMemberClosed(t *testing.T) {

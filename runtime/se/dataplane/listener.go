@@ -133,27 +133,23 @@ func (l *listener) stop() {
 	})
 }
 
-// dial connects to a member chosen by the pool's policy, moving on to another when one refuses
-// (and counting that as a passive health failure).
+// dial connects to a member chosen by the pool's policy, moving on to another when one refuses.
 func dial(p *pool, client net.IP) (net.Conn, *lb.Upstream, error) {
 	if p == nil {
 		return nil, nil, errors.New("no pool")
 	}
-	ups := p.members()
-	var last error = errNoMember
-	for range len(ups) {
-		u := p.policy.Select(ups, client)
-		if u == nil {
-			break
-		}
-		c, err := net.DialTimeout("tcp", u.Addr, dialTimeout)
-		if err == nil {
-			return c, u, nil
-		}
-		last = err
-		u.Health().Failure(err.Error())
+	var c net.Conn
+	var up *lb.Upstream
+	err := p.tryMembers(client, func(u *lb.Upstream) error {
+		var err error
+		c, err = dialer.Dial("tcp", u.Addr)
+		up = u
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, last
+	return c, up, nil
 }
 
 // serveL4 proxies one TCP connection: bytes copied both ways, each direction's end passed on as

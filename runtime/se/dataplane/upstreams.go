@@ -145,10 +145,10 @@ func (ic *idleConns) close() {
 	}
 }
 
-// connect returns a connection to a member the pool's policy picks: an idle one, or a new one
-// (always new when fresh). A member refusing the connection counts as a passive health failure,
+// tryMembers offers try the members the pool's policy picks, each at most once, until one
+// succeeds. A member try fails on (it refused the connection) counts as a passive health failure,
 // and the next member is tried.
-func (p *pool) connect(client net.IP, fresh bool) (*upstreamConn, error) {
+func (p *pool) tryMembers(client net.IP, try func(u *lb.Upstream) error) error {
 	ups := p.members()
 	var last error = errNoMember
 	for range len(ups) {
@@ -156,20 +156,35 @@ func (p *pool) connect(client net.IP, fresh bool) (*upstreamConn, error) {
 		if u == nil {
 			break
 		}
-		home := p.idle[u]
-		if !fresh {
-			if uc := home.get(); uc != nil {
-				return uc, nil
-			}
-		}
-		nc, err := dialer.Dial("tcp", u.Addr)
+		err := try(u)
 		if err == nil {
-			return newUpstreamConn(nc, u, home), nil
+			return nil
 		}
 		last = err
 		u.Health().Failure(err.Error())
 	}
-	return nil, last
+	return last
+}
+
+// connect returns a connection to a member the pool's policy picks: an idle one, or a new one
+// (always new when fresh).
+func (p *pool) connect(client net.IP, fresh bool) (*upstreamConn, error) {
+	var uc *upstreamConn
+	err := p.tryMembers(client, func(u *lb.Upstream) error {
+		home := p.idle[u]
+		if !fresh {
+			if uc = home.get(); uc != nil {
+				return nil
+			}
+		}
+		nc, err := dialer.Dial("tcp", u.Addr)
+		if err != nil {
+			return err
+		}
+		uc = newUpstreamConn(nc, u, home)
+		return nil
+	})
+	return uc, err
 }
 
 // reaper closes a pool's member connections idle longer than upstreamIdleTimeout, until the
