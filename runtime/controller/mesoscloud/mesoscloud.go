@@ -314,27 +314,22 @@ func createdBy(o avi.Object) string {
 // writeApp writes one app's objects in one transaction: created, replaced when they differ,
 // and the app's objects it no longer maps to deleted.
 func (m *Manager) writeApp(maker string, r mapping.Result, had []owned) error {
-	var objs []struct {
+	type write struct {
 		kind string
 		o    avi.Object
 	}
-	add := func(kind string, o avi.Object) {
-		objs = append(objs, struct {
-			kind string
-			o    avi.Object
-		}{kind, o})
-	}
+	var objs []write
 	for _, o := range r.HealthMonitors {
 		o.CreatedBy = maker
-		add("healthmonitor", o)
+		objs = append(objs, write{"healthmonitor", o})
 	}
 	for _, o := range r.Pools {
 		o.CreatedBy = maker
-		add("pool", o)
+		objs = append(objs, write{"pool", o})
 	}
 	for _, o := range r.VirtualServices {
 		o.CreatedBy = maker
-		add("virtualservice", o)
+		objs = append(objs, write{"virtualservice", o})
 	}
 	return m.Store.Update(func(tx *store.Tx) error {
 		keep := map[string]bool{}
@@ -426,20 +421,19 @@ func (m *Manager) removeAll(cloud string) error {
 	return m.Store.Update(func(tx *store.Tx) error { return deleteAll(tx, all) })
 }
 
-// ports is which virtual service listens where: "vip port", with an empty VIP for east-west
-// services, which listen on every address. Two services on one port would make every SE
-// reject its whole configuration, so an app whose port is taken is refused instead.
-type ports map[string]portUser
+// ports is which virtual services listen on each port, with their VIP (empty for east-west
+// services, which listen on every address). Two services on one port and address would make
+// every SE reject its whole configuration, so an app whose port is taken is refused instead.
+type ports map[int][]portUser
 
-type portUser struct{ name, createdBy string }
+type portUser struct{ vip, name, createdBy string }
 
 func (m *Manager) portIndex() ports {
 	idx := ports{}
 	m.Store.View(func(_ int64, objs func(string) []avi.Object) {
 		for _, o := range objs("virtualservice") {
-			vs := o.(*avi.VirtualService)
-			if vs.IsEnabled() {
-				idx.add(vs, portUser{vs.Name, vs.CreatedBy})
+			if vs := o.(*avi.VirtualService); vs.IsEnabled() {
+				idx.add(vs, vs.CreatedBy)
 			}
 		}
 	})
@@ -453,49 +447,38 @@ func vip(vs *avi.VirtualService) string {
 	return vs.IPAddress.Addr
 }
 
-func each(vs *avi.VirtualService, fn func(port int) bool) {
+// servicePorts lists every port a virtual service listens on.
+func servicePorts(vs *avi.VirtualService) []int {
+	var out []int
 	for _, s := range vs.Services {
 		for p := s.Port; p <= max(s.Port, s.PortRangeEnd); p++ {
-			if !fn(p) {
-				return
-			}
+			out = append(out, p)
 		}
+	}
+	return out
+}
+
+func (idx ports) add(vs *avi.VirtualService, createdBy string) {
+	for _, p := range servicePorts(vs) {
+		idx[p] = append(idx[p], portUser{vip(vs), vs.Name, createdBy})
 	}
 }
 
-func (idx ports) add(vs *avi.VirtualService, u portUser) {
-	each(vs, func(p int) bool { idx[fmt.Sprint(vip(vs), " ", p)] = u; return true })
-}
-
-// claim takes the app's ports, or says which service holds one of them.
+// claim takes the app's ports, or says which service holds one of them. An east-west service
+// clashes with anything on its port; a VIP only with east-west services and the same VIP.
 func (idx ports) claim(createdBy string, vss []*avi.VirtualService) error {
 	for _, vs := range vss {
-		var err error
-		each(vs, func(p int) bool {
-			keys := []string{fmt.Sprint(" ", p)} // an east-west service on the port
-			if v := vip(vs); v != "" {
-				keys = append(keys, fmt.Sprint(v, " ", p))
-			} else {
-				for k := range idx { // an east-west service clashes with every VIP on the port
-					if strings.HasSuffix(k, fmt.Sprint(" ", p)) {
-						keys = append(keys, k)
-					}
+		v := vip(vs)
+		for _, p := range servicePorts(vs) {
+			for _, u := range idx[p] {
+				if u.createdBy != createdBy && (v == "" || u.vip == "" || u.vip == v) {
+					return fmt.Errorf("virtual service %s: port %d is taken by virtual service %s", vs.Name, p, u.name)
 				}
 			}
-			for _, k := range keys {
-				if u, ok := idx[k]; ok && u.createdBy != createdBy {
-					err = fmt.Errorf("virtual service %s: port %d is taken by virtual service %s", vs.Name, p, u.name)
-					return false
-				}
-			}
-			return true
-		})
-		if err != nil {
-			return err
 		}
 	}
 	for _, vs := range vss {
-		idx.add(vs, portUser{vs.Name, createdBy})
+		idx.add(vs, createdBy)
 	}
 	return nil
 }
