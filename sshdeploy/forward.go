@@ -7,10 +7,6 @@ import (
 	"path"
 )
 
-// DockerSocket is where the Docker engine listens on a host. The SSH user reaches it only as a
-// member of the docker group (the group the socket belongs to).
-const DockerSocket = "/var/run/docker.sock"
-
 // DialUnix opens a stream to the unix socket at socketPath on the host, through the SSH
 // connection (OpenSSH's direct-streamlocal channel), so that a host's local-only API — the
 // Docker engine's — is used without exposing it on the network. The host's sshd must allow it

@@ -173,11 +173,11 @@ func TestRealSSHDDialUnix(t *testing.T) {
 		t.Error("sshd forwarded to a missing socket")
 	}
 
-	if _, err := os.Stat(DockerSocket); err != nil {
+	if _, err := os.Stat(dockerSocket); err != nil {
 		t.Logf("no Docker engine here (%v): engine API not tried", err)
 		return
 	}
-	e, err := c.DialUnix(ctx, DockerSocket)
+	e, err := c.DialUnix(ctx, dockerSocket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,3 +190,6 @@ func TestRealSSHDDialUnix(t *testing.T) {
 		t.Errorf("engine ping through sshd: %q, %v", reply, err)
 	}
 }
+
+// dockerSocket is where this machine's Docker engine listens.
+const dockerSocket = "/var/run/docker.sock"

@@ -20,9 +20,6 @@ import (
 	"github.com/avi-init/avi-init/installer"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
-	"github.com/avi-init/avi-init/runtime/se/dataplane"
-	"github.com/avi-init/avi-init/runtime/se/semetrics"
-	"github.com/avi-init/avi-init/runtime/se/vip"
 	"github.com/avi-init/avi-init/supervise"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/version"
@@ -280,32 +277,6 @@ func runSE(ctx context.Context, args []string) error {
 		return &installer.UsageError{Err: err}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	dp := dataplane.New(log)
-	vips := vip.New(vip.Netlink{}, log)
-	defer vips.Close()
-	exp := semetrics.New()
-	rt, err := se.New(ctx, se.Config{Controller: *controllerAddr, JoinToken: os.Getenv("AVI_JOIN_TOKEN"), JoinTokenFile: *tokenFile, DataDir: *dataDir,
-		Name: *name, MgmtIP: *mgmtIP, Logger: log, Apply: exp.WrapApply(vips.Wrap(dp.Apply)), Report: exp.WrapReport(dp.Report)})
-	if err != nil {
-		return err
-	}
-	metricsCtx, stopMetrics := context.WithCancel(ctx)
-	metricsDone := make(chan struct{})
-	go func() {
-		defer close(metricsDone)
-		if *metricsAddr == "" {
-			return
-		}
-		// Traffic matters more than its counters: a busy metrics port is logged, not fatal.
-		if err := exp.Serve(metricsCtx, *metricsAddr); err != nil {
-			log.Error("metrics not served", "err", err)
-		}
-	}()
-	err = rt.Run(ctx)
-	drain, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	dp.Close(drain)
-	stopMetrics()
-	<-metricsDone
-	return err
+	return se.Serve(ctx, se.Config{Controller: *controllerAddr, JoinToken: os.Getenv("AVI_JOIN_TOKEN"), JoinTokenFile: *tokenFile,
+		DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log}, *metricsAddr)
 }
