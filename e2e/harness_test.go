@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,14 +72,28 @@ func prereqs() error {
 }
 
 // need fails the test under CI (where everything must exist) and skips it elsewhere.
-func need(t *testing.T) {
+func need(t testing.TB) {
 	t.Helper()
-	if err := prereqs(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("end-to-end prerequisite missing under CI=true: %v", err)
-		}
-		t.Skipf("end-to-end prerequisite missing: %v", err)
+	missing(t, prereqs())
+}
+
+// needTool is need for a command the test runs.
+func needTool(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		missing(t, fmt.Errorf("%s (.ci/run installs it)", name))
 	}
+}
+
+func missing(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("end-to-end prerequisite missing under CI=true: %v", err)
+	}
+	t.Skipf("end-to-end prerequisite missing: %v", err)
 }
 
 // result is one run of avi-init.
@@ -140,6 +155,90 @@ func freePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+// freePortsFrom returns n ports from first upwards that nothing listens on now. Below the
+// ephemeral range, they are never taken by a listener on port 0 in the meantime.
+func freePortsFrom(t testing.TB, first, n int) []int {
+	t.Helper()
+	var ports []int
+	for p := first; len(ports) < n && p < 32768; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		ports = append(ports, p)
+	}
+	if len(ports) < n {
+		t.Fatalf("fewer than %d free ports from %d", n, first)
+	}
+	return ports
+}
+
+// httpGet returns the body of a 200 answer, or an error.
+func httpGet(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	return string(body), nil
+}
+
+// loadResult is one request of a load loop.
+type loadResult struct {
+	at   time.Time
+	body string
+	err  error
+}
+
+// startLoad sends requests one after another, 2 ms apart and 20,000 at most, until the
+// returned stop is called; stop returns every result.
+func startLoad(get func() (string, error)) (stop func() []loadResult) {
+	quit := make(chan struct{})
+	done := make(chan []loadResult)
+	go func() {
+		var rs []loadResult
+		defer func() { done <- rs }()
+		for range 20000 {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			body, err := get()
+			rs = append(rs, loadResult{time.Now(), body, err})
+			time.Sleep(2 * time.Millisecond)
+		}
+		<-quit
+	}()
+	return func() []loadResult {
+		close(quit)
+		return <-done
+	}
+}
+
+// uuidOf is the uuid of the object of that kind and name.
+func (c *controllerProc) uuidOf(t testing.TB, kind, name string) string {
+	t.Helper()
+	var found struct {
+		Results []struct {
+			UUID string `json:"uuid"`
+		} `json:"results"`
+	}
+	c.call(t, "GET", "/api/"+kind+"?name="+url.QueryEscape(name), nil, &found)
+	if len(found.Results) != 1 {
+		t.Fatalf("%s %s: %+v", kind, name, found)
+	}
+	return found.Results[0].UUID
 }
 
 // inspect returns `docker inspect` of a container, or nil when there is none.

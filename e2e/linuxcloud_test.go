@@ -51,12 +51,7 @@ type linuxCloud struct {
 // does on the first day.
 func newLinuxCloud(t testing.TB) *linuxCloud {
 	t.Helper()
-	if err := prereqs(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("end-to-end prerequisite missing under CI=true: %v", err)
-		}
-		t.Skipf("end-to-end prerequisite missing: %v", err)
-	}
+	need(t)
 	n := sehost.NewNetwork(t)
 	c := startControllerProc(t, filepath.Join(t.TempDir(), "ctl"), true, withIP(n.Gateway.String()))
 	var user struct {
@@ -70,16 +65,7 @@ func newLinuxCloud(t testing.TB) *linuxCloud {
 	if err != nil {
 		t.Fatalf("the SSH user's public key %q: %v", user.PublicKey, err)
 	}
-	var clouds struct {
-		Results []struct {
-			UUID string `json:"uuid"`
-		} `json:"results"`
-	}
-	c.call(t, "GET", "/api/cloud?name=Default-Cloud", nil, &clouds)
-	if len(clouds.Results) != 1 {
-		t.Fatalf("Default-Cloud: %+v", clouds)
-	}
-	return &linuxCloud{c: c, n: n, cloud: clouds.Results[0].UUID, pub: pub, userRf: "/api/cloudconnectoruser/" + user.UUID}
+	return &linuxCloud{c: c, n: n, cloud: c.uuidOf(t, "cloud", "Default-Cloud"), pub: pub, userRf: "/api/cloudconnectoruser/" + user.UUID}
 }
 
 // setHosts makes Default-Cloud a Linux server cloud of exactly these hosts.
@@ -342,17 +328,6 @@ func abAll(t *testing.T, port int, hosts ...*sehost.Host) {
 		if r.complete != 100 || r.failed != 0 || r.non2xx != 0 {
 			t.Errorf("through the SE on %s: %+v, want 100 complete, 0 failed", h.IP, r)
 		}
-	}
-}
-
-// needTool fails under CI, and skips elsewhere, when a command the test runs is missing.
-func needTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("end-to-end prerequisite missing under CI=true: %s (.ci/run installs it)", name)
-		}
-		t.Skipf("end-to-end prerequisite missing: %s", name)
 	}
 }
 

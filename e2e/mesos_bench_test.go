@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -31,13 +29,8 @@ func BenchmarkMarathonEventToTraffic(b *testing.B) {
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(port int) string {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
+		body, _ := httpGet(client, fmt.Sprintf("http://127.0.0.1:%d/", port))
+		return body
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for get(ports[apps-1]) == "" {
@@ -74,22 +67,4 @@ func BenchmarkMarathonEventToTraffic(b *testing.B) {
 	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
 	b.Logf("Marathon event -> traffic on the new task, %d apps, %d samples: p50 %v, p99 %v (target p99 < 1 s)", apps, len(took), p50, p99)
-}
-
-// freePortsFrom returns n ports from first upwards that nothing listens on now.
-func freePortsFrom(t testing.TB, first, n int) []int {
-	t.Helper()
-	var ports []int
-	for p := first; len(ports) < n && p < 32768; p++ {
-		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		ports = append(ports, p)
-	}
-	if len(ports) < n {
-		t.Fatalf("fewer than %d free ports from %d", n, first)
-	}
-	return ports
 }

@@ -67,16 +67,7 @@ func mesosSetup(t testing.TB) (*controllerProc, *marathontest.Server, *taskBacke
 	backends := &taskBackends{}
 	t.Cleanup(backends.close)
 	mar.SetLauncher(backends.launch)
-	var clouds struct {
-		Results []struct {
-			UUID string `json:"uuid"`
-		} `json:"results"`
-	}
-	c.call(t, "GET", "/api/cloud?name=Default-Cloud", nil, &clouds)
-	if len(clouds.Results) != 1 {
-		t.Fatalf("Default-Cloud: %+v", clouds)
-	}
-	cloud := clouds.Results[0].UUID
+	cloud := c.uuidOf(t, "cloud", "Default-Cloud")
 	var out map[string]any
 	if code := c.call(t, "PUT", "/api/cloud/"+cloud, map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_MESOS",
 		"mesos_configuration": map[string]any{"marathon_configurations": []any{map[string]string{"marathon_url": mar.URL}}}}, &out); code != 200 {
@@ -101,18 +92,7 @@ func TestMarathonAppsServeThroughTheSE(t *testing.T) {
 		"healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}]}`, port)); err != nil {
 		t.Fatal(err)
 	}
-	get := func() (string, error) {
-		resp, err := http.Get(url)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			return "", fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return string(body), nil
-	}
+	get := func() (string, error) { return httpGet(http.DefaultClient, url) }
 	waitFor(t, "the app's service port to serve through the SE", 10*time.Second, func() bool { _, err := get(); return err == nil })
 	t.Logf("app posted to Marathon -> traffic through the SE: %v", time.Since(posted).Round(time.Millisecond))
 	seen := func(n int) map[string]bool {
@@ -129,34 +109,22 @@ func TestMarathonAppsServeThroughTheSE(t *testing.T) {
 	}
 
 	// Scale under a load loop: no request fails.
-	stop := make(chan struct{})
-	var failures []error
-	var requests int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 20000; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := get(); err != nil {
-				failures = append(failures, err)
-			}
-			requests++
-		}
-	}()
+	stop := startLoad(get)
 	scaled := time.Now()
 	if err := mar.Scale("/shop/web", 3); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the third task to take traffic", 10*time.Second, func() bool { return seen(10)["/shop/web task 3"] })
 	t.Logf("scale event -> traffic on the new task: %v", time.Since(scaled).Round(time.Millisecond))
-	close(stop)
-	<-done
+	results := stop()
+	var failures []error
+	for _, r := range results {
+		if r.err != nil {
+			failures = append(failures, r.err)
+		}
+	}
 	if len(failures) > 0 {
-		t.Errorf("%d of %d requests failed while scaling: %v", len(failures), requests, failures[0])
+		t.Errorf("%d of %d requests failed while scaling: %v", len(failures), len(results), failures[0])
 	}
 
 	// A broken label: the app is skipped with its error in the cloud's runtime; the others serve.

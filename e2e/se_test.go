@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -49,19 +47,8 @@ func TestSEServesBackendContainers(t *testing.T) {
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(url string) (string, error) {
-		resp, err := client.Get(url)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != 200 {
-			return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
-		}
-		return strings.TrimSpace(string(body)), nil
+		body, err := httpGet(client, url)
+		return strings.TrimSpace(body), err
 	}
 	servedBy := func(n int) map[string]int {
 		seen := map[string]int{}
@@ -84,45 +71,17 @@ func TestSEServesBackendContainers(t *testing.T) {
 	}
 
 	// A bounded load loop: every answer and failure, with its time.
-	type result struct {
-		at   time.Time
-		body string
-		err  error
-	}
-	load := func(url string, stop <-chan struct{}) (results func() []result) {
-		var mu sync.Mutex
-		var rs []result
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 20000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				body, err := get(url)
-				mu.Lock()
-				rs = append(rs, result{time.Now(), body, err})
-				mu.Unlock()
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-		return func() []result { wg.Wait(); return rs }
-	}
+	load := func() func() []loadResult { return startLoad(func() (string, error) { return get(url) }) }
 
 	// Stop one backend under traffic.
-	stop := make(chan struct{})
-	results := load(url, stop)
+	stopLoad := load()
 	time.Sleep(500 * time.Millisecond)
 	stoppedAt := time.Now()
 	docker(t, "stop", "-t", "1", "avie2e-b1")
 	detected := stoppedAt.Add(time.Duration(interval*failedChecks)*time.Second + 2*time.Second) // + the stop's own second and a check in flight
 	time.Sleep(time.Until(detected) + 3*time.Second)
-	close(stop)
 	var before, failedBefore, after, failedAfter, fromB1After int
-	for _, r := range results() {
+	for _, r := range stopLoad() {
 		if r.at.Before(detected) {
 			before++
 			if r.err != nil {
@@ -165,8 +124,7 @@ func TestSEServesBackendContainers(t *testing.T) {
 	waitFor(t, "the restarted backend to take traffic again", 20*time.Second, func() bool { return servedBy(10)["from b1"] > 0 })
 
 	// Change the pool and add a virtual service while traffic flows: nothing fails.
-	stop = make(chan struct{})
-	results = load(url, stop)
+	stopLoad = load()
 	time.Sleep(300 * time.Millisecond)
 	if code := c.call(t, "PATCH", "/api/pool/"+poolUUID, map[string]any{"servers": []any{server("10.213.40.12")}}, &out); code != 200 {
 		t.Fatalf("change the pool: %d %v", code, out)
@@ -181,9 +139,8 @@ func TestSEServesBackendContainers(t *testing.T) {
 		t.Fatalf("change the pool back: %d %v", code, out)
 	}
 	time.Sleep(time.Second)
-	close(stop)
 	var n, failed int
-	for _, r := range results() {
+	for _, r := range stopLoad() {
 		n++
 		if r.err != nil {
 			failed++
