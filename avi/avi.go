@@ -157,3 +157,15 @@ func KindByName(name string) (Kind, bool) {
 
 // ErrUnknownKind is returned for an object type the API does not have.
 var ErrUnknownKind = errors.New("unknown object type")
+
+// Complete fills each object's defaults and validates it, as the store does on a write, so
+// that an integration finds a bad object before writing anything; the error names the object.
+func Complete[T Object](objs ...T) error {
+	for _, o := range objs {
+		o.Defaults()
+		if err := o.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", o.GetMeta().Name, err)
+		}
+	}
+	return nil
+}

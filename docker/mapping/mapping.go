@@ -169,24 +169,10 @@ func (m *Mapper) mapService(key string, members []member) Result {
 		r.Pools = append(r.Pools, pool)
 		r.VirtualServices = append(r.VirtualServices, fe.VirtualService(name, front, ssl, name, avi.SystemL4, m.CloudRef))
 	}
-	for _, o := range r.objects() {
-		o.Defaults()
-		if err := o.Validate(); err != nil {
-			return fail(fmt.Errorf("%s: %w", o.GetMeta().Name, err))
-		}
+	if err := cmp.Or(avi.Complete(r.Pools...), avi.Complete(r.VirtualServices...)); err != nil {
+		return fail(err)
 	}
 	return r
-}
-
-func (r *Result) objects() []avi.Object {
-	var out []avi.Object
-	for _, o := range r.Pools {
-		out = append(out, o)
-	}
-	for _, o := range r.VirtualServices {
-		out = append(out, o)
-	}
-	return out
 }
 
 // tcpPorts are the TCP container ports the members publish, ascending; others are noted.

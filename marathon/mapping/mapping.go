@@ -214,27 +214,10 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 		vs := fe.VirtualService(name, front, ssl, name, profile, m.CloudRef)
 		r.VirtualServices = append(r.VirtualServices, vs)
 	}
-	for _, o := range r.objects() {
-		o.Defaults()
-		if err := o.Validate(); err != nil {
-			return fail(fmt.Errorf("%s: %w", o.GetMeta().Name, err))
-		}
+	if err := cmp.Or(avi.Complete(r.HealthMonitors...), avi.Complete(r.Pools...), avi.Complete(r.VirtualServices...)); err != nil {
+		return fail(err)
 	}
 	return r
-}
-
-func (r *Result) objects() []avi.Object {
-	var out []avi.Object
-	for _, o := range r.HealthMonitors {
-		out = append(out, o)
-	}
-	for _, o := range r.Pools {
-		out = append(out, o)
-	}
-	for _, o := range r.VirtualServices {
-		out = append(out, o)
-	}
-	return out
 }
 
 // checksByPort sorts the app's health checks by the port they check. A check of a fixed port
