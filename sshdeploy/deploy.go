@@ -98,6 +98,23 @@ type Conn struct {
 	fingerprint string
 }
 
+// ErrUnusableKey is a private key that does not parse.
+var ErrUnusableKey = errors.New("the private key is not usable")
+
+// DialKey is Dial with a private key in PEM (OpenSSH) form.
+func (d *Deployer) DialKey(ctx context.Context, host string, port int, user, privateKey string) (*Conn, error) {
+	signer, err := ssh.ParsePrivateKey([]byte(privateKey))
+	if err != nil {
+		return nil, ErrUnusableKey // the parser's message could quote the key
+	}
+	return d.Dial(ctx, host, port, user, signer)
+}
+
+// HostID is how a host's key is recorded: host:port in known_hosts form.
+func HostID(host string, port int) string {
+	return knownhosts.Normalize(net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
 // Dial connects to host:port as user with signer. The host key is checked against the recorded
 // one: none recorded, it is recorded (trust on first use); a different one is refused with a
 // *HostKeyChangedError.
@@ -106,7 +123,7 @@ func (d *Deployer) Dial(ctx context.Context, host string, port int, user string,
 		return nil, fmt.Errorf("ssh user %q is not a valid Linux user name", user)
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	id := knownhosts.Normalize(addr)
+	id := HostID(host, port)
 	known, err := d.keys.Lookup(id)
 	if err != nil {
 		return nil, err

@@ -119,6 +119,18 @@ func TestDialKeyRefused(t *testing.T) {
 	}
 }
 
+func TestDialKeyUnusableKey(t *testing.T) {
+	f := newFixture(t, newSigner(t))
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n"
+	_, err := f.d.DialKey(context.Background(), "127.0.0.1", f.srv.port, "avi", key)
+	if !errors.Is(err, ErrUnusableKey) || strings.Contains(err.Error(), "not a key") {
+		t.Fatalf("dial with a key that does not parse: %v, want ErrUnusableKey without the key", err)
+	}
+	if fp, err := f.keys.Fingerprint(HostID("127.0.0.1", f.srv.port)); err != nil || fp != "" {
+		t.Errorf("a host key was recorded (%q, %v): the host was dialed with a key that does not parse", fp, err)
+	}
+}
+
 func TestCheckSudo(t *testing.T) {
 	f := newFixture(t, newSigner(t))
 	c, err := f.dial(t)

@@ -100,6 +100,15 @@ func (f *KnownHostsFile) Lookup(host string) (ssh.PublicKey, error) {
 	return nil, nil
 }
 
+// Fingerprint is the SHA256 fingerprint of the key recorded for host, or "" when none is.
+func (f *KnownHostsFile) Fingerprint(host string) (string, error) {
+	k, err := f.Lookup(host)
+	if err != nil || k == nil {
+		return "", err
+	}
+	return Fingerprint(k), nil
+}
+
 // Record keeps key as host's key, replacing any other.
 func (f *KnownHostsFile) Record(host string, key ssh.PublicKey) error {
 	return f.update(host, key)

@@ -7,16 +7,13 @@ package linuxcloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -63,7 +60,7 @@ type Session interface {
 
 // Dialer opens sessions to hosts.
 type Dialer interface {
-	Dial(ctx context.Context, host string, port int, user string, signer ssh.Signer) (Session, error)
+	Dial(ctx context.Context, host string, port int, user, privateKey string) (Session, error)
 }
 
 // SSH is the Dialer of a *sshdeploy.Deployer.
@@ -71,8 +68,8 @@ func SSH(d *sshdeploy.Deployer) Dialer { return sshDialer{d} }
 
 type sshDialer struct{ d *sshdeploy.Deployer }
 
-func (s sshDialer) Dial(ctx context.Context, host string, port int, user string, signer ssh.Signer) (Session, error) {
-	c, err := s.d.Dial(ctx, host, port, user, signer)
+func (s sshDialer) Dial(ctx context.Context, host string, port int, user, privateKey string) (Session, error) {
+	c, err := s.d.DialKey(ctx, host, port, user, privateKey)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -81,7 +78,7 @@ func (s sshDialer) Dial(ctx context.Context, host string, port int, user string,
 
 // HostKeys is where recorded host keys are read (to show them) and forgotten (with the host).
 type HostKeys interface {
-	Lookup(host string) (ssh.PublicKey, error)
+	Fingerprint(host string) (string, error)
 	Forget(host string) error
 }
 
@@ -303,16 +300,13 @@ func (m *Manager) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map
 
 // hostID is how the host key store names a host.
 func (m *Manager) hostID(t target) string {
-	return knownhosts.Normalize(net.JoinHostPort(t.ip.Addr, strconv.Itoa(m.cfg.SSHPort)))
+	return sshdeploy.HostID(t.ip.Addr, m.cfg.SSHPort)
 }
 
 // setInitial shows a host about to be deployed, with the key recorded for it, if any. A host
 // deployed again (its credentials changed) keeps its status until the deployment moves it.
 func (m *Manager) setInitial(t target) {
-	fp := ""
-	if k, err := m.cfg.HostKeys.Lookup(m.hostID(t)); err == nil && k != nil {
-		fp = sshdeploy.Fingerprint(k)
-	}
+	fp, _ := m.cfg.HostKeys.Fingerprint(m.hostID(t))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, ok := m.status[t.ip.Addr]
@@ -462,13 +456,12 @@ func (m *Manager) connect(ctx context.Context, t target) (Session, error) {
 	if t.user == "" || t.privateKey == "" {
 		return fail(fmt.Errorf("the cloud has no SSH user with a key: set linuxserver_configuration.ssh_user_ref"))
 	}
-	signer, err := ssh.ParsePrivateKey([]byte(t.privateKey))
-	if err != nil {
-		return fail(fmt.Errorf("the SSH user's private key is not usable: import it again"))
-	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	sess, err := m.cfg.Dialer.Dial(dctx, t.ip.Addr, m.cfg.SSHPort, t.user, signer)
+	sess, err := m.cfg.Dialer.Dial(dctx, t.ip.Addr, m.cfg.SSHPort, t.user, t.privateKey)
+	if errors.Is(err, sshdeploy.ErrUnusableKey) {
+		return fail(fmt.Errorf("the SSH user's private key is not usable: import it again"))
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -47,10 +46,10 @@ func (f *fakeSSH) host(addr string) *fakeHost {
 	return f.hosts[addr]
 }
 
-func (f *fakeSSH) Dial(_ context.Context, host string, port int, user string, signer ssh.Signer) (Session, error) {
+func (f *fakeSSH) Dial(_ context.Context, host string, port int, user, privateKey string) (Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if user != "ops" || signer == nil || port != 22 {
+	if user != "ops" || privateKey == "" || port != 22 {
 		return nil, fmt.Errorf("dialed as %q on port %d", user, port)
 	}
 	h := f.host(host)
@@ -161,7 +160,7 @@ type fakeKeys struct {
 	forgotten []string
 }
 
-func (k *fakeKeys) Lookup(string) (ssh.PublicKey, error) { return nil, nil }
+func (k *fakeKeys) Fingerprint(string) (string, error) { return "", nil }
 func (k *fakeKeys) Forget(host string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
