@@ -518,6 +518,22 @@ func TestLinuxCloud(t *testing.T) {
 	for path, body := range answers {
 		noSecret(t, path, body, keyLines)
 	}
+
+	// Removing a host uninstalls its SE there and deletes its SE record.
+	aSE := w.until(t, a.IP.String(), "host a Ready before its removal", time.Minute, func(h linuxHost) bool { return h.SERef != "" }).SERef
+	lc.setHosts(t, b, late, reinstalledHost)
+	// The removal runs in the background (the host leaves the runtime at once); its SE record
+	// goes last, once the SE is uninstalled.
+	sePath := strings.TrimPrefix(aSE, strings.TrimSuffix(c.url(""), "/"))
+	waitFor(t, "the removed host's SE record to go", 2*time.Minute, func() bool {
+		return c.call(t, "GET", sePath, nil, nil) == http.StatusNotFound
+	})
+	if out, _, err := a.Exec(ctx, "docker", "ps", "-a", "--filter", "name=^avise$", "--format", "{{.Names}}"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("avise on the removed host: %q, %v; want it uninstalled", out, err)
+	}
+	if out, code, _ := a.Exec(ctx, "test", "-e", "/etc/avi-init/avise.env"); code == 0 {
+		t.Errorf("the removed host keeps the SE's env file %s", out)
+	}
 }
 
 // fetchText GETs a text answer without credentials.
