@@ -100,21 +100,6 @@ func (c linuxCloudController) RemoveSEs(ip string) error {
 	})
 }
 
-// cloudRuntime is GET /api/cloud/{uuid}/runtime: the cloud's hosts and their SE deployments.
-func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ string) {
-	o, err := s.store.Get("cloud", r.PathValue("uuid"))
-	if err != nil {
-		storeError(w, err)
-		return
-	}
-	c := o.(*avi.Cloud)
-	out := map[string]any{"uuid": c.UUID, "name": c.Name, "vtype": c.Vtype, "linuxserver_hosts": s.linux.Hosts(c)}
-	if st, ok := s.mesos.Status(c.UUID); ok {
-		out["mesos"] = st
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 // linuxHostInstall is GET /api/linux_host_install?username=<user>, without authentication as
 // Avi's: a script that prepares a host for the Linux server cloud whose SSH user (a
 // cloudconnectoruser) has that name. It carries only the public key.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/sshdeploy"

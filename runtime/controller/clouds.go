@@ -1,0 +1,23 @@
+package controller
+
+import (
+	"net/http"
+
+	"github.com/avi-init/avi-init/avi"
+)
+
+// cloudRuntime is GET /api/cloud/{uuid}/runtime: what each integration reports of the cloud
+// (Linux server hosts and their SE deployments, a Mesos cloud's sync).
+func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ string) {
+	o, err := s.store.Get("cloud", r.PathValue("uuid"))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	c := o.(*avi.Cloud)
+	out := map[string]any{"uuid": c.UUID, "name": c.Name, "vtype": c.Vtype, "linuxserver_hosts": s.linux.Hosts(c)}
+	if st, ok := s.mesos.Status(c.UUID); ok {
+		out["mesos"] = st
+	}
+	writeJSON(w, http.StatusOK, out)
+}
