@@ -1,27 +1,22 @@
 // Package mesoscloud runs the controller's Mesos/Marathon integration: one Marathon watcher
-// per CLOUD_MESOS cloud, and a sync that keeps the virtual services, pools and health monitors
-// the cloud's apps map to equal to what is in the store. Objects are marked created_by
-// "marathon:<cloud uuid>:<app id>"; the sync changes and deletes only those, one app per
-// transaction, so that an app that cannot be mapped or written never holds up the others. An
-// app in error keeps the objects it had, and the error is shown in the cloud's status.
+// per CLOUD_MESOS cloud, whose apps are written to the store by orchsync, marked created_by
+// "marathon:<cloud uuid>:<app id>". An app in error keeps the objects it had, and the error is
+// shown in the cloud's status.
 package mesoscloud
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/marathon"
 	"github.com/avi-init/avi-init/marathon/mapping"
+	"github.com/avi-init/avi-init/runtime/controller/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -115,7 +110,7 @@ func (m *Manager) Run(ctx context.Context) {
 			<-r.done
 			delete(runners, uuid)
 			if _, ok := want[uuid]; !ok {
-				if err := m.removeAll(uuid); err != nil {
+				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
 					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
 				}
 				m.mu.Lock()
@@ -204,281 +199,31 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 // Owner is the created_by prefix of a cloud's objects.
 func Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
 
-// kinds in the order they are written; deletion goes the other way, so that nothing is
-// deleted while still referred to.
-var kinds = []string{"healthmonitor", "pool", "virtualservice"}
-
-// owned is an object the cloud made.
-type owned struct {
-	kind, uuid, name string
-}
-
 // sync makes the store hold what the apps map to.
 func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Result) {
-	log := m.logger()
-	owner := Owner(cloud)
-	byApp := m.ownedByApp(owner)
-	ports := m.portIndex()
-
-	var appErrors, notes []AppIssue
-	seen := map[string]bool{}
-	vsCount := 0
+	groups := make([]orchsync.Group, 0, len(results))
 	for _, r := range results {
-		seen[r.AppID] = true
-		for _, n := range r.Notes {
-			notes = append(notes, AppIssue{r.AppID, n})
-		}
-		err := r.Err
-		if err == nil {
-			err = ports.claim(owner+r.AppID, r.VirtualServices)
-		}
-		if err == nil {
-			err = m.writeApp(owner+r.AppID, r, byApp[r.AppID])
-		}
-		if err != nil {
-			// The app keeps whatever it had: a broken label must not take a running
-			// service away.
-			appErrors = append(appErrors, AppIssue{r.AppID, err.Error()})
-			vsCount += countVS(byApp[r.AppID])
-			continue
-		}
-		vsCount += len(r.VirtualServices)
+		groups = append(groups, orchsync.Group{Key: r.AppID, VirtualServices: r.VirtualServices, Pools: r.Pools,
+			HealthMonitors: r.HealthMonitors, Notes: r.Notes, Err: r.Err})
 	}
-	// Apps gone from Marathon take their objects with them.
-	var gone []owned
-	for app, objs := range byApp {
-		if !seen[app] {
-			gone = append(gone, objs...)
+	rep := orchsync.Sync(m.Store, Owner(cloud), groups, nil)
+	for _, e := range rep.Errors {
+		if e.Key == "" {
+			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)
 		}
 	}
-	if len(gone) > 0 {
-		if err := m.Store.Update(func(tx *store.Tx) error { return deleteAll(tx, gone) }); err != nil {
-			log.Error("delete the objects of deleted apps", "err", err)
-			appErrors = append(appErrors, AppIssue{"", fmt.Sprintf("delete the objects of deleted apps: %v", err)})
-		}
-	}
-	sortIssues(appErrors)
-	sortIssues(notes)
 	m.setStatus(cloud, func(s *Status) {
 		s.State, s.Reason = "SYNCED", ""
 		s.LastSync = time.Now().UTC().Format(time.RFC3339)
-		s.Apps, s.VirtualServices = len(apps), vsCount
-		s.AppErrors, s.AppNotes = appErrors, notes
+		s.Apps, s.VirtualServices = len(apps), rep.VirtualServices
+		s.AppErrors, s.AppNotes = appIssues(rep.Errors), appIssues(rep.Notes)
 	})
 }
 
-func sortIssues(is []AppIssue) {
-	slices.SortFunc(is, func(a, b AppIssue) int {
-		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Message, b.Message))
-	})
-}
-
-func countVS(objs []owned) int {
-	n := 0
-	for _, o := range objs {
-		if o.kind == "virtualservice" {
-			n++
-		}
-	}
-	return n
-}
-
-// ownedByApp lists the cloud's objects by app ID.
-func (m *Manager) ownedByApp(owner string) map[string][]owned {
-	out := map[string][]owned{}
-	m.Store.View(func(_ int64, objs func(string) []avi.Object) {
-		for _, kind := range kinds {
-			for _, o := range objs(kind) {
-				app, ok := strings.CutPrefix(createdBy(o), owner)
-				if ok {
-					out[app] = append(out[app], owned{kind, o.GetMeta().UUID, o.GetMeta().Name})
-				}
-			}
-		}
-	})
-	return out
-}
-
-func createdBy(o avi.Object) string {
-	switch o := o.(type) {
-	case *avi.VirtualService:
-		return o.CreatedBy
-	case *avi.Pool:
-		return o.CreatedBy
-	case *avi.HealthMonitor:
-		return o.CreatedBy
-	}
-	return ""
-}
-
-// writeApp writes one app's objects in one transaction: created, replaced when they differ,
-// and the app's objects it no longer maps to deleted.
-func (m *Manager) writeApp(maker string, r mapping.Result, had []owned) error {
-	type write struct {
-		kind string
-		o    avi.Object
-	}
-	var objs []write
-	for _, o := range r.HealthMonitors {
-		o.CreatedBy = maker
-		objs = append(objs, write{"healthmonitor", o})
-	}
-	for _, o := range r.Pools {
-		o.CreatedBy = maker
-		objs = append(objs, write{"pool", o})
-	}
-	for _, o := range r.VirtualServices {
-		o.CreatedBy = maker
-		objs = append(objs, write{"virtualservice", o})
-	}
-	return m.Store.Update(func(tx *store.Tx) error {
-		keep := map[string]bool{}
-		for _, w := range objs {
-			name := w.o.GetMeta().Name
-			keep[w.kind+" "+name] = true
-			id, exists := tx.ByName(w.kind, name)
-			if !exists {
-				if _, err := tx.Create(w.kind, w.o); err != nil {
-					return fmt.Errorf("%s %s: %w", w.kind, name, err)
-				}
-				continue
-			}
-			cur, err := tx.Get(w.kind, id)
-			if err != nil {
-				return err
-			}
-			if createdBy(cur) != maker {
-				return fmt.Errorf("%s %s: the name is taken by an object this app did not make", w.kind, name)
-			}
-			if same(tx, w.kind, cur, w.o) {
-				continue
-			}
-			if _, err := tx.Put(w.kind, id, w.o); err != nil {
-				return fmt.Errorf("%s %s: %w", w.kind, name, err)
-			}
-		}
-		var stale []owned
-		for _, o := range had {
-			if !keep[o.kind+" "+o.name] {
-				stale = append(stale, o)
-			}
-		}
-		return deleteAll(tx, stale)
-	})
-}
-
-// same reports whether writing want over cur would change nothing: want's references are
-// compared in the stored form (by uuid), and the fields the store sets are ignored.
-func same(tx *store.Tx, kind string, cur, want avi.Object) bool {
-	k, _ := avi.KindByName(kind)
-	w := k.New()
-	data, err := json.Marshal(want)
-	if err != nil || json.Unmarshal(data, w) != nil {
-		return false
-	}
-	for _, r := range w.Refs() {
-		name, ok := strings.CutPrefix(*r.Value, "/api/"+r.Kind+"?name=")
-		if !ok {
-			continue
-		}
-		id, found := tx.ByName(r.Kind, name)
-		if !found {
-			return false
-		}
-		*r.Value = store.URL(r.Kind, id)
-	}
-	wm, cm := w.GetMeta(), cur.GetMeta()
-	wm.UUID, wm.URL, wm.LastModified = cm.UUID, cm.URL, cm.LastModified
-	a, err1 := json.Marshal(w)
-	b, err2 := json.Marshal(cur)
-	return err1 == nil && err2 == nil && string(a) == string(b)
-}
-
-// deleteAll deletes objects, virtual services first, then pools, then health monitors.
-func deleteAll(tx *store.Tx, objs []owned) error {
-	for i := len(kinds) - 1; i >= 0; i-- {
-		for _, o := range objs {
-			if o.kind != kinds[i] {
-				continue
-			}
-			if err := tx.Delete(o.kind, o.uuid); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("delete %s %s: %w", o.kind, o.name, err)
-			}
-		}
-	}
-	return nil
-}
-
-// removeAll deletes every object a cloud made.
-func (m *Manager) removeAll(cloud string) error {
-	var all []owned
-	for _, objs := range m.ownedByApp(Owner(cloud)) {
-		all = append(all, objs...)
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	return m.Store.Update(func(tx *store.Tx) error { return deleteAll(tx, all) })
-}
-
-// ports is which virtual services listen on each port, with their VIP (empty for east-west
-// services, which listen on every address). Two services on one port and address would make
-// every SE reject its whole configuration, so an app whose port is taken is refused instead.
-type ports map[int][]portUser
-
-type portUser struct{ vip, name, createdBy string }
-
-func (m *Manager) portIndex() ports {
-	idx := ports{}
-	m.Store.View(func(_ int64, objs func(string) []avi.Object) {
-		for _, o := range objs("virtualservice") {
-			if vs := o.(*avi.VirtualService); vs.IsEnabled() {
-				idx.add(vs, vs.CreatedBy)
-			}
-		}
-	})
-	return idx
-}
-
-func vip(vs *avi.VirtualService) string {
-	if vs.IPAddress == nil {
-		return ""
-	}
-	return vs.IPAddress.Addr
-}
-
-// servicePorts lists every port a virtual service listens on.
-func servicePorts(vs *avi.VirtualService) []int {
-	var out []int
-	for _, s := range vs.Services {
-		for p := s.Port; p <= max(s.Port, s.PortRangeEnd); p++ {
-			out = append(out, p)
-		}
+func appIssues(is []orchsync.Issue) []AppIssue {
+	var out []AppIssue
+	for _, i := range is {
+		out = append(out, AppIssue{AppID: i.Key, Message: i.Message})
 	}
 	return out
-}
-
-func (idx ports) add(vs *avi.VirtualService, createdBy string) {
-	for _, p := range servicePorts(vs) {
-		idx[p] = append(idx[p], portUser{vip(vs), vs.Name, createdBy})
-	}
-}
-
-// claim takes the app's ports, or says which service holds one of them. An east-west service
-// clashes with anything on its port; a VIP only with east-west services and the same VIP.
-func (idx ports) claim(createdBy string, vss []*avi.VirtualService) error {
-	for _, vs := range vss {
-		v := vip(vs)
-		for _, p := range servicePorts(vs) {
-			for _, u := range idx[p] {
-				if u.createdBy != createdBy && (v == "" || u.vip == "" || u.vip == v) {
-					return fmt.Errorf("virtual service %s: port %d is taken by virtual service %s", vs.Name, p, u.name)
-				}
-			}
-		}
-	}
-	for _, vs := range vss {
-		idx.add(vs, createdBy)
-	}
-	return nil
 }
