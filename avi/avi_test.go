@@ -587,6 +587,10 @@ func TestCloudRules(t *testing.T) {
 		return &Cloud{Meta: Meta{Name: DefaultCloudName}, Vtype: CloudLinuxServer, LinuxserverConfiguration: &LinuxServerConfiguration{
 			SSHUserRef: "/api/cloudconnectoruser?name=ops", Hosts: []LinuxHost{{HostIP: IPAddr{Addr: "192.0.2.31", Type: "V4"}}}}}
 	}
+	docker := func() *Cloud {
+		return &Cloud{Meta: Meta{Name: "d"}, Vtype: CloudDocker, DockerConfiguration: &DockerConfiguration{
+			SSHUserRef: "/api/cloudconnectoruser?name=ops", Hosts: []LinuxHost{{HostIP: IPAddr{Addr: "192.0.2.41", Type: "V4"}}}}}
+	}
 	cases := []struct {
 		name  string
 		c     *Cloud
@@ -595,7 +599,9 @@ func TestCloudRules(t *testing.T) {
 		{"none", &Cloud{Meta: Meta{Name: "x"}, Vtype: CloudNone}, ""},
 		{"linux", linux(), ""},
 		{"mesos", m, ""},
-		{"docker", &Cloud{Meta: Meta{Name: "x"}, Vtype: CloudDocker}, ""},
+		{"docker", docker(), ""},
+		{"docker without user", &Cloud{Meta: Meta{Name: "x"}, Vtype: CloudDocker}, "docker_configuration.ssh_user_ref"},
+		{"docker bad host", func() *Cloud { c := docker(); c.DockerConfiguration.Hosts[0].HostIP.Addr = "::g"; return c }(), "docker_configuration.hosts[0].host_ip.addr"},
 		{"bad vtype", &Cloud{Meta: Meta{Name: "x"}, Vtype: "CLOUD_VCENTER"}, "vtype"},
 		{"no name", &Cloud{Vtype: CloudNone}, "name"},
 		{"linux without user", func() *Cloud { c := linux(); c.LinuxserverConfiguration.SSHUserRef = ""; return c }(), "linuxserver_configuration.ssh_user_ref"},
@@ -622,6 +628,19 @@ func TestCloudRules(t *testing.T) {
 	}
 	if r := (&Cloud{}).Refs(); len(r) != 0 {
 		t.Errorf("refs of a bare cloud: %+v", r)
+	}
+
+	// SE hosts: a Linux server or Docker cloud's, by its type only.
+	if u, h := linux().SEHosts(); u != "/api/cloudconnectoruser?name=ops" || len(h) != 1 || h[0].HostIP.Addr != "192.0.2.31" {
+		t.Errorf("linux SE hosts %q %+v", u, h)
+	}
+	if u, h := docker().SEHosts(); u != "/api/cloudconnectoruser?name=ops" || len(h) != 1 || h[0].HostIP.Addr != "192.0.2.41" {
+		t.Errorf("docker SE hosts %q %+v", u, h)
+	}
+	stale := docker()
+	stale.Vtype = CloudNone
+	if u, h := stale.SEHosts(); u != "" || h != nil {
+		t.Errorf("a cloud no longer Docker still has SE hosts %q %+v", u, h)
 	}
 
 	// Marathon passwords and tokens are secrets, kept by an update to the same Marathon and user.

@@ -323,10 +323,23 @@ type MarathonConfiguration struct {
 	MarathonToken string `json:"marathon_token,omitempty"`
 }
 
-// DockerConfiguration is Docker integration: containers with an avi_proxy label on SE hosts.
+// DockerConfiguration is Docker integration: the controller keeps an SE on each host, as in a
+// Linux server cloud, and maps the containers there that carry an avi_proxy label.
 type DockerConfiguration struct {
 	SSHUserRef string      `json:"ssh_user_ref,omitempty"`
 	Hosts      []LinuxHost `json:"hosts,omitempty"`
+}
+
+// SEHosts is the SSH user and the hosts the controller keeps SEs on: a Linux server cloud's, or
+// a Docker cloud's. Other clouds have none.
+func (c *Cloud) SEHosts() (sshUserRef string, hosts []LinuxHost) {
+	switch {
+	case c.Vtype == CloudLinuxServer && c.LinuxserverConfiguration != nil:
+		return c.LinuxserverConfiguration.SSHUserRef, c.LinuxserverConfiguration.Hosts
+	case c.Vtype == CloudDocker && c.DockerConfiguration != nil:
+		return c.DockerConfiguration.SSHUserRef, c.DockerConfiguration.Hosts
+	}
+	return "", nil
 }
 
 // Defaults: a Mesos cloud re-syncs every 60 s.
@@ -356,6 +369,16 @@ func (c *Cloud) Validate() error {
 	}
 	if c.Vtype == CloudLinuxServer && (c.LinuxserverConfiguration == nil || c.LinuxserverConfiguration.SSHUserRef == "") {
 		return fieldErr("linuxserver_configuration.ssh_user_ref", "is required for %s", CloudLinuxServer)
+	}
+	if d := c.DockerConfiguration; d != nil {
+		for i, h := range d.Hosts {
+			if err := h.HostIP.validate(fmt.Sprintf("docker_configuration.hosts[%d].host_ip", i)); err != nil {
+				return err
+			}
+		}
+	}
+	if c.Vtype == CloudDocker && (c.DockerConfiguration == nil || c.DockerConfiguration.SSHUserRef == "") {
+		return fieldErr("docker_configuration.ssh_user_ref", "is required for %s (the user the controller reaches the hosts' engines as)", CloudDocker)
 	}
 	if m := c.MesosConfiguration; m != nil {
 		if err := between("mesos_configuration.app_sync_frequency", m.AppSyncFrequency, 1, 3600); err != nil {

@@ -1,5 +1,5 @@
 // Package linuxcloud runs the controller's Linux server clouds: it keeps a service engine on
-// every host such a cloud lists. One goroutine per host deploys the SE over SSH (connect, verify
+// every host such a cloud (or a Docker cloud, whose hosts are SE hosts too) lists. One goroutine per host deploys the SE over SSH (connect, verify
 // the host key, check sudo, copy the binary, run the installer), waits until the SE joins and
 // heartbeats, retries failures with jittered exponential backoff, and uninstalls the SE from a
 // host the cloud no longer lists.
@@ -208,21 +208,21 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
-// targets reads the hosts the Linux server clouds list. A host listed twice is the first
-// cloud's (clouds by name).
+// targets reads the hosts the Linux server and Docker clouds list. A host listed twice is the
+// first cloud's (clouds by name).
 func (m *Manager) targets() map[string]target {
 	out := map[string]target{}
 	for _, o := range m.cfg.Store.List("cloud") {
 		c := o.(*avi.Cloud)
-		l := c.LinuxserverConfiguration
-		if c.Vtype != avi.CloudLinuxServer || l == nil {
+		userRef, hosts := c.SEHosts()
+		if len(hosts) == 0 {
 			continue
 		}
 		var user, key string
-		if u, err := m.cfg.Store.Get("cloudconnectoruser", uuidOf(l.SSHUserRef)); err == nil {
+		if u, err := m.cfg.Store.Get("cloudconnectoruser", uuidOf(userRef)); err == nil {
 			user, key = u.GetMeta().Name, u.(*avi.CloudConnectorUser).PrivateKey
 		}
-		for _, h := range l.Hosts {
+		for _, h := range hosts {
 			if _, dup := out[h.HostIP.Addr]; !dup {
 				out[h.HostIP.Addr] = target{cloud: c.UUID, ip: h.HostIP, user: user, privateKey: key}
 			}
@@ -352,12 +352,10 @@ func (m *Manager) state(t target) string {
 // Hosts returns the status of each host a cloud lists, in its order.
 func (m *Manager) Hosts(c *avi.Cloud) []HostStatus {
 	out := []HostStatus{}
-	if c.Vtype != avi.CloudLinuxServer || c.LinuxserverConfiguration == nil {
-		return out
-	}
+	_, hosts := c.SEHosts()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, h := range c.LinuxserverConfiguration.Hosts {
+	for _, h := range hosts {
 		if st, ok := m.status[h.HostIP.Addr]; ok {
 			out = append(out, *st)
 		} else {

@@ -438,6 +438,36 @@ func TestRemovedHostUninstalledAndAddedBack(t *testing.T) {
 	}
 }
 
+// A Docker cloud's hosts are SE hosts too; the cloud turning into another type removes them.
+func TestDockerCloudHostsGetSEs(t *testing.T) {
+	h := newHarness(t)
+	docker := &avi.Cloud{Meta: avi.Meta{Name: "docker"}, Vtype: avi.CloudDocker, DockerConfiguration: &avi.DockerConfiguration{
+		SSHUserRef: "/api/cloudconnectoruser?name=ops", Hosts: []avi.LinuxHost{{HostIP: avi.IPAddr{Addr: "198.51.100.20", Type: "V4"}}}}}
+	c, err := h.st.Create("cloud", docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := h.m.Hosts(c.(*avi.Cloud))
+	if len(hosts) != 1 || hosts[0].HostIP.Addr != "198.51.100.20" {
+		t.Fatalf("the Docker cloud's hosts: %+v", hosts)
+	}
+	waitFor(t, "the Docker cloud's host Ready", func() bool {
+		c, _ := h.st.Get("cloud", c.GetMeta().UUID)
+		hs := h.m.Hosts(c.(*avi.Cloud))
+		return len(hs) == 1 && hs[0].State == StateReady
+	})
+	none := c.(*avi.Cloud)
+	none.Vtype = avi.CloudNone
+	if _, err := h.st.Put("cloud", none.UUID, none); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the host's SE uninstalled", func() bool {
+		h.ssh.mu.Lock()
+		defer h.ssh.mu.Unlock()
+		return h.ssh.hosts["198.51.100.20"].uninstalls == 1
+	})
+}
+
 // A reinstalled host (its key changed) is removed and at once added back, as the refusal tells
 // the operator: its removal cannot uninstall (the key is still refused) and is cut short, yet
 // the key is forgotten, so that the host is trusted anew and deployed.

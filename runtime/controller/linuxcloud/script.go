@@ -13,8 +13,9 @@ import (
 // `curl -ks https://<controller>/api/linux_host_install?username=<user> | sudo bash`. It is
 // idempotent and says what it changed. USER and KEY are replaced by shell-quoted words.
 const hostInstallScript = `#!/bin/sh
-# Prepares this host for the avi-init controller's Linux server cloud: the SSH user exists, the
-# controller's public key is authorized for it, and it may use sudo without a password.
+# Prepares this host for the avi-init controller's Linux server and Docker clouds: the SSH user
+# exists, the controller's public key is authorized for it, it may use sudo without a password,
+# and it is in the docker group.
 set -eu
 user=USER
 key=KEY
@@ -71,7 +72,19 @@ else
 	mv -f "$tmp" "$sudoers"
 	echo "$sudoers: granted $user password-less sudo"
 fi
-echo "this host is ready for the controller's Linux server cloud (user $user)"
+# The Docker cloud reads the host's engine (containers and events) over the SSH connection, as
+# this user: the engine's socket is its docker group's.
+if getent group docker >/dev/null 2>&1; then
+	if id -nG "$user" | tr ' ' '\n' | grep -qx docker; then
+		echo "group docker: $user is a member already"
+	else
+		usermod -aG docker "$user" 2>/dev/null || addgroup "$user" docker
+		echo "group docker: added $user (the Docker cloud reads this host's engine as $user)"
+	fi
+else
+	echo "group docker: none on this host (no Docker engine yet); run this again after installing Docker for the Docker cloud"
+fi
+echo "this host is ready for the controller's Linux server and Docker clouds (user $user)"
 `
 
 // HostInstallScript is the linux_host_install script for user, authorizing publicKey (an

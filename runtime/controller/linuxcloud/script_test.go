@@ -33,6 +33,7 @@ func TestHostInstallScript(t *testing.T) {
 		`visudo -cf "$tmp"`,
 		`grep -qF "$key" "$home/.ssh/authorized_keys"`,
 		`chmod 600 "$home/.ssh/authorized_keys"`,
+		`usermod -aG docker "$user"`,
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q", want)
