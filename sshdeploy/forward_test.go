@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,3 +195,135 @@ func TestRealSSHDDialUnix(t *testing.T) {
 
 // dockerSocket is where this machine's Docker engine listens.
 const dockerSocket = "/var/run/docker.sock"
+
+// frozenProxy forwards TCP to target until freeze is called; from then on it passes nothing,
+// as a host that vanished (powered off, cable cut) answers nothing and closes nothing.
+func frozenProxy(t *testing.T, target int) (port int, freeze func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frozen atomic.Bool
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(done)
+		l.Close()
+		wg.Wait()
+	})
+	pass := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			for frozen.Load() {
+				select {
+				case <-done:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Go(func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(target)))
+			if err != nil {
+				in.Close()
+				continue
+			}
+			wg.Go(func() { pass(out, in) })
+			wg.Go(func() { pass(in, out) })
+			wg.Go(func() {
+				<-done
+				in.Close()
+				out.Close()
+			})
+		}
+	})
+	return l.Addr().(*net.TCPAddr).Port, func() { frozen.Store(true) }
+}
+
+func TestKeepAliveClosesAConnectionToAVanishedHost(t *testing.T) {
+	f := newFixture(t, newSigner(t))
+	// Made before the proxy, so that cleaning up the proxy first ends the server's side of the
+	// stream, which the echo server's cleanup waits for.
+	sock := echoSocket(t)
+	port, freeze := frozenProxy(t, f.srv.port)
+	c, err := f.d.Dial(context.Background(), "127.0.0.1", port, "avi", f.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.DialUnix(context.Background(), sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	const interval = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ended := make(chan error, 1)
+	go func() { ended <- c.KeepAlive(ctx, interval) }()
+	// A host that answers keeps its connection through several rounds.
+	time.Sleep(4 * interval)
+	roundTrip(t, s, "alive")
+	select {
+	case err := <-ended:
+		t.Fatalf("KeepAlive ended on a host that answers: %v", err)
+	default:
+	}
+
+	// The host vanishes: a reader blocked on a stream ends, within about two intervals.
+	freeze()
+	start := time.Now()
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := s.Read(make([]byte, 1))
+		readErr <- err
+	}()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(err.Error(), "did not answer") {
+			t.Errorf("KeepAlive: %v, want it to say the host did not answer", err)
+		}
+	case <-time.After(20 * interval):
+		t.Fatal("KeepAlive did not notice the host vanished")
+	}
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Errorf("a read on the dead connection returned no error")
+		}
+	case <-time.After(20 * interval):
+		t.Fatal("a read blocked on the vanished host's stream was not ended")
+	}
+	if d := time.Since(start); d > 5*interval {
+		t.Errorf("noticed after %v, want within about two intervals of %v", d, interval)
+	}
+
+	// Ending ctx ends KeepAlive with no error.
+	c2, err := f.dial(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { time.Sleep(3 * interval); cancel2() }()
+	if err := c2.KeepAlive(ctx2, interval); err != nil {
+		t.Errorf("KeepAlive after ctx ended: %v", err)
+	}
+}

@@ -28,9 +28,13 @@
 //     refuses as a layer. The inner engine is left to pick its storage
 //     driver and picks overlay2 there: no FUSE device needed, no per-layer
 //     copies as with vfs.
-//   - The inner engine has no default bridge and no iptables rules: the SE
-//     uses host networking, and nothing in the host has to touch netfilter.
-//     Containers there must be run with --network host (or none).
+//   - The inner engine sets no iptables rules, so nothing in the host has
+//     to touch netfilter. By default it has no bridge either, as the SE uses
+//     host networking: containers there must be run with --network host (or
+//     none). With Options.Bridge it keeps the default bridge (docker0), and
+//     ports published with -p are served on the host's address by the
+//     engine's userland proxy (docker-proxy) rather than by NAT rules, as
+//     application containers of a Docker cloud need.
 //   - aviuser's authorized key, the sudoers rule and a fixed host key are
 //     written into the container before it first boots; otherwise sshd
 //     makes its ed25519 host key at first boot, so each host, and a host
@@ -38,6 +42,7 @@
 package sehost
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -49,6 +54,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -162,7 +168,17 @@ type Options struct {
 	// replaces a host with another at the same address (a reinstalled
 	// machine) by closing it and adding one with its IP.
 	IP netip.Addr
+	// Bridge gives the inner engine its default bridge network, so that
+	// containers run without --network host and publish ports (-p).
+	Bridge bool
 }
+
+// bridgeDaemonJSON is the inner engine's configuration under
+// Options.Bridge; Recipe's has "bridge": "none". iptables stays off:
+// docker-proxy alone serves published ports. Without masquerading,
+// containers on the bridge reach nothing past the host, which serving
+// published ports does not need.
+const bridgeDaemonJSON = `{"iptables": false}` + "\n"
 
 // Network is a private Docker network for SE hosts.
 type Network struct {
@@ -346,6 +362,11 @@ func (n *Network) start(ctx context.Context, ip netip.Addr, o Options) (*Host, e
 		files = append(files, systemdhost.File{Path: "/etc/sudoers.d/" + User, Mode: 0o440,
 			Data: []byte(User + " ALL=(ALL:ALL) NOPASSWD: ALL\n")})
 	}
+	if o.Bridge {
+		// A per-host file, not a second image: files written before boot
+		// replace the image's, and the image (and its build) stays shared.
+		files = append(files, systemdhost.File{Path: "/etc/docker/daemon.json", Mode: 0o644, Data: []byte(bridgeDaemonJSON)})
+	}
 	if o.HostKey != nil {
 		keyFiles, err := hostKeyFiles(o.HostKey)
 		if err != nil {
@@ -410,6 +431,48 @@ func (h *Host) HostKey(ctx context.Context) (ssh.PublicKey, error) {
 		return nil, fmt.Errorf("host key of %s: %w", h.Name, err)
 	}
 	return key, nil
+}
+
+// LoadImages copies images from the machine's engine into the host's:
+// `docker save` streamed into `docker load` inside, so that the host, which
+// reaches no registry, runs what the test built.
+func (h *Host) LoadImages(ctx context.Context, refs ...string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("load %s into %s", strings.Join(refs, " "), h.Name)
+	// An OS pipe between the two commands: if either dies, the other gets
+	// EOF or EPIPE instead of waiting forever.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	save := exec.CommandContext(ctx, "docker", append([]string{"save"}, refs...)...)
+	load := exec.CommandContext(ctx, "docker", "exec", "-i", h.ID, "docker", "load")
+	var saveErr, loadOut bytes.Buffer
+	save.Stdout, save.Stderr = w, &saveErr
+	load.Stdin, load.Stdout, load.Stderr = r, &loadOut, &loadOut
+	if err := load.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return fmt.Errorf("%s: docker exec: %w", what, err)
+	}
+	err = save.Start()
+	r.Close()
+	w.Close()
+	if err != nil {
+		_ = load.Wait()
+		return fmt.Errorf("%s: docker save: %w", what, err)
+	}
+	// Both errors, when both fail: which failed first shows in the output.
+	var errs []error
+	if err := save.Wait(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: docker save: %w: %s", what, err, strings.TrimSpace(saveErr.String())))
+	}
+	if err := load.Wait(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: docker load: %w: %s", what, err, strings.TrimSpace(loadOut.String())))
+	}
+	return errors.Join(errs...)
 }
 
 // waitSSH waits until port 22 accepts connections from the test process:

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/avi-init/avi-init/image"
 )
 
 // TestSEHosts starts two SE hosts and uses them as the controller's SSH
@@ -146,6 +148,98 @@ func TestSEHosts(t *testing.T) {
 	}
 }
 
+// TestSEHostBridge starts a host whose inner engine keeps its default
+// bridge, loads an image from the machine's engine into it, and runs a
+// container there without host networking whose published port the test
+// process reaches at the host's address: what a Docker cloud's
+// application containers need.
+func TestSEHostBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots containers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, userKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(userKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := NewNetwork(t)
+	ref := backendImage(t)
+	began := time.Now()
+	h := n.Add(t, Options{AuthorizedKey: signer.PublicKey(), Bridge: true})[0]
+	t.Logf("%s ready in %s", h.Name, time.Since(began).Round(10*time.Millisecond))
+
+	began = time.Now()
+	if err := h.LoadImages(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %s in %s", ref, time.Since(began).Round(10*time.Millisecond))
+	if err := h.LoadImages(ctx, "avi-init-e2e/no-such-image:0"); err == nil || !strings.Contains(err.Error(), "docker save") {
+		t.Errorf("LoadImages of an image the machine lacks: %v; want a docker save error", err)
+	} else {
+		t.Logf("LoadImages of an image the machine lacks: %v", err)
+	}
+	out, code, err := h.Exec(ctx, "docker", "run", "--detach", "--name", "app", "--hostname", "bridged", "--publish", "18080:8080", ref)
+	if err != nil || code != 0 {
+		t.Fatalf("run a bridged container in the inner engine: exit %d, %v\n%s", code, err, out)
+	}
+	url := fmt.Sprintf("http://%s/", net.JoinHostPort(h.IP.String(), "18080"))
+	const want = "from bridged\n"
+	if body, err := poll(ctx, url, func(b []byte) bool { return string(b) == want }); err != nil {
+		logs, _, _ := h.Exec(ctx, "docker", "logs", "app")
+		t.Fatalf("GET %s: %v; want %q\ncontainer logs:\n%s", url, err, want, logs)
+	} else {
+		t.Logf("GET %s: %q", url, body)
+	}
+}
+
+// backendImage is e2e/backend (a static HTTP server answering / with
+// "from <host name>") as an image in the machine's engine, built with the
+// image package as the e2e package builds it, and kept there by the
+// binary's hash: nothing is pulled.
+func backendImage(t *testing.T) string {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "backend")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "../backend")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build e2e/backend: %v\n%s", err, out)
+	}
+	b, err := image.ReadBinary(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := "avi-init-e2e/sehost-backend:" + b.Sum()[:12]
+	if exec.Command("docker", "image", "inspect", ref).Run() == nil {
+		return ref
+	}
+	tarball := filepath.Join(dir, "backend.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.WriteTarball(f, "backend")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tarball names the image as an avi-init role's; the test's gets a
+	// name of its own.
+	for _, args := range [][]string{{"load", "-i", tarball}, {"tag", b.Ref("backend"), ref}, {"rmi", b.Ref("backend")}} {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return ref
+}
+
 // aviInitBinary is $AVI_INIT_BIN (make builds it) or a static build here:
 // static, because it runs alone in the image it builds.
 func aviInitBinary(t *testing.T) string {
@@ -191,13 +285,19 @@ func run(c *ssh.Client, cmd string) (string, error) {
 // getJSON polls url until it answers 200 with JSON: the container takes a
 // moment to listen. Its certificate is self-signed.
 func getJSON(ctx context.Context, url string) (string, error) {
+	return poll(ctx, url, json.Valid)
+}
+
+// poll GETs url until it answers 200 with a body that ok accepts, for up
+// to 30 s; HTTPS certificates are not checked.
+func poll(ctx context.Context, url string, ok func([]byte) bool) (string, error) {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 	}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		body, err := get(ctx, client, url)
+		body, err := get(ctx, client, url, ok)
 		if err == nil {
 			return body, nil
 		}
@@ -209,7 +309,7 @@ func getJSON(ctx context.Context, url string) (string, error) {
 	}
 }
 
-func get(ctx context.Context, client *http.Client, url string) (string, error) {
+func get(ctx context.Context, client *http.Client, url string, ok func([]byte) bool) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
@@ -223,7 +323,7 @@ func get(ctx context.Context, client *http.Client, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusOK || !json.Valid(body) {
+	if resp.StatusCode != http.StatusOK || !ok(body) {
 		return "", fmt.Errorf("status %s, body %q", resp.Status, body)
 	}
 	return string(body), nil
