@@ -206,7 +206,7 @@ func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Resu
 		groups = append(groups, orchsync.Group{Key: r.AppID, VirtualServices: r.VirtualServices, Pools: r.Pools,
 			HealthMonitors: r.HealthMonitors, Notes: r.Notes, Err: r.Err})
 	}
-	rep := orchsync.Sync(m.Store, Owner(cloud), groups, nil)
+	rep := orchsync.Sync(m.Store, Owner(cloud), groups, orchsync.Options{})
 	for _, e := range rep.Errors {
 		if e.Key == "" {
 			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)

@@ -51,6 +51,14 @@ type Reserved struct {
 	Holder string // says what holds it, for the error
 }
 
+// Options refine a sync.
+type Options struct {
+	Reserved []Reserved
+	// Partial says the groups may not be all there are (a host not read yet): the objects of
+	// keys no group has are kept rather than deleted.
+	Partial bool
+}
+
 // kinds in the order they are written; deletion goes the other way, so that nothing is
 // deleted while still referred to.
 var kinds = []string{"healthmonitor", "pool", "virtualservice"}
@@ -61,13 +69,13 @@ type owned struct {
 }
 
 // Sync makes the store hold what groups map to: the objects of each group are created, replaced
-// when they differ and pruned; the objects of keys no group has any more are deleted. A group
-// whose ports another service (or a reserved port) holds is refused, since two listeners on one
-// port would make every SE reject its whole configuration.
-func Sync(st *store.Store, owner string, groups []Group, reserved []Reserved) Report {
+// when they differ and pruned; the objects of keys no group has any more are deleted (unless the
+// sync is partial). A group whose ports another service (or a reserved port) holds is refused,
+// since two listeners on one port would make every SE reject its whole configuration.
+func Sync(st *store.Store, owner string, groups []Group, opts Options) Report {
 	byKey := ownedByKey(st, owner)
 	ports := portIndex(st)
-	for _, r := range reserved {
+	for _, r := range opts.Reserved {
 		ports[r.Port] = append(ports[r.Port], portUser{name: r.Holder, reserved: true})
 	}
 	var rep Report
@@ -93,7 +101,11 @@ func Sync(st *store.Store, owner string, groups []Group, reserved []Reserved) Re
 	}
 	var gone []owned
 	for key, objs := range byKey {
-		if !seen[key] {
+		switch {
+		case seen[key]:
+		case opts.Partial:
+			rep.VirtualServices += countVS(objs)
+		default:
 			gone = append(gone, objs...)
 		}
 	}

@@ -50,7 +50,7 @@ func names(st *store.Store, kind string) []string {
 func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	st := newStore(t)
 	const owner = "docker:c1:"
-	rep := Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, nil)
+	rep := Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
 	if rep.VirtualServices != 2 || len(rep.Errors) != 0 {
 		t.Fatalf("first sync: %+v", rep)
 	}
@@ -59,12 +59,12 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	}
 	// The same groups again write nothing: no version change, no push to the SEs.
 	v := st.Version()
-	Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, nil)
+	Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
 	if st.Version() != v {
 		t.Errorf("an unchanged sync moved the store from version %d to %d", v, st.Version())
 	}
 	// A member change rewrites a's pool only; b, gone, takes its objects with it.
-	Sync(st, owner, []Group{group("a", 9001, 8001, 8003)}, nil)
+	Sync(st, owner, []Group{group("a", 9001, 8001, 8003)}, Options{})
 	o, err := st.GetByName("pool", "a")
 	if err != nil || len(o.(*avi.Pool).Servers) != 2 {
 		t.Fatalf("pool a %+v %v", o, err)
@@ -73,11 +73,20 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 		t.Errorf("pools after b went: %s", got)
 	}
 	// Another owner's objects are never touched by this one's sync.
-	Sync(st, "marathon:c2:", []Group{group("m", 9100, 8100)}, nil)
-	Sync(st, owner, nil, nil)
+	Sync(st, "marathon:c2:", []Group{group("m", 9100, 8100)}, Options{})
+	Sync(st, owner, nil, Options{})
 	if got := strings.Join(names(st, "virtualservice"), " "); got != "m<marathon:c2:m>" {
 		t.Errorf("after the owner's last group went: %s", got)
 	}
+	// A partial sync (a host not read yet) keeps what it does not see.
+	Sync(st, owner, []Group{group("a", 9001, 8001)}, Options{})
+	if rep := Sync(st, owner, nil, Options{Partial: true}); rep.VirtualServices != 1 {
+		t.Errorf("a partial sync counts %d virtual services, want a's one kept", rep.VirtualServices)
+	}
+	if _, err := st.GetByName("virtualservice", "a"); err != nil {
+		t.Errorf("a partial sync deleted what it did not see: %v", err)
+	}
+	Sync(st, owner, nil, Options{})
 	if err := RemoveAll(st, "marathon:c2:"); err != nil || len(st.List("pool")) != 0 {
 		t.Errorf("RemoveAll: %v, pools %v", err, names(st, "pool"))
 	}
@@ -86,7 +95,7 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 	st := newStore(t)
 	const owner = "docker:c1:"
-	Sync(st, owner, []Group{group("a", 9001, 8001)}, nil)
+	Sync(st, owner, []Group{group("a", 9001, 8001)}, Options{})
 
 	// An operator's service on 9002, a container's published host port on 9003.
 	op := group("operator", 9002, 8000)
@@ -98,7 +107,7 @@ func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 	}
 	reserved := []Reserved{{Port: 9003, Holder: "the published port of container web-1 on host 192.0.2.7"}}
 	broken := Group{Key: "a", Err: errors.New("service a: the avi_proxy label does not parse")}
-	rep := Sync(st, owner, []Group{broken, group("b", 9002, 8002), group("c", 9003, 8003), group("d", 9004, 8004)}, reserved)
+	rep := Sync(st, owner, []Group{broken, group("b", 9002, 8002), group("c", 9003, 8003), group("d", 9004, 8004)}, Options{Reserved: reserved})
 
 	want := map[string]string{
 		"a": "does not parse",
@@ -123,7 +132,7 @@ func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 		}
 	}
 	// A name another owner holds is refused, not taken over.
-	rep = Sync(st, "docker:c2:", []Group{group("operator", 9050, 8050)}, nil)
+	rep = Sync(st, "docker:c2:", []Group{group("operator", 9050, 8050)}, Options{})
 	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].Message, "the name is taken") {
 		t.Errorf("taking the operator's name: %+v", rep.Errors)
 	}
