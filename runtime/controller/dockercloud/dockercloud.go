@@ -233,8 +233,8 @@ type cloudRunner struct {
 	// hosts and hostsSet are touched by Run's goroutine only; state by every host's.
 	hosts    map[string]*hostRunner
 	hostsSet bool
-	mu    sync.Mutex
-	state map[string]*hostState // by host address
+	mu       sync.Mutex
+	state    map[string]*hostState // by host address
 }
 
 // hostRunner is the goroutine following one host.
