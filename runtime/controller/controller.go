@@ -22,6 +22,7 @@ import (
 
 	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
 	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -75,6 +76,7 @@ type Server struct {
 	snapshots *snapshotCache
 	linux     *linuxcloud.Manager
 	mesos     *mesoscloud.Manager
+	docker    *dockercloud.Manager
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
 }
@@ -110,7 +112,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
 	s.mesos = &mesoscloud.Manager{Store: st, Log: log}
-	if s.linux, err = s.newLinuxCloud(22); err != nil {
+	if err := s.newSSHClouds(22); err != nil {
 		s.logFiles.Close()
 		st.Close()
 		return nil, err
@@ -249,7 +251,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	cloudCtx, stopClouds := context.WithCancel(ctx)
 	defer stopClouds()
 	var clouds sync.WaitGroup
-	for _, run := range []func(context.Context){s.linux.Run, s.mesos.Run} {
+	for _, run := range []func(context.Context){s.linux.Run, s.mesos.Run, s.docker.Run} {
 		clouds.Go(func() { run(cloudCtx) })
 	}
 

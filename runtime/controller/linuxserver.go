@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
 	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/sshdeploy"
@@ -28,18 +29,21 @@ const deployTokenTTL = time.Hour
 // would fail as corrupt. The kernel refuses writes to a running executable, so it cannot change.
 const selfExe = "/proc/self/exe"
 
-// newLinuxCloud builds the manager of the Linux server clouds: it deploys SEs over SSH on sshPort
-// with this very executable.
-func (s *Server) newLinuxCloud(sshPort int) (*linuxcloud.Manager, error) {
+// newSSHClouds builds the managers of the clouds that reach hosts over SSH on sshPort: the Linux
+// server clouds' (deploying SEs with this very executable, on Docker clouds' hosts too) and the
+// Docker clouds' (following the hosts' engines). Both verify host keys against one record.
+func (s *Server) newSSHClouds(sshPort int) error {
 	keys := sshdeploy.NewKnownHostsFile(filepath.Join(s.cfg.DataDir, KnownHostsFile))
 	d, err := sshdeploy.New(keys, selfExe, "")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return linuxcloud.New(linuxcloud.Config{
+	s.linux = linuxcloud.New(linuxcloud.Config{
 		Store: s.store, Dialer: linuxcloud.SSH(d), HostKeys: keys, Controller: linuxCloudController{s},
 		ControllerIP: s.cfg.IP, SysintPort: s.cfg.SysintPort, SSHPort: sshPort, Logger: s.log,
-	}), nil
+	})
+	s.docker = &dockercloud.Manager{Store: s.store, Connector: dockercloud.SSH(d, sshPort), Log: s.log.With("component", "dockercloud")}
+	return nil
 }
 
 // linuxCloudController is what the Linux server cloud manager asks of the controller.

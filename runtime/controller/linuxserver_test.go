@@ -42,7 +42,7 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hosts are reached on a port nothing listens on: the deployment fails at SSH.
-	if srv.linux, err = srv.newLinuxCloud(testnet.FreePort(t)); err != nil {
+	if err = srv.newSSHClouds(testnet.FreePort(t)); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewTLSServer(srv.Handler())
@@ -58,7 +58,10 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.linux.Run(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { srv.linux.Run(ctx) })
+		wg.Go(func() { srv.docker.Run(ctx) })
+		wg.Wait()
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -110,8 +113,31 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 	e.do(t, "GET", "/api/linux_host_install", nil, apiCred{none: true}).want(t, http.StatusBadRequest, "username")
 	e.do(t, "GET", "/api/linux_host_install?username=nobody", nil, apiCred{none: true}).want(t, http.StatusNotFound, "nobody")
 
+	// The same host in a Docker cloud: an SE is kept on it as before, and its engine is followed
+	// over SSH, which fails the same way.
+	e.admin(t, "PUT", "/api/cloud/"+cloud["uuid"].(string), map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_DOCKER",
+		"docker_configuration": map[string]any{"ssh_user_ref": "/api/cloudconnectoruser?name=ops",
+			"hosts": []any{map[string]any{"host_ip": map[string]any{"addr": "127.0.0.1", "type": "V4"}}}}}).want(t, http.StatusOK)
+	var drt *apiResp
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		drt = e.admin(t, "GET", path, nil).want(t, http.StatusOK)
+		if apiGet(drt.obj, "docker", "hosts", 0, "state") == "ERROR" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Docker cloud's host never showed ERROR: %s", drt.raw)
+		}
+	}
+	apiWantEq(t, "docker runtime vtype", drt.obj["vtype"], "CLOUD_DOCKER")
+	apiWantEq(t, "docker cloud SE host", apiGet(drt.obj, "linuxserver_hosts", 0, "host_ip", "addr"), "127.0.0.1")
+	if reason, _ := apiGet(drt.obj, "docker", "hosts", 0, "reason").(string); !strings.Contains(reason, "connection refused") {
+		t.Errorf("the Docker host's reason %q does not say the connection was refused", reason)
+	}
+	e.admin(t, "PUT", "/api/cloud/"+cloud["uuid"].(string), map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_DOCKER",
+		"docker_configuration": map[string]any{"hosts": []any{}}}).want(t, http.StatusBadRequest, "docker_configuration.ssh_user_ref")
+
 	// The private key is in no answer and no log line.
-	answers := map[string]string{"runtime": rt.raw, "script": script.raw,
+	answers := map[string]string{"runtime": rt.raw, "docker runtime": drt.raw, "script": script.raw,
 		"cloudconnectoruser": e.admin(t, "GET", "/api/cloudconnectoruser", nil).raw,
 		"cloud":              e.admin(t, "GET", "/api/cloud", nil).raw,
 		"logs":               logs.String()}

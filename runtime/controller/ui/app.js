@@ -1813,10 +1813,21 @@
     const tokPanel = h('div', { class: 'panel', testid: 'jointoken-panel' });
     const linuxPanel = h('div', { testid: 'linuxserver-panel' });
     const mesosPanel = h('div', { testid: 'mesos-panel' });
+    const dockerPanel = h('div', { testid: 'docker-panel' });
     c.append(h('div', { id: 'page-serviceengines', testid: 'page-serviceengines' },
       pageHead('Service engines', 'The data plane: hosts that run the load balancer and receive their configuration from this controller.',
         createButton('create-jointoken', 'Create join token', () => tokenForm(loadTokens))),
-      sePanel, linuxPanel, mesosPanel, tokPanel));
+      sePanel, linuxPanel, mesosPanel, dockerPanel, tokPanel));
+
+    // issuesTable lists what an integration could not map (errors: skipped) or left out (notes),
+    // one row per app or service.
+    function issuesTable(testid, what, key, errors, notes) {
+      const issues = (errors || []).map((x) => ['error', x]).concat((notes || []).map((x) => ['note', x]));
+      return table(testid, [what, '', 'Message'], issues.map(([kind, x]) => h('tr', { ['data-' + key.split('_')[0]]: x[key] },
+        h('td', { class: 'mono' }, x[key] || '—'),
+        h('td', null, h('span', { class: 'pill ' + (kind === 'error' ? 'red' : 'amber'), testid: testid + '-' + kind }, kind === 'error' ? 'Skipped' : 'Note')),
+        h('td', null, x.message))));
+    }
 
     // loadMesos shows each Mesos cloud's sync: Marathon reachable or not, and every app that
     // could not be turned into a virtual service, with the reason (docs/api.md: cloud runtime).
@@ -1831,36 +1842,62 @@
         panel.append(panelHead('Marathon apps: ' + cl.name,
           st.state + (st.reason ? ': ' + st.reason : '') + ' · ' + (st.apps || 0) + ' apps, ' + (st.virtual_services || 0) + ' virtual services' +
           (st.last_sync ? ' · synced ' + fmtAgo(st.last_sync) : '')));
-        const issues = (st.app_errors || []).map((x) => ['error', x]).concat((st.app_notes || []).map((x) => ['note', x]));
-        if (!issues.length) {
+        if (!(st.app_errors || []).length && !(st.app_notes || []).length) {
           panel.append(empty('cloud', 'Every app mapped', 'Each app port is a virtual service.'));
         } else {
-          panel.append(table('table-mesos-apps', ['App', '', 'Message'], issues.map(([kind, x]) => h('tr', { 'data-app': x.app_id },
-            h('td', { class: 'mono' }, x.app_id || '—'),
-            h('td', null, h('span', { class: 'pill ' + (kind === 'error' ? 'red' : 'amber'), testid: 'mesos-app-' + kind }, kind === 'error' ? 'Skipped' : 'Note')),
-            h('td', null, x.message)))));
+          panel.append(issuesTable('table-mesos-apps', 'App', 'app_id', st.app_errors, st.app_notes));
         }
         mesosPanel.append(panel);
       });
     }
 
-    // loadLinux shows each Linux server cloud's hosts with the state of their SE deployment
-    // (docs/api.md: GET /api/cloud/<uuid>/runtime), and how to prepare a host.
+    // loadDocker shows each Docker cloud's engines (followed over SSH or not, and why) and every
+    // labelled service that could not be turned into a virtual service (docs/api.md).
+    async function loadDocker() {
+      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_DOCKER');
+      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      if (!live()) return;
+      clear(dockerPanel);
+      clouds.forEach((cl, i) => {
+        const st = runtimes[i].docker || { state: 'SYNCING', hosts: [] };
+        const panel = h('div', { class: 'panel', testid: 'docker-cloud', 'data-name': cl.name });
+        panel.append(panelHead('Docker services: ' + cl.name,
+          st.state + ' · ' + (st.services || 0) + ' services, ' + (st.virtual_services || 0) + ' virtual services' +
+          (st.last_sync ? ' · synced ' + fmtAgo(st.last_sync) : '') + '. Containers with an avi_proxy label are mapped.'));
+        panel.append(table('table-docker-hosts', ['Host', 'Engine', 'Labelled containers', 'Read'],
+          (st.hosts || []).map((x) => h('tr', { 'data-host': x.host_ip.addr },
+            h('td', { class: 'mono' }, x.host_ip.addr),
+            h('td', null, h('span', { class: 'pill ' + ({ CONNECTED: 'green', ERROR: 'red' }[x.state] || 'amber'), testid: 'docker-host-state' }, x.state),
+              x.reason ? h('div', { class: 'sub', testid: 'docker-host-reason' }, x.reason) : null),
+            h('td', null, String(x.containers || 0)),
+            h('td', { title: fmtTime(x.last_read) }, x.last_read ? fmtAgo(x.last_read) : '—')))));
+        if ((st.service_errors || []).length || (st.service_notes || []).length) {
+          panel.append(issuesTable('table-docker-services', 'Service', 'service', st.service_errors, st.service_notes));
+        }
+        dockerPanel.append(panel);
+      });
+    }
+
+    // hostsConfig is where a cloud whose hosts get SEs lists them: a Linux server or Docker cloud.
+    const hostsConfig = (cl) => cl.vtype === 'CLOUD_DOCKER' ? 'docker_configuration' : 'linuxserver_configuration';
+
+    // loadLinux shows each Linux server (or Docker) cloud's hosts with the state of their SE
+    // deployment (docs/api.md: GET /api/cloud/<uuid>/runtime), and how to prepare a host.
     async function loadLinux() {
-      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_LINUXSERVER');
+      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_LINUXSERVER' || x.vtype === 'CLOUD_DOCKER');
       const users = clouds.length ? await list('cloudconnectoruser') : [];
       const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
       if (!live()) return;
       clear(linuxPanel);
       clouds.forEach((cl, i) => {
-        const user = byRef(users, (cl.linuxserver_configuration || {}).ssh_user_ref) || {};
+        const user = byRef(users, (cl[hostsConfig(cl)] || {}).ssh_user_ref) || {};
         const panel = h('div', { class: 'panel', testid: 'linuxserver-cloud', 'data-name': cl.name });
-        panel.append(panelHead('Linux server hosts: ' + cl.name,
+        panel.append(panelHead((cl.vtype === 'CLOUD_DOCKER' ? 'Docker hosts: ' : 'Linux server hosts: ') + cl.name,
           'The controller installs a service engine on each host over SSH as ' + (user.name || '?') + '. Refreshed every 5 seconds.',
           createButton('linuxhost-add', 'Add host', () => hostForm(cl))));
         if (user.name) {
           const cmd = 'curl -ks https://' + location.host + '/api/linux_host_install?username=' + user.name + ' | sudo bash';
-          panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below and grants ' + user.name + ' password-less sudo'),
+          panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below, grants ' + user.name + ' password-less sudo and adds it to the docker group'),
             h('div', { class: 'copy-box' }, input('linuxhost-prepare', { class: 'mono', readOnly: true, value: cmd, testid: 'linuxhost-prepare' }), copyButton(cmd, 'linuxhost-prepare-copy'))));
           if (user.public_key) {
             panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-pubkey' }, 'Public key'),
@@ -1887,7 +1924,7 @@
 
     function setHosts(cl, hosts) {
       const o = JSON.parse(JSON.stringify(cl));
-      o.linuxserver_configuration.hosts = hosts;
+      o[hostsConfig(cl)].hosts = hosts;
       return put('/api/cloud/' + cl.uuid, o);
     }
 
@@ -1895,10 +1932,10 @@
       modal({
         title: 'Add host to ' + cl.name,
         saveLabel: 'Add',
-        body: field('Host IP address', input('linuxhost-ip', { testid: 'linuxhost-ip', placeholder: '192.0.2.31' }), { field: 'linuxserver_configuration.hosts' }),
+        body: field('Host IP address', input('linuxhost-ip', { testid: 'linuxhost-ip', placeholder: '192.0.2.31' }), { field: hostsConfig(cl) + '.hosts' }),
         onSave: async (form) => {
-          const addr = ipAddr($('#linuxhost-ip', form).value.trim(), 'linuxserver_configuration.hosts', false);
-          await setHosts(cl, (cl.linuxserver_configuration.hosts || []).concat([{ host_ip: addr }]));
+          const addr = ipAddr($('#linuxhost-ip', form).value.trim(), hostsConfig(cl) + '.hosts', false);
+          await setHosts(cl, (cl[hostsConfig(cl)].hosts || []).concat([{ host_ip: addr }]));
           toast('Host ' + addr.addr + ' added: its service engine is being installed');
           loadLinux();
         },
@@ -1912,7 +1949,7 @@
         saveLabel: 'Remove',
         body: h('p', null, 'Remove ', h('strong', null, addr), ' from ' + cl.name + '? Its service engine is uninstalled and its host key forgotten.'),
         onSave: async () => {
-          await setHosts(cl, (cl.linuxserver_configuration.hosts || []).filter((x) => x.host_ip.addr !== addr));
+          await setHosts(cl, (cl[hostsConfig(cl)].hosts || []).filter((x) => x.host_ip.addr !== addr));
           toast('Host ' + addr + ' removed');
           loadLinux();
         },
@@ -1983,10 +2020,11 @@
       });
     }
 
-    await Promise.all([loadSEs(), loadTokens(), loadLinux(), loadMesos()]);
+    await Promise.all([loadSEs(), loadTokens(), loadLinux(), loadMesos(), loadDocker()]);
     every(10000, live, loadSEs);
     every(5000, live, loadLinux);
     every(5000, live, loadMesos);
+    every(5000, live, loadDocker);
   }
 
   function tokenForm(after) {
