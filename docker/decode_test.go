@@ -138,13 +138,15 @@ func TestWatchEventsEndsWithTheStream(t *testing.T) {
 	f := newFakeEngine(t, []string{
 		`{"Type": "container", "Action": "start", "Actor": {"ID": "aaa"}, "timeNano": 1700000000000000001}`,
 		`{"Type": "container", "Action": "health_status: healthy", "Actor": {"ID": "aaa"}, "timeNano": 1700000000000000002}`,
+		`{"Type": "container", "Action": "kill", "Actor": {"ID": "aaa", "Attributes": {"signal": "15"}}, "timeNano": 1700000000000000003}`,
 	}, false)
 	var got []Event
 	err := f.client(t).WatchEvents(context.Background(), "avi_proxy", func(e Event) { got = append(got, e) })
 	if err == nil || !strings.HasPrefix(err.Error(), "docker events: ") {
 		t.Errorf("a stream that ended: %v", err)
 	}
-	want := []Event{{"aaa", "start", time.Unix(0, 1700000000000000001)}, {"aaa", "health_status: healthy", time.Unix(0, 1700000000000000002)}}
+	want := []Event{{"aaa", "start", "", time.Unix(0, 1700000000000000001)}, {"aaa", "health_status: healthy", "", time.Unix(0, 1700000000000000002)},
+		{"aaa", "kill", "15", time.Unix(0, 1700000000000000003)}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("events %+v", got)
 	}
@@ -184,5 +186,22 @@ func TestWatchEventsBadStream(t *testing.T) {
 	err := f.client(t).WatchEvents(context.Background(), "avi_proxy", func(Event) { t.Error("an event from junk") })
 	if err == nil {
 		t.Error("junk ended the watch without an error")
+	}
+}
+
+func TestEventStopping(t *testing.T) {
+	for _, c := range []struct {
+		e    Event
+		want bool
+	}{
+		{Event{Action: "kill", Signal: "15"}, true},
+		{Event{Action: "kill", Signal: "SIGKILL"}, true},
+		{Event{Action: "kill", Signal: "1"}, false}, // a reload signal, not a stop
+		{Event{Action: "die", Signal: "15"}, false},
+		{Event{Action: "start"}, false},
+	} {
+		if got := c.e.Stopping(); got != c.want {
+			t.Errorf("%+v.Stopping() = %v, want %v", c.e, got, c.want)
+		}
 	}
 }

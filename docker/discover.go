@@ -46,6 +46,9 @@ type AppContainer struct {
 	Name   string // without Docker's leading "/"
 	Labels map[string]string
 	State  string // created, running, paused, restarting, exited, dead
+	// Stopping is set by a follower of the engine's events that saw the container sent SIGTERM
+	// or SIGKILL (Event.Stopping): it may still run, draining, but takes no new work.
+	Stopping bool
 	Health string // starting, healthy, unhealthy, or "" without a health check
 	// Publishes lists the container ports it is configured to publish, running or not, sorted:
 	// what its virtual services are made of, so that a stopped container keeps them.
@@ -69,8 +72,8 @@ type PublishedPort struct {
 	HostPort      int
 }
 
-// Running reports whether the container runs (a paused one does not serve).
-func (c *AppContainer) Running() bool { return c.State == "running" }
+// Running reports whether the container runs and takes work (a paused or stopping one does not).
+func (c *AppContainer) Running() bool { return c.State == "running" && !c.Stopping }
 
 // ListLabeled lists the containers that carry the label key, running or not, in ID order. A
 // container removed while the list is read is left out.
@@ -203,15 +206,31 @@ func (p PublishedPort) ReachableAt(addr netip.Addr) bool {
 // Event is a change to a labelled container that discovery follows.
 type Event struct {
 	ContainerID string
-	// Action is the engine's: start, die, stop, pause, unpause, rename, destroy, or
+	// Action is the engine's: start, kill, die, stop, pause, unpause, rename, destroy, or
 	// "health_status: healthy" (and unhealthy) when the container's health changes.
 	Action string
+	// Signal is the signal a kill event sent, as the engine names it (15 for SIGTERM).
+	Signal string
 	Time   time.Time
 }
 
+// Stopping reports whether the event says the container is being stopped: the engine sent it
+// SIGTERM or SIGKILL (docker stop, docker kill). It still runs, maybe draining, but is on its
+// way out, and should take no new work.
+func (e Event) Stopping() bool {
+	if e.Action != "kill" {
+		return false
+	}
+	switch e.Signal {
+	case "15", "SIGTERM", "9", "SIGKILL":
+		return true
+	}
+	return false
+}
+
 // watchedActions are the container events that change what a container maps to: whether it
-// runs, its health, its name (a service key), or whether it exists.
-var watchedActions = []string{"start", "die", "stop", "pause", "unpause", "health_status", "rename", "destroy"}
+// runs (or is being stopped), its health, its name (a service key), or whether it exists.
+var watchedActions = []string{"start", "kill", "die", "stop", "pause", "unpause", "health_status", "rename", "destroy"}
 
 // WatchEvents calls fn with each event of a container carrying the label key, in order, until
 // ctx is done (it then returns ctx's error) or the stream breaks (it returns why: the caller
@@ -228,7 +247,7 @@ func (c *Client) WatchEvents(ctx context.Context, key string, fn func(Event)) er
 	for {
 		select {
 		case m := <-msgs:
-			fn(Event{ContainerID: m.Actor.ID, Action: string(m.Action), Time: time.Unix(0, m.TimeNano)})
+			fn(Event{ContainerID: m.Actor.ID, Action: string(m.Action), Signal: m.Actor.Attributes["signal"], Time: time.Unix(0, m.TimeNano)})
 		case err := <-errs:
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -203,8 +203,12 @@ func TestRealEngine(t *testing.T) {
 	if err := c.Stop(context.Background(), plain, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	log.await(t, plain, "kill")
 	log.await(t, plain, "die")
 	log.await(t, plain, "stop")
+	if i := slices.IndexFunc(log.seen, func(e Event) bool { return e.ContainerID == plain && e.Action == "kill" }); i < 0 || !log.seen[i].Stopping() {
+		t.Errorf("docker stop's kill event does not say the container is stopping: %+v", log.seen)
+	}
 	if p := find(t, c, key, plain); p == nil || p.Running() || p.State != "exited" || len(p.Ports) != 0 {
 		t.Errorf("stopped container: %+v", p)
 	}

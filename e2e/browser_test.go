@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/avi-init/avi-init/marathon/marathontest"
 )
 
 // chromium returns Debian's chromium. Under CI=true a missing browser fails the test; elsewhere
@@ -39,8 +41,9 @@ func chromium(t *testing.T) string {
 }
 
 // startController runs `avi-init controller` on free loopback ports with a fresh data
-// directory and returns its HTTPS origin once it answers GET /api/initial-data.
-func startController(t *testing.T) string {
+// directory and returns its HTTPS origin once it answers GET /api/initial-data, with a client
+// of its REST API that trusts its certificate (the test sets the credentials once set up).
+func startController(t *testing.T) (origin string, api *controllerProc) {
 	t.Helper()
 	dataDir := t.TempDir()
 	ports := freePorts(t, 4)
@@ -73,7 +76,7 @@ func startController(t *testing.T) string {
 		}
 	})
 
-	origin := fmt.Sprintf("https://127.0.0.1:%d", ports[0])
+	origin = fmt.Sprintf("https://127.0.0.1:%d", ports[0])
 	// Only readiness is polled here; the browser below is what checks the certificate story.
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	deadline := time.Now().Add(30 * time.Second)
@@ -88,7 +91,7 @@ func startController(t *testing.T) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return origin
+				return origin, &controllerProc{data: dataDir, https: ports[0], client: controllerClient(t, dataDir)}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -142,11 +145,13 @@ func (b *browserLog) snapshot() (requests, exceptions, errors []string) {
 
 // TestBrowserUI drives the web UI in Debian's chromium as an operator would on first boot: the
 // setup wizard (a weak password refused first), the dashboard, a health monitor, a pool using it
-// and a virtual service using the pool, then logging out and in again. The page must fetch
-// nothing from outside the controller and break no Content-Security-Policy rule.
+// and a virtual service using the pool, the Service engines page with a Mesos cloud (a Marathon
+// test server with a good app and one whose label is broken) and a Docker cloud whose host cannot
+// be reached, then logging out and in again. The page must fetch nothing from outside the
+// controller and break no Content-Security-Policy rule.
 func TestBrowserUI(t *testing.T) {
 	chrome := chromium(t)
-	origin := startController(t)
+	origin, api := startController(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome),
@@ -211,6 +216,43 @@ func TestBrowserUI(t *testing.T) {
 	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(css(sel)) }
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(css(sel)) }
 	gone := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitNotPresent(css(sel)) }
+	// showing waits, up to 25 s, for the element sel to show a text containing every one of want
+	// (any text when there is none): the integration panels refresh every 5 s.
+	showing := func(sel string, want ...string) chromedp.Action[chromedp.Void] {
+		js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : ''; })()`, sel)
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for deadline := time.Now().Add(25 * time.Second); ; {
+				text, err := chromedp.Evaluate[string](js)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				ok := strings.TrimSpace(text) != ""
+				for _, w := range want {
+					ok = ok && strings.Contains(text, w)
+				}
+				switch {
+				case ok:
+					return nil
+				case time.Now().After(deadline) && text == "":
+					return fmt.Errorf("%s: not shown within 25 s", sel)
+				case time.Now().After(deadline):
+					return fmt.Errorf("%s shows %q, without %q, after 25 s", sel, text, want)
+				}
+				if _, err := chromedp.Sleep(250*time.Millisecond)(ctx, tg); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	// count is the number of elements sel matches.
+	count := func(sel string) int {
+		t.Helper()
+		n, err := strconv.Atoi(read(sel, chromedp.Evaluate[string](fmt.Sprintf(`String(document.querySelectorAll(%q).length)`, sel))))
+		if err != nil {
+			t.Fatalf("count %s: %v", sel, err)
+		}
+		return n
+	}
 	// typeInto replaces an input's value by typing, as a user would.
 	typeInto := func(sel, text string) chromedp.Action[chromedp.Void] {
 		clear := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (e) { e.value = ''; } return !!e; })()`, sel)
@@ -354,6 +396,38 @@ func TestBrowserUI(t *testing.T) {
 		visible(`[data-testid="vs-logs-panel"] h2`),
 		shot("vs-detail.png"))
 
+	// Two integrations, set up through the REST API: a Mesos cloud reading a Marathon (a test
+	// server on loopback) with a good app and one whose avi_proxy label is broken JSON, and a
+	// Docker cloud with one host, 127.0.0.2, where no SSH server answers, so that neither its
+	// engine can be followed nor an SE installed there.
+	api.user, api.pass = admin, strong
+	mar := marathontest.NewServer(t)
+	for _, app := range []string{
+		`{"id": "/ui/web", "instances": 1, "portDefinitions": [{"port": 18080, "protocol": "tcp", "name": "http"}]}`,
+		`{"id": "/ui/broken", "instances": 1, "portDefinitions": [{"port": 18081, "protocol": "tcp", "name": "http"}],
+			"labels": {"avi_proxy": "{\"virtualservice\": {,}}"}}`,
+	} {
+		if _, err := mar.AddApp([]byte(app)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(kind string, body map[string]any) string {
+		t.Helper()
+		var out map[string]any
+		code := api.call(t, "POST", "/api/"+kind, body, &out)
+		uuid, _ := out["uuid"].(string)
+		if code != http.StatusCreated || uuid == "" {
+			t.Fatalf("POST /api/%s %v: %d %v", kind, body, code, out)
+		}
+		return uuid
+	}
+	mesosCloud := create("cloud", map[string]any{"name": "mesos-ui", "vtype": "CLOUD_MESOS",
+		"mesos_configuration": map[string]any{"marathon_configurations": []any{map[string]string{"marathon_url": mar.URL}}}})
+	sshUser := create("cloudconnectoruser", map[string]any{"name": "uiuser"}) // with a generated key pair
+	dockerCloud := create("cloud", map[string]any{"name": "docker-ui", "vtype": "CLOUD_DOCKER",
+		"docker_configuration": map[string]any{"ssh_user_ref": "/api/cloudconnectoruser/" + sshUser,
+			"hosts": []any{map[string]any{"host_ip": map[string]string{"addr": "127.0.0.2", "type": "V4"}}}}})
+
 	// A join token for a service engine, shown once with the command to run.
 	step("create join token",
 		click("#nav-serviceengines"),
@@ -369,6 +443,93 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("join command = %q, want sudo ./avi-init -s -m 127.0.0.1 --join-token <token %q>", cmd, token)
 	}
 	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))
+
+	// The Mesos cloud's panel: synced, the broken app skipped with the reason, the good app not
+	// listed (it became a virtual service).
+	mesosPanel := `[data-testid="mesos-cloud"][data-name="mesos-ui"]`
+	mesosApps := mesosPanel + ` table[data-testid="table-mesos-apps"]`
+	brokenRow := mesosApps + ` tr[data-app="/ui/broken"]`
+	step("Mesos panel",
+		showing(mesosPanel+" .panel-head p", "SYNCED"),
+		showing(brokenRow+` [data-testid="table-mesos-apps-error"]`, "Skipped"),
+		showing(brokenRow, "avi_proxy"))
+	if title := textOf(mesosPanel + " .panel-head h2"); title != "Marathon apps: mesos-ui" {
+		t.Errorf("Mesos panel title %q, want Marathon apps: mesos-ui", title)
+	}
+	if row := textOf(brokenRow); !strings.Contains(row, "/ui/broken") || !strings.Contains(row, "not valid JSON") {
+		t.Errorf("the broken app's row %q does not name it or say its label is not valid JSON", row)
+	}
+	if n := count(mesosApps + " tbody tr"); n != 1 {
+		t.Errorf("the Mesos panel lists %d apps, want only the broken one:\n%s", n, textOf(mesosApps))
+	}
+
+	// The Docker cloud's panel: the host's engine cannot be followed, and why.
+	dockerPanel := `[data-testid="docker-cloud"][data-name="docker-ui"]`
+	dockerHost := dockerPanel + ` table[data-testid="table-docker-hosts"] tr[data-host="127.0.0.2"]`
+	step("Docker panel",
+		showing(dockerHost+` [data-testid="docker-host-state"]`, "ERROR"),
+		showing(dockerHost+` [data-testid="docker-host-reason"]`))
+	if state := textOf(dockerHost + ` [data-testid="docker-host-state"]`); state != "ERROR" {
+		t.Errorf("Docker host state %q, want ERROR", state)
+	}
+	t.Logf("Docker host 127.0.0.2: %s", textOf(dockerHost+` [data-testid="docker-host-reason"]`))
+
+	// The hosts panel lists the Docker cloud's host, where the controller keeps an SE.
+	hostsPanel := `[data-testid="linuxserver-cloud"][data-name="docker-ui"]`
+	step("Docker hosts panel", showing(hostsPanel+` table[data-testid="table-linuxhost"] tr[data-host="127.0.0.2"]`, "127.0.0.2"),
+		shot("serviceengines-integrations.png"))
+	if title := textOf(hostsPanel + " .panel-head h2"); !strings.HasPrefix(title, "Docker hosts:") {
+		t.Errorf("hosts panel title %q, want Docker hosts: docker-ui", title)
+	}
+	// How to prepare the host, inside the panel rather than against its border.
+	inset := read("prepare command inset", chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const panel = document.querySelector(%q).getBoundingClientRect();
+		const cmd = document.querySelector(%q).getBoundingClientRect(), copy = document.querySelector(%q).getBoundingClientRect();
+		return String(Math.min(cmd.left - panel.left, panel.right - copy.right)); })()`,
+		hostsPanel, hostsPanel+` [data-testid="linuxhost-prepare"]`, hostsPanel+` [data-testid="linuxhost-prepare-copy"]`)))
+	if px, err := strconv.ParseFloat(inset, 64); err != nil || px < 12 {
+		t.Errorf("the prepare command and its Copy button are %s px from the hosts panel's border, want the panel's padding", inset)
+	}
+
+	// The good app is a virtual service; the broken one is not.
+	step("Marathon app's virtual service",
+		click("#nav-virtualservices"),
+		visible(`#table-virtualservice tr[data-name="ui-web-18080"]`))
+	if row := textOf(`#table-virtualservice tr[data-name="ui-web-18080"]`); !strings.Contains(row, "18080") {
+		t.Errorf("the Marathon app's virtual service row: %q", row)
+	}
+	if n := count(`#table-virtualservice tr[data-name^="ui-broken"]`); n != 0 {
+		t.Errorf("the app with the broken label has %d virtual services", n)
+	}
+
+	// Back on the Service engines page, drawn anew, the panels show the same.
+	step("Service engines again",
+		click("#nav-serviceengines"),
+		visible(brokenRow),
+		visible(dockerHost),
+		visible(hostsPanel))
+
+	// The integrations go, so that the dashboard below counts only web-vs: the apps (and with
+	// them their virtual service), then the clouds and the SSH user. Their panels go.
+	for _, app := range []string{"/ui/web", "/ui/broken"} {
+		if err := mar.DeleteApp(app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the Marathon app's virtual service to go", 10*time.Second, func() bool {
+		var vss struct {
+			Count int `json:"count"`
+		}
+		api.call(t, "GET", "/api/virtualservice?name=ui-web-18080", nil, &vss)
+		return vss.Count == 0
+	})
+	for _, path := range []string{"/api/cloud/" + mesosCloud, "/api/cloud/" + dockerCloud, "/api/cloudconnectoruser/" + sshUser} {
+		var out map[string]any
+		if code := api.call(t, "DELETE", path, nil, &out); code != http.StatusNoContent {
+			t.Fatalf("DELETE %s: %d %v", path, code, out)
+		}
+	}
+	step("integration panels gone", gone(mesosPanel), gone(dockerPanel), gone(hostsPanel))
 
 	// The settings show what the wizard stored.
 	step("settings", click("#nav-settings"), visible("#settings-dns"), shot("settings.png"))

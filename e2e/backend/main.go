@@ -7,8 +7,11 @@
 // /healthz/down and POST /healthz/up switch it, so a test can fail a Docker HEALTHCHECK without
 // stopping the container.
 //
-//	backend [--listen ADDR]   serve on ADDR (default :8080)
-//	backend --check URL       GET URL within 2 s; exit 0 on 200, 1 otherwise
+//	backend [--listen ADDR] [--drain D]   serve on ADDR (default :8080)
+//	backend --check URL                   GET URL within 2 s; exit 0 on 200, 1 otherwise
+//
+// On SIGTERM it closes at once, or with --drain goes on serving for D and then shuts down
+// gracefully, as a well-behaved application does while its load balancer takes it out.
 //
 // --check is the HEALTHCHECK command: the image holds nothing but this binary, so no shell or
 // curl could run one. Other arguments are ignored: the image passes its role name ("backend").
@@ -30,8 +33,16 @@ import (
 
 func main() {
 	addr, check := ":8080", ""
+	var drain time.Duration
 	for i := 1; i+1 < len(os.Args); i++ {
 		switch os.Args[i] {
+		case "--drain":
+			d, err := time.ParseDuration(os.Args[i+1])
+			if err != nil {
+				log.Fatalf("--drain: %v", err)
+			}
+			drain = d
+			i++
 		case "--listen":
 			addr = os.Args[i+1]
 			i++
@@ -47,7 +58,7 @@ func main() {
 		}
 		return
 	}
-	serve(addr)
+	serve(addr, drain)
 }
 
 // checkHealth GETs url and wants 200. The 2 s bound ends a check of a hung backend even under a
@@ -66,7 +77,7 @@ func checkHealth(url string) error {
 	return nil
 }
 
-func serve(addr string) {
+func serve(addr string, drain time.Duration) {
 	name, _ := os.Hostname()
 	big := strings.Repeat("0123456789abcdef", 100*1024/16)
 	var healthy atomic.Bool
@@ -102,7 +113,14 @@ func serve(addr string) {
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		srv.Close()
+		if drain == 0 {
+			srv.Close()
+			return
+		}
+		time.Sleep(drain)
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
 	}()
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)

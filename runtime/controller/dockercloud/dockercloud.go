@@ -464,9 +464,20 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 	defer cancel()
 	events := make(chan struct{}, 1)
 	watchErr := make(chan error, 1)
+	// Containers docker stop (or kill) has signalled: they leave their pools at once, while
+	// they may still drain, not when they have exited.
+	var stoppingMu sync.Mutex
+	stopping := map[string]bool{}
 	// The stream is asked for before the first read, so that a change between the two is seen.
 	go func() {
-		watchErr <- eng.WatchEvents(ctx, aviproxy.LabelKey, func(docker.Event) {
+		watchErr <- eng.WatchEvents(ctx, aviproxy.LabelKey, func(ev docker.Event) {
+			stoppingMu.Lock()
+			if ev.Stopping() {
+				stopping[ev.ContainerID] = true
+			} else if ev.Action == "start" {
+				delete(stopping, ev.ContainerID)
+			}
+			stoppingMu.Unlock()
 			select {
 			case events <- struct{}{}:
 			default:
@@ -478,6 +489,21 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 		if err != nil {
 			return fmt.Errorf("read the containers of %s: %w (the SSH user must be in the host's docker group: /api/linux_host_install adds it)", addr, err)
 		}
+		stoppingMu.Lock()
+		listed := map[string]bool{}
+		for i := range cs {
+			listed[cs[i].ID] = true
+			if stopping[cs[i].ID] && cs[i].State != "running" {
+				delete(stopping, cs[i].ID) // it has stopped: nothing more to remember
+			}
+			cs[i].Stopping = stopping[cs[i].ID]
+		}
+		for id := range stopping {
+			if !listed[id] {
+				delete(stopping, id)
+			}
+		}
+		stoppingMu.Unlock()
 		c.update(addr, func(st *hostState) {
 			st.read, st.containers = true, cs
 			st.status.State, st.status.Reason = HostConnected, ""

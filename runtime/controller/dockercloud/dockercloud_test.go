@@ -272,6 +272,23 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	b.set(ctr("web-2", 18080, label(9081)))
 	e.within("both back", func() bool { return e.members("web-9081") == hostA+":18080 "+hostB+":18080" })
 
+	// docker stop: the kill event (SIGTERM) takes web-2 out while it still runs and drains;
+	// started again, it is back.
+	b.events <- docker.Event{ContainerID: "id-web-2", Action: "kill", Signal: "15"}
+	e.within("web-2 out on SIGTERM, still running", func() bool { return e.members("web-9081") == hostA+":18080" })
+	b.events <- docker.Event{ContainerID: "id-web-2", Action: "kill", Signal: "1"}
+	time.Sleep(50 * time.Millisecond)
+	if got := e.members("web-9081"); got != hostA+":18080" {
+		t.Errorf("after SIGHUP to a stopping container: %q", got)
+	}
+	b.events <- docker.Event{ContainerID: "id-web-2", Action: "start"}
+	e.within("web-2 back after start", func() bool { return e.members("web-9081") == hostA+":18080 "+hostB+":18080" })
+	a.events <- docker.Event{ContainerID: "id-web-1", Action: "kill", Signal: "1"}
+	time.Sleep(50 * time.Millisecond)
+	if got := e.members("web-9081"); got != hostA+":18080 "+hostB+":18080" {
+		t.Errorf("a SIGHUP (reload) took a member out: %q", got)
+	}
+
 	// Every container of the service removed: its objects go.
 	a.set()
 	b.set()

@@ -1896,13 +1896,16 @@
           'The controller installs a service engine on each host over SSH as ' + (user.name || '?') + '. Refreshed every 5 seconds.',
           createButton('linuxhost-add', 'Add host', () => hostForm(cl))));
         if (user.name) {
+          // In a panel body: fields appended to the panel itself would touch its border.
           const cmd = 'curl -ks https://' + location.host + '/api/linux_host_install?username=' + user.name + ' | sudo bash';
-          panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below, grants ' + user.name + ' password-less sudo and adds it to the docker group'),
-            h('div', { class: 'copy-box' }, input('linuxhost-prepare', { class: 'mono', readOnly: true, value: cmd, testid: 'linuxhost-prepare' }), copyButton(cmd, 'linuxhost-prepare-copy'))));
+          const prepare = h('div', { class: 'panel-body' },
+            h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below, grants ' + user.name + ' password-less sudo and adds it to the docker group'),
+              h('div', { class: 'copy-box' }, input('linuxhost-prepare', { class: 'mono', readOnly: true, value: cmd, testid: 'linuxhost-prepare' }), copyButton(cmd, 'linuxhost-prepare-copy'))));
           if (user.public_key) {
-            panel.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-pubkey' }, 'Public key'),
+            prepare.append(h('div', { class: 'field' }, h('label', { for: 'linuxhost-pubkey' }, 'Public key'),
               h('div', { class: 'copy-box' }, input('linuxhost-pubkey', { class: 'mono', readOnly: true, value: user.public_key, testid: 'linuxhost-pubkey' }), copyButton(user.public_key, 'linuxhost-pubkey-copy'))));
           }
+          panel.append(prepare);
         }
         const hosts = runtimes[i].linuxserver_hosts || [];
         if (!hosts.length) {
