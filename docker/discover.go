@@ -49,7 +49,7 @@ type AppContainer struct {
 	// Stopping is set by a follower of the engine's events that saw the container sent SIGTERM
 	// or SIGKILL (Event.Stopping): it may still run, draining, but takes no new work.
 	Stopping bool
-	Health string // starting, healthy, unhealthy, or "" without a health check
+	Health   string // starting, healthy, unhealthy, or "" without a health check
 	// Publishes lists the container ports it is configured to publish, running or not, sorted:
 	// what its virtual services are made of, so that a stopped container keeps them.
 	Publishes []ContainerPort
