@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
+	"github.com/avi-init/avi-init/runtime/controller/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/sechannel"
 )
@@ -409,7 +412,16 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 		writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
 		return
 	}
-	if err := s.store.Delete(k.Name, uuid); err != nil {
+	err := s.store.Update(func(tx *store.Tx) error {
+		if k.Name == "cloud" {
+			// What the cloud's integrations made goes with it, in the same transaction.
+			if err := orchsync.DeleteOwned(tx, mesoscloud.Owner(uuid), dockercloud.Owner(uuid)); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(k.Name, uuid)
+	})
+	if err != nil {
 		storeError(w, err)
 		return
 	}

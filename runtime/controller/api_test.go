@@ -24,6 +24,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
 )
 
 const (
@@ -1291,4 +1293,32 @@ func TestAPILoginThrottle(t *testing.T) {
 	}
 	// Other controllers' addresses are not affected: the initial data is still served.
 	e.do(t, "GET", "/api/initial-data", nil, apiCred{none: true}).want(t, http.StatusOK)
+}
+
+// Deleting a cloud takes what its integrations made (created_by marathon:/docker:<cloud>) with
+// it; an operator's object that refers to the cloud still refuses the deletion.
+func TestDeletingACloudTakesItsIntegrationsObjects(t *testing.T) {
+	e := newAPIEnv(t)
+	e.setUp(t, apiAdminPassword, nil)
+	for _, vtype := range []string{"CLOUD_MESOS", "CLOUD_DOCKER"} {
+		cloud := e.admin(t, "POST", "/api/cloud", map[string]any{"name": "c-" + vtype, "vtype": "CLOUD_NONE"}).want(t, http.StatusCreated).obj
+		uuid := cloud["uuid"].(string)
+		owner := map[string]string{"CLOUD_MESOS": mesoscloud.Owner(uuid), "CLOUD_DOCKER": dockercloud.Owner(uuid)}[vtype] + "app"
+		pool := e.admin(t, "POST", "/api/pool", map[string]any{"name": "p-" + vtype, "cloud_ref": "/api/cloud/" + uuid, "created_by": owner}).want(t, http.StatusCreated).obj
+		e.admin(t, "POST", "/api/virtualservice", map[string]any{"name": "v-" + vtype, "cloud_ref": "/api/cloud/" + uuid, "created_by": owner,
+			"services": []any{map[string]any{"port": 9000 + len(vtype)}}, "pool_ref": pool["url"]}).want(t, http.StatusCreated)
+		op := e.admin(t, "POST", "/api/pool", map[string]any{"name": "op-" + vtype, "cloud_ref": "/api/cloud/" + uuid}).want(t, http.StatusCreated).obj
+
+		e.admin(t, "DELETE", "/api/cloud/"+uuid, nil).want(t, http.StatusConflict, "op-"+vtype)
+		if _, err := e.srv.store.GetByName("pool", "p-"+vtype); err != nil {
+			t.Errorf("a refused deletion deleted the integration's pool: %v", err)
+		}
+		e.admin(t, "DELETE", "/api/pool/"+op["uuid"].(string), nil).want(t, http.StatusNoContent)
+		e.admin(t, "DELETE", "/api/cloud/"+uuid, nil).want(t, http.StatusNoContent)
+		for _, kind := range []string{"pool", "virtualservice"} {
+			if _, err := e.srv.store.GetByName(kind, kind[:1]+"-"+vtype); err == nil {
+				t.Errorf("%s %s-%s outlived its cloud", kind, kind[:1], vtype)
+			}
+		}
+	}
 }

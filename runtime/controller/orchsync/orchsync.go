@@ -121,14 +121,25 @@ func Sync(st *store.Store, owner string, groups []Group, opts Options) Report {
 
 // RemoveAll deletes every object owner made.
 func RemoveAll(st *store.Store, owner string) error {
-	var all []owned
-	for _, objs := range ownedByKey(st, owner) {
-		all = append(all, objs...)
+	if len(ownedByKey(st, owner)) == 0 {
+		return nil // no write: nothing is pushed to the SEs
 	}
-	if len(all) == 0 {
-		return nil
+	return st.Update(func(tx *store.Tx) error { return DeleteOwned(tx, owner) })
+}
+
+// DeleteOwned deletes, in tx, every object one of owners made: with the cloud that made them, so
+// that deleting a cloud is not refused because its integration's objects still refer to it.
+func DeleteOwned(tx *store.Tx, owners ...string) error {
+	var objs []owned
+	for _, kind := range kinds {
+		for _, o := range tx.List(kind) {
+			cb := CreatedBy(o)
+			if slices.ContainsFunc(owners, func(owner string) bool { return strings.HasPrefix(cb, owner) }) {
+				objs = append(objs, owned{kind, o.GetMeta().UUID, o.GetMeta().Name})
+			}
+		}
 	}
-	return st.Update(func(tx *store.Tx) error { return deleteAll(tx, all) })
+	return deleteAll(tx, objs)
 }
 
 // CreatedBy is the created_by of an object an integration may make, or "".

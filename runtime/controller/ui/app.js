@@ -1861,8 +1861,9 @@
       clouds.forEach((cl, i) => {
         const st = runtimes[i].docker || { state: 'SYNCING', hosts: [] };
         const panel = h('div', { class: 'panel', testid: 'docker-cloud', 'data-name': cl.name });
+        const unfollowed = (st.hosts || []).filter((x) => x.state !== 'CONNECTED').length;
         panel.append(panelHead('Docker services: ' + cl.name,
-          st.state + ' · ' + (st.services || 0) + ' services, ' + (st.virtual_services || 0) + ' virtual services' +
+          st.state + (unfollowed ? ' · ' + unfollowed + ' of ' + st.hosts.length + ' engines not followed (see below)' : '') + ' · ' + (st.services || 0) + ' services, ' + (st.virtual_services || 0) + ' virtual services' +
           (st.last_sync ? ' · synced ' + fmtAgo(st.last_sync) : '') + '. Containers with an avi_proxy label are mapped.'));
         panel.append(table('table-docker-hosts', ['Host', 'Engine', 'Labelled containers', 'Read'],
           (st.hosts || []).map((x) => h('tr', { 'data-host': x.host_ip.addr },
