@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/e2e/internal/testimage"
 )
 
 // backendNet is the private network the tests' backend containers live on, with fixed
@@ -36,48 +32,7 @@ func ensureBackendImage(t *testing.T) string {
 	return backendImage.ref
 }
 
-func buildBackendImage() (string, error) {
-	dir, err := os.MkdirTemp("", "avie2e-backend")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "backend")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./backend")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./e2e/backend: %v\n%s", err, out)
-	}
-	b, err := image.ReadBinary(bin)
-	if err != nil {
-		return "", err
-	}
-	ref := "avie2e/backend:" + b.Sum()[:12]
-	if _, err := execCommand("docker", "image", "inspect", ref); err == nil {
-		return ref, nil
-	}
-	tarball := filepath.Join(dir, "backend.tar")
-	f, err := os.Create(tarball)
-	if err != nil {
-		return "", err
-	}
-	err = b.WriteTarball(f, "backend")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("write backend image: %w", err)
-	}
-	if out, err := execCommand("docker", "load", "-i", tarball); err != nil {
-		return "", fmt.Errorf("docker load: %v %s", err, out)
-	}
-	// The loaded name is an avi-init role's; the tests' image gets a name of its own.
-	if out, err := execCommand("docker", "tag", b.Ref("backend"), ref); err != nil {
-		return "", fmt.Errorf("docker tag: %v %s", err, out)
-	}
-	execCommand("docker", "rmi", b.Ref("backend"))
-	return ref, nil
-}
+func buildBackendImage() (string, error) { return testimage.Build("./backend", "avie2e/backend") }
 
 // ensureBackendNet creates the backends' network once; it stays for later runs.
 func ensureBackendNet(t *testing.T) {

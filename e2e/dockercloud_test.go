@@ -55,15 +55,7 @@ func (lc *linuxCloud) docker(t testing.TB) (dockerRuntime, string) {
 // setDockerHosts makes Default-Cloud a Docker cloud of exactly these hosts.
 func (lc *linuxCloud) setDockerHosts(t testing.TB, hosts ...*sehost.Host) {
 	t.Helper()
-	var list []any
-	for _, h := range hosts {
-		list = append(list, map[string]any{"host_ip": map[string]string{"addr": h.IP.String(), "type": "V4"}})
-	}
-	var out map[string]any
-	if code := lc.c.call(t, "PUT", "/api/cloud/"+lc.cloud, map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_DOCKER",
-		"docker_configuration": map[string]any{"ssh_user_ref": lc.userRf, "hosts": list}}, &out); code != 200 {
-		t.Fatalf("PUT the Docker cloud: %d %v", code, out)
-	}
+	lc.setCloud(t, "CLOUD_DOCKER", "docker_configuration", hosts)
 }
 
 // hostDocker runs a docker command in an SE host's own engine, which must succeed.

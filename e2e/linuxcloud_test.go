@@ -71,14 +71,21 @@ func newLinuxCloud(t testing.TB) *linuxCloud {
 // setHosts makes Default-Cloud a Linux server cloud of exactly these hosts.
 func (lc *linuxCloud) setHosts(t testing.TB, hosts ...*sehost.Host) {
 	t.Helper()
+	lc.setCloud(t, "CLOUD_LINUXSERVER", "linuxserver_configuration", hosts)
+}
+
+// setCloud makes Default-Cloud a cloud of type vtype whose configuration (under key) lists
+// exactly these hosts and the SSH user.
+func (lc *linuxCloud) setCloud(t testing.TB, vtype, key string, hosts []*sehost.Host) {
+	t.Helper()
 	var list []any
 	for _, h := range hosts {
 		list = append(list, map[string]any{"host_ip": map[string]string{"addr": h.IP.String(), "type": "V4"}})
 	}
 	var out map[string]any
-	if code := lc.c.call(t, "PUT", "/api/cloud/"+lc.cloud, map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_LINUXSERVER",
-		"linuxserver_configuration": map[string]any{"ssh_user_ref": lc.userRf, "hosts": list}}, &out); code != 200 {
-		t.Fatalf("PUT the Linux server cloud: %d %v", code, out)
+	if code := lc.c.call(t, "PUT", "/api/cloud/"+lc.cloud, map[string]any{"name": "Default-Cloud", "vtype": vtype,
+		key: map[string]any{"ssh_user_ref": lc.userRf, "hosts": list}}, &out); code != 200 {
+		t.Fatalf("PUT the %s cloud: %d %v", vtype, code, out)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/e2e/internal/testimage"
 )
 
 // TestSEHosts starts two SE hosts and uses them as the controller's SSH
@@ -35,14 +35,7 @@ func TestSEHosts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, userKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(userKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t)
 	_, fixedHostKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -159,14 +152,7 @@ func TestSEHostBridge(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, userKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(userKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t)
 
 	n := NewNetwork(t)
 	ref := backendImage(t)
@@ -198,46 +184,29 @@ func TestSEHostBridge(t *testing.T) {
 	}
 }
 
-// backendImage is e2e/backend (a static HTTP server answering / with
-// "from <host name>") as an image in the machine's engine, built with the
-// image package as the e2e package builds it, and kept there by the
-// binary's hash: nothing is pulled.
+// backendImage is e2e/backend (a static HTTP server answering / with "from <host name>") as an
+// image in the machine's engine, the same as the e2e package's.
 func backendImage(t *testing.T) string {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "backend")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "../backend")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build e2e/backend: %v\n%s", err, out)
-	}
-	b, err := image.ReadBinary(bin)
+	t.Helper()
+	ref, err := testimage.Build("../backend", "avie2e/backend")
 	if err != nil {
 		t.Fatal(err)
-	}
-	ref := "avi-init-e2e/sehost-backend:" + b.Sum()[:12]
-	if exec.Command("docker", "image", "inspect", ref).Run() == nil {
-		return ref
-	}
-	tarball := filepath.Join(dir, "backend.tar")
-	f, err := os.Create(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = b.WriteTarball(f, "backend")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The tarball names the image as an avi-init role's; the test's gets a
-	// name of its own.
-	for _, args := range [][]string{{"load", "-i", tarball}, {"tag", b.Ref("backend"), ref}, {"rmi", b.Ref("backend")}} {
-		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
 	}
 	return ref
+}
+
+// newSigner is a new ed25519 key to log in to hosts with.
+func newSigner(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }
 
 // aviInitBinary is $AVI_INIT_BIN (make builds it) or a static build here:
@@ -335,14 +304,7 @@ func get(ctx context.Context, client *http.Client, url string, ok func([]byte) b
 //
 //	go test -run '^$' -bench Add10 -benchtime 1x ./e2e/sehost/
 func BenchmarkAdd10(b *testing.B) {
-	_, userKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(userKey)
-	if err != nil {
-		b.Fatal(err)
-	}
+	signer := newSigner(b)
 	opts := make([]Options, 10)
 	for i := range opts {
 		opts[i] = Options{AuthorizedKey: signer.PublicKey(), Sudo: true}

@@ -156,7 +156,7 @@ func (m *Manager) dockerClouds() map[string]map[string]target {
 		}
 		userRef, hosts := c.SEHosts()
 		var user, key string
-		if u, err := m.Store.Get("cloudconnectoruser", lastSegment(userRef)); err == nil {
+		if u, err := m.Store.Get("cloudconnectoruser", store.UUIDOf(userRef)); err == nil {
 			user, key = u.GetMeta().Name, u.(*avi.CloudConnectorUser).PrivateKey
 		}
 		ts := map[string]target{}
@@ -166,15 +166,6 @@ func (m *Manager) dockerClouds() map[string]map[string]target {
 		out[c.UUID] = ts
 	}
 	return out
-}
-
-func lastSegment(ref string) string {
-	for i := len(ref) - 1; i >= 0; i-- {
-		if ref[i] == '/' {
-			return ref[i+1:]
-		}
-	}
-	return ref
 }
 
 // Run follows the store: each Docker cloud gets a runner that follows its hosts; a cloud that

@@ -219,7 +219,7 @@ func (m *Manager) targets() map[string]target {
 			continue
 		}
 		var user, key string
-		if u, err := m.cfg.Store.Get("cloudconnectoruser", uuidOf(userRef)); err == nil {
+		if u, err := m.cfg.Store.Get("cloudconnectoruser", store.UUIDOf(userRef)); err == nil {
 			user, key = u.GetMeta().Name, u.(*avi.CloudConnectorUser).PrivateKey
 		}
 		for _, h := range hosts {
@@ -229,15 +229,6 @@ func (m *Manager) targets() map[string]target {
 		}
 	}
 	return out
-}
-
-func uuidOf(ref string) string {
-	for i := len(ref) - 1; i >= 0; i-- {
-		if ref[i] == '/' {
-			return ref[i+1:]
-		}
-	}
-	return ref
 }
 
 // reconcile starts a deployment for each new (or changed) host and a removal for each host no

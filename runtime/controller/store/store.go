@@ -356,6 +356,9 @@ var uuidRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 // URL is the API path of an object.
 func URL(kind, uuid string) string { return "/api/" + kind + "/" + uuid }
 
+// UUIDOf is the uuid a stored reference (an object's URL) names.
+func UUIDOf(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
+
 // Create validates and stages a new object.
 func (tx *Tx) Create(kind string, o avi.Object) (avi.Object, error) {
 	k, ok := avi.KindByName(kind)
