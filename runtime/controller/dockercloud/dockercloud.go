@@ -452,15 +452,21 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 	defer eng.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	events := make(chan struct{}, 1)
 	watchErr := make(chan error, 1)
+	watching := make(chan struct{})
+	// The event stream's goroutine ends before the session does (and the engine is closed).
+	defer func() {
+		cancel()
+		<-watching
+	}()
 	// Containers docker stop (or kill) has signalled: they leave their pools at once, while
 	// they may still drain, not when they have exited.
 	var stoppingMu sync.Mutex
 	stopping := map[string]bool{}
 	// The stream is asked for before the first read, so that a change between the two is seen.
 	go func() {
+		defer close(watching)
 		watchErr <- eng.WatchEvents(ctx, aviproxy.LabelKey, func(ev docker.Event) {
 			stoppingMu.Lock()
 			if ev.Stopping() {
