@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -70,6 +71,15 @@ func fieldErr(field, format string, args ...any) error {
 type IPAddr struct {
 	Addr string `json:"addr"`
 	Type string `json:"type"` // V4, V6 or DNS
+}
+
+// IPOf is addr as Avi writes it: V4 for IPv4 (and IPv4-mapped IPv6) addresses, V6 for others.
+func IPOf(addr netip.Addr) IPAddr {
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return IPAddr{Addr: addr.String(), Type: "V4"}
+	}
+	return IPAddr{Addr: addr.String(), Type: "V6"}
 }
 
 func (a IPAddr) validate(field string) error {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -761,4 +762,19 @@ func sampleRefs(kind string) []Ref {
 	}
 	k, _ := KindByName(kind)
 	return k.New().Refs()
+}
+
+func TestIPOf(t *testing.T) {
+	for in, want := range map[string]IPAddr{
+		"192.0.2.1":        {"192.0.2.1", "V4"},
+		"::ffff:192.0.2.1": {"192.0.2.1", "V4"},
+		"2001:db8::1":      {"2001:db8::1", "V6"},
+	} {
+		if got := IPOf(netip.MustParseAddr(in)); got != want {
+			t.Errorf("IPOf(%s) = %+v, want %+v", in, got, want)
+		}
+		if err := IPOf(netip.MustParseAddr(in)).validate("x"); err != nil {
+			t.Errorf("IPOf(%s) does not validate: %v", in, err)
+		}
+	}
 }

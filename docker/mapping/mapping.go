@@ -232,11 +232,7 @@ func servers(members []member, cport int, notes *[]string) []avi.Server {
 	slices.SortFunc(found, func(a, b server) int { return a.ap.Compare(b.ap) })
 	var out []avi.Server
 	for _, s := range found {
-		typ := "V4"
-		if s.ap.Addr().Is6() {
-			typ = "V6"
-		}
-		out = append(out, avi.Server{IP: avi.IPAddr{Addr: s.ap.Addr().String(), Type: typ}, Port: int(s.ap.Port()), Hostname: s.host})
+		out = append(out, avi.Server{IP: avi.IPOf(s.ap.Addr()), Port: int(s.ap.Port()), Hostname: s.host})
 	}
 	return out
 }

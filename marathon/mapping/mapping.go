@@ -337,11 +337,7 @@ func servers(tasks []liveTask, i int, p marathon.Port, ipPerTask bool, notes *[]
 	slices.SortFunc(members, func(a, b member) int { return a.ap.Compare(b.ap) })
 	var out []avi.Server
 	for _, m := range members {
-		typ := "V4"
-		if m.ap.Addr().Is6() {
-			typ = "V6"
-		}
-		out = append(out, avi.Server{IP: avi.IPAddr{Addr: m.ap.Addr().String(), Type: typ}, Port: int(m.ap.Port()), Hostname: m.host})
+		out = append(out, avi.Server{IP: avi.IPOf(m.ap.Addr()), Port: int(m.ap.Port()), Hostname: m.host})
 	}
 	return out
 }
