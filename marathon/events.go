@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/avi-init/avi-init/internal/retry"
 )
 
 // eventTypes are the Marathon events after which the app list may map differently: tasks
@@ -71,12 +73,7 @@ func (c *Client) Events(ctx context.Context, fn func(eventType string)) error {
 // drawn from the upper half of that, so that controllers restarted together do not reconnect
 // in step.
 func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+	return retry.Backoff(attempt, lo, hi, rand.Float64())
 }
 
 // stream follows one event stream from the first Marathon that accepts, until it ends. It

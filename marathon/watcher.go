@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/avi-init/avi-init/internal/settle"
 )
 
 // Source is where a Watcher reads apps and hears of changes: a *Client.
@@ -69,9 +71,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	})
 
 	var (
-		// first is when the first event not yet covered by a read arrived; zero for none.
-		first    time.Time
-		settle   = stoppedTimer()
+		events   = settle.New(debounce, maxDelay)
 		retry    = stoppedTimer()
 		failures int
 		health   healthMemory
@@ -79,8 +79,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	tick := time.NewTicker(syncInterval)
 	defer tick.Stop()
 	read := func() {
-		first = time.Time{}
-		settle.Stop()
+		events.Done()
 		retry.Stop()
 		apps, err := w.Source.Apps(ctx)
 		if err != nil {
@@ -107,12 +106,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-			now := time.Now()
-			if first.IsZero() {
-				first = now
-			}
-			settle.Reset(min(debounce, first.Add(maxDelay).Sub(now)))
-		case <-settle.C:
+			events.Notice()
+		case <-events.C():
 			read()
 		case <-retry.C:
 			read()

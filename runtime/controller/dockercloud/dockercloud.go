@@ -27,6 +27,8 @@ import (
 	"github.com/avi-init/avi-init/aviproxy"
 	"github.com/avi-init/avi-init/docker"
 	"github.com/avi-init/avi-init/docker/mapping"
+	"github.com/avi-init/avi-init/internal/retry"
+	"github.com/avi-init/avi-init/internal/settle"
 	"github.com/avi-init/avi-init/runtime/controller/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -431,11 +433,7 @@ func (c *cloudRunner) follow(ctx context.Context, t target) {
 // backoff is the wait before attempt+1: exponential from minBackoff, capped at maxBackoff, the
 // upper half jittered.
 func backoff(attempt int, jitter float64) time.Duration {
-	d := maxBackoff
-	if attempt < 7 {
-		d = min(maxBackoff, minBackoff<<(attempt-1))
-	}
-	return d/2 + time.Duration(jitter*float64(d/2))
+	return retry.Backoff(attempt-1, minBackoff, maxBackoff, jitter)
 }
 
 // session connects to the host's engine and follows it until the connection or the event
@@ -517,11 +515,8 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 	defer recheck.Stop()
 	full := time.NewTicker(resync)
 	defer full.Stop()
-	// settle fires once events have been quiet for debounce, or maxDelay after the first.
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
-	defer settle.Stop()
-	var first time.Time
+	pending := settle.New(debounce, maxDelay)
+	defer pending.Done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -529,17 +524,13 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 		case err := <-watchErr:
 			return true, err
 		case <-events:
-			now := time.Now()
-			if first.IsZero() {
-				first = now
-			}
-			settle.Reset(min(debounce, maxDelay-now.Sub(first)))
+			pending.Notice()
 			continue
-		case <-settle.C:
+		case <-pending.C():
 		case <-recheck.C:
 		case <-full.C:
 		}
-		first = time.Time{}
+		pending.Done()
 		if err := read(); err != nil {
 			return true, err
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/internal/retry"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/sshdeploy"
 )
@@ -162,11 +163,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // backoff is the wait before attempt+1: exponential from minBackoff, capped at maxBackoff, the
 // upper half jittered so that hosts failing together do not retry together.
 func backoff(attempt int, jitter float64) time.Duration {
-	d := maxBackoff
-	if attempt < 7 {
-		d = min(maxBackoff, 2*minBackoff<<(attempt-1))
-	}
-	return d/2 + time.Duration(jitter*float64(d/2))
+	return retry.Backoff(attempt-1, 2*minBackoff, maxBackoff, jitter)
 }
 
 // target is one host to keep an SE on, with the credentials to reach it.
