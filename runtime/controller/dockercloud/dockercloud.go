@@ -239,8 +239,6 @@ type hostRunner struct {
 
 // hostState is what is known of one host's engine.
 type hostState struct {
-	ip         avi.IPAddr
-	read       bool // read at least once since the controller started
 	containers []docker.AppContainer
 	status     HostStatus
 }
@@ -290,7 +288,7 @@ func (c *cloudRunner) setHosts(want map[string]target) {
 		changed = true
 		c.mu.Lock()
 		if _, ok := c.state[addr]; !ok {
-			c.state[addr] = &hostState{ip: t.ip, status: HostStatus{HostIP: t.ip, State: HostConnecting}}
+			c.state[addr] = &hostState{status: HostStatus{HostIP: t.ip, State: HostConnecting}}
 		}
 		c.mu.Unlock()
 		ctx, cancel := context.WithCancel(c.ctx)
@@ -330,16 +328,16 @@ func (c *cloudRunner) sync() {
 	partial := false
 	for _, st := range c.state {
 		statuses = append(statuses, st.status)
-		if !st.read {
+		if st.status.LastRead == "" { // not read since the controller started
 			partial = true
 			continue
 		}
-		addr, err := netip.ParseAddr(st.ip.Addr)
+		addr, err := netip.ParseAddr(st.status.HostIP.Addr)
 		if err != nil {
 			continue // validated when the cloud was written
 		}
 		hosts = append(hosts, mapping.Host{Addr: addr, Containers: st.containers})
-		reserved = append(reserved, publishedPorts(st.ip.Addr, st.containers)...)
+		reserved = append(reserved, publishedPorts(st.status.HostIP.Addr, st.containers)...)
 	}
 	c.mu.Unlock()
 
@@ -500,7 +498,7 @@ func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, er
 		}
 		stoppingMu.Unlock()
 		c.update(addr, func(st *hostState) {
-			st.read, st.containers = true, cs
+			st.containers = cs
 			st.status.State, st.status.Reason = HostConnected, ""
 			st.status.Containers, st.status.LastRead = len(cs), time.Now().UTC().Format(time.RFC3339)
 		})
