@@ -2,8 +2,10 @@
 // of a Linux server cloud: it connects with the cloud's key, verifies the host key (the first key
 // a host presents is recorded; a different one later is refused), checks password-less sudo,
 // copies the controller's own executable to the host (checksum verified) and runs the installer
-// there in SE mode. Secrets never reach a command line: the private key stays in memory and the
-// join token travels on the session's standard input.
+// there in SE mode. For the Docker cloud it also opens a host's local sockets (the Docker
+// engine's) through the connection and keeps the connection alive (forward.go). Secrets never
+// reach a command line: the private key stays in memory and the join token travels on the
+// session's standard input.
 package sshdeploy
 
 import (
