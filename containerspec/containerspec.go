@@ -192,31 +192,38 @@ func (s Settings) Spec(hash string) Spec {
 		"--disk-gb", strconv.Itoa(s.DiskGB),
 	}
 	cmd := append([]string{s.Role, "--data", DataMount, "--ip", s.ControllerIP}, ports...)
-	binds := []string{s.DataDir + ":" + DataMount}
-	if s.MetricsDir != "" {
-		binds = append(binds, s.MetricsDir+":"+DataMount+"/metrics")
-	}
-	if s.LogsDir != "" {
-		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
-	}
 	health := []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)}
-	return s.spec(hash, cmd, binds, health, nil)
+	return s.spec(hash, cmd, health, nil)
 }
 
-// spec is the container every role gets: its sizes as limits, its labels, and, of the
-// capabilities, NET_BIND_SERVICE (both roles bind ports, possibly below 1024) and the role's own.
-func (s Settings) spec(hash string, cmd, binds, health, caps []string) Spec {
+// spec is the container every role gets: its sizes as limits, its directories, its labels, and,
+// of the capabilities, NET_BIND_SERVICE (both roles bind ports, possibly below 1024) and the
+// role's own.
+func (s Settings) spec(hash string, cmd, health, caps []string) Spec {
 	return Spec{
 		Name:        ContainerName(s.Role),
 		Image:       s.Image,
 		Cmd:         cmd,
 		NanoCPUs:    int64(s.Cores) * 1e9,
 		MemoryBytes: int64(s.MemoryMB) << 20,
-		Binds:       binds,
+		Binds:       s.binds(),
 		Labels:      map[string]string{Label: s.Role, LabelConfig: hash},
 		CapAdd:      append([]string{"NET_BIND_SERVICE"}, caps...),
 		Health:      health,
 	}
+}
+
+// binds mounts the data directory, and below it the separate partitions that are set: metrics
+// (the controller's only) and client logs.
+func (s Settings) binds() []string {
+	binds := []string{s.DataDir + ":" + DataMount}
+	if s.MetricsDir != "" && s.Role == RoleController {
+		binds = append(binds, s.MetricsDir+":"+DataMount+"/metrics")
+	}
+	if s.LogsDir != "" {
+		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
+	}
+	return binds
 }
 
 // seSpec is the service engine's container: it joins the controller on its sysint port.
@@ -227,12 +234,8 @@ func (s Settings) seSpec(hash string) Spec {
 	if s.MgmtIP != "" {
 		cmd = append(cmd, "--mgmt-ip", s.MgmtIP)
 	}
-	binds := []string{s.DataDir + ":" + DataMount}
-	if s.LogsDir != "" {
-		binds = append(binds, s.LogsDir+":"+DataMount+"/logs")
-	}
 	// NET_ADMIN: a north-south VIP no interface holds yet is added to one (runtime/se/vip).
-	return s.spec(hash, cmd, binds, []string{BinaryInImage, "probe", s.Role, "--data", DataMount}, []string{"NET_ADMIN"})
+	return s.spec(hash, cmd, []string{BinaryInImage, "probe", s.Role, "--data", DataMount}, []string{"NET_ADMIN"})
 }
 
 // Hash identifies the settings: equal settings, equal hash.

@@ -129,28 +129,39 @@ func TestValidate(t *testing.T) {
 	if err := se.Validate(); err != nil {
 		t.Errorf("Validate(se) = %v", err)
 	}
+	// An SE serves none of the controller's ports: only its sysint port is checked.
+	se.HTTPSPort, se.HTTPPort, se.DNSPort = 0, 0, 70000
+	if err := se.Validate(); err != nil {
+		t.Errorf("Validate(se without controller ports) = %v", err)
+	}
+	se.SysintPort = 0
+	if err := se.Validate(); err == nil || !strings.Contains(err.Error(), "sysint port 0") {
+		t.Errorf("Validate(se with sysint port 0) = %v, want an error naming the sysint port", err)
+	}
 	for name, c := range map[string]struct {
 		mod    func(*containerspec.Settings)
 		errHas string
 	}{
-		"empty role":          {func(s *containerspec.Settings) { s.Role = "" }, "role"},
-		"unknown role":        {func(s *containerspec.Settings) { s.Role = "master" }, "role"},
-		"upper-case role":     {func(s *containerspec.Settings) { s.Role = "Controller" }, "role"},
-		"no image":            {func(s *containerspec.Settings) { s.Image = "" }, "image"},
-		"no cores":            {func(s *containerspec.Settings) { s.Cores = 0 }, "cores"},
-		"no memory":           {func(s *containerspec.Settings) { s.MemoryMB = 0 }, "MB"},
-		"https port 0":        {func(s *containerspec.Settings) { s.HTTPSPort = 0 }, "https port 0"},
-		"https port 70000":    {func(s *containerspec.Settings) { s.HTTPSPort = 70000 }, "https port 70000"},
-		"http port 0":         {func(s *containerspec.Settings) { s.HTTPPort = 0 }, "http port 0"},
-		"dns port 70000":      {func(s *containerspec.Settings) { s.DNSPort = 70000 }, "dns port 70000"},
-		"sysint port 0":       {func(s *containerspec.Settings) { s.SysintPort = 0 }, "sysint port 0"},
-		"sysint port 65536":   {func(s *containerspec.Settings) { s.SysintPort = 65536 }, "sysint port 65536"},
-		"relative data dir":   {func(s *containerspec.Settings) { s.DataDir = "opt/avi" }, "data directory"},
-		"empty data dir":      {func(s *containerspec.Settings) { s.DataDir = "" }, "data directory"},
-		"data dir with space": {func(s *containerspec.Settings) { s.DataDir = "/opt/a b" }, "data directory"},
-		"relative metrics":    {func(s *containerspec.Settings) { s.MetricsDir = "metrics" }, "metrics directory"},
-		"relative logs":       {func(s *containerspec.Settings) { s.LogsDir = "logs" }, "logs directory"},
-		"logs dir with colon": {func(s *containerspec.Settings) { s.LogsDir = "/a:/etc" }, "logs directory"},
+		"empty role":           {func(s *containerspec.Settings) { s.Role = "" }, "role"},
+		"unknown role":         {func(s *containerspec.Settings) { s.Role = "master" }, "role"},
+		"upper-case role":      {func(s *containerspec.Settings) { s.Role = "Controller" }, "role"},
+		"no image":             {func(s *containerspec.Settings) { s.Image = "" }, "image"},
+		"no cores":             {func(s *containerspec.Settings) { s.Cores = 0 }, "cores"},
+		"no memory":            {func(s *containerspec.Settings) { s.MemoryMB = 0 }, "MB"},
+		"https port 0":         {func(s *containerspec.Settings) { s.HTTPSPort = 0 }, "https port 0"},
+		"https port 70000":     {func(s *containerspec.Settings) { s.HTTPSPort = 70000 }, "https port 70000"},
+		"http port 0":          {func(s *containerspec.Settings) { s.HTTPPort = 0 }, "http port 0"},
+		"dns port 70000":       {func(s *containerspec.Settings) { s.DNSPort = 70000 }, "dns port 70000"},
+		"sysint port 0":        {func(s *containerspec.Settings) { s.SysintPort = 0 }, "sysint port 0"},
+		"sysint port 65536":    {func(s *containerspec.Settings) { s.SysintPort = 65536 }, "sysint port 65536"},
+		"relative data dir":    {func(s *containerspec.Settings) { s.DataDir = "opt/avi" }, "data directory"},
+		"empty data dir":       {func(s *containerspec.Settings) { s.DataDir = "" }, "data directory"},
+		"data dir with space":  {func(s *containerspec.Settings) { s.DataDir = "/opt/a b" }, "data directory"},
+		"relative metrics":     {func(s *containerspec.Settings) { s.MetricsDir = "metrics" }, "metrics directory"},
+		"relative logs":        {func(s *containerspec.Settings) { s.LogsDir = "logs" }, "logs directory"},
+		"logs dir with colon":  {func(s *containerspec.Settings) { s.LogsDir = "/a:/etc" }, "logs directory"},
+		"controller IP a name": {func(s *containerspec.Settings) { s.ControllerIP = "ctl.example" }, "controller IP"},
+		"no controller IP":     {func(s *containerspec.Settings) { s.ControllerIP = "" }, "controller IP"},
 	} {
 		s := controllerSettings()
 		c.mod(&s)
@@ -193,7 +204,7 @@ func TestSpec(t *testing.T) {
 	if len(spec.Cmd) == 0 || spec.Cmd[0] != "controller" {
 		t.Errorf("Cmd = %q, want it to start with the role", spec.Cmd)
 	}
-	for _, want := range [][2]string{{"--data", "/vol"}, {"--ip", "192.0.2.10"}, {"--https-port", "443"}, {"--http-port", "80"}, {"--dns-port", "53"}, {"--sysint-port", "8443"}} {
+	for _, want := range [][2]string{{"--data", "/vol"}, {"--ip", "192.0.2.10"}, {"--https-port", "443"}, {"--http-port", "80"}, {"--dns-port", "53"}, {"--sysint-port", "8443"}, {"--disk-gb", "10"}} {
 		if !hasPair(spec.Cmd, want[0], want[1]) {
 			t.Errorf("Cmd = %q lacks %s %s", spec.Cmd, want[0], want[1])
 		}
@@ -227,6 +238,31 @@ func TestSpec(t *testing.T) {
 	// The SE adds VIPs to interfaces; nothing else beyond binding ports.
 	if want := []string{"NET_BIND_SERVICE", "NET_ADMIN"}; !reflect.DeepEqual(seSpec.CapAdd, want) {
 		t.Errorf("SE CapAdd = %q, want exactly %q", seSpec.CapAdd, want)
+	}
+	// The SE joins the controller on its sysint port, with the token from its data directory.
+	if len(seSpec.Cmd) == 0 || seSpec.Cmd[0] != "se" {
+		t.Errorf("SE Cmd = %q, want it to start with the role", seSpec.Cmd)
+	}
+	for _, want := range [][2]string{{"--data", "/vol"}, {"--controller", "192.0.2.10:8443"}, {"--join-token-file", "/vol/" + containerspec.JoinTokenFile}} {
+		if !hasPair(seSpec.Cmd, want[0], want[1]) {
+			t.Errorf("SE Cmd = %q lacks %s %s", seSpec.Cmd, want[0], want[1])
+		}
+	}
+	for _, arg := range seSpec.Cmd {
+		if arg == "--mgmt-ip" || arg == "--https-port" {
+			t.Errorf("SE Cmd = %q: %s without a management IP, or a controller port", seSpec.Cmd, arg)
+		}
+	}
+	se.MgmtIP, se.ControllerIP = "192.0.2.20", "2001:db8::1"
+	if cmd := se.Spec("h").Cmd; !hasPair(cmd, "--mgmt-ip", "192.0.2.20") || !hasPair(cmd, "--controller", "[2001:db8::1]:8443") {
+		t.Errorf("SE Cmd = %q, want --mgmt-ip 192.0.2.20 and the IPv6 controller in brackets", cmd)
+	}
+	// The SE has a client-log partition but no metrics one; its probe needs no port.
+	if want := []string{"/opt/avi/controller/data:/vol", "/mnt/logs:/vol/logs"}; !reflect.DeepEqual(seSpec.Binds, want) {
+		t.Errorf("SE Binds = %q, want %q", seSpec.Binds, want)
+	}
+	if want := []string{containerspec.BinaryInImage, "probe", "se", "--data", "/vol"}; !reflect.DeepEqual(seSpec.Health, want) {
+		t.Errorf("SE Health = %q, want %q", seSpec.Health, want)
 	}
 }
 

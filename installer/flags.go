@@ -78,33 +78,26 @@ func RewriteLegacy(args []string) ([]string, error) {
 		if a == "--" {
 			return append(out, args[i:]...), nil
 		}
-		if a == "--controller-ip" && takesValue(args, i) {
-			out = append(out, a+"="+args[i+1])
-			i++
-			continue
-		}
-		if !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") || a == "-" {
-			out = append(out, a)
-			continue
-		}
-		name, value, hasValue := strings.Cut(a, "=")
-		l, ok := long[name]
-		if !ok {
-			if name == "-h" {
-				out = append(out, "--help")
-				continue
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && a != "-" {
+			name, value, hasValue := strings.Cut(a, "=")
+			l, ok := long[name]
+			switch {
+			case ok && hasValue:
+				a = l + "=" + value
+			case ok:
+				a = l
+			case name == "-h":
+				a = "--help"
+			default:
+				return nil, usagef("unknown flag %s (run avi-init --help for the flags)", name)
 			}
-			return nil, usagef("unknown flag %s (run avi-init --help for the flags)", name)
-		}
-		if hasValue {
-			l += "=" + value
 		}
 		// An optional value must be attached with '=' for pflag to see it.
-		if l == "--controller-ip" && !hasValue && takesValue(args, i) {
-			l += "=" + args[i+1]
+		if a == "--controller-ip" && takesValue(args, i) {
+			a += "=" + args[i+1]
 			i++
 		}
-		out = append(out, l)
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -205,8 +198,8 @@ func ParseInstall(args []string) (*Options, error) {
 		return nil, usagef("unexpected argument %q (run avi-init --help for the verbs and flags)", fs.Arg(0))
 	}
 	fs.Visit(func(f *pflag.Flag) { o.set[f.Name] = true })
-	if o.Output != "text" && o.Output != "json" {
-		return nil, usagef("--output %q: want text or json", o.Output)
+	if err := checkOutput(o.Output); err != nil {
+		return nil, &UsageError{Err: err}
 	}
 	if o.Yes {
 		o.RmContainers = true
@@ -215,6 +208,14 @@ func ParseInstall(args []string) (*Options, error) {
 		return nil, usagef("-d/--dpdk: DPDK mode is not supported; this SE uses the kernel network stack, run without -d")
 	}
 	return o, nil
+}
+
+// checkOutput accepts the report formats of --output: text or json.
+func checkOutput(format string) error {
+	if format != "text" && format != "json" {
+		return fmt.Errorf("--output %q: want text or json", format)
+	}
+	return nil
 }
 
 // maxTokenBytes bounds what is read for a join token: a token is under 100 bytes.
@@ -268,7 +269,7 @@ Usage:
 
 Runtime entry points (run by the units and images, not by operators):
   avi-init controller [--data DIR] [--https-port N] ...   the controller, inside its container
-  avi-init supervise controller                         run by avicontroller.service (Type=notify)
+  avi-init supervise controller|se                      run by avicontroller.service or avise.service (Type=notify)
   avi-init se --controller IP:PORT [--join-token-file F]  the service engine, inside its container
   avi-init probe controller|se [--data DIR] [--https-port N]  the containers' health checks
 

@@ -59,6 +59,17 @@ type Env struct {
 	Asker Asker
 }
 
+// ProbeRuntime returns nil once the runtime with these settings answers: the controller over
+// HTTPS, the SE by the state it keeps in its data directory. It is Env.Ready on a real host, and
+// what the supervisor waits for before it tells systemd the service is ready.
+func ProbeRuntime(ctx context.Context, s containerspec.Settings) error {
+	if s.Role == containerspec.RoleSE {
+		return se.Probe(s.DataDir)
+	}
+	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
+	return err
+}
+
 func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }
 
 // Close releases the engine connection.
@@ -314,7 +325,7 @@ func (r *run) plan(ctx context.Context) error {
 	req := r.req
 	for _, rr := range r.roles {
 		ref := bin.Ref(rr.role)
-		if r.opts.ImageTar != "" && rr.role == containerspec.RoleController {
+		if r.fromTarball(rr.role) {
 			if ref, err = tarballRef(r.opts.ImageTar); err != nil {
 				return err
 			}
@@ -381,6 +392,12 @@ func seJoined(s containerspec.Settings) bool {
 	return err == nil
 }
 
+// fromTarball reports whether the role's image comes from --image-tar rather than from the
+// running binary: the tarball holds the controller's image.
+func (r *run) fromTarball(role string) bool {
+	return r.opts.ImageTar != "" && role == containerspec.RoleController
+}
+
 // tarballRef returns the image a `docker save` tarball holds.
 func tarballRef(path string) (string, error) {
 	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
@@ -401,7 +418,7 @@ func (r *run) images(ctx context.Context) error {
 			return err
 		}
 		src := "built from " + r.env.Executable
-		if r.opts.ImageTar != "" && rr.role == containerspec.RoleController {
+		if r.fromTarball(rr.role) {
 			src = "from " + r.opts.ImageTar
 		}
 		a := Action{Kind: "image", Target: ref, Changed: !have, Detail: src}
@@ -418,7 +435,7 @@ func (r *run) loadImage(ctx context.Context, role, ref string) error {
 	counter := &progress{w: r.rep.log, what: "loading " + ref, every: 4 << 20, next: 4 << 20}
 	go func() {
 		var err error
-		if r.opts.ImageTar != "" && role == containerspec.RoleController {
+		if r.fromTarball(role) {
 			var f *os.File
 			if f, err = os.Open(r.opts.ImageTar); err == nil {
 				_, err = io.Copy(pw, f)
@@ -474,7 +491,8 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode) (bool, 
 	return changed, r.act("files", a, func() error { return writePrivate(path, data, perm) })
 }
 
-// writePrivate writes a file; a secret's directory is as private as the file.
+// writePrivate writes a file atomically, creating its directory; a secret's directory is as
+// private as the file.
 func writePrivate(path string, data []byte, perm os.FileMode) error {
 	dirPerm := os.FileMode(0o755)
 	if perm&0o077 == 0 {
@@ -491,12 +509,7 @@ func (r *run) files(ctx context.Context) error {
 	cur, err := os.ReadFile(dst)
 	same := err == nil && sha256.Sum256(cur) == sha256.Sum256(r.binary.Bytes())
 	a := Action{Kind: "file", Target: dst, Changed: !same, Detail: "avi-init binary, sha256 " + r.binary.Sum()[:12]}
-	if err := r.act("files", a, func() error {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
-		}
-		return atomicfile.Write(dst, r.binary.Bytes(), 0o755)
-	}); err != nil {
+	if err := r.act("files", a, func() error { return writePrivate(dst, r.binary.Bytes(), 0o755) }); err != nil {
 		return err
 	}
 
@@ -544,9 +557,7 @@ func (r *run) joinFiles() error {
 	case se == nil || seJoined(se.settings):
 		return nil
 	case ctl == nil:
-		path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
-		a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
-		return r.act("files", a, func() error { return writePrivate(path, []byte(r.req.JoinToken+"\n"), 0o600) })
+		return r.writeJoinToken("files", se, func() (string, error) { return r.req.JoinToken, nil })
 	}
 	path := filepath.Join(ctl.settings.DataDir, controller.BootstrapTokenFile)
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, a join token for the SE beside the controller (not shown)"}
@@ -600,16 +611,28 @@ func (r *run) services(ctx context.Context) error {
 // certificate (whose hash the token carries) exists.
 func (r *run) seToken(se *roleRun) error {
 	ctl := r.role(containerspec.RoleController)
-	path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
-	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
-	return r.act("services", a, func() error {
+	return r.writeJoinToken("services", se, func() (string, error) {
 		hash, err := controller.CertHashOf(ctl.settings.DataDir)
 		if err != nil {
-			return fmt.Errorf("the SE cannot join: %w", err)
+			return "", fmt.Errorf("the SE cannot join: %w", err)
 		}
 		tok := *r.bootstrap
 		tok.CertHash = hash
-		return writePrivate(path, []byte(tok.String()+"\n"), 0o600)
+		return tok.String(), nil
+	})
+}
+
+// writeJoinToken records, in phase, the writing of the SE's join token file (0600, in its data
+// directory, content never shown); token is called only when the file is written.
+func (r *run) writeJoinToken(phase string, se *roleRun, token func() (string, error)) error {
+	path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
+	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
+	return r.act(phase, a, func() error {
+		tok, err := token()
+		if err != nil {
+			return err
+		}
+		return writePrivate(path, []byte(tok+"\n"), 0o600)
 	})
 }
 

@@ -3,11 +3,14 @@ package installer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/avi-init/avi-init/containerspec"
 )
@@ -26,6 +29,23 @@ type RoleStatus struct {
 	Answering bool   `json:"answering"`        // the runtime answered avi-init's own probe
 	Detail    string `json:"detail,omitempty"`
 	URL       string `json:"url,omitempty"`
+}
+
+// ParseStatus parses `avi-init status` flags and returns the output format. --help prints the
+// flags and returns pflag.ErrHelp.
+func ParseStatus(args []string) (string, error) {
+	fs := pflag.NewFlagSet("avi-init status", pflag.ContinueOnError)
+	format := fs.String("output", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return "", err
+		}
+		return "", &UsageError{Err: err}
+	}
+	if err := checkOutput(*format); err != nil {
+		return "", usagef("status: %v", err)
+	}
+	return *format, nil
 }
 
 // Status reports what is installed and how it runs, for the controller and the SE. It changes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -88,12 +89,10 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 			return err
 		}
 	}
-	w := env.Stdout
-	if err := os.Remove(env.path(BinaryPath)); err == nil {
-		fmt.Fprintf(w, "removed %s\n", env.path(BinaryPath))
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", env.path(BinaryPath), err)
+	if err := removeFile(env.Stdout, env.path(BinaryPath)); err != nil {
+		return err
 	}
+	w := env.Stdout
 	if !o.Purge {
 		for _, d := range dataDirs {
 			fmt.Fprintf(w, "kept data in %s (uninstall --purge deletes it)\n", d)
@@ -154,10 +153,15 @@ func uninstallRole(ctx context.Context, env *Env, role string) error {
 			fmt.Fprintf(w, "removed container %s\n", name)
 		}
 	}
-	if err := os.Remove(env.EnvFile(role)); err == nil {
-		fmt.Fprintf(w, "removed %s\n", env.EnvFile(role))
+	return removeFile(w, env.EnvFile(role))
+}
+
+// removeFile removes a file the installer wrote and says so; a file already gone is no error.
+func removeFile(w io.Writer, path string) error {
+	if err := os.Remove(path); err == nil {
+		fmt.Fprintf(w, "removed %s\n", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", env.EnvFile(role), err)
+		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
 }

@@ -130,3 +130,21 @@ func TestContainerExitIsAnError(t *testing.T) {
 		t.Fatalf("a container that exits before answering: err %v, notified %v", err, notified)
 	}
 }
+
+func TestNoAnswerWithinStartTimeoutIsAnError(t *testing.T) {
+	eng := &fakeEngine{exit: make(chan int64, 1)}
+	notified := false
+	err := Run(context.Background(), Config{
+		Settings: settings(), Engine: eng, Logs: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		StartTimeout: 300 * time.Millisecond,
+		Ready:        func(context.Context) error { return errors.New("connection refused") },
+		Notify:       func() { notified = true },
+	})
+	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || !strings.Contains(err.Error(), "connection refused") || notified {
+		t.Fatalf("a container that never answers: err %v, notified %v; want the timeout and the last probe error", err, notified)
+	}
+	// Left in place so that its logs can be read; the next start replaces it.
+	if got, want := eng.Calls(), "remove avicontroller,create avicontroller cpus=ok,start avicontroller"; got != want {
+		t.Errorf("engine calls %q, want %q (no stop, no remove)", got, want)
+	}
+}

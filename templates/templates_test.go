@@ -37,6 +37,7 @@ var controllerEnv = []templates.KV{
 	{"AVI_METRICS_DIR", ""},
 	{"AVI_LOGS_DIR", ""},
 	{"AVI_CONTROLLER_IP", "192.0.2.10"},
+	{"AVI_MGMT_IP", ""},
 	{"AVI_HTTPS_PORT", "443"},
 	{"AVI_HTTP_PORT", "80"},
 	{"AVI_DNS_PORT", "53"},
@@ -174,7 +175,7 @@ func TestValidatePath(t *testing.T) {
 		"/a\nb", "/a\n", "/a\rb", "/a\x00b", "/a\tb", "/a\x1bb", "/a\x7fb",
 		`/a"b`, "/a'b", `/a\b`, `/a\`,
 		" /a", "/a ", "/a b",
-		"//a", "/a//b",
+		"//a", "/a//b", "/a/./b", "/a/../b", "/a/..", "/a/",
 		"/a%b", "/a$b", "/a;b", "/a#b", "/a=b", "/é",
 	} {
 		if err := templates.ValidatePath("p", p); err == nil {
@@ -194,6 +195,11 @@ func TestRenderEnvRejects(t *testing.T) {
 	for _, v := range []string{"a\nB=1", "a\r", `"a"`, " a", "a\\"} {
 		if _, err := templates.RenderEnv("controller", []templates.KV{{"KEY", v}}); err == nil {
 			t.Errorf("RenderEnv with value %q = nil error, want an error", v)
+		}
+	}
+	for _, role := range []string{"", "Controller", "se\n#", "x y"} {
+		if _, err := templates.RenderEnv(role, []templates.KV{{"KEY", "v"}}); err == nil || !strings.Contains(err.Error(), "role") {
+			t.Errorf("RenderEnv with role %q: %v, want an error naming the role", role, err)
 		}
 	}
 }

@@ -113,7 +113,7 @@ func localEnv() *installer.Env {
 			return systemd.Connect(ctx)
 		},
 		PortFree: installer.PortFree,
-		Ready:    ready,
+		Ready:    installer.ProbeRuntime,
 	}
 	if eng, err := docker.Connect(); err != nil {
 		env.EngineErr = err
@@ -124,16 +124,6 @@ func localEnv() *installer.Env {
 		env.Asker = installer.Terminal{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 	}
 	return env
-}
-
-// ready asks a role's runtime whether it answers: the controller over HTTPS, the SE by the
-// state it keeps in its data directory.
-func ready(ctx context.Context, s containerspec.Settings) error {
-	if s.Role == containerspec.RoleSE {
-		return se.Probe(s.DataDir)
-	}
-	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
-	return err
 }
 
 func install(ctx context.Context, args []string) error {
@@ -150,20 +140,16 @@ func install(ctx context.Context, args []string) error {
 }
 
 func status(ctx context.Context, args []string) (bool, error) {
-	fs := pflag.NewFlagSet("avi-init status", pflag.ContinueOnError)
-	format := fs.String("output", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return true, errHelpShown
-		}
-		return false, &installer.UsageError{Err: err}
+	format, err := installer.ParseStatus(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return true, errHelpShown
 	}
-	if *format != "text" && *format != "json" {
-		return false, &installer.UsageError{Err: fmt.Errorf("status: --output %q: want text or json", *format)}
+	if err != nil {
+		return false, err
 	}
 	env := localEnv()
 	defer env.Close()
-	return installer.Status(ctx, env, *format)
+	return installer.Status(ctx, env, format)
 }
 
 func uninstall(ctx context.Context, args []string) error {
@@ -248,7 +234,7 @@ func runSupervise(ctx context.Context, args []string) error {
 	return supervise.Run(ctx, supervise.Config{
 		Settings: settings,
 		Engine:   eng,
-		Ready:    func(ctx context.Context) error { return ready(ctx, settings) },
+		Ready:    func(ctx context.Context) error { return installer.ProbeRuntime(ctx, settings) },
 		Notify: func() {
 			if _, err := systemd.NotifyReady(); err != nil {
 				log.Warn("notify systemd", "err", err)
