@@ -125,7 +125,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if ss, ok := s.sessions.get(c.Value); ok {
-			if r.Header.Get(csrfHeader) != ss.csrf {
+			if !ss.csrfMatches(r) {
 				writeError(w, http.StatusForbidden, "CSRF token missing or wrong")
 				return
 			}
@@ -313,13 +313,15 @@ func (s *Server) builtIn(kind, uuid string) (string, bool) {
 }
 
 func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.Object, user string) {
-	if n, ok := s.builtIn(k.Name, uuid); ok && k.Name == "applicationprofile" {
-		writeError(w, http.StatusConflict, n+" is built in and cannot be changed")
-		return
-	}
-	if n, ok := s.builtIn(k.Name, uuid); ok && o.GetMeta().Name != n {
-		writeError(w, http.StatusConflict, "name: "+n+" is built in and cannot be renamed")
-		return
+	if n, ok := s.builtIn(k.Name, uuid); ok {
+		switch {
+		case k.Name == "applicationprofile":
+			writeError(w, http.StatusConflict, n+" is built in and cannot be changed")
+			return
+		case o.GetMeta().Name != n:
+			writeError(w, http.StatusConflict, "name: "+n+" is built in and cannot be renamed")
+			return
+		}
 	}
 	if sc, ok := o.(*avi.SystemConfiguration); ok {
 		// The wizard's completion is not undone through the API.

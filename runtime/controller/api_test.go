@@ -1233,6 +1233,16 @@ func TestAPI(t *testing.T) {
 				r.want(t, http.StatusConflict, "System-HTTP")
 			}
 		})
+		t.Run("built-in cloud renamed", func(t *testing.T) {
+			dc := e.urlOf(t, "cloud", "Default-Cloud")
+			r := e.admin(t, "PATCH", dc, `{"name": "Renamed-Cloud"}`)
+			if r.code == http.StatusOK {
+				e.admin(t, "PATCH", r.obj["url"].(string), `{"name": "Default-Cloud"}`)
+			}
+			r.want(t, http.StatusConflict, "Default-Cloud is built in and cannot be renamed")
+			// Unlike a built-in profile, it is still written under its own name.
+			e.admin(t, "PATCH", dc, `{"name": "Default-Cloud"}`).want(t, http.StatusOK)
+		})
 		t.Run("error for a body that is not an object", func(t *testing.T) {
 			e.admin(t, "POST", "/api/pool", `[]`).want(t, http.StatusBadRequest, "body:")
 			e.admin(t, "PATCH", e.urlOf(t, "applicationprofile", "System-HTTP"), `[]`).want(t, http.StatusBadRequest, "body:")

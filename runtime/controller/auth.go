@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,15 +71,21 @@ func (s *sessions) start(user string) (id, csrf string) {
 
 // get returns the live session of a cookie value, extending it.
 func (s *sessions) get(id string) (*session, bool) {
+	key := hashToken(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss, ok := s.m[hashToken(id)]
+	ss, ok := s.m[key]
 	if !ok || s.now().After(ss.expires) {
-		delete(s.m, hashToken(id))
+		delete(s.m, key)
 		return nil, false
 	}
 	ss.expires = s.now().Add(sessionIdle)
 	return ss, true
+}
+
+// csrfMatches reports whether a request carries the session's CSRF token in its header.
+func (ss *session) csrfMatches(r *http.Request) bool {
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(ss.csrf)) == 1
 }
 
 func (s *sessions) end(id string) {
@@ -92,10 +99,14 @@ func (s *sessions) endUser(user string) { s.endUserExcept(user, "") }
 
 // endUserExcept logs a user out everywhere but in the session with cookie value keep.
 func (s *sessions) endUserExcept(user, keep string) {
+	kept := ""
+	if keep != "" {
+		kept = hashToken(keep)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range s.m {
-		if v.user == user && (keep == "" || k != hashToken(keep)) {
+		if v.user == user && k != kept {
 			delete(s.m, k)
 		}
 	}
@@ -263,7 +274,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		return "", false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(ss.csrf)) != 1 {
+		if !ss.csrfMatches(r) {
 			writeError(w, http.StatusForbidden, "CSRF token missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header")
 			return "", false
 		}
@@ -273,6 +284,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 
 func tooMany(w http.ResponseWriter, wait time.Duration) {
 	secs := int(wait.Seconds() + 0.999)
-	w.Header().Set("Retry-After", itoa(secs))
-	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+itoa(secs)+" s")
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+strconv.Itoa(secs)+" s")
 }

@@ -261,13 +261,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	for i, srv := range servers {
 		hs := &http.Server{Handler: srv.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		httpServers = append(httpServers, hs)
-		wg.Add(1)
-		go func(l net.Listener) {
-			defer wg.Done()
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		wg.Go(func() {
+			if err := hs.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs <- err
 			}
-		}(listeners[i])
+		})
 	}
 	log.Info("controller ready", "version", version.Version, "https_port", cfg.HTTPSPort, "http_port", cfg.HTTPPort,
 		"sysint_port", cfg.SysintPort, "setup", s.initialData().SetupState, "config_version", s.store.Version())
@@ -299,5 +297,3 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

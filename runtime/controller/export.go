@@ -167,49 +167,9 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 				continue
 			}
 			for i, raw := range ex.Configuration[k.Name] {
-				field := fmt.Sprintf("configuration.%s[%d]", k.Name, i)
-				o := k.New()
-				if err := json.Unmarshal(raw, o); err != nil {
-					return prefixField(field, jsonFieldError(err))
+				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Name, i), raw, aead, moved); err != nil {
+					return err
 				}
-				for _, p := range o.Secrets() {
-					if strings.HasPrefix(*p, secretPrefix) {
-						plain, err := open(aead, *p)
-						if err != nil {
-							return &avi.FieldError{Field: field, Reason: err.Error()}
-						}
-						*p = plain
-					}
-				}
-				for _, ref := range o.Refs() {
-					if to, ok := moved[*ref.Value]; ok {
-						*ref.Value = to
-					}
-				}
-				m := o.GetMeta()
-				from := store.URL(k.Name, m.UUID)
-				var out avi.Object
-				var err error
-				switch id, exists := tx.ByName(k.Name, m.Name); {
-				case k.Singleton:
-					cur := tx.List(k.Name)
-					if len(cur) == 0 {
-						return fmt.Errorf("no %s to import into", k.Name)
-					}
-					m.Name = cur[0].GetMeta().Name
-					out, err = tx.Put(k.Name, cur[0].GetMeta().UUID, o)
-				case exists:
-					out, err = tx.Put(k.Name, id, o)
-				default:
-					if _, taken := tx.Get(k.Name, m.UUID); taken == nil {
-						m.UUID = ""
-					}
-					out, err = tx.Create(k.Name, o)
-				}
-				if err != nil {
-					return prefixField(field, err)
-				}
-				moved[from] = out.GetMeta().URL
 				counts[k.Name]++
 			}
 		}
@@ -221,4 +181,53 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 	}
 	s.basic.clear()
 	writeJSON(w, http.StatusOK, map[string]any{"imported": counts, "config_version": s.store.Version()})
+}
+
+// importObject stages one exported object (field names it in errors): its secrets decrypted,
+// its references rewritten by moved, and matched by name. It records in moved where the
+// object's exported URL lands.
+func importObject(tx *store.Tx, k avi.Kind, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
+	o := k.New()
+	if err := json.Unmarshal(raw, o); err != nil {
+		return prefixField(field, jsonFieldError(err))
+	}
+	for _, p := range o.Secrets() {
+		if strings.HasPrefix(*p, secretPrefix) {
+			plain, err := open(aead, *p)
+			if err != nil {
+				return &avi.FieldError{Field: field, Reason: err.Error()}
+			}
+			*p = plain
+		}
+	}
+	for _, ref := range o.Refs() {
+		if to, ok := moved[*ref.Value]; ok {
+			*ref.Value = to
+		}
+	}
+	m := o.GetMeta()
+	from := store.URL(k.Name, m.UUID)
+	var out avi.Object
+	var err error
+	switch id, exists := tx.ByName(k.Name, m.Name); {
+	case k.Singleton:
+		cur := tx.List(k.Name)
+		if len(cur) == 0 {
+			return fmt.Errorf("no %s to import into", k.Name)
+		}
+		m.Name = cur[0].GetMeta().Name
+		out, err = tx.Put(k.Name, cur[0].GetMeta().UUID, o)
+	case exists:
+		out, err = tx.Put(k.Name, id, o)
+	default:
+		if _, taken := tx.Get(k.Name, m.UUID); taken == nil {
+			m.UUID = ""
+		}
+		out, err = tx.Create(k.Name, o)
+	}
+	if err != nil {
+		return prefixField(field, err)
+	}
+	moved[from] = out.GetMeta().URL
+	return nil
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string)
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > analytics.RealtimeBuckets {
-			writeError(w, http.StatusBadRequest, "limit: want 1 to 720")
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want 1 to %d", analytics.RealtimeBuckets))
 			return
 		}
 		limit = n
@@ -91,15 +92,19 @@ type vsSummary struct {
 	Enabled           bool           `json:"enabled"`
 }
 
-func (s *Server) summaries() []vsSummary {
-	sesUp := 0
+// seStates counts the service engines by operational state (OPER_UP, OPER_DOWN).
+func (s *Server) seStates() map[string]int {
+	states := map[string]int{"OPER_UP": 0, "OPER_DOWN": 0}
 	for _, o := range s.store.List("serviceengine") {
 		se := o.(*avi.ServiceEngine)
 		s.se.overlay(se)
-		if se.OperStatus.State == "OPER_UP" {
-			sesUp++
-		}
+		states[se.OperStatus.State]++
 	}
+	return states
+}
+
+func (s *Server) summaries() []vsSummary {
+	sesUp := s.seStates()["OPER_UP"]
 	out := []vsSummary{}
 	for _, o := range s.store.List("virtualservice") {
 		vs := o.(*avi.VirtualService)
@@ -154,14 +159,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range avi.Kinds {
 		ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(len(s.store.List(k.Name))), k.Name)
 	}
-	states := map[string]float64{"OPER_UP": 0, "OPER_DOWN": 0}
-	for _, o := range s.store.List("serviceengine") {
-		se := o.(*avi.ServiceEngine)
-		s.se.overlay(se)
-		states[se.OperStatus.State]++
-	}
-	for st, n := range states {
-		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, n, strings.ToLower(strings.TrimPrefix(st, "OPER_")))
+	for st, n := range s.seStates() {
+		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, float64(n), strings.ToLower(strings.TrimPrefix(st, "OPER_")))
 	}
 	for _, v := range s.summaries() {
 		ch <- prometheus.MustNewConstMetric(descRPS, prometheus.GaugeValue, v.RequestsPerSecond, v.Name, v.UUID)

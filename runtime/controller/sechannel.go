@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +145,7 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ strin
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": jt.Name, "uuid": jt.UUID, "token": tok.String(), "expires": jt.Expires,
-		"description": jt.Description, "controller_ip": s.cfg.IP, "sysint_port": itoa(s.cfg.SysintPort)})
+		"description": jt.Description, "controller_ip": s.cfg.IP, "sysint_port": strconv.Itoa(s.cfg.SysintPort)})
 }
 
 // tokenSummary is a join token as listed: never its secret.
@@ -179,21 +181,30 @@ func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ strin
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// issueToken makes a new join token and stores it.
 func (s *Server) issueToken(desc string, ttl time.Duration, certHash string) (sechannel.Token, *avi.JoinToken, error) {
 	tok := sechannel.NewToken(certHash)
-	now := s.now().UTC()
-	jt := &avi.JoinToken{
-		Meta:        avi.Meta{Name: tok.ID},
-		Description: desc,
-		Created:     now.Format(time.RFC3339),
-		Expires:     now.Add(ttl).Format(time.RFC3339),
-		SecretHash:  sechannel.HashSecret(tok.Secret),
-	}
-	out, err := s.store.Create("jointoken", jt)
+	jt, err := s.storeJoinToken(tok.ID, tok.Secret, desc, ttl)
 	if err != nil {
 		return sechannel.Token{}, nil, err
 	}
-	return tok, out.(*avi.JoinToken), nil
+	return tok, jt, nil
+}
+
+// storeJoinToken stores a join token valid from now for ttl: its id and a hash of its secret.
+func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration) (*avi.JoinToken, error) {
+	now := s.now().UTC()
+	out, err := s.store.Create("jointoken", &avi.JoinToken{
+		Meta:        avi.Meta{Name: id},
+		Description: desc,
+		Created:     now.Format(time.RFC3339),
+		Expires:     now.Add(ttl).Format(time.RFC3339),
+		SecretHash:  sechannel.HashSecret(secret),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(*avi.JoinToken), nil
 }
 
 // seJoin is POST /se/join: a valid, unexpired token gets the SE an identity and a credential.
@@ -237,21 +248,14 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	cred := sechannel.NewCredential()
 	se := &avi.ServiceEngine{Meta: avi.Meta{Name: req.Name}, Hostname: req.Hostname, Version: req.Version, CredentialHash: sechannel.HashSecret(cred)}
-	if ip := net.ParseIP(req.MgmtIP); ip != nil {
-		t := "V4"
-		if ip.To4() == nil {
-			t = "V6"
-		}
-		se.MgmtIPAddress = &avi.IPAddr{Addr: ip.String(), Type: t}
+	if ip, ok := netip.AddrFromSlice(net.ParseIP(req.MgmtIP)); ok {
+		a := avi.IPOf(ip)
+		se.MgmtIPAddress = &a
 	}
 	var out avi.Object
 	err = s.store.Update(func(tx *store.Tx) error {
 		// An SE joining again under its name (reinstalled, data lost) takes its place.
-		if id, ok := tx.ByName("serviceengine", req.Name); ok {
-			out, err = tx.Put("serviceengine", id, se)
-			return err
-		}
-		out, err = tx.Create("serviceengine", se)
+		out, err = tx.CreateOrReplace("serviceengine", se)
 		return err
 	})
 	if err != nil {
@@ -556,12 +560,7 @@ func (s *Server) adoptBootstrapToken() error {
 		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", BootstrapTokenFile)
 	}
 	if _, err := s.store.GetByName("jointoken", bt.ID); err != nil {
-		now := s.now().UTC()
-		if _, err := s.store.Create("jointoken", &avi.JoinToken{
-			Meta: avi.Meta{Name: bt.ID}, Description: "installed with the controller",
-			Created: now.Format(time.RFC3339), Expires: now.Add(defaultTokenTTL).Format(time.RFC3339),
-			SecretHash: sechannel.HashSecret(bt.Secret),
-		}); err != nil {
+		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL); err != nil {
 			return err
 		}
 	}

@@ -2,12 +2,16 @@ package controller
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 	"github.com/avi-init/avi-init/sechannel"
 )
 
@@ -30,10 +34,13 @@ func TestBootstrapToken(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	join := e.do(t, "POST", sechannel.JoinPath, map[string]any{"token": tok.String(), "name": "se-beside"}, apiCred{none: true}).want(t, http.StatusOK)
-	if join.obj["se_uuid"] == "" {
+	join := e.do(t, "POST", sechannel.JoinPath, map[string]any{"token": tok.String(), "name": "se-beside", "mgmt_ip": "::ffff:192.0.2.7"}, apiCred{none: true}).want(t, http.StatusOK)
+	if id, _ := join.obj["se_uuid"].(string); id == "" {
 		t.Fatalf("join with the bootstrap token: %v", join.obj)
 	}
+	// The SE's management address is kept as Avi writes it: an IPv4-mapped address is V4.
+	se := e.byName(t, "serviceengine", "se-beside")
+	apiWantEq(t, "mgmt_ip_address", se["mgmt_ip_address"], map[string]any{"addr": "192.0.2.7", "type": "V4"})
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("bootstrap token file kept after adoption: %v", err)
 	}
@@ -50,5 +57,125 @@ func TestBootstrapToken(t *testing.T) {
 	os.WriteFile(path, []byte(`{"id": "x"}`), 0o600)
 	if err := e.srv.adoptBootstrapToken(); err == nil {
 		t.Error("a bootstrap token without a secret was adopted")
+	}
+}
+
+// TestSnapshotUpdates: the first message is the whole configuration; each later one carries only
+// the virtual services that changed (also through their pool) and the uuids of those deleted, so
+// that an SE applying them holds what a whole snapshot would give; a version the cache no longer
+// holds gets the whole configuration again.
+func TestSnapshotUpdates(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var poolUUID, keepUUID, dropUUID string
+	err = st.Update(func(tx *store.Tx) error {
+		if _, err := tx.Create("applicationprofile", &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}); err != nil {
+			return err
+		}
+		p, err := tx.Create("pool", &avi.Pool{Meta: avi.Meta{Name: "p"}, Servers: []avi.Server{{IP: avi.IPAddr{Addr: "192.0.2.1", Type: "V4"}, Port: 80}}})
+		if err != nil {
+			return err
+		}
+		poolUUID = p.GetMeta().UUID
+		keep, err := tx.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: "a-pooled"}, Services: []avi.Service{{Port: 80}}, PoolRef: p.GetMeta().URL})
+		if err != nil {
+			return err
+		}
+		drop, err := tx.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: "b-alone"}, Services: []avi.Service{{Port: 81}}})
+		if err != nil {
+			return err
+		}
+		keepUUID, dropUUID = keep.GetMeta().UUID, drop.GetMeta().UUID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := &snapshotCache{}
+	decode := func(msg []byte) sechannel.Update {
+		t.Helper()
+		var u sechannel.Update
+		if err := json.Unmarshal(msg, &u); err != nil {
+			t.Fatalf("update %s: %v", msg, err)
+		}
+		return u
+	}
+	names := func(vss []sechannel.VirtualService) []string {
+		out := []string{}
+		for _, v := range vss {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	se := sechannel.NewState(sechannel.Snapshot{Version: -1})
+	apply := func(u sechannel.Update) sechannel.Snapshot {
+		t.Helper()
+		snap, err := se.Apply(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+
+	msg, v := c.update(st, -1)
+	first := decode(msg)
+	if !first.Full || first.Version != st.Version() || v != st.Version() || !reflect.DeepEqual(names(first.VirtualServices), []string{"a-pooled", "b-alone"}) {
+		t.Fatalf("first update %s: want the whole configuration at version %d", msg, st.Version())
+	}
+	apply(first)
+
+	// A pool change re-sends the virtual service that uses it, and only that one.
+	p, _ := st.Get("pool", poolUUID)
+	p.(*avi.Pool).Servers[0].Port = 8080
+	if _, err := st.Put("pool", poolUUID, p); err != nil {
+		t.Fatal(err)
+	}
+	msg, next := c.update(st, v)
+	u := decode(msg)
+	if u.Full || u.BaseVersion != v || u.Version != next || !reflect.DeepEqual(names(u.VirtualServices), []string{"a-pooled"}) || len(u.Deleted) != 0 {
+		t.Fatalf("update after a pool change %s: want a-pooled only, relative to %d", msg, v)
+	}
+	if got := u.VirtualServices[0].Pool.Servers[0].Port; got != 8080 {
+		t.Errorf("a-pooled sent with server port %d, want the changed 8080", got)
+	}
+	apply(u)
+	v = next
+
+	// A deletion is sent as the uuid alone.
+	if err := st.Delete("virtualservice", dropUUID); err != nil {
+		t.Fatal(err)
+	}
+	msg, next = c.update(st, v)
+	u = decode(msg)
+	if u.Full || len(u.VirtualServices) != 0 || !reflect.DeepEqual(u.Deleted, []string{dropUUID}) {
+		t.Fatalf("update after a deletion %s: want only deleted [%s]", msg, dropUUID)
+	}
+	held := apply(u)
+
+	// What the SE holds is what a whole snapshot gives.
+	msg, _ = c.update(st, -1)
+	whole := decode(msg)
+	if !whole.Full || !reflect.DeepEqual(held.VirtualServices, whole.VirtualServices) || held.Version != whole.Version {
+		t.Errorf("SE after incremental updates holds %+v, the whole configuration is %+v", held, whole)
+	}
+	if len(held.VirtualServices) != 1 || held.VirtualServices[0].UUID != keepUUID {
+		t.Errorf("SE holds %+v, want a-pooled alone", held.VirtualServices)
+	}
+
+	// Once historyLen newer versions were encoded, an SE at the old version gets everything.
+	old := next
+	for i := range historyLen {
+		if _, err := st.Create("healthmonitor", &avi.HealthMonitor{Meta: avi.Meta{Name: fmt.Sprintf("hm%d", i)}, Type: avi.HealthMonitorTCP}); err != nil {
+			t.Fatal(err)
+		}
+		c.update(st, -1)
+	}
+	msg, _ = c.update(st, old)
+	if u := decode(msg); !u.Full {
+		t.Errorf("update from version %d, older than the cache holds: full=%v, want the whole configuration", old, u.Full)
 	}
 }

@@ -87,13 +87,7 @@ func (s *Server) applySetup(req *SetupRequest) error {
 			if req.Cloud.Name == "" {
 				req.Cloud.Name = avi.DefaultCloudName
 			}
-			var err error
-			if id, ok := tx.ByName("cloud", req.Cloud.Name); ok {
-				_, err = tx.Put("cloud", id, req.Cloud)
-			} else {
-				_, err = tx.Create("cloud", req.Cloud)
-			}
-			if err != nil {
+			if _, err := tx.CreateOrReplace("cloud", req.Cloud); err != nil {
 				return prefixField("cloud", err)
 			}
 		}

@@ -150,8 +150,16 @@ func New(now func() time.Time, realtime func(vsUUID string) bool, disk *LogFiles
 // Entity keys: a virtual service by its uuid; a pool member as pool uuid/ip:port; a pool by its uuid.
 func memberKey(pool, server string) string { return pool + "/" + server }
 
-// Ingest adds one SE's report.
+// Ingest adds one SE's report. Client logs are written to disk after the in-memory series and
+// logs are updated, outside their lock, so that queries do not wait on the disk.
 func (s *Store) Ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) {
+	s.ingest(metrics, logs)
+	if s.disk != nil && len(logs) > 0 {
+		s.disk.append(logs)
+	}
+}
+
+func (s *Store) ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,6 +168,7 @@ func (s *Store) Ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 		if m.Server != "" {
 			keys = []string{memberKey(m.PoolUUID, m.Server), m.PoolUUID}
 		}
+		realtime := s.realtime(m.VSUUID)
 		for _, k := range keys {
 			if k == "" {
 				continue
@@ -170,7 +179,7 @@ func (s *Store) Ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 				s.coarse[k] = r
 			}
 			r.at(now).add(m)
-			if s.realtime(m.VSUUID) {
+			if realtime {
 				f, ok := s.fine[k]
 				if !ok {
 					f = newRing(RealtimeStep, RealtimeBuckets)
@@ -188,9 +197,6 @@ func (s *Store) Ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 			ring[s.next[l.VSUUID]] = l
 		}
 		s.next[l.VSUUID] = (s.next[l.VSUUID] + 1) % logsPerVS
-	}
-	if s.disk != nil && len(logs) > 0 {
-		s.disk.append(logs)
 	}
 }
 
@@ -219,6 +225,19 @@ func (s *Store) Query(entity string, metricIDs []string, step time.Duration, lim
 	if step == RealtimeStep {
 		r = s.fine[entity]
 	}
+	// The ring's filled buckets, oldest first, the last limit of them.
+	var bs []*bucket
+	if r != nil {
+		for i := range r.buckets {
+			if r.buckets[i].start != 0 {
+				bs = append(bs, &r.buckets[i])
+			}
+		}
+		sort.Slice(bs, func(i, j int) bool { return bs[i].start < bs[j].start })
+		if limit > 0 && len(bs) > limit {
+			bs = bs[len(bs)-limit:]
+		}
+	}
 	var out []Series
 	for _, id := range metricIDs {
 		def, ok := metricDefs[id]
@@ -227,21 +246,9 @@ func (s *Store) Query(entity string, metricIDs []string, step time.Duration, lim
 		}
 		var sr Series
 		sr.Header.Name, sr.Header.EntityUUID, sr.Header.Units = id, entity, def.units
-		sr.Data = []Point{}
-		if r != nil {
-			var bs []*bucket
-			for i := range r.buckets {
-				if r.buckets[i].start != 0 {
-					bs = append(bs, &r.buckets[i])
-				}
-			}
-			sort.Slice(bs, func(i, j int) bool { return bs[i].start < bs[j].start })
-			if limit > 0 && len(bs) > limit {
-				bs = bs[len(bs)-limit:]
-			}
-			for _, b := range bs {
-				sr.Data = append(sr.Data, Point{Timestamp: time.Unix(b.start, 0).UTC().Format(time.RFC3339), Value: def.value(b, float64(r.step))})
-			}
+		sr.Data = make([]Point, 0, len(bs))
+		for _, b := range bs {
+			sr.Data = append(sr.Data, Point{Timestamp: time.Unix(b.start, 0).UTC().Format(time.RFC3339), Value: def.value(b, float64(r.step))})
 		}
 		out = append(out, sr)
 	}

@@ -15,11 +15,11 @@ type LogFiles struct {
 	mu      sync.Mutex
 	dir     string
 	perFile int64
-	keep    int
 	f       *os.File
 	size    int64
 }
 
+// logFileCount is how many files the logs rotate through.
 const logFileCount = 4
 
 // NewLogFiles keeps client logs under dir within maxBytes in all.
@@ -27,7 +27,7 @@ func NewLogFiles(dir string, maxBytes int64) (*LogFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("client log directory: %w", err)
 	}
-	l := &LogFiles{dir: dir, perFile: max(maxBytes/logFileCount, 1<<20), keep: logFileCount}
+	l := &LogFiles{dir: dir, perFile: max(maxBytes/logFileCount, 1<<20)}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -55,8 +55,8 @@ func (l *LogFiles) open() error {
 // rotate shifts the files (0 becomes 1, ...), dropping the oldest.
 func (l *LogFiles) rotate() error {
 	l.f.Close()
-	os.Remove(l.name(l.keep - 1))
-	for i := l.keep - 2; i >= 0; i-- {
+	os.Remove(l.name(logFileCount - 1))
+	for i := logFileCount - 2; i >= 0; i-- {
 		os.Rename(l.name(i), l.name(i+1))
 	}
 	return l.open()

@@ -379,6 +379,15 @@ func (tx *Tx) Create(kind string, o avi.Object) (avi.Object, error) {
 	return tx.write(kind, m.UUID, o, nil)
 }
 
+// CreateOrReplace stages o as the object of its kind and name: a replacement of the one that
+// has that name, or a new object when none has.
+func (tx *Tx) CreateOrReplace(kind string, o avi.Object) (avi.Object, error) {
+	if id, ok := tx.ByName(kind, o.GetMeta().Name); ok {
+		return tx.Put(kind, id, o)
+	}
+	return tx.Create(kind, o)
+}
+
 // Put validates and stages a replacement of an existing object.
 func (tx *Tx) Put(kind, uuid string, o avi.Object) (avi.Object, error) {
 	old, ok := tx.lookup(kind, uuid)

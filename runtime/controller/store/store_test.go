@@ -127,3 +127,29 @@ func TestSingletonAndReferenceForms(t *testing.T) {
 		t.Errorf("a pool_ref naming a profile: %v", err)
 	}
 }
+
+func TestCreateOrReplaceByName(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "config.db"))
+	put := func(failed int) avi.Object {
+		t.Helper()
+		var out avi.Object
+		err := s.Update(func(tx *Tx) error {
+			var err error
+			out, err = tx.CreateOrReplace("healthmonitor", &avi.HealthMonitor{Meta: avi.Meta{Name: "hm"}, Type: avi.HealthMonitorTCP, FailedChecks: failed})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := put(3)
+	second := put(5)
+	if first.GetMeta().UUID != second.GetMeta().UUID {
+		t.Errorf("the second write by name made %s beside %s, want it replaced", second.GetMeta().UUID, first.GetMeta().UUID)
+	}
+	list := s.List("healthmonitor")
+	if len(list) != 1 || list[0].(*avi.HealthMonitor).FailedChecks != 5 {
+		t.Errorf("health monitors after two writes by name: %+v, want one with failed_checks 5", list)
+	}
+}

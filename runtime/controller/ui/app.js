@@ -1205,11 +1205,15 @@
     every(10000, live, load);
   }
 
+  // servicePorts is a virtual service's ports as the form takes them: "80, 8000-8010".
+  function servicePorts(v) {
+    return (v.services || []).map((s) => s.port + (s.port_range_end ? '-' + s.port_range_end : '')).join(', ');
+  }
+
   function vsAddress(v) {
-    const ports = (v.services || []).map((s) => s.port + (s.port_range_end ? '-' + s.port_range_end : '')).join(', ');
     if (!v.services) return '';
     const addr = v.ip_address && v.ip_address.addr;
-    return h('span', { class: 'mono' }, addr ? (addr.includes(':') ? '[' + addr + ']' : addr) + ':' + ports : '*:' + ports);
+    return h('span', { class: 'mono' }, addr ? hostPort(addr, servicePorts(v)) : '*:' + servicePorts(v));
   }
 
   // ---------------------------------------------------------------- virtual services
@@ -1256,7 +1260,7 @@
     pools.forEach((p) => { poolOpts[refOf(p, 'pool')] = p.name; });
     const profOpts = {};
     profiles.forEach((p) => { profOpts[refOf(p, 'applicationprofile')] = p.name + (p.type === 'APPLICATION_PROFILE_TYPE_L4' ? '  (L4 TCP)' : p.type === 'APPLICATION_PROFILE_TYPE_HTTP' ? '  (L7 HTTP)' : ''); });
-    const ports = vs ? (vs.services || []).map((s) => s.port + (s.port_range_end ? '-' + s.port_range_end : '')).join(', ') : '';
+    const ports = vs ? servicePorts(vs) : '';
     const body = h('div', null,
       nameField('vs-name', vs, 'web-vs'),
       h('div', { class: 'field-row' },
@@ -1829,15 +1833,22 @@
         h('td', null, x.message))));
     }
 
+    // cloudRuntimes returns the clouds of the given types, each as [cloud, its runtime]
+    // (docs/api.md: GET /api/cloud/<uuid>/runtime).
+    async function cloudRuntimes(...vtypes) {
+      const clouds = (await list('cloud')).filter((x) => vtypes.includes(x.vtype));
+      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      return clouds.map((cl, i) => [cl, runtimes[i]]);
+    }
+
     // loadMesos shows each Mesos cloud's sync: Marathon reachable or not, and every app that
     // could not be turned into a virtual service, with the reason (docs/api.md: cloud runtime).
     async function loadMesos() {
-      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_MESOS');
-      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      const clouds = await cloudRuntimes('CLOUD_MESOS');
       if (!live()) return;
       clear(mesosPanel);
-      clouds.forEach((cl, i) => {
-        const st = runtimes[i].mesos || { state: 'SYNCING' };
+      clouds.forEach(([cl, rt]) => {
+        const st = rt.mesos || { state: 'SYNCING' };
         const panel = h('div', { class: 'panel', testid: 'mesos-cloud', 'data-name': cl.name });
         panel.append(panelHead('Marathon apps: ' + cl.name,
           st.state + (st.reason ? ': ' + st.reason : '') + ' · ' + (st.apps || 0) + ' apps, ' + (st.virtual_services || 0) + ' virtual services' +
@@ -1854,12 +1865,11 @@
     // loadDocker shows each Docker cloud's engines (followed over SSH or not, and why) and every
     // labelled service that could not be turned into a virtual service (docs/api.md).
     async function loadDocker() {
-      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_DOCKER');
-      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
+      const clouds = await cloudRuntimes('CLOUD_DOCKER');
       if (!live()) return;
       clear(dockerPanel);
-      clouds.forEach((cl, i) => {
-        const st = runtimes[i].docker || { state: 'SYNCING', hosts: [] };
+      clouds.forEach(([cl, rt]) => {
+        const st = rt.docker || { state: 'SYNCING', hosts: [] };
         const panel = h('div', { class: 'panel', testid: 'docker-cloud', 'data-name': cl.name });
         const unfollowed = (st.hosts || []).filter((x) => x.state !== 'CONNECTED').length;
         panel.append(panelHead('Docker services: ' + cl.name,
@@ -1885,12 +1895,11 @@
     // loadLinux shows each Linux server (or Docker) cloud's hosts with the state of their SE
     // deployment (docs/api.md: GET /api/cloud/<uuid>/runtime), and how to prepare a host.
     async function loadLinux() {
-      const clouds = (await list('cloud')).filter((x) => x.vtype === 'CLOUD_LINUXSERVER' || x.vtype === 'CLOUD_DOCKER');
+      const clouds = await cloudRuntimes('CLOUD_LINUXSERVER', 'CLOUD_DOCKER');
       const users = clouds.length ? await list('cloudconnectoruser') : [];
-      const runtimes = await Promise.all(clouds.map((cl) => get('/api/cloud/' + cl.uuid + '/runtime')));
       if (!live()) return;
       clear(linuxPanel);
-      clouds.forEach((cl, i) => {
+      clouds.forEach(([cl, rt]) => {
         const user = byRef(users, (cl[hostsConfig(cl)] || {}).ssh_user_ref) || {};
         const panel = h('div', { class: 'panel', testid: 'linuxserver-cloud', 'data-name': cl.name });
         panel.append(panelHead((cl.vtype === 'CLOUD_DOCKER' ? 'Docker hosts: ' : 'Linux server hosts: ') + cl.name,
@@ -1908,7 +1917,7 @@
           }
           panel.append(prepare);
         }
-        const hosts = runtimes[i].linuxserver_hosts || [];
+        const hosts = rt.linuxserver_hosts || [];
         if (!hosts.length) {
           panel.append(empty('se', 'No hosts', 'Add a host, prepared as above, and the controller installs a service engine on it.'));
         } else {
