@@ -169,8 +169,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%w by controller %s: %s %s", ErrRejected, cfg.Controller, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("%w by controller %s: %s", ErrRejected, cfg.Controller, statusText(resp))
 	}
 	var jr sechannel.JoinResponse
 	if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
@@ -291,11 +290,16 @@ func (rt *Runtime) request(ctx context.Context, method, path string, body io.Rea
 		return nil, errUnauthorized
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(msg))
+		defer resp.Body.Close()
+		return nil, fmt.Errorf("%s %s: %s", method, path, statusText(resp))
 	}
 	return resp, nil
+}
+
+// statusText is a failed response's status and the start of its body, for an error message.
+func statusText(resp *http.Response) string {
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.Status + " " + string(bytes.TrimSpace(msg))
 }
 
 // stream reads updates until the connection ends. Each stream starts with the whole

@@ -81,6 +81,26 @@ func (c *ctl) call(t *testing.T, method, path string, body, out any) {
 	}
 }
 
+// seConfig configures an SE that joins c with a new token, keeping its data in a new directory.
+func (c *ctl) seConfig(t *testing.T, name string) se.Config {
+	t.Helper()
+	var tok map[string]string
+	c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
+	return se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: t.TempDir(), Name: name,
+		HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// run runs rt until the returned stop is called.
+func run(rt *se.Runtime) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // applied records the snapshots the SE applied; it refuses any with a VS named "refuse-me".
 type applied struct {
 	mu       sync.Mutex
@@ -121,27 +141,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	c := startController(t, t.TempDir(), true)
-	var tok map[string]string
-	c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
-	seDir := t.TempDir()
-	tokenFile := filepath.Join(seDir, "join-token")
-	os.WriteFile(tokenFile, []byte(tok["token"]), 0o600)
 	a := &applied{}
-	cfg := se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], JoinTokenFile: tokenFile, DataDir: seDir, Name: "se-a",
-		Apply: a.apply, HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := c.seConfig(t, "se-a")
+	seDir := cfg.DataDir
+	cfg.Apply, cfg.JoinTokenFile = a.apply, filepath.Join(seDir, "join-token")
+	os.WriteFile(cfg.JoinTokenFile, []byte(cfg.JoinToken), 0o600)
 	rt, err := se.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(tokenFile); !os.IsNotExist(err) {
+	if _, err := os.Stat(cfg.JoinTokenFile); !os.IsNotExist(err) {
 		t.Errorf("the join token file stayed after joining: %v", err)
 	}
 	if err := se.Probe(seDir); err == nil {
 		t.Error("probe says ready before the SE holds a configuration")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(ctx) }()
+	stop := run(rt)
 
 	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "good", "services": []map[string]int{{"port": 8080}}}, nil)
 	waitFor(t, "the good VS", func() bool { return a.has("good") && rt.Version() > 0 })
@@ -161,8 +176,7 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	if rt.Version() != good || ses.Results[0].ConfigVersion != good || !a.has("good") {
 		t.Errorf("after a rejected snapshot the SE serves version %d (controller sees %d), want the last good %d", rt.Version(), ses.Results[0].ConfigVersion, good)
 	}
-	cancel()
-	<-done
+	stop()
 	if err := se.Probe(seDir); err != nil {
 		t.Errorf("probe after the SE applied a configuration: %v", err)
 	}
@@ -178,4 +192,46 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	if rt2.Version() != good || !b.has("good") {
 		t.Errorf("headless restart serves version %d, want %d with the good VS", rt2.Version(), good)
 	}
+}
+
+// An SE the controller no longer knows (deleted by the operator) joins again with its token and
+// keeps the new identity.
+func TestJoinsAgainWhenTheControllerForgetsIt(t *testing.T) {
+	c := startController(t, t.TempDir(), true)
+	cfg := c.seConfig(t, "se-b")
+	rt, err := se.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := func() se.Identity {
+		var id se.Identity
+		data, _ := os.ReadFile(filepath.Join(cfg.DataDir, se.IdentityFile))
+		json.Unmarshal(data, &id)
+		return id
+	}
+	first := identity().SEUUID
+	if first == "" {
+		t.Fatal("no identity kept after joining")
+	}
+	defer run(rt)()
+
+	listed := func() []string {
+		var ses struct {
+			Results []struct {
+				UUID string `json:"uuid"`
+			} `json:"results"`
+		}
+		c.call(t, "GET", "/api/serviceengine", nil, &ses)
+		var out []string
+		for _, r := range ses.Results {
+			out = append(out, r.UUID)
+		}
+		return out
+	}
+	waitFor(t, "the controller to list the SE", func() bool { return len(listed()) == 1 })
+	c.call(t, "DELETE", "/api/serviceengine/"+first, nil, nil)
+	waitFor(t, "the SE to join again", func() bool {
+		uuids := listed()
+		return len(uuids) == 1 && uuids[0] != first && identity().SEUUID == uuids[0]
+	})
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/sechannel"
 )
 
@@ -79,16 +78,10 @@ func benchClient(b *testing.B, addr string, conns int) {
 }
 
 func benchProxy(b *testing.B, profile string, bodySize int) {
-	srv := rawBackend(b, bodySize)
-	d := New(nil)
-	b.Cleanup(func() { d.Close(b.Context()) })
-	port := testnet.FreePort(b)
-	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("bench", port, profile, "p", srv)}}); err != nil {
-		b.Fatal(err)
-	}
+	addr := proxy(b, profile, rawBackend(b, bodySize))
 	b.ReportAllocs()
 	b.SetBytes(int64(bodySize))
-	benchClient(b, fmt.Sprintf("127.0.0.1:%d", port), 16)
+	benchClient(b, addr, 16)
 }
 
 // go test -run '^$' -bench Proxy -benchmem -cpuprofile cpu.out ./runtime/se/dataplane/

@@ -154,7 +154,7 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
 	}
 	d.pools = pools
 	for _, p := range pools {
-		p.checks = startMonitors(p, p.hms)
+		p.checks = startMonitors(p)
 		p.reaper = startReaper(p)
 	}
 	d.statsMu.Lock()

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,10 +44,11 @@ func newBackend(t *testing.T, name string) *backend {
 	return b
 }
 
-func (b *backend) server() sechannel.Server {
-	host, port, _ := net.SplitHostPort(b.Listener.Addr().String())
-	p, _ := strconv.Atoi(port)
-	return sechannel.Server{IP: host, Port: p, Enabled: true, Ratio: 1}
+func (b *backend) server() sechannel.Server { return serverOn(b.Listener) }
+
+// serverOn is the pool member listening on l, on loopback.
+func serverOn(l net.Listener) sechannel.Server {
+	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
 }
 
 func vs(name string, port int, profile string, pool string, servers ...sechannel.Server) sechannel.VirtualService {
@@ -57,7 +57,7 @@ func vs(name string, port int, profile string, pool string, servers ...sechannel
 		Pool: &sechannel.Pool{UUID: pool, Name: pool, Algorithm: avi.LBRoundRobin, Servers: servers}}
 }
 
-func newDP(t *testing.T) *Dataplane {
+func newDP(t testing.TB) *Dataplane {
 	d := New(nil)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -114,13 +114,10 @@ func TestL7BalancesAndFailsOver(t *testing.T) {
 }
 
 func TestL7LargeBodiesBothWays(t *testing.T) {
-	a := newBackend(t, "a")
-	d := newDP(t)
-	port := testnet.FreePort(t)
-	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("big", port, avi.ProfileHTTP, "p", a.server())}})
+	addr := l7(t, newBackend(t, "a").server())
 	payload := make([]byte, 20<<20)
 	rand.Read(payload)
-	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/echo", port), "application/octet-stream", bytes.NewReader(payload))
+	resp, err := client.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +152,7 @@ func TestL7WebsocketUpgrade(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	host, p, _ := net.SplitHostPort(up.Listener.Addr().String())
-	pn, _ := strconv.Atoi(p)
-	d := newDP(t)
-	port := testnet.FreePort(t)
-	d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("ws", port, avi.ProfileHTTP, "p", sechannel.Server{IP: host, Port: pn, Enabled: true, Ratio: 1})}})
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	c, err := net.Dial("tcp", l7(t, serverOn(up.Listener)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +214,7 @@ func tcpServer(t testing.TB, handle func(c net.Conn)) sechannel.Server {
 			})
 		}
 	})
-	return sechannel.Server{IP: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
+	return serverOn(l)
 }
 
 // tcpEcho is a TCP server that echoes, then half-closes when the client does.
@@ -366,14 +358,10 @@ func TestActiveHealthMonitorTakesMembersOutAndBack(t *testing.T) {
 		t.Cleanup(s.Close)
 		return s
 	}
-	srv := func(s *httptest.Server) sechannel.Server {
-		a := s.Listener.Addr().(*net.TCPAddr)
-		return sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1}
-	}
 	good, flaky := mk("good", false), mk("flaky", true)
 	hm := avi.HealthMonitor{Meta: avi.Meta{Name: "hm-http"}, Type: avi.HealthMonitorHTTP, SendInterval: 1, ReceiveTimeout: 1,
 		SuccessfulChecks: 2, FailedChecks: 2, HTTPMonitor: &avi.HTTPMonitor{HTTPRequest: "GET / HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX"}}}
-	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", srv(good), srv(flaky))
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(good.Listener), serverOn(flaky.Listener))
 	v.Pool.HealthMonitors = []avi.HealthMonitor{hm}
 	d := newDP(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
@@ -412,8 +400,7 @@ func TestReportCountsRequestsAndLogs(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	}))
 	defer b.Close()
-	a := b.Listener.Addr().(*net.TCPAddr)
-	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", sechannel.Server{IP: "127.0.0.1", Port: a.Port, Enabled: true, Ratio: 1})
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(b.Listener))
 	d := newDP(t)
 	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); err != nil {
 		t.Fatal(err)

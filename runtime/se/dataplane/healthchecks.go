@@ -23,7 +23,8 @@ type monitors struct {
 	done   sync.WaitGroup
 }
 
-func startMonitors(p *pool, hms []avi.HealthMonitor) *monitors {
+func startMonitors(p *pool) *monitors {
+	hms := p.hms
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitors{cancel: cancel}
 	if len(hms) == 0 {

@@ -275,29 +275,22 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 
 	copying := !inHand
 	reusable := false
+	defer func() {
+		if copying && !c.awaitBody(uc) {
+			c.keep, reusable = false, false
+		}
+		if reusable {
+			uc.release()
+		} else {
+			uc.close()
+		}
+	}()
 	if copying {
 		c.gotHead = false
 		c.rd.set(time.Time{})
 		go c.copyRequestBody(uc)
-		defer func() {
-			if !c.awaitBody(uc) {
-				c.keep, reusable = false, false
-			}
-			if reusable {
-				uc.release()
-			} else {
-				uc.close()
-			}
-		}()
 	} else {
 		uc.rd.set(time.Now().Add(responseHeaderTimeout))
-		defer func() {
-			if reusable {
-				uc.release()
-			} else {
-				uc.close()
-			}
-		}()
 	}
 
 	rs := &c.resp
@@ -351,9 +344,9 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 
 	dechunk := rs.chunked && c.req.head.minor == 0
 	closeClient := !c.keep || c.l.draining.Load() || rs.length == untilClose || dechunk
-	if !rs.chunked && rs.length != untilClose && int64(uc.br.Buffered()) >= rs.length {
-		// The whole body is in the buffer: no read of it can wait.
-	} else {
+	if rs.chunked || rs.length == untilClose || int64(uc.br.Buffered()) < rs.length {
+		// A read of the body may wait: the response deadline no longer applies. (A body
+		// wholly in the buffer needs no read.)
 		uc.rd.set(time.Time{})
 	}
 	c.status, c.wroteHead = rs.head.status, true

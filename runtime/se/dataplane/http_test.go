@@ -24,17 +24,19 @@ import (
 // its address.
 func l7(t *testing.T, servers ...sechannel.Server) string {
 	t.Helper()
+	return proxy(t, avi.ProfileHTTP, servers...)
+}
+
+// proxy starts a data plane with one virtual service of the given profile in front of the given
+// members and returns its address.
+func proxy(t testing.TB, profile string, servers ...sechannel.Server) string {
+	t.Helper()
 	d := newDP(t)
 	port := testnet.FreePort(t)
-	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", servers...)}}); err != nil {
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, profile, "p", servers...)}}); err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("127.0.0.1:%d", port)
-}
-
-func serverOf(t *testing.T, s *httptest.Server) sechannel.Server {
-	t.Helper()
-	return sechannel.Server{IP: "127.0.0.1", Port: s.Listener.Addr().(*net.TCPAddr).Port, Enabled: true, Ratio: 1}
 }
 
 // rawClient is a client connection that writes requests by hand.
@@ -95,7 +97,7 @@ func headersBackend(t *testing.T) *httptest.Server {
 }
 
 func TestL7HopByHopAndForwardingHeaders(t *testing.T) {
-	addr := l7(t, serverOf(t, headersBackend(t)))
+	addr := l7(t, serverOn(headersBackend(t).Listener))
 	c := dialRaw(t, addr)
 	resp, body := c.roundTrip(t, "GET / HTTP/1.1\r\nHost: shop.example\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n"+
 		"Keep-Alive: 300\r\nProxy-Connection: keep-alive\r\nTE: gzip\r\nTrailer: X-T\r\nUpgrade: h2c\r\nProxy-Authorization: Basic x\r\n"+
@@ -140,7 +142,7 @@ func TestL7ConnectionCloseAndHTTP10(t *testing.T) {
 	}))
 	t.Cleanup(chunky.Close)
 	addr := l7(t, b.server())
-	chunkyAddr := l7(t, serverOf(t, chunky))
+	chunkyAddr := l7(t, serverOn(chunky.Listener))
 
 	c := dialRaw(t, addr)
 	resp, _ := c.roundTrip(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET")
@@ -185,7 +187,7 @@ func TestL7ChunkedBodiesBothWays(t *testing.T) {
 		w.Header().Set("X-Count", strconv.Itoa(len(body)))
 	}))
 	t.Cleanup(echo.Close)
-	addr := l7(t, serverOf(t, echo))
+	addr := l7(t, serverOn(echo.Listener))
 
 	c := dialRaw(t, addr)
 	resp, body := c.roundTrip(t, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", "POST")
@@ -241,7 +243,7 @@ func TestL7ExpectContinue(t *testing.T) {
 	}
 
 	// A member refusing the body: the client gets the refusal without sending it.
-	c = dialRaw(t, l7(t, serverOf(t, refuse)))
+	c = dialRaw(t, l7(t, serverOn(refuse.Listener)))
 	resp, _ = c.roundTrip(t, "PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n", "PUT")
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("refused body: %s", resp.Status)
@@ -264,7 +266,7 @@ func countingBackend(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomi
 
 func TestL7ReusesMemberConnections(t *testing.T) {
 	s, conns := countingBackend(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(w, r.Body) })
-	addr := l7(t, serverOf(t, s))
+	addr := l7(t, serverOn(s.Listener))
 	const requests = 50
 	for i := range requests {
 		// A new client connection each time: member connections outlive client ones.
@@ -318,7 +320,7 @@ func TestL7RetriesRequestOnConnectionTheMemberClosed(t *testing.T) {
 
 	// A member closing idle connections outright: the proxy sees it before reusing one.
 	closer, closerConns := countingBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	addr = l7(t, serverOf(t, closer))
+	addr = l7(t, serverOn(closer.Listener))
 	c = dialRaw(t, addr)
 	for i := range 3 {
 		resp, body := c.roundTrip(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", "POST")
@@ -366,7 +368,7 @@ func TestL7DrainsOnRemoval(t *testing.T) {
 	t.Cleanup(slow.Close)
 	d := newDP(t)
 	port := testnet.FreePort(t)
-	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", serverOf(t, slow))}}); err != nil {
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", serverOn(slow.Listener))}}); err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)

@@ -146,10 +146,8 @@ func parseResponseHead(head []byte, h *responseHead) error {
 	if len(code) != 3 || !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) || code[0] == '0' {
 		return fmt.Errorf("%w: status line %.64q", errMalformed, line)
 	}
-	for _, c := range reason {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("%w: status line %.64q", errMalformed, line)
-		}
+	if hasControl(reason) {
+		return fmt.Errorf("%w: status line %.64q", errMalformed, line)
 	}
 	h.minor, h.reason = minor, reason
 	h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
@@ -185,10 +183,8 @@ func parseHeaders(b []byte, dst []header) ([]header, error) {
 			return dst, fmt.Errorf("%w: header line %.64q", errMalformed, line)
 		}
 		value = trimOWS(value)
-		for _, c := range value {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return dst, fmt.Errorf("%w: header %s has a control character", errMalformed, name)
-			}
+		if hasControl(value) {
+			return dst, fmt.Errorf("%w: header %s has a control character", errMalformed, name)
 		}
 		dst = append(dst, header{name: name, value: value, kind: kindOf(name)})
 	}
@@ -216,6 +212,17 @@ func trimOWS(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// hasControl reports whether a field value or reason phrase holds a control character other
+// than a tab.
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -12,7 +12,7 @@ import (
 
 // latencyBounds are the upper bounds (ms) of the latency histogram's buckets; the last bucket
 // holds everything slower.
-var latencyBounds = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+var latencyBounds = [...]float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
 
 // maxPendingLogs bounds the client logs an SE holds between two heartbeats.
 const maxPendingLogs = 1000
@@ -29,7 +29,7 @@ type vsStats struct {
 
 	requests, failed, newConns, open, bytesIn, bytesOut atomic.Int64
 	status                                              [6]atomic.Int64 // by class: 1xx..5xx at 1..5
-	latency                                             [14]atomic.Int64
+	latency                                             [len(latencyBounds) + 1]atomic.Int64
 
 	sample atomic.Int64
 	logMu  sync.Mutex
@@ -112,13 +112,13 @@ func (d *Dataplane) Report() ([]sechannel.Metrics, []sechannel.ClientLog) {
 			BytesIn: s.bytesIn.Swap(0), BytesOut: s.bytesOut.Swap(0),
 			Resp1xx: s.status[1].Swap(0), Resp2xx: s.status[2].Swap(0), Resp3xx: s.status[3].Swap(0),
 			Resp4xx: s.status[4].Swap(0), Resp5xx: s.status[5].Swap(0)}
-		counts := make([]int64, len(s.latency))
+		var counts [len(latencyBounds) + 1]int64
 		var total int64
 		for i := range s.latency {
 			counts[i] = s.latency[i].Swap(0)
 			total += counts[i]
 		}
-		m.LatencyP50, m.LatencyP90, m.LatencyP99 = percentile(counts, total, 0.5), percentile(counts, total, 0.9), percentile(counts, total, 0.99)
+		m.LatencyP50, m.LatencyP90, m.LatencyP99 = percentile(counts[:], total, 0.5), percentile(counts[:], total, 0.9), percentile(counts[:], total, 0.99)
 		metrics = append(metrics, m)
 		s.logMu.Lock()
 		logs = append(logs, s.logs...)

@@ -194,14 +194,8 @@ func (e *Exporter) Serve(ctx context.Context, addr string) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", e.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		srv.Close()
-	}()
+	defer context.AfterFunc(ctx, func() { srv.Close() })()
 	err = srv.Serve(ln)
-	<-stopped
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -1,13 +1,18 @@
 package semetrics
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/sechannel"
 )
 
@@ -88,5 +93,43 @@ avi_se_virtualservice_responses_total{class="5xx",uuid="vs-2",virtualservice="db
 		if !strings.Contains(text, line) {
 			t.Errorf("exposition lacks %q:\n%s", line, text)
 		}
+	}
+}
+
+func TestServeAnswersMetricsUntilTheContextEnds(t *testing.T) {
+	e := New()
+	e.Configured(sechannel.Snapshot{Version: 3})
+	addr := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx, addr) }()
+
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/metrics"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "avi_se_config_version 3") {
+		t.Errorf("GET /metrics: %s\n%s", resp.Status, body)
+	}
+	if err := e.Serve(context.Background(), addr); err == nil {
+		t.Error("a second exporter on the same address: no error")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after its context ended: %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still running after its context ended")
 	}
 }

@@ -7,7 +7,9 @@ package vip
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/avi-init/avi-init/sechannel"
@@ -79,13 +81,9 @@ func (m *Manager) Apply(want []netip.Addr, apply func() error) error {
 		m.remove(added)
 		return err
 	}
-	keep := map[netip.Addr]bool{}
-	for _, ip := range want {
-		keep[ip] = true
-	}
 	var stale []netip.Addr
 	for ip := range m.owned {
-		if !keep[ip] {
+		if !slices.Contains(want, ip) {
 			stale = append(stale, ip)
 		}
 	}
@@ -139,11 +137,7 @@ func (m *Manager) remove(ips []netip.Addr) {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var ips []netip.Addr
-	for ip := range m.owned {
-		ips = append(ips, ip)
-	}
-	m.remove(ips)
+	m.remove(slices.Collect(maps.Keys(m.owned)))
 }
 
 // Wrap puts VIP handling around a data plane's apply: a snapshot's VIPs are on the host while

@@ -167,3 +167,26 @@ func TestOf(t *testing.T) {
 		t.Errorf("Of with a bad VIP: %v, want an error naming the virtual service", err)
 	}
 }
+
+func TestWrapHoldsTheSnapshotsVIPsWhileItApplies(t *testing.T) {
+	h := newFakeHost()
+	m := New(h, nil)
+	vip := netip.MustParseAddr("198.51.100.7")
+	var calls int
+	apply := m.Wrap(func(snap sechannel.Snapshot) error {
+		calls++
+		if _, ok := h.have[vip]; !ok {
+			t.Errorf("version %d applied without its VIP on the host", snap.Version)
+		}
+		return nil
+	})
+	if err := apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{{Name: "a", Enabled: true, VIP: vip.String()}}}); err != nil || calls != 1 {
+		t.Fatalf("apply: %v after %d calls", err, calls)
+	}
+	if err := apply(sechannel.Snapshot{Version: 2, VirtualServices: []sechannel.VirtualService{{Name: "bad", Enabled: true, VIP: "nope"}}}); err == nil || calls != 1 {
+		t.Errorf("a snapshot with a bad VIP: %v after %d calls, want an error and no apply", err, calls)
+	}
+	if _, ok := h.have[vip]; !ok {
+		t.Error("a rejected snapshot took the last good one's VIP")
+	}
+}
