@@ -16,9 +16,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/avi-init/avi-init/avi"
 )
+
+// HeartbeatInterval is how often an SE reports; the controller shows an SE silent for a few
+// of them as down.
+const HeartbeatInterval = 2 * time.Second
 
 // Paths on the controller.
 const (

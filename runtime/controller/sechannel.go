@@ -23,12 +23,11 @@ import (
 	"github.com/avi-init/avi-init/sechannel"
 )
 
-// HeartbeatInterval is how often SEs report; an SE silent for DownAfter is shown down.
+// An SE silent for DownAfter (three heartbeats) is shown down.
 const (
-	HeartbeatInterval = 2 * time.Second
-	DownAfter         = 3 * HeartbeatInterval
-	defaultTokenTTL   = 24 * time.Hour
-	maxTokenTTL       = 30 * 24 * time.Hour
+	DownAfter       = 3 * sechannel.HeartbeatInterval
+	defaultTokenTTL = 24 * time.Hour
+	maxTokenTTL     = 30 * 24 * time.Hour
 )
 
 // seRuntime is what the controller knows of each SE beyond its stored identity. It changes

@@ -56,7 +56,7 @@ type Config struct {
 	Apply func(sechannel.Snapshot) error
 	// Report returns the metrics and client logs gathered since the last call.
 	Report func() ([]sechannel.Metrics, []sechannel.ClientLog)
-	// HeartbeatInterval defaults to the controller's.
+	// HeartbeatInterval defaults to sechannel.HeartbeatInterval (tests shorten it).
 	HeartbeatInterval time.Duration
 }
 
@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.Report = func() ([]sechannel.Metrics, []sechannel.ClientLog) { return nil, nil }
 	}
 	if cfg.HeartbeatInterval == 0 {
-		cfg.HeartbeatInterval = 2 * time.Second
+		cfg.HeartbeatInterval = sechannel.HeartbeatInterval
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
