@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/avi-init/avi-init/e2e/systemdhost"
 	"github.com/avi-init/avi-init/marathon/marathontest"
 )
 
@@ -32,73 +32,17 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "no chromium on PATH: the browser test drives Debian's chromium (apt-get install -y chromium fonts-liberation)"
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("end-to-end prerequisite missing under CI=true: %s", msg)
-	}
-	t.Skip(msg)
+	systemdhost.Missing(t, errors.New("no chromium on PATH: the browser test drives Debian's chromium (apt-get install -y chromium fonts-liberation)"))
 	return ""
 }
 
-// startController runs `avi-init controller` on free loopback ports with a fresh data
-// directory and returns its HTTPS origin once it answers GET /api/initial-data, with a client
-// of its REST API that trusts its certificate (the test sets the credentials once set up).
+// startController runs `avi-init controller` with a fresh data directory, not set up, and
+// returns its HTTPS origin with a client of its REST API that trusts its certificate (the test
+// sets the credentials once set up).
 func startController(t *testing.T) (origin string, api *controllerProc) {
 	t.Helper()
-	dataDir := t.TempDir()
-	ports := freePorts(t, 4)
-	logPath := filepath.Join(t.TempDir(), "controller.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(aviInit, "controller", "--data", dataDir,
-		"--https-port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]),
-		"--sysint-port", strconv.Itoa(ports[2]), "--dns-port", strconv.Itoa(ports[3]), "--ip", "127.0.0.1")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start avi-init controller: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("controller log:\n%s", out)
-		}
-	})
-
-	origin = fmt.Sprintf("https://127.0.0.1:%d", ports[0])
-	// Only readiness is polled here; the browser below is what checks the certificate story.
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("avi-init controller exited before answering: %v\n%s", err, out)
-		default:
-		}
-		resp, err := client.Get(origin + "/api/initial-data")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return origin, &controllerProc{data: dataDir, https: ports[0], client: controllerClient(t, dataDir)}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("avi-init controller did not answer GET /api/initial-data within 30 s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	api = startControllerProc(t, t.TempDir(), false)
+	return api.url(""), api
 }
 
 // browserLog records what the page did: every request URL, exceptions and console errors.

@@ -31,7 +31,6 @@ import (
 func BenchmarkController(b *testing.B) {
 	for range b.N {
 		c := startControllerProc(b, filepath.Join(b.TempDir(), "ctl"), true)
-		t := b
 
 		// API create throughput: 4 clients, 2,000 health monitors.
 		const creates = 2000
@@ -47,7 +46,7 @@ func BenchmarkController(b *testing.B) {
 					if i > creates {
 						return
 					}
-					code, err := c.post(t, "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
+					code, _, err := c.send("POST", "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
 					if err != nil || code != 201 {
 						failed.Add(1)
 					}
@@ -66,7 +65,7 @@ func BenchmarkController(b *testing.B) {
 
 		// 10 SEs, in this process, recording when each applies a snapshot holding a name.
 		var tok map[string]string
-		c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
+		c.call(b, "POST", "/api/jointoken", map[string]any{}, &tok)
 		type seen struct {
 			mu sync.Mutex
 			at map[string]time.Time
@@ -104,7 +103,7 @@ func BenchmarkController(b *testing.B) {
 		for i := range 100 {
 			name := fmt.Sprintf("change-%d", i)
 			t0 := time.Now()
-			if code, err := c.post(t, "/api/virtualservice", map[string]any{"name": name, "services": []map[string]int{{"port": 20000 + i}}}); err != nil || code != 201 {
+			if code, _, err := c.send("POST", "/api/virtualservice", map[string]any{"name": name, "services": []map[string]int{{"port": 20000 + i}}}); err != nil || code != 201 {
 				b.Fatalf("create %s: %d %v", name, code, err)
 			}
 			deadline := time.Now().Add(10 * time.Second)
@@ -148,7 +147,7 @@ func BenchmarkController(b *testing.B) {
 		var list struct {
 			Count int `json:"count"`
 		}
-		c.call(t, "GET", "/api/virtualservice?name=vs-9999", nil, &list)
+		c.call(b, "GET", "/api/virtualservice?name=vs-9999", nil, &list)
 		b.ReportMetric(float64(rss)/(1<<20), "MB-with-10k-VS")
 
 		fmt.Printf("\n%-44s %12s %12s\n", "controller", "measured", "target")

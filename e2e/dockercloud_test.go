@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -107,17 +106,9 @@ func TestDockerCloud(t *testing.T) {
 	hosts := n.Add(t, sehost.Options{AuthorizedKey: strangerPub, Bridge: true}, sehost.Options{AuthorizedKey: strangerPub, Bridge: true})
 	a, b := hosts[0], hosts[1]
 	t.Logf("2 Docker hosts booted in %v", time.Since(booted).Round(10*time.Millisecond))
-	resp, err := c.client.Get(c.url("/api/linux_host_install?username=" + sehost.User))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET linux_host_install: %s: %s", resp.Status, script)
-	}
+	script := fetchText(t, c, "/api/linux_host_install?username="+sehost.User)
 	for _, h := range hosts {
-		out, code, err := h.Exec(ctx, "sh", "-c", string(script))
+		out, code, err := h.Exec(ctx, "sh", "-c", script)
 		if err != nil || code != 0 {
 			t.Fatalf("linux_host_install on %s: exit %d, %v\n%s", h.IP, code, err, out)
 		}
@@ -127,7 +118,7 @@ func TestDockerCloud(t *testing.T) {
 			}
 		}
 		// Run again, it changes nothing.
-		if out, _, _ := h.Exec(ctx, "sh", "-c", string(script)); !strings.Contains(out, "is a member already") || !strings.Contains(out, "authorized already") {
+		if out, _, _ := h.Exec(ctx, "sh", "-c", script); !strings.Contains(out, "is a member already") || !strings.Contains(out, "authorized already") {
 			t.Errorf("linux_host_install run twice on %s:\n%s", h.IP, out)
 		}
 		if err := h.LoadImages(ctx, image); err != nil {
@@ -265,9 +256,7 @@ func TestDockerCloud(t *testing.T) {
 		return c.call(t, "GET", "/api/virtualservice?name=web-8081", nil, &out) == 200 && out["count"] == float64(0)
 	})
 	waitFor(t, "the SEs closing port 8081", 10*time.Second, func() bool {
-		_, errA := client.Get(url)
-		_, errB := client.Get(fmt.Sprintf("http://%s:8081/", b.IP))
-		return errA != nil && errB != nil
+		return !answers(client, url) && !answers(client, fmt.Sprintf("http://%s:8081/", b.IP))
 	})
 
 	// The SSH user's private key is in no answer and no log line.

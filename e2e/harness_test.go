@@ -17,9 +17,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/avi-init/avi-init/e2e/systemdhost"
 )
 
 // aviInit is the static binary under test: $AVI_INIT_BIN (make builds it), or built here.
@@ -74,26 +79,35 @@ func prereqs() error {
 // need fails the test under CI (where everything must exist) and skips it elsewhere.
 func need(t testing.TB) {
 	t.Helper()
-	missing(t, prereqs())
+	if err := prereqs(); err != nil {
+		systemdhost.Missing(t, err)
+	}
 }
 
 // needTool is need for a command the test runs.
 func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		missing(t, fmt.Errorf("%s (.ci/run installs it)", name))
+		systemdhost.Missing(t, fmt.Errorf("%s (.ci/run installs it)", name))
 	}
 }
 
-func missing(t testing.TB, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("end-to-end prerequisite missing under CI=true: %v", err)
-	}
-	t.Skipf("end-to-end prerequisite missing: %v", err)
+// syncBuffer is a buffer that a process's output is copied into while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // result is one run of avi-init.
@@ -193,6 +207,65 @@ func httpGet(client *http.Client, url string) (string, error) {
 	return string(body), nil
 }
 
+// answers says whether url gives an HTTP answer of any status: the server is up.
+func answers(client *http.Client, url string) bool {
+	resp, err := client.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// abResult is what ApacheBench reports, and its whole output.
+type abResult struct {
+	complete, failed, non2xx int
+	length                   int // Document Length, in bytes
+	out                      string
+}
+
+// servedAll says whether all n requests completed, none failed and every answer was 2xx.
+func (r abResult) servedAll(n int) bool { return r.complete == n && r.failed == 0 && r.non2xx == 0 }
+
+var abField = regexp.MustCompile(`(?m)^(Complete requests|Failed requests|Non-2xx responses|Document Length):\s+(\d+)`)
+
+// ab runs ApacheBench: n requests, c at a time. A run that fails is an error of the test and
+// reports nothing.
+func ab(t testing.TB, n, c int, url string) abResult {
+	t.Helper()
+	out, err := exec.Command("ab", "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-s", "10", url).CombinedOutput()
+	r := abResult{out: string(out)}
+	if err != nil {
+		t.Errorf("ab %s: %v\n%s", url, err, out)
+		return r
+	}
+	for _, m := range abField.FindAllSubmatch(out, -1) {
+		v, _ := strconv.Atoi(string(m[2]))
+		switch string(m[1]) {
+		case "Complete requests":
+			r.complete = v
+		case "Failed requests":
+			r.failed = v
+		case "Non-2xx responses":
+			r.non2xx = v
+		case "Document Length":
+			r.length = v
+		}
+	}
+	return r
+}
+
+// servedBy sends n requests with get and counts the answers by body; failed requests count nowhere.
+func servedBy(n int, get func() (string, error)) map[string]int {
+	seen := map[string]int{}
+	for range n {
+		if body, err := get(); err == nil {
+			seen[body]++
+		}
+	}
+	return seen
+}
+
 // loadResult is one request of a load loop.
 type loadResult struct {
 	at   time.Time
@@ -289,17 +362,12 @@ func controllerClient(t testing.TB, dataDir string) *http.Client {
 // initialData fetches GET /api/initial-data over HTTPS.
 func initialData(t *testing.T, c *http.Client, port int) map[string]any {
 	t.Helper()
-	resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", port))
+	body, err := httpGet(c, fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", port))
 	if err != nil {
 		t.Fatalf("GET /api/initial-data: %v", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/initial-data: %s: %s", resp.Status, body)
-	}
 	var v map[string]any
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
 		t.Fatalf("GET /api/initial-data: %v: %s", err, body)
 	}
 	return v

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -366,6 +365,7 @@ func installControllerAndSE(t *testing.T) (c *controllerProc, seData string, arg
 // nothing for the operator to copy and shows up, in the controller, up and holding the current
 // configuration.
 func TestControllerAndSE(t *testing.T) {
+	needTool(t, "ab")
 	c, seData, args := installControllerAndSE(t)
 	// A virtual service created through the API serves traffic through the SE.
 	big := strings.Repeat("0123456789abcdef", 100*1024/16)
@@ -386,21 +386,16 @@ func TestControllerAndSE(t *testing.T) {
 	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "web-vs", "services": []any{map[string]int{"port": vsPort}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
 		t.Fatalf("create virtual service: %d %v", code, out)
 	}
-	waitFor(t, "the SE to serve the new virtual service", 15*time.Second, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", vsPort))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == 200 && string(body) == "from the backend"
-	})
+	// serves says whether the SE answers on port with want.
+	serves := func(port int, want string) bool {
+		body, err := httpGet(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port))
+		return err == nil && body == want
+	}
+	waitFor(t, "the SE to serve the new virtual service", 15*time.Second, func() bool { return serves(vsPort, "from the backend") })
 
 	// As the operator checks it: ab completes 100 requests of 100 KB through the SE, none failed.
-	abOut, err := execCommand("ab", "-n", "100", "-c", "10", fmt.Sprintf("http://127.0.0.1:%d/100kb.txt", vsPort))
-	if err != nil || !strings.Contains(abOut, "Complete requests:      100") || !strings.Contains(abOut, "Failed requests:        0") ||
-		!strings.Contains(abOut, "Document Length:        102400 bytes") {
-		t.Errorf("ab through the SE: %v\n%s", err, abOut)
+	if r := ab(t, 100, 10, fmt.Sprintf("http://127.0.0.1:%d/100kb.txt", vsPort)); !r.servedAll(100) || r.length != 102400 {
+		t.Errorf("ab through the SE: want 100 complete, none failed, 102400 bytes each:\n%s", r.out)
 	}
 
 	// The SE reports the traffic: the controller's analytics show requests for the VS.
@@ -419,15 +414,6 @@ func TestControllerAndSE(t *testing.T) {
 
 	// Headless: with the controller stopped the SE keeps serving, and a restarted SE serves its
 	// last configuration; once the controller is back the SE catches up.
-	serves := func(port int, want string) bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == 200 && string(body) == want
-	}
 	if out, err := execCommand("docker", "stop", "avicontroller"); err != nil {
 		t.Fatalf("docker stop avicontroller: %v %s", err, out)
 	}
@@ -443,13 +429,7 @@ func TestControllerAndSE(t *testing.T) {
 	if out, err := execCommand("docker", "start", "avicontroller"); err != nil {
 		t.Fatalf("docker start avicontroller: %v %s", err, out)
 	}
-	waitFor(t, "the controller to answer again", 30*time.Second, func() bool {
-		resp, err := c.client.Get(c.url("/api/initial-data"))
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	waitFor(t, "the controller to answer again", 30*time.Second, func() bool { return answers(c.client, c.url("/api/initial-data")) })
 	vsPort2 := freePorts(t, 1)[0]
 	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "web-vs-2", "services": []any{map[string]int{"port": vsPort2}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
 		t.Fatalf("create a virtual service after the controller came back: %d %v", code, out)

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,23 +13,6 @@ import (
 	"github.com/creack/pty"
 	"github.com/hinshun/vt10x"
 )
-
-type screenBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *screenBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *screenBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestInteractiveInstall runs `avi-init` bare on a terminal and answers the Avi script's
 // questions as an operator would: a bad answer is asked again, Enter takes a default; then the
@@ -46,7 +27,7 @@ func TestInteractiveInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open pseudo-terminal: %v", err)
 	}
-	screen := &screenBuffer{}
+	screen := &syncBuffer{}
 	c, err := expect.NewConsole(
 		expect.WithStdin(ptm),
 		expect.WithStdout(vt10x.New(vt10x.WithWriter(pts)), screen),

@@ -95,16 +95,7 @@ func TestMarathonAppsServeThroughTheSE(t *testing.T) {
 	get := func() (string, error) { return httpGet(http.DefaultClient, url) }
 	waitFor(t, "the app's service port to serve through the SE", 10*time.Second, func() bool { _, err := get(); return err == nil })
 	t.Logf("app posted to Marathon -> traffic through the SE: %v", time.Since(posted).Round(time.Millisecond))
-	seen := func(n int) map[string]bool {
-		m := map[string]bool{}
-		for range n {
-			if body, err := get(); err == nil {
-				m[body] = true
-			}
-		}
-		return m
-	}
-	if s := seen(20); len(s) != 2 {
+	if s := servedBy(20, get); len(s) != 2 {
 		t.Errorf("served by %v, want both tasks", s)
 	}
 
@@ -114,7 +105,7 @@ func TestMarathonAppsServeThroughTheSE(t *testing.T) {
 	if err := mar.Scale("/shop/web", 3); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the third task to take traffic", 10*time.Second, func() bool { return seen(10)["/shop/web task 3"] })
+	waitFor(t, "the third task to take traffic", 10*time.Second, func() bool { return servedBy(10, get)["/shop/web task 3"] > 0 })
 	t.Logf("scale event -> traffic on the new task: %v", time.Since(scaled).Round(time.Millisecond))
 	results := stop()
 	var failures []error

@@ -20,6 +20,7 @@ import (
 // traffic without a failed request; a north-south VIP is added to the interface that reaches it
 // and removed with its service; the SE's own /metrics count it all.
 func TestSEServesBackendContainers(t *testing.T) {
+	needTool(t, "ab")
 	c, _, _ := installControllerAndSE(t)
 	startBackend(t, "b1", "10.213.40.11")
 	startBackend(t, "b2", "10.213.40.12")
@@ -50,31 +51,19 @@ func TestSEServesBackendContainers(t *testing.T) {
 		body, err := httpGet(client, url)
 		return strings.TrimSpace(body), err
 	}
-	servedBy := func(n int) map[string]int {
-		seen := map[string]int{}
-		for range n {
-			if body, err := get(url); err == nil {
-				seen[body]++
-			}
-		}
-		return seen
-	}
+	getVS := func() (string, error) { return get(url) }
 	waitFor(t, "both backend containers to serve through the SE", 20*time.Second, func() bool {
-		seen := servedBy(10)
+		seen := servedBy(10, getVS)
 		return seen["from b1"] > 0 && seen["from b2"] > 0
 	})
 
-	abOut, err := execCommand("ab", "-n", "100", "-c", "10", url+"100kb.txt")
-	if err != nil || !strings.Contains(abOut, "Complete requests:      100") || !strings.Contains(abOut, "Failed requests:        0") ||
-		!strings.Contains(abOut, "Document Length:        102400 bytes") {
-		t.Errorf("ab through the SE to the backend containers: %v\n%s", err, abOut)
+	if r := ab(t, 100, 10, url+"100kb.txt"); !r.servedAll(100) || r.length != 102400 {
+		t.Errorf("ab through the SE to the backend containers: want 100 complete, none failed, 102400 bytes each:\n%s", r.out)
 	}
 
-	// A bounded load loop: every answer and failure, with its time.
-	load := func() func() []loadResult { return startLoad(func() (string, error) { return get(url) }) }
-
-	// Stop one backend under traffic.
-	stopLoad := load()
+	// Stop one backend under traffic: a bounded load loop keeps every answer and failure, with
+	// its time.
+	stopLoad := startLoad(getVS)
 	time.Sleep(500 * time.Millisecond)
 	stoppedAt := time.Now()
 	docker(t, "stop", "-t", "1", "avie2e-b1")
@@ -121,10 +110,10 @@ func TestSEServesBackendContainers(t *testing.T) {
 
 	// Started again, it comes back.
 	docker(t, "start", "avie2e-b1")
-	waitFor(t, "the restarted backend to take traffic again", 20*time.Second, func() bool { return servedBy(10)["from b1"] > 0 })
+	waitFor(t, "the restarted backend to take traffic again", 20*time.Second, func() bool { return servedBy(10, getVS)["from b1"] > 0 })
 
 	// Change the pool and add a virtual service while traffic flows: nothing fails.
-	stopLoad = load()
+	stopLoad = startLoad(getVS)
 	time.Sleep(300 * time.Millisecond)
 	if code := c.call(t, "PATCH", "/api/pool/"+poolUUID, map[string]any{"servers": []any{server("10.213.40.12")}}, &out); code != 200 {
 		t.Fatalf("change the pool: %d %v", code, out)

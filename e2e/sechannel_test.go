@@ -22,7 +22,7 @@ type controllerProc struct {
 	https   int
 	sysint  int
 	client  *http.Client
-	logs    *bytes.Buffer
+	logs    *syncBuffer // its output, written while it runs
 	user    string
 	pass    string
 	stopped bool
@@ -43,6 +43,7 @@ type procOption func(*procOptions)
 func withIP(ip string) procOption { return func(o *procOptions) { o.ip = ip } }
 
 // startControllerProc runs `avi-init controller` and, when setup is true, completes its setup.
+// It stops when the test ends, and its log is in the test's log if the test failed.
 func startControllerProc(t testing.TB, data string, setup bool, opts ...procOption) *controllerProc {
 	t.Helper()
 	o := procOptions{ip: "127.0.0.1"}
@@ -50,24 +51,25 @@ func startControllerProc(t testing.TB, data string, setup bool, opts ...procOpti
 		opt(&o)
 	}
 	p := freePorts(t, 3)
-	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &bytes.Buffer{}, user: "admin", pass: testAdminPassword}
+	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &syncBuffer{}, user: "admin", pass: testAdminPassword}
 	c.cmd = exec.Command(aviInit, "controller", "--data", data, "--ip", o.ip,
 		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "--sysint-port", strconv.Itoa(p[2]))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.stop)
+	t.Cleanup(func() {
+		c.stop() // first: the log is complete once the process has ended
+		if t.Failed() {
+			t.Logf("controller log:\n%s", c.logs)
+		}
+	})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(data, "tls/controller.crt")); err == nil {
-			resp, err := controllerClient(t, data).Get(c.url("/api/initial-data"))
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
+		if _, err := os.Stat(filepath.Join(data, "tls/controller.crt")); err == nil && answers(controllerClient(t, data), c.url("/api/initial-data")) {
+			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the controller did not answer within 20 s; its log:\n%s", c.logs)
+			t.Fatal("the controller did not answer within 20 s")
 		}
 	}
 	c.client = controllerClient(t, data)
@@ -100,44 +102,45 @@ func (c *controllerProc) url(path string) string {
 	return fmt.Sprintf("https://127.0.0.1:%d%s", c.https, path)
 }
 
-// call sends a JSON request with basic auth and decodes the answer into out.
-func (c *controllerProc) call(t testing.TB, method, path string, body, out any) int {
-	t.Helper()
+// send sends a JSON request with basic auth and returns the answer's status and body; an error
+// means no answer came. It does not fail the test, so that goroutines can call it.
+func (c *controllerProc) send(method, path string, body any) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
-		data, _ := json.Marshal(body)
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
 		r = bytes.NewReader(data)
 	}
-	req, _ := http.NewRequest(method, c.url(path), r)
+	req, err := http.NewRequest(method, c.url(path), r)
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(c.user, c.pass)
 	resp, err := c.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+// call sends a JSON request with basic auth and decodes the answer into out.
+func (c *controllerProc) call(t testing.TB, method, path string, body, out any) int {
+	t.Helper()
+	code, data, err := c.send(method, path, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%s %s: %v: %s", method, path, err, data)
 		}
 	}
-	return resp.StatusCode
-}
-
-// post sends a JSON POST with basic auth; an error means no answer came.
-func (c *controllerProc) post(t testing.TB, path string, body any) (int, error) {
-	data, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", c.url(path), bytes.NewReader(data))
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(c.user, c.pass)
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return code
 }
 
 func (c *controllerProc) token(t testing.TB, ttl int) string {

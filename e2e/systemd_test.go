@@ -127,11 +127,7 @@ func TestSystemdUnit(t *testing.T) {
 		return c != nil && c["Id"] != old && field(c, "State", "Running") == true
 	})
 	waitFor(t, "the restarted controller to answer", 30*time.Second, func() bool {
-		resp, err := quick.Get(fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", p[0]))
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
+		return answers(quick, fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", p[0]))
 	})
 
 	if out, code := sh("/usr/local/sbin/avi-init", "status"); code != 0 || !strings.Contains(out, "avicontroller.service active (enabled: true)") ||

@@ -46,7 +46,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -162,8 +161,6 @@ type Options struct {
 	Sudo bool
 	// HostKey is sshd's host key; nil has one made at first boot.
 	HostKey ed25519.PrivateKey
-	// BootTimeout bounds the wait for the host to be ready; default 90s.
-	BootTimeout time.Duration
 	// IP is the host's address; zero takes the network's next free one. A test
 	// replaces a host with another at the same address (a reinstalled
 	// machine) by closing it and adding one with its IP.
@@ -237,11 +234,10 @@ func createNetwork(ctx context.Context) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("network name: %w", err)
+	name, err := systemdhost.Name(Kind + "-net")
+	if err != nil {
+		return nil, err
 	}
-	name := "avi-init-e2e-" + Kind + "-net-" + hex.EncodeToString(b)
 	used, err := machinePrefixes()
 	if err != nil {
 		return nil, err
@@ -376,11 +372,10 @@ func (n *Network) start(ctx context.Context, ip netip.Addr, o Options) (*Host, e
 	}
 	sh, err := systemdhost.Start(ctx, n.image, systemdhost.Options{
 		Network: n.Name, IP: ip.String(), Kind: Kind,
-		Volumes:     []string{"/var/lib/docker"},
-		Files:       files,
-		Units:       []string{"ssh.service", "docker.service", "default-route.service"},
-		BootTimeout: o.BootTimeout,
-		Log:         n.log,
+		Volumes: []string{"/var/lib/docker"},
+		Files:   files,
+		Units:   []string{"ssh.service", "docker.service", "default-route.service"},
+		Log:     n.log,
 	})
 	if err != nil {
 		return nil, err

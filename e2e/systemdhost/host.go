@@ -219,7 +219,7 @@ func createArgs(ctx context.Context, image string, opts Options) ([]string, stri
 		return nil, "", fmt.Errorf("docker info: %w", exitDetail(err))
 	}
 	kind := opts.kind()
-	name, err := containerName(kind)
+	name, err := Name(kind)
 	if err != nil {
 		return nil, "", err
 	}
@@ -286,10 +286,11 @@ func (o Options) kind() string {
 	return o.Kind
 }
 
-func containerName(kind string) (string, error) {
+// Name is a new random name for a Docker object of the given kind that the harness creates.
+func Name(kind string) (string, error) {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("container name: %w", err)
+		return "", fmt.Errorf("%s name: %w", kind, err)
 	}
 	return "avi-init-e2e-" + kind + "-" + hex.EncodeToString(b), nil
 }

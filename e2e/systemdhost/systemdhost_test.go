@@ -27,6 +27,36 @@ func TestMirrorFrom(t *testing.T) {
 	}
 }
 
+// TestRecipeTag: every part of a recipe goes into its image's tag, so that a changed recipe
+// never reuses an image built from the old one.
+func TestRecipeTag(t *testing.T) {
+	base := func() Recipe {
+		return Recipe{Repo: "avi-init-e2e/test", Packages: []string{"systemd"}, Masked: []string{"a.service"},
+			Files: []File{{Path: "/etc/x", Mode: 0o644, Data: []byte("x")}}, Run: [][]string{{"true"}}}
+	}
+	tag := base().Tag()
+	if !strings.HasPrefix(tag, "avi-init-e2e/test:") || base().Tag() != tag {
+		t.Fatalf("Tag() = %q, then %q: want repo:hash, the same for the same recipe", tag, base().Tag())
+	}
+	changes := map[string]func(*Recipe){
+		"packages":   func(r *Recipe) { r.Packages = append(r.Packages, "sudo") },
+		"masked":     func(r *Recipe) { r.Masked = nil },
+		"run":        func(r *Recipe) { r.Run = [][]string{{"false"}} },
+		"file data":  func(r *Recipe) { r.Files[0].Data = []byte("y") },
+		"file mode":  func(r *Recipe) { r.Files[0].Mode = 0o600 },
+		"file owner": func(r *Recipe) { r.Files[0].UID = 1000 },
+		"file path":  func(r *Recipe) { r.Files[0].Path = "/etc/y" },
+		"run split":  func(r *Recipe) { r.Run = [][]string{{"tr", "ue"}} },
+	}
+	for name, change := range changes {
+		r := base()
+		change(&r)
+		if got := r.Tag(); got == tag {
+			t.Errorf("a recipe with other %s has the same tag %s", name, got)
+		}
+	}
+}
+
 func TestOwnerGone(t *testing.T) {
 	self, err := processOwner(os.Getpid())
 	if err != nil {
