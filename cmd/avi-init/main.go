@@ -174,7 +174,8 @@ func runtimeFlags(name string, args []string) (controller.Config, error) {
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 443, "HTTPS port")
 	fs.IntVar(&cfg.HTTPPort, "http-port", 80, "HTTP port")
 	fs.IntVar(&cfg.SysintPort, "sysint-port", 8443, "SE port")
-	fs.IntVar(&cfg.DNSPort, "dns-port", 53, "DNS port")
+	// The installer reserves a DNS port and passes it; the controller serves no DNS yet.
+	fs.Int("dns-port", 53, "DNS port (reserved: no DNS is served yet)")
 	fs.IntVar(&cfg.DiskGB, "disk-gb", 10, "data disk size, GB (client logs keep within a quarter)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

@@ -36,7 +36,6 @@ type Config struct {
 	HTTPSPort  int
 	HTTPPort   int
 	SysintPort int
-	DNSPort    int
 	// DiskGB is the data disk the controller was given; client logs keep within a quarter.
 	DiskGB int
 	Logger *slog.Logger

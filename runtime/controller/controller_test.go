@@ -17,7 +17,7 @@ import (
 // startController runs the controller on free loopback ports until the test ends.
 func startController(t *testing.T, dir string) Config {
 	t.Helper()
-	cfg := Config{DataDir: dir, IP: "192.0.2.10", HTTPSPort: testnet.FreePort(t), HTTPPort: testnet.FreePort(t), SysintPort: testnet.FreePort(t), DNSPort: 53}
+	cfg := Config{DataDir: dir, IP: "192.0.2.10", HTTPSPort: testnet.FreePort(t), HTTPPort: testnet.FreePort(t), SysintPort: testnet.FreePort(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
