@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO       ?= go
 BIN      := bin/avi-init
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/avi-init/avi-init/version.Version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/avi-init/avi-init/internal/version.Version=$(VERSION)
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 # Flags for the unattended install `make install` runs (the Avi script's flags work too).
 INSTALL_FLAGS ?= -c -s -i

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/installer/containerspec"
 )
 
 var backendHealthImage struct {

@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/avi-init/avi-init/e2e/systemdhost"
-	"github.com/avi-init/avi-init/marathon/marathontest"
+	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
 )
 
 // chromium returns Debian's chromium. Under CI=true a missing browser fails the test; elsewhere

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/se"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 // BenchmarkController reports API create throughput, the time from an API change to every SE

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/marathon/marathontest"
+	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
 )
 
 // taskBackends starts a real HTTP server on loopback for every task the Marathon test server

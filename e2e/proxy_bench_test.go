@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // BenchmarkProxies runs the SE's data plane side by side with HAProxy 2.6, nginx 1.22 and

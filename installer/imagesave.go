@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/installer/image"
 )
 
 // ImageSaveUsage is `avi-init image save --help`.

@@ -17,13 +17,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/avi-init/avi-init/atomicfile"
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/docker"
-	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/installer/image"
+	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/internal/atomicfile"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
-	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/templates"
 )

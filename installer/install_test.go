@@ -21,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
-	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/systemd"
 )
 

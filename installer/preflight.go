@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/integrations/docker"
 )
 
 // Check is one named preflight check. Adding a check never touches the runner.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/docker"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/integrations/docker"
 )
 
 // runCheck runs one check and returns its warnings and errors as strings.

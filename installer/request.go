@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
-	"github.com/avi-init/avi-init/sechannel"
 	"github.com/avi-init/avi-init/templates"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/installer/containerspec"
 )
 
 // RoleStatus is what `avi-init status` reports of one role.

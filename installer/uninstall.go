@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/avi-init/avi-init/containerspec"
+	"github.com/avi-init/avi-init/installer/containerspec"
 )
 
 // UninstallOptions are the flags of `avi-init uninstall`.

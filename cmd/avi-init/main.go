@@ -15,14 +15,14 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
 
-	"github.com/avi-init/avi-init/containerspec"
-	"github.com/avi-init/avi-init/docker"
 	"github.com/avi-init/avi-init/installer"
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/installer/supervise"
+	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/internal/version"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
-	"github.com/avi-init/avi-init/supervise"
 	"github.com/avi-init/avi-init/systemd"
-	"github.com/avi-init/avi-init/version"
 )
 
 func main() {

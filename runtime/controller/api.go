@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
-	"github.com/avi-init/avi-init/runtime/controller/orchsync"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 // maxBody bounds a request body; a whole configuration import fits.

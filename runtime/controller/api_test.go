@@ -23,9 +23,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 // Cookie and header names, as Avi's (Django's) API uses them.

@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/avi-init/avi-init/atomicfile"
+	"github.com/avi-init/avi-init/internal/atomicfile"
 )
 
 // CertFile and KeyFile are the controller's TLS identity, relative to its data directory. The

@@ -3,7 +3,7 @@ package controller
 import (
 	"net/http"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 // cloudRuntime is GET /api/cloud/{uuid}/runtime: what each integration reports of the cloud

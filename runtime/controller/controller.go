@@ -20,13 +20,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
-	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
-	"github.com/avi-init/avi-init/runtime/controller/mesoscloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/version"
 )
 
 // Config is what the controller needs to start.

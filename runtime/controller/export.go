@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/crypto/scrypt"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/version"
 )
 
 // Export is a whole configuration. Secrets (password hashes, private keys, passwords) are

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/runtime/controller/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/linuxcloud"
+	"github.com/avi-init/avi-init/integrations/sshdeploy"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/sshdeploy"
 )
 
 // KnownHostsFile records, in the data directory, the SSH host key each Linux server cloud host

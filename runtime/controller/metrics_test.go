@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // TestAnalyticsFromHeartbeats: an SE joins over HTTP and reports metrics and client logs for a

@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 // An SE silent for DownAfter (three heartbeats) is shown down.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 // TestBootstrapToken: a token the installer leaves in the data directory is adopted (at boot,

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 

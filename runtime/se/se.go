@@ -21,9 +21,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avi-init/avi-init/atomicfile"
-	"github.com/avi-init/avi-init/sechannel"
-	"github.com/avi-init/avi-init/version"
+	"github.com/avi-init/avi-init/internal/atomicfile"
+	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // Files in the SE's data directory.

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/internal/testnet"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 type ctl struct {

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/avi-init/avi-init/image"
+	"github.com/avi-init/avi-init/installer/image"
 )
 
 // Build builds the command in pkgDir (a path go build accepts, relative to the working

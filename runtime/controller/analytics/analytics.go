@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // Resolutions and how many buckets each keeps.

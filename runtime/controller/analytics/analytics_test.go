@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 type clock struct{ t time.Time }

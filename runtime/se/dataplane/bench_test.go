@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/avi-init/avi-init/avi"
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // rawBackend answers every request on a kept-alive connection with the same response, as

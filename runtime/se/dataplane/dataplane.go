@@ -15,9 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/se/lb"
-	"github.com/avi-init/avi-init/sechannel"
 )
 
 // Dataplane owns the listeners and pools of one SE.

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/internal/testnet"
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // backend is an HTTP server on loopback that says who it is.

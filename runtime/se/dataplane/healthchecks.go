@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/se/lb"
 )
 

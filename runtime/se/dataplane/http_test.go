@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avi-init/avi-init/avi"
 	"github.com/avi-init/avi-init/internal/testnet"
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // l7 starts a data plane with one L7 virtual service in front of the given members and returns

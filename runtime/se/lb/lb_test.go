@@ -5,7 +5,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 func members(n int) []*Upstream {

@@ -5,7 +5,7 @@ import (
 	"net"
 	"sync/atomic"
 
-	"github.com/avi-init/avi-init/avi"
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 // Policy picks the member for a new connection or request among a pool's members. It returns

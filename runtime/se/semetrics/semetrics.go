@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // Exporter accumulates interval reports into totals.

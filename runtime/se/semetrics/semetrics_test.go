@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/avi-init/avi-init/internal/testnet"
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 func TestTotalsAccumulateAndFollowTheConfiguration(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // Host is the SE host's addresses: netlink in production, a fake in tests.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/avi-init/avi-init/sechannel"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // fakeHost is a host with interfaces eth0 (192.0.2.0/24, holding 192.0.2.10) and eth1 (every

@@ -1,0 +1,278 @@
+// Package sechannel is the protocol between the controller and its service engines on the
+// controller's sysint port: join tokens that carry the hash of the controller's certificate (as
+// `kubeadm join` does), the join exchange, the stream of versioned configuration snapshots the
+// controller pushes, and the heartbeats (with metrics and client logs) the SE sends back.
+package sechannel
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/avi-init/avi-init/model/avi"
+)
+
+// HeartbeatInterval is how often an SE reports; the controller shows an SE silent for a few
+// of them as down.
+const HeartbeatInterval = 2 * time.Second
+
+// Paths on the controller.
+const (
+	JoinPath      = "/se/join"
+	SnapshotPath  = "/se/snapshots"
+	HeartbeatPath = "/se/heartbeat"
+	// SEHeader names the SE a request comes from; its credential is the bearer token.
+	SEHeader = "X-Avi-SE"
+)
+
+// Token is a join token: an id, a secret, and the SHA-256 of the controller certificate's public
+// key, so the SE can trust the controller before it has anything else.
+type Token struct {
+	ID, Secret, CertHash string
+}
+
+var tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})\.sha256:([0-9a-f]{64})$`)
+
+// String is the token as the operator copies it: id.secret.sha256:hash.
+func (t Token) String() string { return t.ID + "." + t.Secret + ".sha256:" + t.CertHash }
+
+// ParseToken reads a token.
+func ParseToken(s string) (Token, error) {
+	m := tokenRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return Token{}, errors.New("malformed join token: want <6 chars>.<16 chars>.sha256:<64 hex digits>, as the controller shows it")
+	}
+	return Token{ID: m[1], Secret: m[2], CertHash: m[3]}, nil
+}
+
+const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	for i := range b {
+		b[i] = tokenAlphabet[int(b[i])%len(tokenAlphabet)]
+	}
+	return string(b)
+}
+
+// NewToken makes a token for the controller whose certificate hash is given.
+func NewToken(certHash string) Token {
+	return Token{ID: randomString(6), Secret: randomString(16), CertHash: certHash}
+}
+
+// NewCredential makes the long-lived secret an SE authenticates with after joining.
+func NewCredential() string { return randomString(40) }
+
+// HashSecret is how the controller keeps token secrets and SE credentials: both are random and
+// long, so a plain SHA-256 is enough, and checking one costs nothing.
+func HashSecret(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// SecretMatches compares a secret with a stored hash in constant time.
+func SecretMatches(secret, hash string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(hash)) == 1
+}
+
+// CertHash is the hex SHA-256 of a certificate's SubjectPublicKeyInfo.
+func CertHash(cert *x509.Certificate) string {
+	h := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(h[:])
+}
+
+// ErrPinMismatch is the controller presenting a certificate other than the pinned one.
+var ErrPinMismatch = errors.New("controller certificate does not match the join token")
+
+// PinnedTLS returns a client TLS configuration that trusts exactly the controller whose public
+// key hashes to certHash. The certificate is self-signed, so chain verification is replaced by
+// the pin.
+func PinnedTLS(certHash string) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("controller presented no certificate")
+			}
+			got := CertHash(cs.PeerCertificates[0])
+			if subtle.ConstantTimeCompare([]byte(got), []byte(certHash)) != 1 {
+				return fmt.Errorf("%w: it has sha256:%s, the token says sha256:%s", ErrPinMismatch, got, certHash)
+			}
+			return nil
+		},
+	}
+}
+
+// JoinRequest is what an SE sends to join.
+type JoinRequest struct {
+	Token    string `json:"token"`
+	Name     string `json:"name"`
+	Hostname string `json:"hostname,omitempty"`
+	MgmtIP   string `json:"mgmt_ip,omitempty"`
+	Version  string `json:"version,omitempty"`
+}
+
+// JoinResponse gives the SE its identity.
+type JoinResponse struct {
+	SEUUID     string `json:"se_uuid"`
+	Credential string `json:"credential"`
+}
+
+// Snapshot is the whole configuration an SE serves, at one configuration version.
+type Snapshot struct {
+	Version         int64            `json:"version"`
+	VirtualServices []VirtualService `json:"virtual_services"`
+}
+
+// VirtualService is a virtual service with everything it refers to resolved.
+type VirtualService struct {
+	UUID            string        `json:"uuid"`
+	Name            string        `json:"name"`
+	Enabled         bool          `json:"enabled"`
+	VIP             string        `json:"vip,omitempty"` // empty: east-west, every SE listens
+	Services        []avi.Service `json:"services"`
+	ProfileType     string        `json:"profile_type"` // avi.ProfileHTTP or avi.ProfileL4
+	Pool            *Pool         `json:"pool,omitempty"`
+	RealtimeMetrics bool          `json:"realtime_metrics"`
+	FullClientLogs  bool          `json:"full_client_logs"`
+}
+
+// Pool is a pool with its monitors resolved.
+type Pool struct {
+	UUID           string              `json:"uuid"`
+	Name           string              `json:"name"`
+	Algorithm      string              `json:"lb_algorithm"`
+	Servers        []Server            `json:"servers"`
+	HealthMonitors []avi.HealthMonitor `json:"health_monitors,omitempty"`
+}
+
+// Server is a pool member with its port decided.
+type Server struct {
+	IP      string `json:"ip"`
+	Port    int    `json:"port"`
+	Enabled bool   `json:"enabled"`
+	Ratio   int    `json:"ratio"`
+}
+
+// Heartbeat is what an SE reports, every HeartbeatInterval.
+type Heartbeat struct {
+	ConfigVersion int64       `json:"config_version"`
+	ConfigError   string      `json:"config_error,omitempty"`
+	Metrics       []Metrics   `json:"metrics,omitempty"`
+	Logs          []ClientLog `json:"logs,omitempty"`
+}
+
+// Metrics are one virtual service's (or one pool member's) counters over an interval.
+type Metrics struct {
+	VSUUID     string  `json:"vs_uuid"`
+	PoolUUID   string  `json:"pool_uuid,omitempty"`
+	Server     string  `json:"server,omitempty"` // ip:port for a member, empty for the VS
+	Seconds    float64 `json:"seconds"`          // length of the interval
+	Requests   int64   `json:"requests"`
+	Resp1xx    int64   `json:"resp_1xx"`
+	Resp2xx    int64   `json:"resp_2xx"`
+	Resp3xx    int64   `json:"resp_3xx"`
+	Resp4xx    int64   `json:"resp_4xx"`
+	Resp5xx    int64   `json:"resp_5xx"`
+	Failed     int64   `json:"failed"` // connections or requests that got no response
+	NewConns   int64   `json:"new_conns"`
+	OpenConns  int64   `json:"open_conns"`
+	BytesIn    int64   `json:"bytes_in"`
+	BytesOut   int64   `json:"bytes_out"`
+	LatencyP50 float64 `json:"latency_p50_ms"`
+	LatencyP90 float64 `json:"latency_p90_ms"`
+	LatencyP99 float64 `json:"latency_p99_ms"`
+	Up         *bool   `json:"up,omitempty"` // a member's health
+}
+
+// ClientLog is one request as the SE saw it.
+type ClientLog struct {
+	VSUUID         string  `json:"vs_uuid"`
+	Timestamp      string  `json:"report_timestamp"`
+	ClientIP       string  `json:"client_ip"`
+	ClientPort     int     `json:"client_src_port"`
+	Method         string  `json:"method,omitempty"`
+	URIPath        string  `json:"uri_path,omitempty"`
+	ResponseCode   int     `json:"response_code,omitempty"`
+	TotalTime      float64 `json:"total_time"` // ms
+	ServerIP       string  `json:"server_ip,omitempty"`
+	ServerPort     int     `json:"server_port,omitempty"`
+	RequestLength  int64   `json:"request_length"`
+	ResponseLength int64   `json:"response_length"`
+	Significant    bool    `json:"significant"`
+}
+
+// Update is one message of the snapshot stream. The first on a stream is full; after that the
+// controller sends only what changed since the version it last sent on that stream: virtual
+// services added or changed, and the uuids of those removed.
+type Update struct {
+	Version         int64            `json:"version"`
+	Full            bool             `json:"full"`
+	BaseVersion     int64            `json:"base_version,omitempty"`
+	VirtualServices []VirtualService `json:"virtual_services"`
+	Deleted         []string         `json:"deleted,omitempty"`
+}
+
+// ErrBaseMismatch is an incremental update for a version the SE does not hold.
+var ErrBaseMismatch = errors.New("update is relative to another version")
+
+// State is the configuration an SE holds, updated message by message.
+type State struct {
+	version int64
+	vs      map[string]VirtualService
+}
+
+// NewState starts from a snapshot (Version -1 and nothing, for none).
+func NewState(s Snapshot) *State {
+	st := &State{version: s.Version, vs: map[string]VirtualService{}}
+	for _, v := range s.VirtualServices {
+		st.vs[v.UUID] = v
+	}
+	return st
+}
+
+// Apply moves the state by an update and returns the whole configuration it leads to. An
+// incremental update for a version other than the one held changes nothing.
+func (st *State) Apply(u Update) (Snapshot, error) {
+	if !u.Full && u.BaseVersion != st.version {
+		return Snapshot{}, fmt.Errorf("%w: update %d is relative to %d, the SE holds %d", ErrBaseMismatch, u.Version, u.BaseVersion, st.version)
+	}
+	if u.Full {
+		clear(st.vs)
+	}
+	for _, id := range u.Deleted {
+		delete(st.vs, id)
+	}
+	for _, v := range u.VirtualServices {
+		st.vs[v.UUID] = v
+	}
+	st.version = u.Version
+	snap := Snapshot{Version: u.Version, VirtualServices: make([]VirtualService, 0, len(st.vs))}
+	for _, v := range st.vs {
+		snap.VirtualServices = append(snap.VirtualServices, v)
+	}
+	sort.Slice(snap.VirtualServices, func(i, j int) bool {
+		a, b := snap.VirtualServices[i], snap.VirtualServices[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.UUID < b.UUID
+	})
+	return snap, nil
+}
+
+// Version is the version the state holds.
+func (st *State) Version() int64 { return st.version }

@@ -1,0 +1,229 @@
+// Package mesoscloud runs the controller's Mesos/Marathon integration: one Marathon watcher
+// per CLOUD_MESOS cloud, whose apps are written to the store by orchsync, marked created_by
+// "marathon:<cloud uuid>:<app id>". An app in error keeps the objects it had, and the error is
+// shown in the cloud's status.
+package mesoscloud
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/avi-init/avi-init/integrations/marathon"
+	"github.com/avi-init/avi-init/integrations/marathon/mapping"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+)
+
+// Manager runs the Mesos clouds of one controller.
+type Manager struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// Resolve finds task hosts' addresses (DNS when nil).
+	Resolve mapping.Resolver
+	// HTTPClient reaches Marathon (http.DefaultClient when nil).
+	HTTPClient *http.Client
+	// Debounce overrides the watcher's event debounce (tests).
+	Debounce time.Duration
+
+	mu     sync.Mutex
+	status map[string]*Status // by cloud uuid
+}
+
+// Status is what a Mesos cloud's sync last saw, for the API and UI.
+type Status struct {
+	State           string     `json:"state"` // SYNCING, SYNCED, or ERROR (Marathon not read)
+	Reason          string     `json:"reason,omitempty"`
+	LastSync        string     `json:"last_sync,omitempty"`
+	Apps            int        `json:"apps"`
+	VirtualServices int        `json:"virtual_services"`
+	AppErrors       []AppIssue `json:"app_errors,omitempty"`
+	AppNotes        []AppIssue `json:"app_notes,omitempty"`
+}
+
+// AppIssue is something about one app.
+type AppIssue struct {
+	AppID   string `json:"app_id"`
+	Message string `json:"message"`
+}
+
+// Status returns a copy of a cloud's status.
+func (m *Manager) Status(cloudUUID string) (Status, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.status[cloudUUID]
+	if !ok {
+		return Status{}, false
+	}
+	c := *s
+	c.AppErrors = slices.Clone(s.AppErrors)
+	c.AppNotes = slices.Clone(s.AppNotes)
+	return c, true
+}
+
+func (m *Manager) setStatus(cloud string, fn func(*Status)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.status == nil {
+		m.status = map[string]*Status{}
+	}
+	s, ok := m.status[cloud]
+	if !ok {
+		s = &Status{State: "SYNCING"}
+		m.status[cloud] = s
+	}
+	fn(s)
+}
+
+// runner is one cloud's watcher.
+type runner struct {
+	key    string // the cloud's Mesos configuration; a change restarts the watcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Run follows the store: a watcher starts for each Mesos cloud, restarts when its
+// configuration changes, and stops, deleting the objects the cloud made, when the cloud goes or
+// stops being a Mesos cloud. It returns when ctx is done and every watcher has stopped.
+func (m *Manager) Run(ctx context.Context) {
+	log := m.logger()
+	runners := map[string]*runner{}
+	defer func() {
+		for _, r := range runners {
+			r.cancel()
+			<-r.done
+		}
+	}()
+	for {
+		changed := m.Store.Changed()
+		want := m.mesosClouds()
+		for uuid, r := range runners {
+			if cloud, ok := want[uuid]; ok && cloudKey(cloud) == r.key {
+				continue
+			}
+			r.cancel()
+			<-r.done
+			delete(runners, uuid)
+			if _, ok := want[uuid]; !ok {
+				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
+					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
+				}
+				m.mu.Lock()
+				delete(m.status, uuid)
+				m.mu.Unlock()
+			}
+		}
+		for uuid, cloud := range want {
+			if _, ok := runners[uuid]; ok {
+				continue
+			}
+			r, err := m.start(ctx, cloud)
+			if err != nil {
+				log.Error("Mesos cloud not started", "cloud", cloud.Name, "err", err)
+				m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
+				continue
+			}
+			runners[uuid] = r
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.Log == nil {
+		return slog.Default()
+	}
+	return m.Log
+}
+
+func (m *Manager) mesosClouds() map[string]*avi.Cloud {
+	out := map[string]*avi.Cloud{}
+	for _, o := range m.Store.List("cloud") {
+		if c := o.(*avi.Cloud); c.Vtype == avi.CloudMesos && c.MesosConfiguration != nil {
+			out[c.UUID] = c
+		}
+	}
+	return out
+}
+
+// cloudKey is what, when it changes, restarts a cloud's watcher: its Marathons, credentials
+// and sync period. It stays in memory only.
+func cloudKey(c *avi.Cloud) string {
+	data, _ := json.Marshal(c.MesosConfiguration)
+	return string(data)
+}
+
+func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) {
+	var eps []marathon.Endpoint
+	for _, mc := range cloud.MesosConfiguration.MarathonConfigurations {
+		eps = append(eps, marathon.Endpoint{URL: mc.MarathonURL, Username: mc.MarathonUsername, Password: mc.MarathonPassword, Token: mc.MarathonToken})
+	}
+	log := m.logger().With("cloud", cloud.Name)
+	client, err := marathon.NewClient(marathon.Config{Endpoints: eps, HTTPClient: m.HTTPClient, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	uuid := cloud.UUID
+	mapper := &mapping.Mapper{CloudRef: store.URL("cloud", uuid), Resolve: m.Resolve}
+	w := &marathon.Watcher{
+		Source: client, Logger: log, Debounce: m.Debounce,
+		SyncInterval: time.Duration(cloud.MesosConfiguration.AppSyncFrequency) * time.Second,
+		OnApps: func(ctx context.Context, apps []marathon.App) {
+			m.sync(uuid, apps, mapper.Map(ctx, apps))
+		},
+		OnError: func(_ context.Context, err error) {
+			m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
+		},
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &runner{key: cloudKey(cloud), cancel: cancel, done: make(chan struct{})}
+	m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "SYNCING", "" })
+	go func() {
+		defer close(r.done)
+		if err := w.Run(ctx); err != nil {
+			log.Error("Marathon watcher stopped", "err", err)
+		}
+	}()
+	return r, nil
+}
+
+// Owner is the created_by prefix of a cloud's objects.
+func Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
+
+// sync makes the store hold what the apps map to.
+func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Result) {
+	groups := make([]orchsync.Group, 0, len(results))
+	for _, r := range results {
+		groups = append(groups, orchsync.Group{Key: r.AppID, VirtualServices: r.VirtualServices, Pools: r.Pools,
+			HealthMonitors: r.HealthMonitors, Notes: r.Notes, Err: r.Err})
+	}
+	rep := orchsync.Sync(m.Store, Owner(cloud), groups, orchsync.Options{})
+	for _, e := range rep.Errors {
+		if e.Key == "" {
+			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)
+		}
+	}
+	m.setStatus(cloud, func(s *Status) {
+		s.State, s.Reason = "SYNCED", ""
+		s.LastSync = time.Now().UTC().Format(time.RFC3339)
+		s.Apps, s.VirtualServices = len(apps), rep.VirtualServices
+		s.AppErrors, s.AppNotes = appIssues(rep.Errors), appIssues(rep.Notes)
+	})
+}
+
+func appIssues(is []orchsync.Issue) []AppIssue {
+	var out []AppIssue
+	for _, i := range is {
+		out = append(out, AppIssue{AppID: i.Key, Message: i.Message})
+	}
+	return out
+}

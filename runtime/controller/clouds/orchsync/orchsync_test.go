@@ -1,0 +1,139 @@
+package orchsync
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/proxylabel"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+)
+
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}
+	if _, err := st.Create("applicationprofile", p); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// group is a service on port with one member per port in members.
+func group(key string, port int, members ...int) Group {
+	pool := &avi.Pool{Meta: avi.Meta{Name: key}}
+	for _, m := range members {
+		pool.Servers = append(pool.Servers, avi.Server{IP: avi.IPAddr{Addr: "192.0.2.1", Type: "V4"}, Port: m})
+	}
+	vs := &avi.VirtualService{Meta: avi.Meta{Name: key}, Services: []avi.Service{{Port: port}},
+		PoolRef: proxylabel.Ref("pool", key), ApplicationProfileRef: proxylabel.Ref("applicationprofile", avi.SystemL4), EastWestPlacement: true}
+	if err := errors.Join(avi.Complete(pool), avi.Complete(vs)); err != nil {
+		panic(err)
+	}
+	return Group{Key: key, VirtualServices: []*avi.VirtualService{vs}, Pools: []*avi.Pool{pool}}
+}
+
+func names(st *store.Store, kind string) []string {
+	var out []string
+	for _, o := range st.List(kind) {
+		out = append(out, o.GetMeta().Name+"<"+CreatedBy(o)+">")
+	}
+	return out
+}
+
+func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
+	st := newStore(t)
+	const owner = "docker:c1:"
+	rep := Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
+	if rep.VirtualServices != 2 || len(rep.Errors) != 0 {
+		t.Fatalf("first sync: %+v", rep)
+	}
+	if got := strings.Join(names(st, "virtualservice"), " "); got != "a<docker:c1:a> b<docker:c1:b>" {
+		t.Fatalf("virtual services %s", got)
+	}
+	// The same groups again write nothing: no version change, no push to the SEs.
+	v := st.Version()
+	Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
+	if st.Version() != v {
+		t.Errorf("an unchanged sync moved the store from version %d to %d", v, st.Version())
+	}
+	// A member change rewrites a's pool only; b, gone, takes its objects with it.
+	Sync(st, owner, []Group{group("a", 9001, 8001, 8003)}, Options{})
+	o, err := st.GetByName("pool", "a")
+	if err != nil || len(o.(*avi.Pool).Servers) != 2 {
+		t.Fatalf("pool a %+v %v", o, err)
+	}
+	if got := strings.Join(names(st, "pool"), " "); got != "a<docker:c1:a>" {
+		t.Errorf("pools after b went: %s", got)
+	}
+	// Another owner's objects are never touched by this one's sync.
+	Sync(st, "marathon:c2:", []Group{group("m", 9100, 8100)}, Options{})
+	Sync(st, owner, nil, Options{})
+	if got := strings.Join(names(st, "virtualservice"), " "); got != "m<marathon:c2:m>" {
+		t.Errorf("after the owner's last group went: %s", got)
+	}
+	// A partial sync (a host not read yet) keeps what it does not see.
+	Sync(st, owner, []Group{group("a", 9001, 8001)}, Options{})
+	if rep := Sync(st, owner, nil, Options{Partial: true}); rep.VirtualServices != 1 {
+		t.Errorf("a partial sync counts %d virtual services, want a's one kept", rep.VirtualServices)
+	}
+	if _, err := st.GetByName("virtualservice", "a"); err != nil {
+		t.Errorf("a partial sync deleted what it did not see: %v", err)
+	}
+	Sync(st, owner, nil, Options{})
+	if err := RemoveAll(st, "marathon:c2:"); err != nil || len(st.List("pool")) != 0 {
+		t.Errorf("RemoveAll: %v, pools %v", err, names(st, "pool"))
+	}
+}
+
+func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
+	st := newStore(t)
+	const owner = "docker:c1:"
+	Sync(st, owner, []Group{group("a", 9001, 8001)}, Options{})
+
+	// An operator's service on 9002, a container's published host port on 9003.
+	op := group("operator", 9002, 8000)
+	if _, err := st.Create("pool", op.Pools[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create("virtualservice", op.VirtualServices[0]); err != nil {
+		t.Fatal(err)
+	}
+	reserved := []Reserved{{Port: 9003, Holder: "the published port of container web-1 on host 192.0.2.7"}}
+	broken := Group{Key: "a", Err: errors.New("service a: the avi_proxy label does not parse")}
+	rep := Sync(st, owner, []Group{broken, group("b", 9002, 8002), group("c", 9003, 8003), group("d", 9004, 8004)}, Options{Reserved: reserved})
+
+	want := map[string]string{
+		"a": "does not parse",
+		"b": "port 9002 is taken by virtual service operator",
+		"c": "port 9003 is taken by the published port of container web-1",
+	}
+	if len(rep.Errors) != len(want) {
+		t.Fatalf("errors %+v, want one each for %v", rep.Errors, want)
+	}
+	for _, e := range rep.Errors {
+		if !strings.Contains(e.Message, want[e.Key]) {
+			t.Errorf("error of %q: %q, want it to say %q", e.Key, e.Message, want[e.Key])
+		}
+	}
+	// a keeps its service while its label is broken; d, unaffected, is written.
+	if rep.VirtualServices != 2 {
+		t.Errorf("virtual services counted %d, want 2 (a kept, d new)", rep.VirtualServices)
+	}
+	for _, name := range []string{"a", "d"} {
+		if _, err := st.GetByName("virtualservice", name); err != nil {
+			t.Errorf("virtual service %s: %v", name, err)
+		}
+	}
+	// A name another owner holds is refused, not taken over.
+	rep = Sync(st, "docker:c2:", []Group{group("operator", 9050, 8050)}, Options{})
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0].Message, "the name is taken") {
+		t.Errorf("taking the operator's name: %+v", rep.Errors)
+	}
+}
