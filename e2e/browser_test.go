@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,12 +46,25 @@ func startController(t *testing.T) (origin string, api *controllerProc) {
 	return api.url(""), api
 }
 
-// browserLog records what the page did: every request URL, exceptions and console errors.
+// browserLog records what the page did: every request URL, the answers for the page's own files,
+// requests that failed (a module not found, blocked by the Content-Security-Policy, ...),
+// exceptions and console errors.
 type browserLog struct {
 	mu         sync.Mutex
 	requests   []string
+	urls       map[network.RequestID]string
+	files      []fileResponse
+	failed     []string
 	exceptions []string
 	errors     []string
+}
+
+// fileResponse is the answer for one of the page's files: its document, a module, the style
+// sheet, the icon.
+type fileResponse struct {
+	url, mime string
+	kind      network.ResourceType
+	status    int64
 }
 
 func (b *browserLog) listen(ev any) {
@@ -59,6 +73,17 @@ func (b *browserLog) listen(ev any) {
 	switch e := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests = append(b.requests, e.Request.URL)
+		if b.urls == nil {
+			b.urls = map[network.RequestID]string{}
+		}
+		b.urls[e.RequestID] = e.Request.URL
+	case *network.EventResponseReceived:
+		switch e.Type {
+		case network.ResourceTypeDocument, network.ResourceTypeScript, network.ResourceTypeStylesheet, network.ResourceTypeImage:
+			b.files = append(b.files, fileResponse{url: e.Response.URL, mime: e.Response.MimeType, kind: e.Type, status: e.Response.Status})
+		}
+	case *network.EventLoadingFailed:
+		b.failed = append(b.failed, fmt.Sprintf("%s %s: %s %s", e.Type, b.urls[e.RequestID], e.ErrorText, e.BlockedReason))
 	case *runtime.EventExceptionThrown:
 		d := e.ExceptionDetails
 		msg := d.Text
@@ -87,12 +112,41 @@ func (b *browserLog) snapshot() (requests, exceptions, errors []string) {
 	return append([]string(nil), b.requests...), append([]string(nil), b.exceptions...), append([]string(nil), b.errors...)
 }
 
+// loads returns the answers for the page's files and the requests that failed.
+func (b *browserLog) loads() (files []fileResponse, failed []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]fileResponse(nil), b.files...), append([]string(nil), b.failed...)
+}
+
+// uiModules are the JavaScript modules of the web UI, as paths under its root.
+func uiModules(t *testing.T) []string {
+	t.Helper()
+	const root = "../runtime/controller/ui"
+	var mods []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".js" {
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			mods = append(mods, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil || len(mods) == 0 {
+		t.Fatalf("the UI's modules under %s: %v (%d found)", root, err, len(mods))
+	}
+	return mods
+}
+
 // TestBrowserUI drives the web UI in Debian's chromium as an operator would on first boot: the
 // setup wizard (a weak password refused first), the dashboard, a health monitor, a pool using it
 // and a virtual service using the pool, the Service engines page with a Mesos cloud (a Marathon
 // test server with a good app and one whose label is broken) and a Docker cloud whose host cannot
 // be reached, then logging out and in again. The page must fetch nothing from outside the
-// controller and break no Content-Security-Policy rule.
+// controller, load every one of its modules, and break no Content-Security-Policy rule; every page
+// it opens must render without an error.
 func TestBrowserUI(t *testing.T) {
 	chrome := chromium(t)
 	origin, api := startController(t)
@@ -132,12 +186,25 @@ func TestBrowserUI(t *testing.T) {
 			return os.WriteFile(filepath.Join(artifacts, name), png, 0o644)
 		})
 	}
-	// step runs actions and names the step in a failure, with a screenshot of the page.
+	// rendered fails when the page shown is the error the router puts in place of a page that
+	// failed (a module's bug would show there rather than as an exception).
+	rendered := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		msg, err := chromedp.Evaluate[string](`(() => { const e = document.querySelector('[data-testid="page-error"]'); return e ? e.innerText : ''; })()`)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			return fmt.Errorf("the page shows an error instead of rendering: %s", msg)
+		}
+		return nil
+	})
+	// step runs actions, then checks that the page rendered, and names the step in a failure, with
+	// a screenshot of the page.
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
+		if err := chromedp.Do(sctx, append(actions, rendered)...); err != nil {
 			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			chromedp.Do(fctx, shot("failure.png"))
@@ -201,6 +268,10 @@ func TestBrowserUI(t *testing.T) {
 	typeInto := func(sel, text string) chromedp.Action[chromedp.Void] {
 		clear := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (e) { e.value = ''; } return !!e; })()`, sel)
 		return chromedp.Steps(chromedp.WaitVisible(css(sel)), chromedp.Evaluate[chromedp.Void](clear), chromedp.SendKeys(css(sel), text))
+	}
+	// open goes to a page of the navigation and waits for it to show.
+	open := func(nav string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(click("#nav-"+nav), visible("#page-"+nav))
 	}
 
 	const admin, strong = "admin", "Avi-Init-2024!"
@@ -268,7 +339,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// A health monitor.
 	step("create health monitor",
-		click("#nav-healthmonitors"),
+		open("healthmonitors"),
 		visible("#create-healthmonitor"),
 		click("#create-healthmonitor"),
 		visible("#hm-name"),
@@ -298,7 +369,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// A pool using it.
 	step("create pool",
-		click("#nav-pools"),
+		open("pools"),
 		visible("#create-pool"),
 		click("#create-pool"),
 		visible("#pool-name"),
@@ -316,7 +387,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// A virtual service using the pool.
 	step("create virtual service",
-		click("#nav-virtualservices"),
+		open("virtualservices"),
 		visible("#create-virtualservice"),
 		click("#create-virtualservice"),
 		visible("#vs-name"),
@@ -374,7 +445,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// A join token for a service engine, shown once with the command to run.
 	step("create join token",
-		click("#nav-serviceengines"),
+		open("serviceengines"),
 		visible("#create-jointoken"),
 		click("#create-jointoken"),
 		visible("#jointoken-description"),
@@ -437,7 +508,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// The good app is a virtual service; the broken one is not.
 	step("Marathon app's virtual service",
-		click("#nav-virtualservices"),
+		open("virtualservices"),
 		visible(`#table-virtualservice tr[data-name="ui-web-18080"]`))
 	if row := textOf(`#table-virtualservice tr[data-name="ui-web-18080"]`); !strings.Contains(row, "18080") {
 		t.Errorf("the Marathon app's virtual service row: %q", row)
@@ -448,7 +519,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// Back on the Service engines page, drawn anew, the panels show the same.
 	step("Service engines again",
-		click("#nav-serviceengines"),
+		open("serviceengines"),
 		visible(brokenRow),
 		visible(dockerHost),
 		visible(hostsPanel))
@@ -476,13 +547,13 @@ func TestBrowserUI(t *testing.T) {
 	step("integration panels gone", gone(mesosPanel), gone(dockerPanel), gone(hostsPanel))
 
 	// The settings show what the wizard stored.
-	step("settings", click("#nav-settings"), visible("#settings-dns"), shot("settings.png"))
+	step("settings", open("settings"), visible("#settings-dns"), shot("settings.png"))
 	if dns := read("DNS servers", chromedp.Value(css("#settings-dns"))); dns != "192.0.2.53, 192.0.2.54" {
 		t.Errorf("settings: DNS servers %q, want the wizard's 192.0.2.53, 192.0.2.54", dns)
 	}
 
 	// The dashboard lists the virtual service.
-	step("dashboard", click("#nav-dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
+	step("dashboard", open("dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
 	if n := textOf(`[data-testid="count-vs-value"]`); n != "1" {
 		t.Errorf("the dashboard counts %s virtual services, want 1", n)
 	}
@@ -526,6 +597,31 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("browser console: %s", e)
 	}
 	t.Logf("%d requests, all to %s", len(requests), origin)
+
+	// Every module loaded, as JavaScript: a module that is not found or not served as a script
+	// stops the page, and the console reports it only as one more 4xx.
+	files, failed := blog.loads()
+	loaded := map[string]bool{}
+	for _, f := range files {
+		if f.status != http.StatusOK && f.status != http.StatusNotModified {
+			t.Errorf("%s %s: status %d", f.kind, f.url, f.status)
+		}
+		if f.kind == network.ResourceTypeScript {
+			if f.mime != "text/javascript" {
+				t.Errorf("module %s served as %q, want text/javascript", f.url, f.mime)
+			}
+			loaded[strings.TrimPrefix(f.url, origin+"/")] = true
+		}
+	}
+	for _, m := range uiModules(t) {
+		if !loaded[m] {
+			t.Errorf("module %s was never loaded", m)
+		}
+	}
+	for _, f := range failed {
+		t.Errorf("failed to load: %s", f)
+	}
+	t.Logf("%d modules loaded", len(loaded))
 }
 
 // selectByText picks the option of a <select> whose label starts with text, as a user would.
