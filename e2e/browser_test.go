@@ -385,6 +385,17 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("pool row: %q", row)
 	}
 
+	// Its edit dialog shows what was saved, and saves it again.
+	step("edit pool",
+		click(`#table-pool tr[data-name="web"] [data-testid="edit"]`),
+		visible("#pool-servers"),
+		click("#modal-save"),
+		gone("#modal"),
+		showing(`[data-testid="toasts"]`, "Pool web saved"))
+	if row := textOf(`#table-pool tr[data-name="web"]`); !strings.Contains(row, "192.0.2.22:8080") || !strings.Contains(row, "hm-http") {
+		t.Errorf("pool row after saving it unchanged: %q", row)
+	}
+
 	// A virtual service using the pool.
 	step("create virtual service",
 		open("virtualservices"),
@@ -551,6 +562,7 @@ func TestBrowserUI(t *testing.T) {
 	if dns := read("DNS servers", chromedp.Value(css("#settings-dns"))); dns != "192.0.2.53, 192.0.2.54" {
 		t.Errorf("settings: DNS servers %q, want the wizard's 192.0.2.53, 192.0.2.54", dns)
 	}
+	step("save settings", click("#settings-save"), showing(`[data-testid="toasts"]`, "System configuration saved"))
 
 	// The dashboard lists the virtual service.
 	step("dashboard", open("dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
