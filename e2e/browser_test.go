@@ -391,10 +391,9 @@ func TestBrowserUI(t *testing.T) {
 		visible("#pool-servers"),
 		click("#modal-save"),
 		gone("#modal"),
-		showing(`[data-testid="toasts"]`, "Pool web saved"))
-	if row := textOf(`#table-pool tr[data-name="web"]`); !strings.Contains(row, "192.0.2.22:8080") || !strings.Contains(row, "hm-http") {
-		t.Errorf("pool row after saving it unchanged: %q", row)
-	}
+		showing(`[data-testid="toasts"]`, "Pool web saved"),
+		// The table is drawn anew after the toast: read the row as one text, as it shows.
+		showing(`#table-pool tr[data-name="web"]`, "192.0.2.22:8080", "hm-http", "Round robin"))
 
 	// A virtual service using the pool.
 	step("create virtual service",
