@@ -9,6 +9,7 @@ let sessionExpired = () => {};
 export function onSessionExpired(fn) {
   sessionExpired = fn;
 }
+
 class ApiError extends Error {
   constructor(status, message, data) {
     super(message);

@@ -43,7 +43,7 @@ function setHosts(cl, hosts) {
   return put('/api/cloud/' + cl.uuid, o);
 }
 
-// linuxHostsPanel shows each Linux server (or Docker) cloud's hosts, which get SEs over SSH.
+// linuxHostsPanel is the panel loadLinux draws, where hosts are added and removed.
 export function linuxHostsPanel(live) {
   const linuxPanel = h('div', { testid: 'linuxserver-panel' });
 
@@ -121,7 +121,7 @@ export function linuxHostsPanel(live) {
   return { el: linuxPanel, load: loadLinux };
 }
 
-// mesosAppsPanel shows each Mesos cloud's Marathon apps.
+// mesosAppsPanel is the panel loadMesos draws.
 export function mesosAppsPanel(live) {
   const mesosPanel = h('div', { testid: 'mesos-panel' });
 
@@ -149,7 +149,7 @@ export function mesosAppsPanel(live) {
   return { el: mesosPanel, load: loadMesos };
 }
 
-// dockerServicesPanel shows each Docker cloud's engines and services.
+// dockerServicesPanel is the panel loadDocker draws.
 export function dockerServicesPanel(live) {
   const dockerPanel = h('div', { testid: 'docker-panel' });
 
