@@ -21,9 +21,8 @@ import (
 	"github.com/avi-init/avi-init/installer/image"
 	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/internal/atomicfile"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller"
-	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -64,9 +63,9 @@ type Env struct {
 // what the supervisor waits for before it tells systemd the service is ready.
 func ProbeRuntime(ctx context.Context, s containerspec.Settings) error {
 	if s.Role == containerspec.RoleSE {
-		return se.Probe(s.DataDir)
+		return contract.ProbeSE(s.DataDir)
 	}
-	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
+	_, err := contract.ProbeController(ctx, s.DataDir, s.HTTPSPort)
 	return err
 }
 
@@ -388,7 +387,7 @@ func (r *run) plan(ctx context.Context) error {
 
 // seJoined reports whether the SE with these settings has joined its controller already.
 func seJoined(s containerspec.Settings) bool {
-	_, err := os.Stat(filepath.Join(s.DataDir, se.IdentityFile))
+	_, err := os.Stat(filepath.Join(s.DataDir, contract.SEIdentityFile))
 	return err == nil
 }
 
@@ -559,10 +558,10 @@ func (r *run) joinFiles() error {
 	case ctl == nil:
 		return r.writeJoinToken("files", se, func() (string, error) { return r.req.JoinToken, nil })
 	}
-	path := filepath.Join(ctl.settings.DataDir, controller.BootstrapTokenFile)
+	path := filepath.Join(ctl.settings.DataDir, contract.BootstrapTokenFile)
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, a join token for the SE beside the controller (not shown)"}
 	return r.act("files", a, func() error {
-		data, _ := json.Marshal(controller.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
+		data, _ := json.Marshal(contract.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
 		return writePrivate(path, data, 0o600)
 	})
 }
@@ -579,10 +578,10 @@ func (r *run) setupFile() error {
 	if err != nil {
 		return fmt.Errorf("read --setup-json: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(ctl.settings.DataDir, controller.StoreFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(ctl.settings.DataDir, contract.StoreFile)); err == nil {
 		return r.act("files", Action{Kind: "setup-json", Target: r.req.SetupJSON, Detail: "the controller is initialised already; --setup-json applies on first boot only"}, nil)
 	}
-	dst := filepath.Join(ctl.settings.DataDir, controller.SetupFile)
+	dst := filepath.Join(ctl.settings.DataDir, contract.SetupFile)
 	a := Action{Kind: "file", Target: dst, Changed: true, Detail: "mode 0600, first-boot configuration (content not shown: it holds the admin password)"}
 	return r.act("files", a, func() error { return writePrivate(dst, data, 0o600) })
 }
@@ -612,7 +611,7 @@ func (r *run) services(ctx context.Context) error {
 func (r *run) seToken(se *roleRun) error {
 	ctl := r.role(containerspec.RoleController)
 	return r.writeJoinToken("services", se, func() (string, error) {
-		hash, err := controller.CertHashOf(ctl.settings.DataDir)
+		hash, err := contract.CertHash(ctl.settings.DataDir)
 		if err != nil {
 			return "", fmt.Errorf("the SE cannot join: %w", err)
 		}
@@ -625,7 +624,7 @@ func (r *run) seToken(se *roleRun) error {
 // writeJoinToken records, in phase, the writing of the SE's join token file (0600, in its data
 // directory, content never shown); token is called only when the file is written.
 func (r *run) writeJoinToken(phase string, se *roleRun, token func() (string, error)) error {
-	path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
+	path := filepath.Join(se.settings.DataDir, contract.JoinTokenFile)
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
 	return r.act(phase, a, func() error {
 		tok, err := token()

@@ -23,8 +23,8 @@ import (
 
 	"github.com/avi-init/avi-init/installer/containerspec"
 	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/systemd"
 )
 
@@ -504,7 +504,7 @@ func writeControllerCert(t *testing.T, dataDir string) string {
 	if err := os.MkdirAll(filepath.Join(dataDir, "tls"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, controller.CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, contract.CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
@@ -535,12 +535,12 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 	if got, want := strings.Join(rest, ","), "create avicontroller,start avicontroller,create avise,start avise"; got != want {
 		t.Errorf("engine calls %q, want %q (the SE after the controller answers)", got, want)
 	}
-	var bt controller.BootstrapToken
-	data, err := os.ReadFile(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	var bt contract.BootstrapToken
+	data, err := os.ReadFile(filepath.Join(ctlData, contract.BootstrapTokenFile))
 	if err != nil || json.Unmarshal(data, &bt) != nil || bt.ID == "" {
 		t.Fatalf("bootstrap token for the controller: %v %s", err, data)
 	}
-	tokData, err := os.ReadFile(filepath.Join(seData, containerspec.JoinTokenFile))
+	tokData, err := os.ReadFile(filepath.Join(seData, contract.JoinTokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +548,7 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 	if err != nil || tok.ID != bt.ID || tok.Secret != bt.Secret || tok.CertHash != hash {
 		t.Errorf("the SE's token %q does not match the controller's bootstrap token and certificate: %v", tokData, err)
 	}
-	for _, f := range []string{filepath.Join(ctlData, controller.BootstrapTokenFile), filepath.Join(seData, containerspec.JoinTokenFile), h.env.EnvFile("se")} {
+	for _, f := range []string{filepath.Join(ctlData, contract.BootstrapTokenFile), filepath.Join(seData, contract.JoinTokenFile), h.env.EnvFile("se")} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, want mode 0600", f, err)
 		}
@@ -563,8 +563,8 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 
 	// Once the SE has joined, a re-run changes nothing and makes no new token.
 	os.WriteFile(filepath.Join(seData, "identity.json"), []byte("{}"), 0o600)
-	os.Remove(filepath.Join(seData, containerspec.JoinTokenFile))
-	os.Remove(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	os.Remove(filepath.Join(seData, contract.JoinTokenFile))
+	os.Remove(filepath.Join(ctlData, contract.BootstrapTokenFile))
 	out, err = h.install(t, args...)
 	if err != nil || len(h.engine.calls) != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("re-run after the SE joined: err %v, engine calls %v\n%s", err, h.engine.calls, out)
@@ -591,7 +591,7 @@ func TestSEAloneWritesItsToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
-	got, _ := os.ReadFile(filepath.Join(h.env.Root, "opt/avi/se/data", containerspec.JoinTokenFile))
+	got, _ := os.ReadFile(filepath.Join(h.env.Root, "opt/avi/se/data", contract.JoinTokenFile))
 	if strings.TrimSpace(string(got)) != token || strings.Contains(out, token) {
 		t.Errorf("SE token file %q (want the given token, never printed)", got)
 	}

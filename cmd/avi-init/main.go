@@ -20,6 +20,7 @@ import (
 	"github.com/avi-init/avi-init/installer/supervise"
 	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/systemd"
@@ -202,7 +203,7 @@ func runProbe(ctx context.Context, args []string) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return &installer.UsageError{Err: err}
 		}
-		return se.Probe(*dataDir)
+		return contract.ProbeSE(*dataDir)
 	}
 	if len(args) == 0 || args[0] != containerspec.RoleController {
 		return &installer.UsageError{Err: errors.New("usage: avi-init probe controller|se [--data DIR] [--https-port N]")}
@@ -211,7 +212,7 @@ func runProbe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = controller.Probe(ctx, cfg.DataDir, cfg.HTTPSPort)
+	_, err = contract.ProbeController(ctx, cfg.DataDir, cfg.HTTPSPort)
 	return err
 }
 
