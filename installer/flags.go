@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 // UsageError is a mistake in how avi-init was called; the command exits with code 2.
@@ -163,11 +165,11 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.SEInbandMgmt, "se-inband-mgmt", false, "SE management over the data interface (-sim)")
 	fs.BoolVar(&o.DPDK, "dpdk", false, "DPDK mode (-d): not supported, the SE uses the kernel network stack")
 	fs.StringVar(&o.SetupJSON, "setup-json", "", "controller first-boot configuration file (-sj)")
-	fs.IntVar(&o.SysintPort, "sysint-port", 8443, "controller port SEs connect to (-sysint)")
+	fs.IntVar(&o.SysintPort, "sysint-port", contract.DefaultSysintPort, "controller port SEs connect to (-sysint)")
 	fs.BoolVar(&o.RmContainers, "rm-containers", false, "replace existing containers without asking (-rmc)")
-	fs.IntVar(&o.HTTPSPort, "https-port", 443, "controller HTTPS (UI and API) port")
-	fs.IntVar(&o.HTTPPort, "http-port", 80, "controller HTTP port (redirects to HTTPS)")
-	fs.IntVar(&o.DNSPort, "dns-port", 53, "controller DNS port")
+	fs.IntVar(&o.HTTPSPort, "https-port", contract.DefaultHTTPSPort, "controller HTTPS (UI and API) port")
+	fs.IntVar(&o.HTTPPort, "http-port", contract.DefaultHTTPPort, "controller HTTP port (redirects to HTTPS)")
+	fs.IntVar(&o.DNSPort, "dns-port", contract.DefaultDNSPort, "controller DNS port")
 	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, or use --join-token-file, which keep it off the command line)")
 	fs.StringVar(&o.JoinTokenFile, "join-token-file", "", "file holding the join token of an SE alone; - reads it from standard input")
 	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `docker save` tarball instead of building it")
