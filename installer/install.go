@@ -268,17 +268,22 @@ func (r *run) preflight(ctx context.Context) error {
 	if ctl := r.role(containerspec.RoleController); ctl != nil {
 		// Ports held by the installation being updated are not in the way.
 		ours := map[int]bool{}
-		if ctl.installed != nil && ctl.container != nil && ctl.container.Running {
+		if running(ctl) {
 			for _, p := range []int{ctl.installed.HTTPSPort, ctl.installed.HTTPPort, ctl.installed.SysintPort} {
 				ours[p] = true
 			}
 		}
 		checks = append(checks,
 			DiskFreeCheck(r.host, r.req, ctl.installed != nil),
-			PortCheck("https-port", r.req.HTTPSPort, env.PortFree, ours[r.req.HTTPSPort]),
-			PortCheck("http-port", r.req.HTTPPort, env.PortFree, ours[r.req.HTTPPort]),
-			PortCheck("sysint-port", r.req.SysintPort, env.PortFree, ours[r.req.SysintPort]),
+			PortCheck(r.req.HTTPSPort, movableBy("https-port"), env.PortFree, ours[r.req.HTTPSPort]),
+			PortCheck(r.req.HTTPPort, movableBy("http-port"), env.PortFree, ours[r.req.HTTPPort]),
+			PortCheck(r.req.SysintPort, movableBy("sysint-port"), env.PortFree, ours[r.req.SysintPort]),
 		)
+	}
+	if se := r.role(containerspec.RoleSE); se != nil {
+		checks = append(checks, PortCheck(contract.DefaultSEMetricsPort,
+			fmt.Sprintf("free it: the SE serves its Prometheus /metrics on 127.0.0.1:%d", contract.DefaultSEMetricsPort),
+			env.PortFree, running(se)))
 	}
 	for _, rr := range r.roles {
 		checks = append(checks, ExistingInstallationCheck(rr.role, rr.installed != nil, rr.container, r.opts.RmContainers))
@@ -289,6 +294,12 @@ func (r *run) preflight(ctx context.Context) error {
 		return fmt.Errorf("no Docker engine to install into: %v", facts.Err)
 	}
 	return err
+}
+
+// running reports whether the role is installed here and its container runs: the ports it
+// holds are its own.
+func running(rr *roleRun) bool {
+	return rr.installed != nil && rr.container != nil && rr.container.Running
 }
 
 // role returns the run of a role, or nil when it is not installed this time.

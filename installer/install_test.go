@@ -603,3 +603,39 @@ func TestSEAloneWritesItsToken(t *testing.T) {
 		t.Errorf("SE env file:\n%s", env)
 	}
 }
+
+// The SE serves its metrics on a fixed loopback port: preflight says when something holds it,
+// unless it is the SE being updated.
+func TestPreflightChecksTheSEMetricsPort(t *testing.T) {
+	metrics := contract.DefaultSEMetricsPort
+	token := sechannel.NewToken(strings.Repeat("ab", 32)).String()
+	args := []string{"-s", "-m", "192.0.2.1", "--join-token", token, "-sc", "1", "-sm", "512"}
+	h := newHarness(t, false)
+	probed := map[int]bool{}
+	h.env.PortFree = func(p int) error {
+		probed[p] = true
+		if p == metrics {
+			return errors.New("address already in use")
+		}
+		return nil
+	}
+	out, err := h.install(t, args...)
+	name := fmt.Sprintf("[ERROR Port-%d]", metrics)
+	if !errors.Is(err, ErrPreflight) || !strings.Contains(out, name) || !strings.Contains(out, "metrics") {
+		t.Fatalf("busy SE metrics port: err %v, want %s naming the metrics\n%s", err, name, out)
+	}
+
+	// Installed and running, the SE holds the port itself.
+	h.env.PortFree = func(int) error { return nil }
+	if out, err := h.install(t, args...); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	clear(probed)
+	h.env.PortFree = func(p int) error {
+		probed[p] = true
+		return errors.New("address already in use")
+	}
+	if out, err := h.install(t, args...); err != nil || probed[metrics] {
+		t.Errorf("re-run over the running SE: err %v, metrics port probed %v\n%s", err, probed[metrics], out)
+	}
+}
