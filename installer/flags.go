@@ -12,16 +12,6 @@ import (
 	"github.com/avi-init/avi-init/model/contract"
 )
 
-// UsageError is a mistake in how avi-init was called; the command exits with code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
-
 // legacyFlag is one of the Avi script's single-dash flags and the long flag it means.
 type legacyFlag struct {
 	legacy, long string
@@ -210,14 +200,6 @@ func ParseInstall(args []string) (*Options, error) {
 		return nil, usagef("-d/--dpdk: DPDK mode is not supported; this SE uses the kernel network stack, run without -d")
 	}
 	return o, nil
-}
-
-// checkOutput accepts the report formats of --output: text or json.
-func checkOutput(format string) error {
-	if format != "text" && format != "json" {
-		return fmt.Errorf("--output %q: want text or json", format)
-	}
-	return nil
 }
 
 // maxTokenBytes bounds what is read for a join token: a token is under 100 bytes.

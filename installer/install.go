@@ -312,14 +312,6 @@ func (r *run) role(name string) *roleRun {
 	return nil
 }
 
-func settingsFromFile(data []byte) (containerspec.Settings, error) {
-	vars, err := templates.ParseEnv(data)
-	if err != nil {
-		return containerspec.Settings{}, err
-	}
-	return containerspec.FromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
-}
-
 // descriptions of the roles' units.
 var unitDescription = map[string]string{
 	containerspec.RoleController: "Avi Vantage Controller (avi-init)",
