@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,27 +27,9 @@ import (
 	"github.com/avi-init/avi-init/systemd"
 )
 
-// staticBinary is a statically linked avi-init, built once, standing in for the running
-// executable the installer copies and builds images from.
-var staticBinary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "avi-init-installer-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	staticBinary = filepath.Join(dir, "avi-init")
-	cmd := exec.Command("go", "build", "-o", staticBinary, "../cmd/avi-init")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build static avi-init: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// staticBinary stands in for the running executable the installer copies and builds images
+// from: the installer only needs it to be a statically linked ELF file.
+const staticBinary = "testdata/avi-init.elf"
 
 // fakeEngine is a Docker engine in memory that records every change made to it.
 type fakeEngine struct {
