@@ -20,7 +20,6 @@ import (
 	"github.com/avi-init/avi-init/installer/containerspec"
 	"github.com/avi-init/avi-init/installer/image"
 	"github.com/avi-init/avi-init/integrations/docker"
-	"github.com/avi-init/avi-init/internal/atomicfile"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/systemd"
@@ -491,19 +490,6 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode) (bool, 
 	}
 	a := Action{Kind: "file", Target: path, Changed: changed, Detail: fmt.Sprintf("mode %04o", perm), Content: string(data)}
 	return changed, r.act("files", a, func() error { return writePrivate(path, data, perm) })
-}
-
-// writePrivate writes a file atomically, creating its directory; a secret's directory is as
-// private as the file.
-func writePrivate(path string, data []byte, perm os.FileMode) error {
-	dirPerm := os.FileMode(0o755)
-	if perm&0o077 == 0 {
-		dirPerm = 0o700
-	}
-	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	return atomicfile.Write(path, data, perm)
 }
 
 func (r *run) files(ctx context.Context) error {
