@@ -161,6 +161,17 @@ func TestInstallLifecycle(t *testing.T) {
 	if st := run(t, "status"); st.code == 0 || !strings.Contains(st.out, "not installed") {
 		t.Errorf("status after uninstall:\n%s", st)
 	}
+	// The env file that named the data is gone; purge still finds it, and then says there is
+	// nothing left rather than succeed silently.
+	if r := mustRun(t, "uninstall", "--purge", "--yes"); !strings.Contains(r.out, "deleted "+data) {
+		t.Errorf("purge after uninstall does not say it deleted %s:\n%s", data, r)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("purge after uninstall kept %s: %v", data, err)
+	}
+	if r := run(t, "uninstall", "--purge", "--yes"); r.code == 0 || !strings.Contains(r.err, "nothing was deleted") {
+		t.Errorf("purge with nothing left: want a failure saying nothing was deleted:\n%s", r)
+	}
 	mustRun(t, args...)
 	if r := run(t, "uninstall", "--purge"); r.code != 2 || !strings.Contains(r.err, "--yes") {
 		t.Errorf("purge with no terminal and no --yes: want exit 2 naming --yes:\n%s", r)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/e2e/systemdhost"
+	"github.com/avi-init/avi-init/templates"
 )
 
 // TestSystemdUnit installs under a real systemd (a container booting systemd from a Debian root
@@ -142,5 +145,40 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if inspect(t, "avicontroller") != nil || inspect(t, "avise") != nil {
 		t.Error("uninstall under systemd left a container")
+	}
+}
+
+// TestRenderedUnitVerifies runs systemd's own checker on the unit the installer renders, with
+// the binary and env file it names in place.
+func TestRenderedUnitVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		systemdhost.Missing(t, fmt.Errorf("systemd-analyze (apt-get install systemd): %w", err))
+	}
+	dir := t.TempDir()
+	u := templates.Unit{
+		Role:         "controller",
+		Description:  "Avi Vantage Controller (avi-init)",
+		Binary:       filepath.Join(dir, "avi-init"),
+		EnvFile:      filepath.Join(dir, "avicontroller.env"),
+		StartTimeout: 120,
+	}
+	if err := os.WriteFile(u.Binary, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(u.EnvFile, []byte("AVI_ROLE=controller\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text, err := templates.RenderUnit(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unitPath := filepath.Join(dir, "avicontroller.service")
+	if err := os.WriteFile(unitPath, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", unitPath).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

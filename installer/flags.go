@@ -8,17 +8,9 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/avi-init/avi-init/model/contract"
 )
-
-// UsageError is a mistake in how avi-init was called; the command exits with code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
 
 // legacyFlag is one of the Avi script's single-dash flags and the long flag it means.
 type legacyFlag struct {
@@ -163,11 +155,11 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.SEInbandMgmt, "se-inband-mgmt", false, "SE management over the data interface (-sim)")
 	fs.BoolVar(&o.DPDK, "dpdk", false, "DPDK mode (-d): not supported, the SE uses the kernel network stack")
 	fs.StringVar(&o.SetupJSON, "setup-json", "", "controller first-boot configuration file (-sj)")
-	fs.IntVar(&o.SysintPort, "sysint-port", 8443, "controller port SEs connect to (-sysint)")
+	fs.IntVar(&o.SysintPort, "sysint-port", contract.DefaultSysintPort, "controller port SEs connect to (-sysint)")
 	fs.BoolVar(&o.RmContainers, "rm-containers", false, "replace existing containers without asking (-rmc)")
-	fs.IntVar(&o.HTTPSPort, "https-port", 443, "controller HTTPS (UI and API) port")
-	fs.IntVar(&o.HTTPPort, "http-port", 80, "controller HTTP port (redirects to HTTPS)")
-	fs.IntVar(&o.DNSPort, "dns-port", 53, "controller DNS port")
+	fs.IntVar(&o.HTTPSPort, "https-port", contract.DefaultHTTPSPort, "controller HTTPS (UI and API) port")
+	fs.IntVar(&o.HTTPPort, "http-port", contract.DefaultHTTPPort, "controller HTTP port (redirects to HTTPS)")
+	fs.IntVar(&o.DNSPort, "dns-port", contract.DefaultDNSPort, "controller DNS port")
 	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, or use --join-token-file, which keep it off the command line)")
 	fs.StringVar(&o.JoinTokenFile, "join-token-file", "", "file holding the join token of an SE alone; - reads it from standard input")
 	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `docker save` tarball instead of building it")
@@ -208,14 +200,6 @@ func ParseInstall(args []string) (*Options, error) {
 		return nil, usagef("-d/--dpdk: DPDK mode is not supported; this SE uses the kernel network stack, run without -d")
 	}
 	return o, nil
-}
-
-// checkOutput accepts the report formats of --output: text or json.
-func checkOutput(format string) error {
-	if format != "text" && format != "json" {
-		return fmt.Errorf("--output %q: want text or json", format)
-	}
-	return nil
 }
 
 // maxTokenBytes bounds what is read for a join token: a token is under 100 bytes.

@@ -20,10 +20,8 @@ import (
 	"github.com/avi-init/avi-init/installer/containerspec"
 	"github.com/avi-init/avi-init/installer/image"
 	"github.com/avi-init/avi-init/integrations/docker"
-	"github.com/avi-init/avi-init/internal/atomicfile"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller"
-	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/systemd"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -64,9 +62,9 @@ type Env struct {
 // what the supervisor waits for before it tells systemd the service is ready.
 func ProbeRuntime(ctx context.Context, s containerspec.Settings) error {
 	if s.Role == containerspec.RoleSE {
-		return se.Probe(s.DataDir)
+		return contract.ProbeSE(s.DataDir)
 	}
-	_, err := controller.Probe(ctx, s.DataDir, s.HTTPSPort)
+	_, err := contract.ProbeController(ctx, s.DataDir, s.HTTPSPort)
 	return err
 }
 
@@ -269,17 +267,22 @@ func (r *run) preflight(ctx context.Context) error {
 	if ctl := r.role(containerspec.RoleController); ctl != nil {
 		// Ports held by the installation being updated are not in the way.
 		ours := map[int]bool{}
-		if ctl.installed != nil && ctl.container != nil && ctl.container.Running {
+		if running(ctl) {
 			for _, p := range []int{ctl.installed.HTTPSPort, ctl.installed.HTTPPort, ctl.installed.SysintPort} {
 				ours[p] = true
 			}
 		}
 		checks = append(checks,
 			DiskFreeCheck(r.host, r.req, ctl.installed != nil),
-			PortCheck("https-port", r.req.HTTPSPort, env.PortFree, ours[r.req.HTTPSPort]),
-			PortCheck("http-port", r.req.HTTPPort, env.PortFree, ours[r.req.HTTPPort]),
-			PortCheck("sysint-port", r.req.SysintPort, env.PortFree, ours[r.req.SysintPort]),
+			PortCheck(r.req.HTTPSPort, movableBy("https-port"), env.PortFree, ours[r.req.HTTPSPort]),
+			PortCheck(r.req.HTTPPort, movableBy("http-port"), env.PortFree, ours[r.req.HTTPPort]),
+			PortCheck(r.req.SysintPort, movableBy("sysint-port"), env.PortFree, ours[r.req.SysintPort]),
 		)
+	}
+	if se := r.role(containerspec.RoleSE); se != nil {
+		checks = append(checks, PortCheck(contract.DefaultSEMetricsPort,
+			fmt.Sprintf("free it: the SE serves its Prometheus /metrics on 127.0.0.1:%d", contract.DefaultSEMetricsPort),
+			env.PortFree, running(se)))
 	}
 	for _, rr := range r.roles {
 		checks = append(checks, ExistingInstallationCheck(rr.role, rr.installed != nil, rr.container, r.opts.RmContainers))
@@ -292,6 +295,12 @@ func (r *run) preflight(ctx context.Context) error {
 	return err
 }
 
+// running reports whether the role is installed here and its container runs: the ports it
+// holds are its own.
+func running(rr *roleRun) bool {
+	return rr.installed != nil && rr.container != nil && rr.container.Running
+}
+
 // role returns the run of a role, or nil when it is not installed this time.
 func (r *run) role(name string) *roleRun {
 	for _, rr := range r.roles {
@@ -300,14 +309,6 @@ func (r *run) role(name string) *roleRun {
 		}
 	}
 	return nil
-}
-
-func settingsFromFile(data []byte) (containerspec.Settings, error) {
-	vars, err := templates.ParseEnv(data)
-	if err != nil {
-		return containerspec.Settings{}, err
-	}
-	return containerspec.FromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 }
 
 // descriptions of the roles' units.
@@ -388,7 +389,7 @@ func (r *run) plan(ctx context.Context) error {
 
 // seJoined reports whether the SE with these settings has joined its controller already.
 func seJoined(s containerspec.Settings) bool {
-	_, err := os.Stat(filepath.Join(s.DataDir, se.IdentityFile))
+	_, err := os.Stat(filepath.Join(s.DataDir, contract.SEIdentityFile))
 	return err == nil
 }
 
@@ -491,19 +492,6 @@ func (r *run) writeIfChanged(path string, data []byte, perm os.FileMode) (bool, 
 	return changed, r.act("files", a, func() error { return writePrivate(path, data, perm) })
 }
 
-// writePrivate writes a file atomically, creating its directory; a secret's directory is as
-// private as the file.
-func writePrivate(path string, data []byte, perm os.FileMode) error {
-	dirPerm := os.FileMode(0o755)
-	if perm&0o077 == 0 {
-		dirPerm = 0o700
-	}
-	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	return atomicfile.Write(path, data, perm)
-}
-
 func (r *run) files(ctx context.Context) error {
 	dst := r.env.path(BinaryPath)
 	cur, err := os.ReadFile(dst)
@@ -559,10 +547,10 @@ func (r *run) joinFiles() error {
 	case ctl == nil:
 		return r.writeJoinToken("files", se, func() (string, error) { return r.req.JoinToken, nil })
 	}
-	path := filepath.Join(ctl.settings.DataDir, controller.BootstrapTokenFile)
+	path := filepath.Join(ctl.settings.DataDir, contract.BootstrapTokenFile)
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, a join token for the SE beside the controller (not shown)"}
 	return r.act("files", a, func() error {
-		data, _ := json.Marshal(controller.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
+		data, _ := json.Marshal(contract.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
 		return writePrivate(path, data, 0o600)
 	})
 }
@@ -579,10 +567,10 @@ func (r *run) setupFile() error {
 	if err != nil {
 		return fmt.Errorf("read --setup-json: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(ctl.settings.DataDir, controller.StoreFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(ctl.settings.DataDir, contract.StoreFile)); err == nil {
 		return r.act("files", Action{Kind: "setup-json", Target: r.req.SetupJSON, Detail: "the controller is initialised already; --setup-json applies on first boot only"}, nil)
 	}
-	dst := filepath.Join(ctl.settings.DataDir, controller.SetupFile)
+	dst := filepath.Join(ctl.settings.DataDir, contract.SetupFile)
 	a := Action{Kind: "file", Target: dst, Changed: true, Detail: "mode 0600, first-boot configuration (content not shown: it holds the admin password)"}
 	return r.act("files", a, func() error { return writePrivate(dst, data, 0o600) })
 }
@@ -612,7 +600,7 @@ func (r *run) services(ctx context.Context) error {
 func (r *run) seToken(se *roleRun) error {
 	ctl := r.role(containerspec.RoleController)
 	return r.writeJoinToken("services", se, func() (string, error) {
-		hash, err := controller.CertHashOf(ctl.settings.DataDir)
+		hash, err := contract.CertHash(ctl.settings.DataDir)
 		if err != nil {
 			return "", fmt.Errorf("the SE cannot join: %w", err)
 		}
@@ -625,7 +613,7 @@ func (r *run) seToken(se *roleRun) error {
 // writeJoinToken records, in phase, the writing of the SE's join token file (0600, in its data
 // directory, content never shown); token is called only when the file is written.
 func (r *run) writeJoinToken(phase string, se *roleRun, token func() (string, error)) error {
-	path := filepath.Join(se.settings.DataDir, containerspec.JoinTokenFile)
+	path := filepath.Join(se.settings.DataDir, contract.JoinTokenFile)
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the SE's join token (not shown)"}
 	return r.act(phase, a, func() error {
 		tok, err := token()

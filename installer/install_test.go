@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,32 +22,14 @@ import (
 
 	"github.com/avi-init/avi-init/installer/containerspec"
 	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/systemd"
 )
 
-// staticBinary is a statically linked avi-init, built once, standing in for the running
-// executable the installer copies and builds images from.
-var staticBinary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "avi-init-installer-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	staticBinary = filepath.Join(dir, "avi-init")
-	cmd := exec.Command("go", "build", "-o", staticBinary, "../cmd/avi-init")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build static avi-init: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// staticBinary stands in for the running executable the installer copies and builds images
+// from: the installer only needs it to be a statically linked ELF file.
+const staticBinary = "testdata/avi-init.elf"
 
 // fakeEngine is a Docker engine in memory that records every change made to it.
 type fakeEngine struct {
@@ -504,7 +485,7 @@ func writeControllerCert(t *testing.T, dataDir string) string {
 	if err := os.MkdirAll(filepath.Join(dataDir, "tls"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, controller.CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, contract.CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
@@ -535,12 +516,12 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 	if got, want := strings.Join(rest, ","), "create avicontroller,start avicontroller,create avise,start avise"; got != want {
 		t.Errorf("engine calls %q, want %q (the SE after the controller answers)", got, want)
 	}
-	var bt controller.BootstrapToken
-	data, err := os.ReadFile(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	var bt contract.BootstrapToken
+	data, err := os.ReadFile(filepath.Join(ctlData, contract.BootstrapTokenFile))
 	if err != nil || json.Unmarshal(data, &bt) != nil || bt.ID == "" {
 		t.Fatalf("bootstrap token for the controller: %v %s", err, data)
 	}
-	tokData, err := os.ReadFile(filepath.Join(seData, containerspec.JoinTokenFile))
+	tokData, err := os.ReadFile(filepath.Join(seData, contract.JoinTokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +529,7 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 	if err != nil || tok.ID != bt.ID || tok.Secret != bt.Secret || tok.CertHash != hash {
 		t.Errorf("the SE's token %q does not match the controller's bootstrap token and certificate: %v", tokData, err)
 	}
-	for _, f := range []string{filepath.Join(ctlData, controller.BootstrapTokenFile), filepath.Join(seData, containerspec.JoinTokenFile), h.env.EnvFile("se")} {
+	for _, f := range []string{filepath.Join(ctlData, contract.BootstrapTokenFile), filepath.Join(seData, contract.JoinTokenFile), h.env.EnvFile("se")} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, want mode 0600", f, err)
 		}
@@ -563,8 +544,8 @@ func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 
 	// Once the SE has joined, a re-run changes nothing and makes no new token.
 	os.WriteFile(filepath.Join(seData, "identity.json"), []byte("{}"), 0o600)
-	os.Remove(filepath.Join(seData, containerspec.JoinTokenFile))
-	os.Remove(filepath.Join(ctlData, controller.BootstrapTokenFile))
+	os.Remove(filepath.Join(seData, contract.JoinTokenFile))
+	os.Remove(filepath.Join(ctlData, contract.BootstrapTokenFile))
 	out, err = h.install(t, args...)
 	if err != nil || len(h.engine.calls) != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("re-run after the SE joined: err %v, engine calls %v\n%s", err, h.engine.calls, out)
@@ -591,7 +572,7 @@ func TestSEAloneWritesItsToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
-	got, _ := os.ReadFile(filepath.Join(h.env.Root, "opt/avi/se/data", containerspec.JoinTokenFile))
+	got, _ := os.ReadFile(filepath.Join(h.env.Root, "opt/avi/se/data", contract.JoinTokenFile))
 	if strings.TrimSpace(string(got)) != token || strings.Contains(out, token) {
 		t.Errorf("SE token file %q (want the given token, never printed)", got)
 	}
@@ -601,5 +582,41 @@ func TestSEAloneWritesItsToken(t *testing.T) {
 	env, _ := os.ReadFile(h.env.EnvFile("se"))
 	if !strings.Contains(string(env), "AVI_CONTROLLER_IP=192.0.2.1\n") || strings.Contains(string(env), token) {
 		t.Errorf("SE env file:\n%s", env)
+	}
+}
+
+// The SE serves its metrics on a fixed loopback port: preflight says when something holds it,
+// unless it is the SE being updated.
+func TestPreflightChecksTheSEMetricsPort(t *testing.T) {
+	metrics := contract.DefaultSEMetricsPort
+	token := sechannel.NewToken(strings.Repeat("ab", 32)).String()
+	args := []string{"-s", "-m", "192.0.2.1", "--join-token", token, "-sc", "1", "-sm", "512"}
+	h := newHarness(t, false)
+	probed := map[int]bool{}
+	h.env.PortFree = func(p int) error {
+		probed[p] = true
+		if p == metrics {
+			return errors.New("address already in use")
+		}
+		return nil
+	}
+	out, err := h.install(t, args...)
+	name := fmt.Sprintf("[ERROR Port-%d]", metrics)
+	if !errors.Is(err, ErrPreflight) || !strings.Contains(out, name) || !strings.Contains(out, "metrics") {
+		t.Fatalf("busy SE metrics port: err %v, want %s naming the metrics\n%s", err, name, out)
+	}
+
+	// Installed and running, the SE holds the port itself.
+	h.env.PortFree = func(int) error { return nil }
+	if out, err := h.install(t, args...); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	clear(probed)
+	h.env.PortFree = func(p int) error {
+		probed[p] = true
+		return errors.New("address already in use")
+	}
+	if out, err := h.install(t, args...); err != nil || probed[metrics] {
+		t.Errorf("re-run over the running SE: err %v, metrics port probed %v\n%s", err, probed[metrics], out)
 	}
 }

@@ -253,18 +253,22 @@ func DiskFreeCheck(h *Host, r Request, installed bool) Check {
 	}}
 }
 
-// PortCheck: a controller port is free, or held by the installation being updated.
-func PortCheck(flag string, port int, free func(int) error, ours bool) Check {
+// PortCheck: a port a runtime listens on is free, or held by the installation being updated.
+// remedy says what the operator can do when it is not.
+func PortCheck(port int, remedy string, free func(int) error, ours bool) Check {
 	return checkFunc{"Port-" + strconv.Itoa(port), func(context.Context) ([]error, []error) {
 		if ours {
 			return nil, nil
 		}
 		if err := free(port); err != nil {
-			return nil, one(fmt.Errorf("port %d is in use (%v): free it or move the controller with --%s", port, err, flag))
+			return nil, one(fmt.Errorf("port %d is in use (%v): %s", port, err, remedy))
 		}
 		return nil, nil
 	}}
 }
+
+// movableBy is the remedy for a busy port a flag can move.
+func movableBy(flag string) string { return "free it or move the controller with --" + flag }
 
 // ExistingInstallationCheck: an earlier installation is updated in place; a container of the
 // same name that avi-init did not create is only replaced with -rmc.

@@ -238,7 +238,7 @@ func TestPortCheck(t *testing.T) {
 	called := 0
 	counting := func(int) error { called++; return errors.New("in use") }
 
-	c := PortCheck("https-port", 443, busy, false)
+	c := PortCheck(443, movableBy("https-port"), busy, false)
 	if c.Name() != "Port-443" {
 		t.Errorf("Name = %q, want Port-443", c.Name())
 	}
@@ -247,13 +247,13 @@ func TestPortCheck(t *testing.T) {
 	if len(e) == 1 && (!strings.Contains(e[0], "443") || !strings.Contains(e[0], "address already in use")) {
 		t.Errorf("error %q should name the port and the cause", e[0])
 	}
-	w, e = runCheck(t, PortCheck("sysint-port", 8443, busy, false))
+	w, e = runCheck(t, PortCheck(8443, movableBy("sysint-port"), busy, false))
 	outcome{errs: 1, mention: "--sysint-port"}.check(t, "busy sysint", w, e)
 
-	w, e = runCheck(t, PortCheck("https-port", 443, free, false))
+	w, e = runCheck(t, PortCheck(443, movableBy("https-port"), free, false))
 	outcome{}.check(t, "free", w, e)
 
-	w, e = runCheck(t, PortCheck("https-port", 443, counting, true))
+	w, e = runCheck(t, PortCheck(443, movableBy("https-port"), counting, true))
 	outcome{}.check(t, "ours", w, e)
 	if called != 0 {
 		t.Errorf("a port held by our own installation was probed %d times", called)
@@ -434,7 +434,7 @@ func TestRunChecksOnFixtures(t *testing.T) {
 		return []Check{
 			RootCheck(euid), OSReleaseCheck(h), SystemdCheck(h), DockerEngineCheck(healthy), DockerStorageCheck(healthy),
 			CPUCheck(h, req), MemoryCheck(h, req), DiskFreeCheck(h, req, false),
-			PortCheck("https-port", 443, free, false), ExistingInstallationCheck("controller", false, nil, false),
+			PortCheck(443, movableBy("https-port"), free, false), ExistingInstallationCheck("controller", false, nil, false),
 		}
 	}
 	req := Request{Controller: true, ControllerCores: 2, ControllerMemoryGB: 3, DataDir: "/opt/avi/controller/data", ControllerDiskGB: 10}

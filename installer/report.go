@@ -76,3 +76,11 @@ func (r *reporter) finish(err error) error {
 	}
 	return err
 }
+
+// checkOutput accepts the report formats of --output: text or json.
+func checkOutput(format string) error {
+	if format != "text" && format != "json" {
+		return fmt.Errorf("--output %q: want text or json", format)
+	}
+	return nil
+}

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/templates"
 )
 
@@ -268,7 +268,7 @@ func checkSetupFile(path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = controller.ParseSetup(data)
+	_, err = contract.ParseSetup(data)
 	return err
 }
 

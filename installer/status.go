@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -146,16 +143,4 @@ func roleStatus(ctx context.Context, env *Env, role string, systemdRunning bool)
 		}
 	}
 	return st, nil
-}
-
-// controllerURL is where an operator points a browser.
-func controllerURL(ip string, port int) string {
-	host := net.JoinHostPort(ip, strconv.Itoa(port))
-	if port == 443 {
-		host = ip
-		if strings.Contains(ip, ":") {
-			host = "[" + ip + "]"
-		}
-	}
-	return "https://" + host + "/"
 }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/templates"
 )
 
 // UninstallOptions are the flags of `avi-init uninstall`.
@@ -44,16 +47,22 @@ const UninstallUsage = `Usage: sudo avi-init uninstall [--purge [--yes]]
 
 Stops and removes the avi-init units and containers, the env files and the installed binary.
 Data directories are kept unless --purge is given; --purge asks first unless --yes is given.
+The directories kept are recorded in /etc/avi-init/kept-data, so a later --purge deletes them.
 `
 
 // Uninstall removes what Install made. Data is deleted only with --purge, after confirmation.
+// The data directories it keeps are recorded, so that a later --purge, with the env files that
+// named them gone, still finds them.
 func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 	if env.Euid != 0 {
 		return fmt.Errorf("uninstall must run as root (run it with sudo)")
 	}
 	// The SE first: it depends on the controller, not the other way round.
 	roles := []string{containerspec.RoleSE, containerspec.RoleController}
-	var dataDirs []string
+	dataDirs, err := readKeptData(env)
+	if err != nil {
+		return err
+	}
 	for _, role := range roles {
 		data, err := os.ReadFile(env.EnvFile(role))
 		if err != nil {
@@ -61,11 +70,14 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 		}
 		if s, err := settingsFromFile(data); err == nil {
 			for _, d := range []string{s.DataDir, s.MetricsDir, s.LogsDir} {
-				if d != "" {
+				if d != "" && !slices.Contains(dataDirs, d) {
 					dataDirs = append(dataDirs, d)
 				}
 			}
 		}
+	}
+	if o.Purge && len(dataDirs) == 0 {
+		return errNothingToPurge(env)
 	}
 	if o.Purge && !o.Yes {
 		if env.Asker == nil {
@@ -94,6 +106,9 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 	}
 	w := env.Stdout
 	if !o.Purge {
+		if err := writeKeptData(env, dataDirs); err != nil {
+			return err
+		}
 		for _, d := range dataDirs {
 			fmt.Fprintf(w, "kept data in %s (uninstall --purge deletes it)\n", d)
 		}
@@ -105,7 +120,64 @@ func Uninstall(ctx context.Context, env *Env, o *UninstallOptions) error {
 		}
 		fmt.Fprintf(w, "deleted %s\n", d)
 	}
-	return nil
+	return removeFile(w, env.KeptDataFile())
+}
+
+// KeptDataFile lists, one a line, the data directories an uninstall kept.
+func (e *Env) KeptDataFile() string { return e.path(filepath.Join(ConfigDir, "kept-data")) }
+
+// readKeptData returns the data directories earlier uninstalls kept.
+func readKeptData(env *Env) ([]string, error) {
+	path := env.KeptDataFile()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var dirs []string
+	for _, d := range strings.Fields(string(data)) {
+		// A line that is not a clean absolute path was not written here: never delete by it.
+		if err := templates.ValidatePath("data directory", d); err != nil || d == "/" {
+			return nil, fmt.Errorf("%s holds %q, not a data directory: correct or delete the file", path, d)
+		}
+		dirs = append(dirs, d)
+	}
+	return dirs, nil
+}
+
+// writeKeptData records the data directories an uninstall keeps (0600: it names where data is).
+func writeKeptData(env *Env, dirs []string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	return writePrivate(env.KeptDataFile(), []byte(strings.Join(dirs, "\n")+"\n"), 0o600)
+}
+
+// errNothingToPurge says why --purge found nothing to delete, and names the directories an
+// earlier avi-init (which kept no record) would have used by default, if they exist.
+func errNothingToPurge(env *Env) error {
+	h, err := env.Host.Read()
+	if err != nil {
+		h = &Host{} // no disks known: the defaults on /
+	}
+	var found []string
+	for _, role := range []string{containerspec.RoleController, containerspec.RoleSE} {
+		if d := env.path(DefaultDataDir(h, role)); exists(d) {
+			found = append(found, d)
+		}
+	}
+	msg := "uninstall --purge: nothing installed here and no data directories recorded in " + env.KeptDataFile() + ": nothing was deleted"
+	if len(found) > 0 {
+		msg += "; " + strings.Join(found, " and ") + " (the default data directories) exist: delete them by hand if they are avi-init's"
+	}
+	return errors.New(msg)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // uninstallRole stops and removes a role's unit, container and env file.

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/avi-init/avi-init/installer/supervise"
 	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
 	"github.com/avi-init/avi-init/systemd"
@@ -171,11 +174,11 @@ func runtimeFlags(name string, args []string) (controller.Config, error) {
 	cfg := controller.Config{}
 	fs.StringVar(&cfg.DataDir, "data", containerspec.DataMount, "data directory")
 	fs.StringVar(&cfg.IP, "ip", "", "management IP")
-	fs.IntVar(&cfg.HTTPSPort, "https-port", 443, "HTTPS port")
-	fs.IntVar(&cfg.HTTPPort, "http-port", 80, "HTTP port")
-	fs.IntVar(&cfg.SysintPort, "sysint-port", 8443, "SE port")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", contract.DefaultHTTPSPort, "HTTPS port")
+	fs.IntVar(&cfg.HTTPPort, "http-port", contract.DefaultHTTPPort, "HTTP port")
+	fs.IntVar(&cfg.SysintPort, "sysint-port", contract.DefaultSysintPort, "SE port")
 	// The installer reserves a DNS port and passes it; the controller serves no DNS yet.
-	fs.Int("dns-port", 53, "DNS port (reserved: no DNS is served yet)")
+	fs.Int("dns-port", contract.DefaultDNSPort, "DNS port (reserved: no DNS is served yet)")
 	fs.IntVar(&cfg.DiskGB, "disk-gb", 10, "data disk size, GB (client logs keep within a quarter)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -202,7 +205,7 @@ func runProbe(ctx context.Context, args []string) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return &installer.UsageError{Err: err}
 		}
-		return se.Probe(*dataDir)
+		return contract.ProbeSE(*dataDir)
 	}
 	if len(args) == 0 || args[0] != containerspec.RoleController {
 		return &installer.UsageError{Err: errors.New("usage: avi-init probe controller|se [--data DIR] [--https-port N]")}
@@ -211,7 +214,7 @@ func runProbe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = controller.Probe(ctx, cfg.DataDir, cfg.HTTPSPort)
+	_, err = contract.ProbeController(ctx, cfg.DataDir, cfg.HTTPSPort)
 	return err
 }
 
@@ -256,7 +259,7 @@ func runSE(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
 	name := fs.String("name", "", "SE name (default: the host name)")
 	mgmtIP := fs.String("mgmt-ip", "", "SE management IP")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9180", "address of the SE's Prometheus /metrics (empty: none)")
+	metricsAddr := fs.String("metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(contract.DefaultSEMetricsPort)), "address of the SE's Prometheus /metrics (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return errHelpShown

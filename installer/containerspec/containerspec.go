@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/templates"
 )
 
@@ -159,10 +160,6 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// JoinTokenFile is where an SE finds its join token, in its data directory (0600). The token
-// is a secret: it is handed over in a file, never on a command line or in the environment.
-const JoinTokenFile = "join-token"
-
 // Spec is one container, in terms the Docker package turns into API calls.
 type Spec struct {
 	Name        string            `json:"name"`
@@ -230,7 +227,7 @@ func (s Settings) binds() []string {
 func (s Settings) seSpec(hash string) Spec {
 	cmd := []string{RoleSE, "--data", DataMount,
 		"--controller", net.JoinHostPort(s.ControllerIP, strconv.Itoa(s.SysintPort)),
-		"--join-token-file", DataMount + "/" + JoinTokenFile}
+		"--join-token-file", DataMount + "/" + contract.JoinTokenFile}
 	if s.MgmtIP != "" {
 		cmd = append(cmd, "--mgmt-ip", s.MgmtIP)
 	}

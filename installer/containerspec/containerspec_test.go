@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/templates"
 )
 
@@ -243,7 +244,7 @@ func TestSpec(t *testing.T) {
 	if len(seSpec.Cmd) == 0 || seSpec.Cmd[0] != "se" {
 		t.Errorf("SE Cmd = %q, want it to start with the role", seSpec.Cmd)
 	}
-	for _, want := range [][2]string{{"--data", "/vol"}, {"--controller", "192.0.2.10:8443"}, {"--join-token-file", "/vol/" + containerspec.JoinTokenFile}} {
+	for _, want := range [][2]string{{"--data", "/vol"}, {"--controller", "192.0.2.10:8443"}, {"--join-token-file", "/vol/" + contract.JoinTokenFile}} {
 		if !hasPair(seSpec.Cmd, want[0], want[1]) {
 			t.Errorf("SE Cmd = %q lacks %s %s", seSpec.Cmd, want[0], want[1])
 		}

@@ -210,7 +210,7 @@ func decodeObject(k avi.Kind, data []byte) (avi.Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(o); err != nil {
-		return nil, jsonFieldError(err)
+		return nil, avi.JSONFieldError(err)
 	}
 	if dec.More() {
 		return nil, &avi.FieldError{Field: "body", Reason: "holds more than one JSON value"}
@@ -219,25 +219,6 @@ func decodeObject(k avi.Kind, data []byte) (avi.Object, error) {
 		return nil, &avi.FieldError{Field: "password_hash", Reason: "is read-only: send password"}
 	}
 	return o, nil
-}
-
-// jsonFieldError turns a decoding error into a field error.
-func jsonFieldError(err error) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te) && te.Field == "":
-		return &avi.FieldError{Field: "body", Reason: "want a JSON object, got " + te.Value}
-	case errors.As(err, &te):
-		return &avi.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got %s", te.Type, te.Value)}
-	case errors.As(err, &se):
-		return &avi.FieldError{Field: "body", Reason: fmt.Sprintf("not valid JSON at byte %d", se.Offset)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &avi.FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Reason: "unknown field"}
-	case errors.Is(err, io.EOF):
-		return &avi.FieldError{Field: "body", Reason: "is empty: want a JSON object"}
-	}
-	return &avi.FieldError{Field: "body", Reason: err.Error()}
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
@@ -356,7 +337,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	var p map[string]any
 	if err := json.Unmarshal(data, &p); err != nil {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return
 	}
 	cur, err := s.store.Get(k.Name, r.PathValue("uuid"))
@@ -451,7 +432,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user str
 		Password    string `json:"password"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return
 	}
 	o, err := s.store.Get("user", user)

@@ -17,19 +17,13 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/internal/atomicfile"
-)
-
-// CertFile and KeyFile are the controller's TLS identity, relative to its data directory. The
-// certificate is what SEs and the supervisor pin; the key never leaves the directory.
-const (
-	CertFile = "tls/controller.crt"
-	KeyFile  = "tls/controller.key"
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 // loadOrCreateCert returns the certificate kept in dataDir, generating a self-signed ECDSA one on
 // first boot. A provided certificate placed at the same paths replaces it.
 func loadOrCreateCert(dataDir string, ips []net.IP, now time.Time) (tls.Certificate, error) {
-	certPath, keyPath := filepath.Join(dataDir, CertFile), filepath.Join(dataDir, KeyFile)
+	certPath, keyPath := filepath.Join(dataDir, contract.CertFile), filepath.Join(dataDir, contract.KeyFile)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err == nil {
 		return cert, nil

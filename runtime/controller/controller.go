@@ -22,6 +22,7 @@ import (
 
 	"github.com/avi-init/avi-init/internal/version"
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
@@ -40,21 +41,6 @@ type Config struct {
 	DiskGB int
 	Logger *slog.Logger
 }
-
-// InitialData is the body of GET /api/initial-data: what a client may learn before logging in.
-type InitialData struct {
-	Version          VersionInfo `json:"version"`
-	UserInitialSetup bool        `json:"user_initial_setup"`
-	SetupState       string      `json:"setup_state"` // pending or complete
-}
-
-// VersionInfo uses Avi's field names.
-type VersionInfo struct {
-	Version string `json:"Version"`
-}
-
-// StoreFile is the configuration store, relative to the data directory.
-const StoreFile = "config.db"
 
 // Server is a running controller.
 type Server struct {
@@ -89,7 +75,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("controller data directory: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, StoreFile))
+	st, err := store.Open(filepath.Join(cfg.DataDir, contract.StoreFile))
 	if err != nil {
 		return nil, err
 	}
@@ -179,12 +165,12 @@ func (s *Server) setupComplete() bool {
 	return false
 }
 
-func (s *Server) initialData() InitialData {
+func (s *Server) initialData() contract.InitialData {
 	state := "pending"
 	if s.setupComplete() {
 		state = "complete"
 	}
-	return InitialData{Version: VersionInfo{Version: version.Version}, UserInitialSetup: state == "pending", SetupState: state}
+	return contract.InitialData{Version: contract.VersionInfo{Version: version.Version}, UserInitialSetup: state == "pending", SetupState: state}
 }
 
 // Run serves until ctx is cancelled, then shuts the listeners down gracefully.

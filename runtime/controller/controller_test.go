@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/internal/testnet"
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 // startController runs the controller on free loopback ports until the test ends.
@@ -29,7 +30,7 @@ func startController(t *testing.T, dir string) Config {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := Probe(context.Background(), dir, cfg.HTTPSPort); err == nil {
+		if _, err := contract.ProbeController(context.Background(), dir, cfg.HTTPSPort); err == nil {
 			return cfg
 		} else if time.Now().After(deadline) {
 			t.Fatalf("controller never answered: %v", err)
@@ -41,17 +42,17 @@ func startController(t *testing.T, dir string) Config {
 func TestControllerServesInitialDataAndKeepsItsCertificate(t *testing.T) {
 	dir := t.TempDir()
 	cfg := startController(t, dir)
-	data, err := Probe(context.Background(), dir, cfg.HTTPSPort)
+	data, err := contract.ProbeController(context.Background(), dir, cfg.HTTPSPort)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if data.Version.Version == "" || data.SetupState != "pending" || !data.UserInitialSetup {
 		t.Errorf("initial data %+v: want a version and setup pending", data)
 	}
-	if _, err := Probe(context.Background(), dir, cfg.SysintPort); err != nil {
+	if _, err := contract.ProbeController(context.Background(), dir, cfg.SysintPort); err != nil {
 		t.Errorf("sysint port: %v", err)
 	}
-	key, err := os.Stat(filepath.Join(dir, KeyFile))
+	key, err := os.Stat(filepath.Join(dir, contract.KeyFile))
 	if err != nil || key.Mode().Perm() != 0o600 {
 		t.Errorf("key file: %v, mode %v; want 0600", err, key.Mode().Perm())
 	}
@@ -66,7 +67,7 @@ func TestControllerServesInitialDataAndKeepsItsCertificate(t *testing.T) {
 		t.Errorf("HTTP redirect to %q, want %q", resp.Header.Get("Location"), want)
 	}
 
-	before, _ := os.ReadFile(filepath.Join(dir, CertFile))
+	before, _ := os.ReadFile(filepath.Join(dir, contract.CertFile))
 	cert, err := loadOrCreateCert(dir, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestControllerServesInitialDataAndKeepsItsCertificate(t *testing.T) {
 	if got := cert.Certificate[0]; string(before) == "" || len(got) == 0 {
 		t.Fatal("no certificate kept")
 	}
-	after, _ := os.ReadFile(filepath.Join(dir, CertFile))
+	after, _ := os.ReadFile(filepath.Join(dir, contract.CertFile))
 	if string(before) != string(after) {
 		t.Error("a restart replaced the certificate kept in the data directory")
 	}
@@ -88,10 +89,10 @@ func TestProbeRejectsAnotherCertificate(t *testing.T) {
 	if _, err := loadOrCreateCert(other, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Probe(context.Background(), other, cfg.HTTPSPort); err == nil {
+	if _, err := contract.ProbeController(context.Background(), other, cfg.HTTPSPort); err == nil {
 		t.Fatal("probe trusted a controller whose certificate is not the one in its data directory")
 	}
-	if _, err := Probe(context.Background(), t.TempDir(), cfg.HTTPSPort); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := contract.ProbeController(context.Background(), t.TempDir(), cfg.HTTPSPort); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("probe without a certificate: %v, want a not-exist error", err)
 	}
 }

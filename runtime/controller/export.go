@@ -88,7 +88,7 @@ type passphraseRequest struct {
 func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest, bool) {
 	var req passphraseRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return nil, false
 	}
 	if len(req.Passphrase) < minPassphraseLen {
@@ -189,7 +189,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 func importObject(tx *store.Tx, k avi.Kind, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
 	o := k.New()
 	if err := json.Unmarshal(raw, o); err != nil {
-		return prefixField(field, jsonFieldError(err))
+		return prefixField(field, avi.JSONFieldError(err))
 	}
 	for _, p := range o.Secrets() {
 		if strings.HasPrefix(*p, secretPrefix) {

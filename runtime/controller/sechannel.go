@@ -2,9 +2,7 @@ package controller
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -94,25 +93,7 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 }
 
 // certHash is the hash of the controller certificate that tokens carry.
-func (s *Server) certHash() (string, error) { return CertHashOf(s.cfg.DataDir) }
-
-// CertHashOf is the hash join tokens carry of the certificate kept in a controller's data
-// directory.
-func CertHashOf(dataDir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dataDir, CertFile))
-	if err != nil {
-		return "", fmt.Errorf("read controller certificate: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return "", errors.New("controller certificate is not PEM")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return "", fmt.Errorf("parse controller certificate: %w", err)
-	}
-	return sechannel.CertHash(cert), nil
-}
+func (s *Server) certHash() (string, error) { return contract.CertHash(s.cfg.DataDir) }
 
 // createJoinToken is POST /api/jointoken {"description", "ttl_seconds"}. The token is in the
 // answer once; the controller keeps only a hash of its secret.
@@ -122,7 +103,7 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ strin
 		TTLSeconds  int    `json:"ttl_seconds"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return
 	}
 	ttl := time.Duration(req.TTLSeconds) * time.Second
@@ -215,7 +196,7 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	var req sechannel.JoinRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return
 	}
 	tok, err := sechannel.ParseToken(req.Token)
@@ -343,7 +324,7 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	var hb sechannel.Heartbeat
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&hb); err != nil {
-		storeError(w, jsonFieldError(err))
+		storeError(w, avi.JSONFieldError(err))
 		return
 	}
 	s.se.mu.Lock()
@@ -534,19 +515,8 @@ func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.Virt
 	return out
 }
 
-// BootstrapTokenFile is where the installer leaves a join token (id and secret, 0600) when it
-// installs a controller and an SE together, so the SE beside it joins with nothing for the
-// operator to copy. The controller adopts it as a join token and deletes the file.
-const BootstrapTokenFile = "bootstrap-token"
-
-// BootstrapToken is the content of the bootstrap token file.
-type BootstrapToken struct {
-	ID     string `json:"id"`
-	Secret string `json:"secret"`
-}
-
 func (s *Server) adoptBootstrapToken() error {
-	path := filepath.Join(s.cfg.DataDir, BootstrapTokenFile)
+	path := filepath.Join(s.cfg.DataDir, contract.BootstrapTokenFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -554,9 +524,9 @@ func (s *Server) adoptBootstrapToken() error {
 	if err != nil {
 		return err
 	}
-	var bt BootstrapToken
+	var bt contract.BootstrapToken
 	if err := json.Unmarshal(data, &bt); err != nil || bt.ID == "" || len(bt.Secret) < 16 {
-		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", BootstrapTokenFile)
+		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", contract.BootstrapTokenFile)
 	}
 	if _, err := s.store.GetByName("jointoken", bt.ID); err != nil {
 		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -29,8 +30,8 @@ func TestBootstrapToken(t *testing.T) {
 	e.setUp(t, "Bootstrap-Pass-1", nil)
 
 	tok := sechannel.NewToken(hash)
-	data, _ := json.Marshal(BootstrapToken{ID: tok.ID, Secret: tok.Secret})
-	path := filepath.Join(dir, BootstrapTokenFile)
+	data, _ := json.Marshal(contract.BootstrapToken{ID: tok.ID, Secret: tok.Secret})
+	path := filepath.Join(dir, contract.BootstrapTokenFile)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

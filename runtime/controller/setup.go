@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,51 +8,14 @@ import (
 	"path/filepath"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
-
-// SetupFile is where the installer leaves --setup-json, relative to the data directory. It is
-// applied once, on first boot, then deleted.
-const SetupFile = "setup.json"
-
-// SetupRequest is the first-boot configuration: the wizard posts it, --setup-json carries it.
-type SetupRequest struct {
-	Admin               *AdminAccount            `json:"admin"`
-	SystemConfiguration *avi.SystemConfiguration `json:"systemconfiguration,omitempty"`
-	Cloud               *avi.Cloud               `json:"cloud,omitempty"`
-	CloudConnectorUser  *avi.CloudConnectorUser  `json:"cloudconnectoruser,omitempty"`
-	// KeyID names a key pair the wizard generated with POST /api/setup/keypair.
-	KeyID string `json:"cloudconnectoruser_key_id,omitempty"`
-}
-
-// AdminAccount is the first administrator.
-type AdminAccount struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// ParseSetup reads a setup request strictly: unknown fields are errors naming the field. The
-// installer uses it to check --setup-json before installing.
-func ParseSetup(data []byte) (*SetupRequest, error) {
-	var req SetupRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, jsonFieldError(err)
-	}
-	if req.Admin == nil || req.Admin.Username == "" || req.Admin.Password == "" {
-		return nil, &avi.FieldError{Field: "admin", Reason: "username and password are required"}
-	}
-	if err := avi.CheckPasswordStrength(req.Admin.Password); err != nil {
-		return nil, &avi.FieldError{Field: "admin.password", Reason: err.Error()}
-	}
-	return &req, nil
-}
 
 var errSetupDone = errors.New("the controller is set up already")
 
 // applySetup stores the whole first-boot configuration in one transaction.
-func (s *Server) applySetup(req *SetupRequest) error {
+func (s *Server) applySetup(req *contract.SetupRequest) error {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	if s.setupComplete() {
@@ -130,7 +91,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := ParseSetup(data)
+	req, err := contract.ParseSetup(data)
 	if err != nil {
 		storeError(w, err)
 		return
@@ -176,25 +137,25 @@ func (s *Server) setupKeyPair(w http.ResponseWriter, r *http.Request) {
 // it is read, never logged, and deleted once applied; a rejected file is kept aside (0600) so
 // the operator can see what was wrong.
 func (s *Server) applySetupFile() error {
-	path := filepath.Join(s.cfg.DataDir, SetupFile)
+	path := filepath.Join(s.cfg.DataDir, contract.SetupFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", SetupFile, err)
+		return fmt.Errorf("read %s: %w", contract.SetupFile, err)
 	}
 	if s.setupComplete() {
 		s.log.Info("setup file ignored: the controller is set up already")
 		return os.Remove(path)
 	}
-	req, err := ParseSetup(data)
+	req, err := contract.ParseSetup(data)
 	if err == nil {
 		err = s.applySetup(req)
 	}
 	if err != nil {
 		os.Rename(path, path+".rejected")
-		return fmt.Errorf("%s rejected (kept as %s.rejected): %w", SetupFile, SetupFile, err)
+		return fmt.Errorf("%s rejected (kept as %s.rejected): %w", contract.SetupFile, contract.SetupFile, err)
 	}
 	s.log.Info("setup applied from the setup file", "admin", req.Admin.Username)
 	return os.Remove(path)

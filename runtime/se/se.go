@@ -23,13 +23,8 @@ import (
 
 	"github.com/avi-init/avi-init/internal/atomicfile"
 	"github.com/avi-init/avi-init/internal/version"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
-)
-
-// Files in the SE's data directory.
-const (
-	IdentityFile = "identity.json" // who the SE is and which controller it trusts (0600)
-	ConfigFile   = "config.json"   // the last configuration it applied
 )
 
 // Identity is the SE's standing with its controller.
@@ -119,12 +114,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("SE data directory: %w", err)
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1)}
-	data, err := os.ReadFile(filepath.Join(cfg.DataDir, IdentityFile))
+	data, err := os.ReadFile(filepath.Join(cfg.DataDir, contract.SEIdentityFile))
 	switch {
 	case err == nil:
 		var id Identity
 		if err := json.Unmarshal(data, &id); err != nil {
-			return nil, fmt.Errorf("read %s: %w", IdentityFile, err)
+			return nil, fmt.Errorf("read %s: %w", contract.SEIdentityFile, err)
 		}
 		if cfg.Controller != "" {
 			id.Controller = cfg.Controller
@@ -135,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("read %s: %w", IdentityFile, err)
+		return nil, fmt.Errorf("read %s: %w", contract.SEIdentityFile, err)
 	}
 	if err := rt.loadLastGood(); err != nil {
 		rt.log.Warn("no usable last configuration", "err", err)
@@ -177,7 +172,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 	}
 	id := Identity{Controller: cfg.Controller, CertHash: tok.CertHash, SEUUID: jr.SEUUID, Credential: jr.Credential}
 	data, _ := json.MarshalIndent(id, "", "  ")
-	if err := atomicfile.Write(filepath.Join(cfg.DataDir, IdentityFile), data, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(cfg.DataDir, contract.SEIdentityFile), data, 0o600); err != nil {
 		return err
 	}
 	rt.setIdentity(id)
@@ -189,21 +184,10 @@ func (rt *Runtime) join(ctx context.Context) error {
 	return nil
 }
 
-// Probe reports whether the SE whose data directory is given has joined and holds a
-// configuration: the readiness check of its container and supervisor.
-func Probe(dataDir string) error {
-	for _, f := range []string{IdentityFile, ConfigFile} {
-		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
-			return fmt.Errorf("probe SE: %w", err)
-		}
-	}
-	return nil
-}
-
 // loadLastGood applies the configuration kept on disk, so the SE serves before (and without)
 // the controller.
 func (rt *Runtime) loadLastGood() error {
-	data, err := os.ReadFile(filepath.Join(rt.cfg.DataDir, ConfigFile))
+	data, err := os.ReadFile(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -212,7 +196,7 @@ func (rt *Runtime) loadLastGood() error {
 	}
 	var snap sechannel.Snapshot
 	if err := json.Unmarshal(data, &snap); err != nil {
-		return fmt.Errorf("%s: %w", ConfigFile, err)
+		return fmt.Errorf("%s: %w", contract.SEConfigFile, err)
 	}
 	if err := rt.cfg.Apply(snap); err != nil {
 		return err
@@ -391,7 +375,7 @@ func (rt *Runtime) saveNow() {
 	}
 	data, err := json.Marshal(snap)
 	if err == nil {
-		err = atomicfile.Write(filepath.Join(rt.cfg.DataDir, ConfigFile), data, 0o600)
+		err = atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), data, 0o600)
 	}
 	if err != nil {
 		rt.log.Warn("could not keep the configuration on disk", "err", err)

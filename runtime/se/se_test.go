@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/internal/testnet"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
@@ -41,7 +42,7 @@ func startController(t *testing.T, dir string, setup bool) *ctl {
 	t.Cleanup(c.stop)
 	c.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := controller.Probe(context.Background(), dir, c.https); err == nil {
+		if _, err := contract.ProbeController(context.Background(), dir, c.https); err == nil {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("controller: %v", err)
@@ -153,7 +154,7 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	if _, err := os.Stat(cfg.JoinTokenFile); !os.IsNotExist(err) {
 		t.Errorf("the join token file stayed after joining: %v", err)
 	}
-	if err := se.Probe(seDir); err == nil {
+	if err := contract.ProbeSE(seDir); err == nil {
 		t.Error("probe says ready before the SE holds a configuration")
 	}
 	stop := run(rt)
@@ -177,7 +178,7 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 		t.Errorf("after a rejected snapshot the SE serves version %d (controller sees %d), want the last good %d", rt.Version(), ses.Results[0].ConfigVersion, good)
 	}
 	stop()
-	if err := se.Probe(seDir); err != nil {
+	if err := contract.ProbeSE(seDir); err != nil {
 		t.Errorf("probe after the SE applied a configuration: %v", err)
 	}
 
@@ -205,7 +206,7 @@ func TestJoinsAgainWhenTheControllerForgetsIt(t *testing.T) {
 	}
 	identity := func() se.Identity {
 		var id se.Identity
-		data, _ := os.ReadFile(filepath.Join(cfg.DataDir, se.IdentityFile))
+		data, _ := os.ReadFile(filepath.Join(cfg.DataDir, contract.SEIdentityFile))
 		json.Unmarshal(data, &id)
 		return id
 	}

@@ -1,4 +1,4 @@
-package controller
+package contract
 
 import (
 	"context"
@@ -13,10 +13,23 @@ import (
 	"time"
 )
 
-// Probe asks the controller on this host for its initial data, trusting only the certificate
-// kept in its data directory. It is the readiness check of the supervisor, the installer and the
-// container's health check.
-func Probe(ctx context.Context, dataDir string, httpsPort int) (InitialData, error) {
+// InitialData is the body of GET /api/initial-data: what a client may learn before logging in,
+// and what the controller's readiness probe reads.
+type InitialData struct {
+	Version          VersionInfo `json:"version"`
+	UserInitialSetup bool        `json:"user_initial_setup"`
+	SetupState       string      `json:"setup_state"` // pending or complete
+}
+
+// VersionInfo uses Avi's field names.
+type VersionInfo struct {
+	Version string `json:"Version"`
+}
+
+// ProbeController asks the controller on this host for its initial data, trusting only the
+// certificate kept in its data directory. It is the readiness check of the supervisor, the
+// installer and the container's health check.
+func ProbeController(ctx context.Context, dataDir string, httpsPort int) (InitialData, error) {
 	pemBytes, err := os.ReadFile(filepath.Join(dataDir, CertFile))
 	if err != nil {
 		return InitialData{}, fmt.Errorf("probe controller: read its certificate: %w", err)
@@ -50,4 +63,15 @@ func Probe(ctx context.Context, dataDir string, httpsPort int) (InitialData, err
 		return InitialData{}, fmt.Errorf("probe controller: decode %s: %w", url, err)
 	}
 	return data, nil
+}
+
+// ProbeSE reports whether the SE whose data directory is given has joined and holds a
+// configuration: the readiness check of its container and supervisor.
+func ProbeSE(dataDir string) error {
+	for _, f := range []string{SEIdentityFile, SEConfigFile} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			return fmt.Errorf("probe SE: %w", err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,53 @@
+package contract
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/avi-init/avi-init/model/sechannel"
+)
+
+// Files in the controller's data directory, relative to it.
+const (
+	// StoreFile is the configuration store.
+	StoreFile = "config.db"
+	// SetupFile is where the installer leaves --setup-json. It is applied once, on first boot,
+	// then deleted.
+	SetupFile = "setup.json"
+	// BootstrapTokenFile is where the installer leaves a join token (id and secret, 0600) when
+	// it installs a controller and an SE together, so the SE beside it joins with nothing for
+	// the operator to copy. The controller adopts it as a join token and deletes the file.
+	BootstrapTokenFile = "bootstrap-token"
+	// CertFile and KeyFile are the controller's TLS identity. The certificate is what SEs and
+	// the supervisor pin; the key never leaves the directory.
+	CertFile = "tls/controller.crt"
+	KeyFile  = "tls/controller.key"
+)
+
+// BootstrapToken is the content of the bootstrap token file.
+type BootstrapToken struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// CertHash is the hash join tokens carry of the certificate kept in a controller's data
+// directory.
+func CertHash(dataDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dataDir, CertFile))
+	if err != nil {
+		return "", fmt.Errorf("read controller certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "", errors.New("controller certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("parse controller certificate: %w", err)
+	}
+	return sechannel.CertHash(cert), nil
+}
