@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -392,6 +393,10 @@ func TestUserPrepareAndValidate(t *testing.T) {
 	}
 	if u.Password != "" || !strings.HasPrefix(u.PasswordHash, "$2") {
 		t.Fatalf("after Prepare: password %q, hash %q; want the password cleared and a bcrypt hash", u.Password, u.PasswordHash)
+	}
+	// This package's tests leave the product's cost alone.
+	if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || cost != 12 || DefaultBcryptCost != 12 {
+		t.Errorf("hash cost %d (%v), default %d; want the product's 12", cost, err, DefaultBcryptCost)
 	}
 	if err := u.Validate(); err != nil {
 		t.Fatal(err)

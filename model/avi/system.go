@@ -163,8 +163,13 @@ func CheckPasswordStrength(p string) error {
 	return nil
 }
 
-// BcryptCost is the work factor of stored password hashes.
-const BcryptCost = 12
+// DefaultBcryptCost is the work factor of stored password hashes.
+const DefaultBcryptCost = 12
+
+// BcryptCost is the work factor new hashes get: DefaultBcryptCost. Only tests lower it (from
+// TestMain), so that each account they make costs microseconds instead of a quarter of a
+// second; no flag or setting reaches it.
+var BcryptCost = DefaultBcryptCost
 
 // Defaults: the name is the username.
 func (u *User) Defaults() {
