@@ -5,7 +5,6 @@
 package avi
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -52,7 +51,7 @@ func Redact(o Object) {
 // Ref is one reference field: the kind it points at and the field holding it.
 type Ref struct {
 	Field string
-	Kind  string
+	Kind  Kind
 	Value *string
 }
 
@@ -129,44 +128,6 @@ func validateName(m *Meta) error {
 }
 
 func boolPtr(b bool) *bool { return &b }
-
-// Kind describes one object type of the API.
-type Kind struct {
-	Name string
-	New  func() Object
-	// Singleton kinds have exactly one object, created at first boot.
-	Singleton bool
-	// Internal kinds are created by the controller itself (service engines): the API may read
-	// and delete them, not create or change them.
-	Internal bool
-}
-
-// Kinds is every object type, in the order an export lists them (referenced before referring).
-var Kinds = []Kind{
-	{Name: "systemconfiguration", New: func() Object { return &SystemConfiguration{} }, Singleton: true},
-	{Name: "user", New: func() Object { return &User{} }},
-	{Name: "cloudconnectoruser", New: func() Object { return &CloudConnectorUser{} }},
-	{Name: "cloud", New: func() Object { return &Cloud{} }},
-	{Name: "applicationprofile", New: func() Object { return &ApplicationProfile{} }},
-	{Name: "healthmonitor", New: func() Object { return &HealthMonitor{} }},
-	{Name: "pool", New: func() Object { return &Pool{} }},
-	{Name: "virtualservice", New: func() Object { return &VirtualService{} }},
-	{Name: "serviceengine", New: func() Object { return &ServiceEngine{} }, Internal: true},
-	{Name: "jointoken", New: func() Object { return &JoinToken{} }, Internal: true},
-}
-
-// KindByName returns the named kind.
-func KindByName(name string) (Kind, bool) {
-	for _, k := range Kinds {
-		if k.Name == name {
-			return k, true
-		}
-	}
-	return Kind{}, false
-}
-
-// ErrUnknownKind is returned for an object type the API does not have.
-var ErrUnknownKind = errors.New("unknown object type")
 
 // Complete fills each object's defaults and validates it, as the store does on a write, so
 // that an integration finds a bad object before writing anything; the error names the object.

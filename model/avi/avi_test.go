@@ -625,7 +625,7 @@ func TestCloudRules(t *testing.T) {
 	// Refs: the SSH users of Linux and Docker clouds.
 	l := linux()
 	refs := l.Refs()
-	if len(refs) != 1 || refs[0].Field != "linuxserver_configuration.ssh_user_ref" || refs[0].Kind != "cloudconnectoruser" || refs[0].Value != &l.LinuxserverConfiguration.SSHUserRef {
+	if len(refs) != 1 || refs[0].Field != "linuxserver_configuration.ssh_user_ref" || refs[0].Kind != KindCloudConnectorUser || refs[0].Value != &l.LinuxserverConfiguration.SSHUserRef {
 		t.Errorf("linux refs %+v", refs)
 	}
 	d := &Cloud{DockerConfiguration: &DockerConfiguration{SSHUserRef: "/api/cloudconnectoruser/x"}}
@@ -680,7 +680,10 @@ func TestCloudRules(t *testing.T) {
 func TestRefs(t *testing.T) {
 	p := &Pool{HealthMonitorRefs: []string{"/api/healthmonitor?name=a", "/api/healthmonitor/b"}, CloudRef: "/api/cloud?name=c"}
 	refs := p.Refs()
-	want := []struct{ field, kind string }{{"health_monitor_refs[0]", "healthmonitor"}, {"health_monitor_refs[1]", "healthmonitor"}, {"cloud_ref", "cloud"}}
+	want := []struct {
+		field string
+		kind  Kind
+	}{{"health_monitor_refs[0]", KindHealthMonitor}, {"health_monitor_refs[1]", KindHealthMonitor}, {"cloud_ref", KindCloud}}
 	if len(refs) != len(want) {
 		t.Fatalf("pool refs %+v", refs)
 	}
@@ -699,7 +702,7 @@ func TestRefs(t *testing.T) {
 
 	v := &VirtualService{PoolRef: "/api/pool?name=web", CloudRef: "/api/cloud?name=c"}
 	vr := v.Refs()
-	if len(vr) != 3 || vr[0].Field != "application_profile_ref" || vr[0].Kind != "applicationprofile" || vr[1].Field != "pool_ref" || vr[1].Kind != "pool" || vr[2].Field != "cloud_ref" {
+	if len(vr) != 3 || vr[0].Field != "application_profile_ref" || vr[0].Kind != KindApplicationProfile || vr[1].Field != "pool_ref" || vr[1].Kind != KindPool || vr[2].Field != "cloud_ref" {
 		t.Errorf("vs refs %+v", vr)
 	}
 	if len((&VirtualService{}).Refs()) != 1 {
@@ -713,38 +716,53 @@ func TestRefs(t *testing.T) {
 }
 
 func TestKinds(t *testing.T) {
-	seen := map[string]int{}
+	seen := map[Kind]int{}
 	for i, k := range Kinds {
-		seen[k.Name] = i
-		got, ok := KindByName(k.Name)
-		if !ok || got.Name != k.Name {
-			t.Errorf("KindByName(%q) = %v, %v", k.Name, got.Name, ok)
+		if _, dup := seen[k.Kind]; dup {
+			t.Errorf("%s is in Kinds twice", k.Kind)
+		}
+		seen[k.Kind] = i
+		got, ok := LookupKind(string(k.Kind))
+		if !ok || got.Kind != k.Kind {
+			t.Errorf("LookupKind(%q) = %v, %v", k.Kind, got.Kind, ok)
+		}
+		if info, ok := k.Kind.Info(); !ok || info.Kind != k.Kind {
+			t.Errorf("%s.Info() = %v, %v", k.Kind, info.Kind, ok)
 		}
 		o := k.New()
+		if kind, ok := KindOf(o); !ok || kind != k.Kind {
+			t.Errorf("KindOf(%T) = %q, %v; want %q", o, kind, ok, k.Kind)
+		}
 		o.GetMeta().Name = "x"
 		if _, err := json.Marshal(o); err != nil {
-			t.Errorf("%s does not marshal: %v", k.Name, err)
+			t.Errorf("%s does not marshal: %v", k.Kind, err)
 		}
 		// Every reference points at a kind that comes earlier in the list, so that an import
 		// in this order always finds what it refers to.
-		for _, r := range sampleRefs(k.Name) {
+		for _, r := range sampleRefs(k.Kind) {
 			if j, ok := seen[r.Kind]; !ok || j >= i {
-				t.Errorf("%s refers to %s, which does not come before it in Kinds", k.Name, r.Kind)
+				t.Errorf("%s refers to %s, which does not come before it in Kinds", k.Kind, r.Kind)
 			}
 		}
 	}
-	for _, name := range []string{"virtualservice", "pool", "healthmonitor", "applicationprofile", "cloud", "cloudconnectoruser", "user", "systemconfiguration", "serviceengine"} {
-		if _, ok := seen[name]; !ok {
-			t.Errorf("kind %s missing", name)
+	for _, kind := range []Kind{KindVirtualService, KindPool, KindHealthMonitor, KindApplicationProfile, KindCloud, KindCloudConnectorUser, KindUser, KindSystemConfiguration, KindServiceEngine, KindJoinToken} {
+		if _, ok := seen[kind]; !ok {
+			t.Errorf("kind %s missing", kind)
 		}
 	}
-	if _, ok := KindByName("nope"); ok {
-		t.Error("KindByName found an unknown kind")
+	if _, ok := LookupKind("nope"); ok {
+		t.Error("LookupKind found an unknown kind")
 	}
-	if k, _ := KindByName("serviceengine"); !k.Internal {
+	if _, ok := Kind("nope").Info(); ok {
+		t.Error("Info found an unknown kind")
+	}
+	if _, ok := KindOf(nil); ok {
+		t.Error("KindOf(nil) found a kind")
+	}
+	if k, _ := KindServiceEngine.Info(); !k.Internal {
 		t.Error("serviceengine is not internal")
 	}
-	if k, _ := KindByName("systemconfiguration"); !k.Singleton {
+	if k, _ := KindSystemConfiguration.Info(); !k.Singleton {
 		t.Error("systemconfiguration is not a singleton")
 	}
 	if s := (&ServiceEngine{CredentialHash: "h"}).Secrets(); len(s) != 1 || *s[0] != "h" {
@@ -755,17 +773,44 @@ func TestKinds(t *testing.T) {
 	}
 }
 
+func TestKindForAndReferences(t *testing.T) {
+	if k := KindFor[*Pool](); k != KindPool {
+		t.Errorf("KindFor[*Pool] = %q", k)
+	}
+	if k := KindFor[*VirtualService](); k != KindVirtualService {
+		t.Errorf("KindFor[*VirtualService] = %q", k)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("KindFor of a type that is no kind's did not panic")
+			}
+		}()
+		KindFor[Object]()
+	}()
+	for _, c := range []struct{ got, want string }{
+		{KindPool.URL("pool-1"), "/api/pool/pool-1"},
+		{KindHealthMonitor.NameRef("hm-http"), "/api/healthmonitor?name=hm-http"},
+		{KindPool.NameRef("a b&c"), "/api/pool?name=a+b%26c"},
+		{DefaultProfileRef, KindApplicationProfile.NameRef(SystemHTTP)},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
 // sampleRefs returns the references of an object of the kind with every reference field set.
-func sampleRefs(kind string) []Ref {
+func sampleRefs(kind Kind) []Ref {
 	switch kind {
-	case "pool":
+	case KindPool:
 		return (&Pool{HealthMonitorRefs: []string{"x"}, CloudRef: "x"}).Refs()
-	case "virtualservice":
+	case KindVirtualService:
 		return (&VirtualService{PoolRef: "x", CloudRef: "x"}).Refs()
-	case "cloud":
+	case KindCloud:
 		return (&Cloud{LinuxserverConfiguration: &LinuxServerConfiguration{SSHUserRef: "x"}, DockerConfiguration: &DockerConfiguration{SSHUserRef: "x"}}).Refs()
 	}
-	k, _ := KindByName(kind)
+	k, _ := kind.Info()
 	return k.New().Refs()
 }
 

@@ -206,10 +206,10 @@ func (p *Pool) Validate() error {
 func (p *Pool) Refs() []Ref {
 	var refs []Ref
 	for i := range p.HealthMonitorRefs {
-		refs = append(refs, Ref{Field: fmt.Sprintf("health_monitor_refs[%d]", i), Kind: "healthmonitor", Value: &p.HealthMonitorRefs[i]})
+		refs = append(refs, Ref{Field: fmt.Sprintf("health_monitor_refs[%d]", i), Kind: KindHealthMonitor, Value: &p.HealthMonitorRefs[i]})
 	}
 	if p.CloudRef != "" {
-		refs = append(refs, Ref{Field: "cloud_ref", Kind: "cloud", Value: &p.CloudRef})
+		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &p.CloudRef})
 	}
 	return refs
 }
@@ -224,7 +224,7 @@ const (
 	SystemHTTP        = "System-HTTP"
 	SystemL4          = "System-L4-Application"
 	DefaultCloudName  = "Default-Cloud"
-	DefaultProfileRef = "/api/applicationprofile?name=" + SystemHTTP
+	DefaultProfileRef = "/api/" + string(KindApplicationProfile) + "?name=" + SystemHTTP
 )
 
 // ApplicationProfile says how an SE proxies a virtual service: L7 HTTP or L4 TCP.
@@ -366,12 +366,12 @@ func (v *VirtualService) Validate() error {
 
 // Refs: the pool, the profile and the cloud.
 func (v *VirtualService) Refs() []Ref {
-	refs := []Ref{{Field: "application_profile_ref", Kind: "applicationprofile", Value: &v.ApplicationProfileRef}}
+	refs := []Ref{{Field: "application_profile_ref", Kind: KindApplicationProfile, Value: &v.ApplicationProfileRef}}
 	if v.PoolRef != "" {
-		refs = append(refs, Ref{Field: "pool_ref", Kind: "pool", Value: &v.PoolRef})
+		refs = append(refs, Ref{Field: "pool_ref", Kind: KindPool, Value: &v.PoolRef})
 	}
 	if v.CloudRef != "" {
-		refs = append(refs, Ref{Field: "cloud_ref", Kind: "cloud", Value: &v.CloudRef})
+		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &v.CloudRef})
 	}
 	return refs
 }

@@ -58,7 +58,7 @@ type EmailConfiguration struct {
 // Defaults: no mail until configured.
 func (s *SystemConfiguration) Defaults() {
 	if s.Name == "" {
-		s.Name = "systemconfiguration"
+		s.Name = string(KindSystemConfiguration) // as Avi names its one object
 	}
 	if s.EmailConfiguration == nil {
 		s.EmailConfiguration = &EmailConfiguration{SMTPType: "SMTP_NONE"}
@@ -429,10 +429,10 @@ func (c *Cloud) Prepare(old Object) error {
 func (c *Cloud) Refs() []Ref {
 	var refs []Ref
 	if l := c.LinuxserverConfiguration; l != nil && l.SSHUserRef != "" {
-		refs = append(refs, Ref{Field: "linuxserver_configuration.ssh_user_ref", Kind: "cloudconnectoruser", Value: &l.SSHUserRef})
+		refs = append(refs, Ref{Field: "linuxserver_configuration.ssh_user_ref", Kind: KindCloudConnectorUser, Value: &l.SSHUserRef})
 	}
 	if d := c.DockerConfiguration; d != nil && d.SSHUserRef != "" {
-		refs = append(refs, Ref{Field: "docker_configuration.ssh_user_ref", Kind: "cloudconnectoruser", Value: &d.SSHUserRef})
+		refs = append(refs, Ref{Field: "docker_configuration.ssh_user_ref", Kind: KindCloudConnectorUser, Value: &d.SSHUserRef})
 	}
 	return refs
 }

@@ -2,7 +2,6 @@ package proxylabel
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/avi-init/avi-init/model/avi"
@@ -63,8 +62,8 @@ func (fe FrontEnd) VirtualService(name string, port int, ssl bool, poolName, pro
 	vs := &avi.VirtualService{
 		Meta:                  avi.Meta{Name: name},
 		Services:              []avi.Service{{Port: port, EnableSSL: ssl}},
-		PoolRef:               Ref("pool", poolName),
-		ApplicationProfileRef: Ref("applicationprofile", profile),
+		PoolRef:               avi.KindPool.NameRef(poolName),
+		ApplicationProfileRef: avi.KindApplicationProfile.NameRef(profile),
 		EastWestPlacement:     !fe.NorthSouth,
 		CloudRef:              cloudRef,
 	}
@@ -85,9 +84,6 @@ func (fe FrontEnd) ApplyPool(pool *avi.Pool) {
 		pool.LBAlgorithm, pool.LBAlgorithmHash = fe.Pool.LBAlgorithm, fe.Pool.LBAlgorithmHash
 	}
 }
-
-// Ref refers to an object by name, as the store resolves it on write.
-func Ref(kind, name string) string { return "/api/" + kind + "?name=" + url.QueryEscape(name) }
 
 func clonePtr[T any](p *T) *T {
 	if p == nil {

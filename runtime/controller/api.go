@@ -139,8 +139,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // kindOf returns the kind named in the path, or answers 404.
-func kindOf(w http.ResponseWriter, r *http.Request) (avi.Kind, bool) {
-	k, ok := avi.KindByName(r.PathValue("kind"))
+func kindOf(w http.ResponseWriter, r *http.Request) (avi.KindInfo, bool) {
+	k, ok := avi.LookupKind(r.PathValue("kind"))
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no object type %q", r.PathValue("kind")))
 	}
@@ -182,7 +182,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	name := r.URL.Query().Get("name")
 	results := []avi.Object{}
-	for _, o := range s.store.List(k.Name) {
+	for _, o := range s.store.List(k.Kind) {
 		if name == "" || o.GetMeta().Name == name {
 			results = append(results, s.present(o))
 		}
@@ -195,7 +195,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, _ string) {
 	if !ok {
 		return
 	}
-	o, err := s.store.Get(k.Name, r.PathValue("uuid"))
+	o, err := s.store.Get(k.Kind, r.PathValue("uuid"))
 	if err != nil {
 		storeError(w, err)
 		return
@@ -205,7 +205,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, _ string) {
 
 // decodeObject reads one object strictly: an unknown field or a wrong type is an error that
 // names the field.
-func decodeObject(k avi.Kind, data []byte) (avi.Object, error) {
+func decodeObject(k avi.KindInfo, data []byte) (avi.Object, error) {
 	o := k.New()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -230,16 +230,16 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return data, true
 }
 
-func writable(w http.ResponseWriter, k avi.Kind) bool {
+func writable(w http.ResponseWriter, k avi.KindInfo) bool {
 	if k.Internal {
-		writeError(w, http.StatusMethodNotAllowed, k.Name+" objects are managed by the controller: read or delete them")
+		writeError(w, http.StatusMethodNotAllowed, string(k.Kind)+" objects are managed by the controller: read or delete them")
 		return false
 	}
 	return true
 }
 
 // readObject reads the object a create or replace sends, answering the error itself.
-func readObject(w http.ResponseWriter, r *http.Request) (avi.Kind, avi.Object, bool) {
+func readObject(w http.ResponseWriter, r *http.Request) (avi.KindInfo, avi.Object, bool) {
 	k, ok := kindOf(w, r)
 	if !ok || !writable(w, k) {
 		return k, nil, false
@@ -257,16 +257,15 @@ func readObject(w http.ResponseWriter, r *http.Request) (avi.Kind, avi.Object, b
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
-	k, o, ok := readObject(w, r)
+	_, o, ok := readObject(w, r)
 	if !ok {
 		return
 	}
-	out, err := s.store.Create(k.Name, o)
-	if err != nil {
+	if err := s.store.Create(o); err != nil {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, redacted(out))
+	writeJSON(w, http.StatusCreated, redacted(o))
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
@@ -278,25 +277,25 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 // builtIn reports whether an object is one every controller has and relies on.
-func (s *Server) builtIn(kind, uuid string) (string, bool) {
+func (s *Server) builtIn(kind avi.Kind, uuid string) (string, bool) {
 	o, err := s.store.Get(kind, uuid)
 	if err != nil {
 		return "", false
 	}
 	n := o.GetMeta().Name
 	switch {
-	case kind == "applicationprofile" && (n == avi.SystemHTTP || n == avi.SystemL4):
+	case kind == avi.KindApplicationProfile && (n == avi.SystemHTTP || n == avi.SystemL4):
 		return n, true
-	case kind == "cloud" && n == avi.DefaultCloudName:
+	case kind == avi.KindCloud && n == avi.DefaultCloudName:
 		return n, true
 	}
 	return "", false
 }
 
-func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.Object, user string) {
-	if n, ok := s.builtIn(k.Name, uuid); ok {
+func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o avi.Object, user string) {
+	if n, ok := s.builtIn(k.Kind, uuid); ok {
 		switch {
-		case k.Name == "applicationprofile":
+		case k.Kind == avi.KindApplicationProfile:
 			writeError(w, http.StatusConflict, n+" is built in and cannot be changed")
 			return
 		case o.GetMeta().Name != n:
@@ -310,8 +309,7 @@ func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.O
 	}
 	u, isUser := o.(*avi.User)
 	newPassword := isUser && u.Password != ""
-	out, err := s.store.Put(k.Name, uuid, o)
-	if err != nil {
+	if err := s.store.Put(uuid, o); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -322,7 +320,7 @@ func (s *Server) replace(w http.ResponseWriter, k avi.Kind, uuid string, o avi.O
 			s.sessions.endUser(uuid)
 		}
 	}
-	writeJSON(w, http.StatusOK, redacted(out))
+	writeJSON(w, http.StatusOK, redacted(o))
 }
 
 // patch merges the body into the object (RFC 7386: null removes a field) and replaces it.
@@ -340,7 +338,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	cur, err := s.store.Get(k.Name, r.PathValue("uuid"))
+	cur, err := s.store.Get(k.Kind, r.PathValue("uuid"))
 	if err != nil {
 		storeError(w, err)
 		return
@@ -384,31 +382,31 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 	}
 	uuid := r.PathValue("uuid")
 	if k.Singleton {
-		writeError(w, http.StatusMethodNotAllowed, "the "+k.Name+" cannot be deleted")
+		writeError(w, http.StatusMethodNotAllowed, "the "+string(k.Kind)+" cannot be deleted")
 		return
 	}
-	if k.Name == "user" && uuid == user {
+	if k.Kind == avi.KindUser && uuid == user {
 		writeError(w, http.StatusConflict, "you cannot delete your own account")
 		return
 	}
-	if n, ok := s.builtIn(k.Name, uuid); ok {
+	if n, ok := s.builtIn(k.Kind, uuid); ok {
 		writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
 		return
 	}
 	err := s.store.Update(func(tx *store.Tx) error {
-		if k.Name == "cloud" {
+		if k.Kind == avi.KindCloud {
 			// What the cloud's integrations made goes with it, in the same transaction.
 			if err := orchsync.DeleteOwned(tx, mesoscloud.Owner(uuid), dockercloud.Owner(uuid)); err != nil {
 				return err
 			}
 		}
-		return tx.Delete(k.Name, uuid)
+		return tx.Delete(k.Kind, uuid)
 	})
 	if err != nil {
 		storeError(w, err)
 		return
 	}
-	if k.Name == "user" {
+	if k.Kind == avi.KindUser {
 		s.sessions.endUser(uuid)
 		s.basic.clear()
 	}
@@ -417,7 +415,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 
 // whoami returns the logged-in user.
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, user string) {
-	u, err := s.store.Get("user", user)
+	u, err := store.Get[*avi.User](s.store, user)
 	if err != nil {
 		storeError(w, err)
 		return
@@ -435,12 +433,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user str
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	o, err := s.store.Get("user", user)
+	u, err := store.Get[*avi.User](s.store, user)
 	if err != nil {
 		storeError(w, err)
 		return
 	}
-	u := o.(*avi.User)
 	if !u.CheckPassword(req.OldPassword) {
 		s.throttle.fail(clientAddr(r))
 		writeError(w, http.StatusBadRequest, "old_password: wrong password")
@@ -451,7 +448,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user str
 		writeError(w, http.StatusBadRequest, "password: is required")
 		return
 	}
-	if _, err := s.store.Put("user", user, u); err != nil {
+	if err := s.store.Put(user, u); err != nil {
 		storeError(w, err)
 		return
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 const (
@@ -356,15 +357,15 @@ func TestAPI(t *testing.T) {
 		for _, k := range avi.Kinds {
 			for cname, cred := range creds {
 				for _, m := range []string{"GET", "POST"} {
-					r := e.do(t, m, "/api/"+k.Name, `{"name": "x"}`, cred)
+					r := e.do(t, m, "/api/"+string(k.Kind), `{"name": "x"}`, cred)
 					if msg, _ := r.obj["error"].(string); r.code != http.StatusForbidden || !strings.Contains(msg, "setup wizard") {
-						t.Errorf("%s /api/%s with %s before setup: %d %s; want 403 saying to complete the setup wizard", m, k.Name, cname, r.code, r.raw)
+						t.Errorf("%s /api/%s with %s before setup: %d %s; want 403 saying to complete the setup wizard", m, k.Kind, cname, r.code, r.raw)
 					}
 				}
 			}
-			r := e.do(t, "DELETE", "/api/"+k.Name+"/x", nil, apiCred{none: true})
+			r := e.do(t, "DELETE", "/api/"+string(k.Kind)+"/x", nil, apiCred{none: true})
 			if r.code != http.StatusForbidden {
-				t.Errorf("DELETE /api/%s/x before setup: %d", k.Name, r.code)
+				t.Errorf("DELETE /api/%s/x before setup: %d", k.Kind, r.code)
 			}
 		}
 		for _, p := range []string{"/api/useraccount", "/api/configuration/export", "/login"} {
@@ -435,12 +436,12 @@ func TestAPI(t *testing.T) {
 	t.Run("Unauthenticated", func(t *testing.T) {
 		e := newSetUpAPIEnv(t)
 		for _, k := range avi.Kinds {
-			e.do(t, "GET", "/api/"+k.Name, nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
-			e.do(t, "POST", "/api/"+k.Name, `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
-			e.do(t, "GET", "/api/"+k.Name+"/x", nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
-			e.do(t, "PUT", "/api/"+k.Name+"/x", `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
-			e.do(t, "PATCH", "/api/"+k.Name+"/x", `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
-			e.do(t, "DELETE", "/api/"+k.Name+"/x", nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "GET", "/api/"+string(k.Kind), nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "POST", "/api/"+string(k.Kind), `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "GET", "/api/"+string(k.Kind)+"/x", nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "PUT", "/api/"+string(k.Kind)+"/x", `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "PATCH", "/api/"+string(k.Kind)+"/x", `{"name": "x"}`, apiCred{none: true}).want(t, http.StatusUnauthorized)
+			e.do(t, "DELETE", "/api/"+string(k.Kind)+"/x", nil, apiCred{none: true}).want(t, http.StatusUnauthorized)
 		}
 		for _, c := range []struct{ method, path string }{
 			{"GET", "/api/useraccount"}, {"PUT", "/api/useraccount"},
@@ -1046,27 +1047,35 @@ func TestAPI(t *testing.T) {
 		}
 
 		// The stored values, straight from the store.
-		so, err := e.srv.store.Get("user", strings.TrimPrefix(userURL, "/api/user/"))
-		if err != nil || !so.(*avi.User).CheckPassword(userPass) {
+		so, err := store.Get[*avi.User](e.srv.store, store.UUIDOf(userURL))
+		if err != nil || !so.CheckPassword(userPass) {
 			t.Errorf("stored user: %v; want the first password kept", err)
 		}
-		sc, _ := e.srv.store.Get("cloudconnectoruser", strings.TrimPrefix(ccuURL, "/api/cloudconnectoruser/"))
-		if c := sc.(*avi.CloudConnectorUser); c.PrivateKey != keyPEM || c.PublicKey != keyPub {
-			t.Errorf("stored cloudconnectoruser: public %q; want the imported pair kept", c.PublicKey)
+		if c, err := store.Get[*avi.CloudConnectorUser](e.srv.store, store.UUIDOf(ccuURL)); err != nil || c.PrivateKey != keyPEM || c.PublicKey != keyPub {
+			t.Errorf("stored cloudconnectoruser: %+v, %v; want the imported pair kept", c, err)
 		}
-		cl, _ := e.srv.store.Get("cloud", strings.TrimPrefix(cloudURL, "/api/cloud/"))
-		if m := cl.(*avi.Cloud).MesosConfiguration; m == nil || m.MarathonConfigurations[0].MarathonPassword != marathonPass || m.AppSyncFrequency != 30 || m.MesosURL != "http://leader.mesos:5050" {
+		cl, err := store.Get[*avi.Cloud](e.srv.store, store.UUIDOf(cloudURL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := cl.MesosConfiguration; m == nil || m.MarathonConfigurations[0].MarathonPassword != marathonPass || m.AppSyncFrequency != 30 || m.MesosURL != "http://leader.mesos:5050" {
 			t.Errorf("stored cloud %+v: want the Marathon password kept", m)
 		}
-		sys, _ := e.srv.store.Get("systemconfiguration", strings.TrimPrefix(scURL, "/api/systemconfiguration/"))
-		if ec := sys.(*avi.SystemConfiguration).EmailConfiguration; ec == nil || ec.AuthPassword != smtpPass || ec.SMTPPort != 587 || ec.SMTPServer != "mail2.example.test" {
+		sys, err := store.Get[*avi.SystemConfiguration](e.srv.store, store.UUIDOf(scURL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ec := sys.EmailConfiguration; ec == nil || ec.AuthPassword != smtpPass || ec.SMTPPort != 587 || ec.SMTPServer != "mail2.example.test" {
 			t.Errorf("stored email configuration %+v: want the SMTP password kept", ec)
 		}
 
 		// A changed Marathon user is a new credential: the old password is not carried over.
 		e.admin(t, "PATCH", cloudURL, `{"mesos_configuration": {"marathon_configurations": [{"marathon_url": "http://m1:8080", "marathon_username": "other"}]}}`).want(t, http.StatusOK)
-		cl, _ = e.srv.store.Get("cloud", strings.TrimPrefix(cloudURL, "/api/cloud/"))
-		if p := cl.(*avi.Cloud).MesosConfiguration.MarathonConfigurations[0].MarathonPassword; p != "" {
+		cl, err = store.Get[*avi.Cloud](e.srv.store, store.UUIDOf(cloudURL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := cl.MesosConfiguration.MarathonConfigurations[0].MarathonPassword; p != "" {
 			t.Errorf("the Marathon password followed a change of user: %q", p)
 		}
 
@@ -1186,19 +1195,18 @@ func TestAPI(t *testing.T) {
 		apiWantEq(t, "ex-ccu public_key", ccu["public_key"], keyPub)
 		apiWantEq(t, "ex-ccu-gen public_key", f.byName(t, "cloudconnectoruser", "ex-ccu-gen")["public_key"], genPub)
 		apiWantEq(t, "ex-linux ssh_user_ref", apiGet(f.byName(t, "cloud", "ex-linux"), "linuxserver_configuration", "ssh_user_ref"), ccu["url"])
-		mesos, err := f.srv.store.GetByName("cloud", "ex-mesos")
+		mesos, err := store.GetByName[*avi.Cloud](f.srv.store, "ex-mesos")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mc := mesos.(*avi.Cloud).MesosConfiguration; mc == nil || mc.MarathonConfigurations[0].MarathonPassword != marathonPass {
+		if mc := mesos.MesosConfiguration; mc == nil || mc.MarathonConfigurations[0].MarathonPassword != marathonPass {
 			t.Errorf("imported Marathon password not kept: %+v", mc)
 		}
-		stored, _ := f.srv.store.GetByName("cloudconnectoruser", "ex-ccu")
-		if stored.(*avi.CloudConnectorUser).PrivateKey != keyPEM {
+		if stored, err := store.GetByName[*avi.CloudConnectorUser](f.srv.store, "ex-ccu"); err != nil || stored.PrivateKey != keyPEM {
 			t.Error("imported private key differs")
 		}
 		// Every reference of every imported object resolves on the fresh controller.
-		for _, kind := range []string{"pool", "virtualservice", "cloud"} {
+		for _, kind := range []avi.Kind{avi.KindPool, avi.KindVirtualService, avi.KindCloud} {
 			for _, o := range f.srv.store.List(kind) {
 				for _, ref := range o.Refs() {
 					if r := f.admin(t, "GET", *ref.Value, nil); r.code != http.StatusOK {
@@ -1332,13 +1340,13 @@ func TestDeletingACloudTakesItsIntegrationsObjects(t *testing.T) {
 		op := e.admin(t, "POST", "/api/pool", map[string]any{"name": "op-" + vtype, "cloud_ref": "/api/cloud/" + uuid}).want(t, http.StatusCreated).obj
 
 		e.admin(t, "DELETE", "/api/cloud/"+uuid, nil).want(t, http.StatusConflict, "op-"+vtype)
-		if _, err := e.srv.store.GetByName("pool", "p-"+vtype); err != nil {
+		if _, err := store.GetByName[*avi.Pool](e.srv.store, "p-"+vtype); err != nil {
 			t.Errorf("a refused deletion deleted the integration's pool: %v", err)
 		}
 		e.admin(t, "DELETE", "/api/pool/"+op["uuid"].(string), nil).want(t, http.StatusNoContent)
 		e.admin(t, "DELETE", "/api/cloud/"+uuid, nil).want(t, http.StatusNoContent)
-		for _, kind := range []string{"pool", "virtualservice"} {
-			if _, err := e.srv.store.GetByName(kind, kind[:1]+"-"+vtype); err == nil {
+		for _, kind := range []avi.Kind{avi.KindPool, avi.KindVirtualService} {
+			if _, err := e.srv.store.GetByName(kind, string(kind[:1])+"-"+vtype); err == nil {
 				t.Errorf("%s %s-%s outlived its cloud", kind, kind[:1], vtype)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 // Cookie and header names, as Avi's (Django's) API uses them.
@@ -230,8 +231,7 @@ func (c *credCache) clear() {
 
 // checkLogin verifies a username and password against the store.
 func (s *Server) checkLogin(username, password string) (*avi.User, bool) {
-	for _, o := range s.store.List("user") {
-		u := o.(*avi.User)
+	for _, u := range store.List[*avi.User](s.store) {
 		if u.Username == username {
 			return u, u.CheckPassword(password)
 		}

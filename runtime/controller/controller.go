@@ -120,9 +120,11 @@ func (s *Server) Close() error {
 // realtimeMetrics reports whether a virtual service asks for realtime metrics.
 func (s *Server) realtimeMetrics(vsUUID string) bool {
 	realtime := false
-	s.store.Peek("virtualservice", vsUUID, func(o avi.Object) {
-		a := o.(*avi.VirtualService).AnalyticsPolicy
-		realtime = a != nil && a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+	s.store.View(func(v store.View) {
+		if vs, err := store.Get[*avi.VirtualService](v, vsUUID); err == nil {
+			a := vs.AnalyticsPolicy
+			realtime = a != nil && a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
+		}
 	})
 	return realtime
 }
@@ -131,8 +133,8 @@ func (s *Server) realtimeMetrics(vsUUID string) bool {
 // two built-in application profiles and Default-Cloud.
 func (s *Server) seed() error {
 	return s.store.Update(func(tx *store.Tx) error {
-		if len(tx.List("systemconfiguration")) == 0 {
-			if _, err := tx.Create("systemconfiguration", &avi.SystemConfiguration{}); err != nil {
+		if len(store.List[*avi.SystemConfiguration](tx)) == 0 {
+			if err := tx.Create(&avi.SystemConfiguration{}); err != nil {
 				return err
 			}
 		}
@@ -140,14 +142,14 @@ func (s *Server) seed() error {
 			{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP},
 			{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4},
 		} {
-			if _, ok := tx.ByName("applicationprofile", p.Name); !ok {
-				if _, err := tx.Create("applicationprofile", &p); err != nil {
+			if _, ok := tx.ByName(avi.KindApplicationProfile, p.Name); !ok {
+				if err := tx.Create(&p); err != nil {
 					return err
 				}
 			}
 		}
-		if _, ok := tx.ByName("cloud", avi.DefaultCloudName); !ok {
-			if _, err := tx.Create("cloud", &avi.Cloud{Meta: avi.Meta{Name: avi.DefaultCloudName}, Vtype: avi.CloudNone}); err != nil {
+		if _, ok := tx.ByName(avi.KindCloud, avi.DefaultCloudName); !ok {
+			if err := tx.Create(&avi.Cloud{Meta: avi.Meta{Name: avi.DefaultCloudName}, Vtype: avi.CloudNone}); err != nil {
 				return err
 			}
 		}
@@ -157,8 +159,8 @@ func (s *Server) seed() error {
 
 // setupComplete reports whether the first-boot wizard has run.
 func (s *Server) setupComplete() bool {
-	for _, o := range s.store.List("systemconfiguration") {
-		if o.(*avi.SystemConfiguration).WelcomeWorkflowComplete {
+	for _, sc := range store.List[*avi.SystemConfiguration](s.store) {
+		if sc.WelcomeWorkflowComplete {
 			return true
 		}
 	}

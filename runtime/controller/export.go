@@ -122,14 +122,14 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 		if k.Internal {
 			continue // service engines are runtime state: they join again
 		}
-		for _, o := range s.store.List(k.Name) {
+		for _, o := range s.store.List(k.Kind) {
 			for _, p := range o.Secrets() {
 				if *p != "" {
 					*p = seal(aead, *p)
 				}
 			}
 			raw, _ := json.Marshal(o)
-			ex.Configuration[k.Name] = append(ex.Configuration[k.Name], raw)
+			ex.Configuration[string(k.Kind)] = append(ex.Configuration[string(k.Kind)], raw)
 		}
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="avi-init-configuration.json"`)
@@ -159,18 +159,18 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 		storeError(w, err)
 		return
 	}
-	counts := map[string]int{}
+	counts := map[avi.Kind]int{}
 	err = s.store.Update(func(tx *store.Tx) error {
 		moved := map[string]string{} // exported URL -> URL here
 		for _, k := range avi.Kinds {
 			if k.Internal {
 				continue
 			}
-			for i, raw := range ex.Configuration[k.Name] {
-				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Name, i), raw, aead, moved); err != nil {
+			for i, raw := range ex.Configuration[string(k.Kind)] {
+				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved); err != nil {
 					return err
 				}
-				counts[k.Name]++
+				counts[k.Kind]++
 			}
 		}
 		return nil
@@ -186,7 +186,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 // importObject stages one exported object (field names it in errors): its secrets decrypted,
 // its references rewritten by moved, and matched by name. It records in moved where the
 // object's exported URL lands.
-func importObject(tx *store.Tx, k avi.Kind, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
+func importObject(tx *store.Tx, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
 	o := k.New()
 	if err := json.Unmarshal(raw, o); err != nil {
 		return prefixField(field, avi.JSONFieldError(err))
@@ -206,28 +206,27 @@ func importObject(tx *store.Tx, k avi.Kind, field string, raw json.RawMessage, a
 		}
 	}
 	m := o.GetMeta()
-	from := store.URL(k.Name, m.UUID)
-	var out avi.Object
+	from := k.Kind.URL(m.UUID)
 	var err error
-	switch id, exists := tx.ByName(k.Name, m.Name); {
+	switch id, exists := tx.ByName(k.Kind, m.Name); {
 	case k.Singleton:
-		cur := tx.List(k.Name)
+		cur := tx.List(k.Kind)
 		if len(cur) == 0 {
-			return fmt.Errorf("no %s to import into", k.Name)
+			return fmt.Errorf("no %s to import into", k.Kind)
 		}
 		m.Name = cur[0].GetMeta().Name
-		out, err = tx.Put(k.Name, cur[0].GetMeta().UUID, o)
+		err = tx.Put(cur[0].GetMeta().UUID, o)
 	case exists:
-		out, err = tx.Put(k.Name, id, o)
+		err = tx.Put(id, o)
 	default:
-		if _, taken := tx.Get(k.Name, m.UUID); taken == nil {
+		if _, taken := tx.Get(k.Kind, m.UUID); taken == nil {
 			m.UUID = ""
 		}
-		out, err = tx.Create(k.Name, o)
+		err = tx.Create(o)
 	}
 	if err != nil {
 		return prefixField(field, err)
 	}
-	moved[from] = out.GetMeta().URL
+	moved[from] = m.URL
 	return nil
 }

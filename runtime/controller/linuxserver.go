@@ -60,7 +60,7 @@ func (c linuxCloudController) JoinToken(desc string) (string, func(), error) {
 		return "", nil, err
 	}
 	revoke := func() {
-		if err := c.s.store.Delete("jointoken", jt.UUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := c.s.store.Delete(avi.KindJoinToken, jt.UUID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			c.s.log.Warn("deployment join token not revoked", "id", jt.Name, "err", err)
 		}
 	}
@@ -76,26 +76,26 @@ func sameIP(se *avi.ServiceEngine, ip net.IP) bool {
 func (c linuxCloudController) SE(ip string) (string, bool) {
 	want := net.ParseIP(ip)
 	var uuid string
-	c.s.store.View(func(_ int64, objs func(string) []avi.Object) {
-		for _, o := range objs("serviceengine") {
-			if sameIP(o.(*avi.ServiceEngine), want) {
-				uuid = o.GetMeta().UUID
+	c.s.store.View(func(v store.View) {
+		for _, se := range store.List[*avi.ServiceEngine](v) {
+			if sameIP(se, want) {
+				uuid = se.UUID
 			}
 		}
 	})
 	if uuid == "" {
 		return "", false
 	}
-	return store.URL("serviceengine", uuid), c.s.se.connected(uuid)
+	return avi.KindServiceEngine.URL(uuid), c.s.se.connected(uuid)
 }
 
 // RemoveSEs deletes the records of the SEs whose management address is ip.
 func (c linuxCloudController) RemoveSEs(ip string) error {
 	want := net.ParseIP(ip)
 	return c.s.store.Update(func(tx *store.Tx) error {
-		for _, o := range tx.List("serviceengine") {
-			if sameIP(o.(*avi.ServiceEngine), want) {
-				if err := tx.Delete("serviceengine", o.GetMeta().UUID); err != nil {
+		for _, se := range store.List[*avi.ServiceEngine](tx) {
+			if sameIP(se, want) {
+				if err := tx.Delete(avi.KindServiceEngine, se.UUID); err != nil {
 					return err
 				}
 			}
@@ -113,12 +113,12 @@ func (s *Server) linuxHostInstall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("username: %q is not a Linux user name (lower case letters, digits, _ and -, at most 32)", user))
 		return
 	}
-	o, err := s.store.GetByName("cloudconnectoruser", user)
+	ccu, err := store.GetByName[*avi.CloudConnectorUser](s.store, user)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "username: no SSH user (cloudconnectoruser) named "+user)
 		return
 	}
-	script, err := linuxcloud.HostInstallScript(user, o.(*avi.CloudConnectorUser).PublicKey)
+	script, err := linuxcloud.HostInstallScript(user, ccu.PublicKey)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

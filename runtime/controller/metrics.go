@@ -13,13 +13,14 @@ import (
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 // metricsSeries is GET /api/analytics/metrics/{virtualservice|pool}/{uuid}?metric_id=a,b&step=5&limit=N.
 func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string) {
-	kind, uuid := r.PathValue("kind"), r.PathValue("uuid")
-	if kind != "virtualservice" && kind != "pool" {
-		writeError(w, http.StatusNotFound, "analytics are kept for virtualservice and pool")
+	kind, uuid := avi.Kind(r.PathValue("kind")), r.PathValue("uuid")
+	if kind != avi.KindVirtualService && kind != avi.KindPool {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("analytics are kept for %s and %s", avi.KindVirtualService, avi.KindPool))
 		return
 	}
 	if _, err := s.store.Get(kind, uuid); err != nil {
@@ -61,7 +62,7 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string)
 // clientLogs is GET /api/analytics/logs/virtualservice/{uuid}?page_size=N.
 func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, _ string) {
 	uuid := r.PathValue("uuid")
-	if _, err := s.store.Get("virtualservice", uuid); err != nil {
+	if _, err := store.Get[*avi.VirtualService](s.store, uuid); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -95,8 +96,7 @@ type vsSummary struct {
 // seStates counts the service engines by operational state (OPER_UP, OPER_DOWN).
 func (s *Server) seStates() map[string]int {
 	states := map[string]int{"OPER_UP": 0, "OPER_DOWN": 0}
-	for _, o := range s.store.List("serviceengine") {
-		se := o.(*avi.ServiceEngine)
+	for _, se := range store.List[*avi.ServiceEngine](s.store) {
 		s.se.overlay(se)
 		states[se.OperStatus.State]++
 	}
@@ -106,8 +106,7 @@ func (s *Server) seStates() map[string]int {
 func (s *Server) summaries() []vsSummary {
 	sesUp := s.seStates()["OPER_UP"]
 	out := []vsSummary{}
-	for _, o := range s.store.List("virtualservice") {
-		vs := o.(*avi.VirtualService)
+	for _, vs := range store.List[*avi.VirtualService](s.store) {
 		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled()}
 		if h, ok := s.analytics.Latest(vs.UUID, "healthscore.health_score_value"); ok {
 			sum.HealthScore = &h
@@ -157,7 +156,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(descVersion, prometheus.GaugeValue, float64(s.store.Version()))
 	for _, k := range avi.Kinds {
-		ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(len(s.store.List(k.Name))), k.Name)
+		ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(len(s.store.List(k.Kind))), string(k.Kind))
 	}
 	for st, n := range s.seStates() {
 		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, float64(n), strings.ToLower(strings.TrimPrefix(st, "OPER_")))

@@ -140,8 +140,7 @@ type tokenSummary struct {
 // listJoinTokens is GET /api/jointoken.
 func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ string) {
 	out := []tokenSummary{}
-	for _, o := range s.store.List("jointoken") {
-		jt := o.(*avi.JoinToken)
+	for _, jt := range store.List[*avi.JoinToken](s.store) {
 		out = append(out, tokenSummary{ID: jt.Name, UUID: jt.UUID, Description: jt.Description, Created: jt.Created, Expires: jt.Expires})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "results": out})
@@ -151,10 +150,10 @@ func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ string
 func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ string) {
 	id := r.PathValue("id")
 	uuid := id
-	if o, err := s.store.GetByName("jointoken", id); err == nil {
-		uuid = o.GetMeta().UUID
+	if jt, err := store.GetByName[*avi.JoinToken](s.store, id); err == nil {
+		uuid = jt.UUID
 	}
-	if err := s.store.Delete("jointoken", uuid); err != nil {
+	if err := s.store.Delete(avi.KindJoinToken, uuid); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -174,17 +173,17 @@ func (s *Server) issueToken(desc string, ttl time.Duration, certHash string) (se
 // storeJoinToken stores a join token valid from now for ttl: its id and a hash of its secret.
 func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration) (*avi.JoinToken, error) {
 	now := s.now().UTC()
-	out, err := s.store.Create("jointoken", &avi.JoinToken{
+	jt := &avi.JoinToken{
 		Meta:        avi.Meta{Name: id},
 		Description: desc,
 		Created:     now.Format(time.RFC3339),
 		Expires:     now.Add(ttl).Format(time.RFC3339),
 		SecretHash:  sechannel.HashSecret(secret),
-	})
-	if err != nil {
+	}
+	if err := s.store.Create(jt); err != nil {
 		return nil, err
 	}
-	return out.(*avi.JoinToken), nil
+	return jt, nil
 }
 
 // seJoin is POST /se/join: a valid, unexpired token gets the SE an identity and a credential.
@@ -205,20 +204,20 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	o, err := s.store.GetByName("jointoken", tok.ID)
+	jt, err := store.GetByName[*avi.JoinToken](s.store, tok.ID)
 	if err != nil {
 		// The installer may have left a new bootstrap token since the controller started.
 		if aerr := s.adoptBootstrapToken(); aerr != nil {
 			s.log.Warn("bootstrap token not adopted", "err", aerr)
 		}
-		o, err = s.store.GetByName("jointoken", tok.ID)
+		jt, err = store.GetByName[*avi.JoinToken](s.store, tok.ID)
 	}
-	if err != nil || !sechannel.SecretMatches(tok.Secret, o.(*avi.JoinToken).SecretHash) {
+	if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) {
 		s.throttle.fail(addr)
 		writeError(w, http.StatusUnauthorized, "unknown or revoked join token")
 		return
 	}
-	if exp, err := time.Parse(time.RFC3339, o.(*avi.JoinToken).Expires); err != nil || s.now().After(exp) {
+	if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) {
 		writeError(w, http.StatusUnauthorized, "join token expired: create a new one")
 		return
 	}
@@ -232,19 +231,14 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		a := avi.IPOf(ip)
 		se.MgmtIPAddress = &a
 	}
-	var out avi.Object
-	err = s.store.Update(func(tx *store.Tx) error {
-		// An SE joining again under its name (reinstalled, data lost) takes its place.
-		out, err = tx.CreateOrReplace("serviceengine", se)
-		return err
-	})
-	if err != nil {
+	// An SE joining again under its name (reinstalled, data lost) takes its place.
+	if err := s.store.Update(func(tx *store.Tx) error { return tx.CreateOrReplace(se) }); err != nil {
 		storeError(w, err)
 		return
 	}
 	s.throttle.succeed(addr)
-	s.log.Info("service engine joined", "name", req.Name, "uuid", out.GetMeta().UUID, "from", addr)
-	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: out.GetMeta().UUID, Credential: cred})
+	s.log.Info("service engine joined", "name", req.Name, "uuid", se.UUID, "from", addr)
+	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: se.UUID, Credential: cred})
 }
 
 // seAuth returns the uuid of the SE a request comes from.
@@ -254,8 +248,9 @@ func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
 		cred = h[7:]
 	}
 	ok := false
-	s.store.Peek("serviceengine", uuid, func(o avi.Object) {
-		ok = cred != "" && sechannel.SecretMatches(cred, o.(*avi.ServiceEngine).CredentialHash)
+	s.store.View(func(v store.View) {
+		se, err := store.Get[*avi.ServiceEngine](v, uuid)
+		ok = err == nil && cred != "" && sechannel.SecretMatches(cred, se.CredentialHash)
 	})
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "unknown service engine or wrong credential: join again with a token")
@@ -310,10 +305,20 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 			}
 			flusher.Flush()
 		}
-		if !s.store.Peek("serviceengine", seUUID, func(avi.Object) {}) {
+		if !s.seExists(seUUID) {
 			return // deleted: it must join again
 		}
 	}
+}
+
+// seExists reports whether an SE is still in the store.
+func (s *Server) seExists(uuid string) bool {
+	exists := false
+	s.store.View(func(v store.View) {
+		_, err := store.Get[*avi.ServiceEngine](v, uuid)
+		exists = err == nil
+	})
+	return exists
 }
 
 // seHeartbeat is POST /se/heartbeat.
@@ -360,23 +365,23 @@ func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
 	if n := len(c.history); n > 0 {
 		cur = c.history[n-1]
 	}
-	st.View(func(version int64, objs func(kind string) []avi.Object) {
+	st.View(func(v store.View) {
+		version := v.Version()
 		if cur != nil && cur.version == version {
 			return
 		}
-		byURL := resolvable(objs)
-		vss := objs("virtualservice")
+		idx := indexRefs(v)
+		vss := store.List[*avi.VirtualService](v)
 		next := &encodedVersion{version: version, vs: make(map[string][]byte, len(vss)), keys: make(map[string]string, len(vss))}
-		for _, o := range vss {
-			vs := o.(*avi.VirtualService)
+		for _, vs := range vss {
 			// A virtual service is encoded again only when it, its pool, monitors or profile
 			// changed since the previous version.
-			key := dependencyKey(vs, byURL)
+			key := dependencyKey(vs, idx)
 			data := []byte(nil)
 			if cur != nil && cur.keys[vs.UUID] == key {
 				data = cur.vs[vs.UUID]
 			} else {
-				data, _ = json.Marshal(resolve(vs, byURL))
+				data, _ = json.Marshal(resolve(vs, idx))
 			}
 			next.vs[vs.UUID], next.keys[vs.UUID] = data, key
 			next.order = append(next.order, vs.UUID)
@@ -393,20 +398,20 @@ func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
 
 // dependencyKey names the stored versions of everything a virtual service's encoding is made
 // from.
-func dependencyKey(vs *avi.VirtualService, byURL map[string]avi.Object) string {
+func dependencyKey(vs *avi.VirtualService, idx refIndex) string {
 	var b strings.Builder
 	b.WriteString(vs.LastModified)
-	for _, ref := range []string{vs.PoolRef, vs.ApplicationProfileRef} {
-		if o, ok := byURL[ref]; ok {
-			b.WriteString("|" + o.GetMeta().UUID + "@" + o.GetMeta().LastModified)
-			if p, ok := o.(*avi.Pool); ok {
-				for _, hm := range p.HealthMonitorRefs {
-					if h, ok := byURL[hm]; ok {
-						b.WriteString("|" + h.GetMeta().UUID + "@" + h.GetMeta().LastModified)
-					}
-				}
+	stamp := func(m *avi.Meta) { b.WriteString("|" + m.UUID + "@" + m.LastModified) }
+	if p, ok := idx.pools[vs.PoolRef]; ok {
+		stamp(&p.Meta)
+		for _, hm := range p.HealthMonitorRefs {
+			if h, ok := idx.monitors[hm]; ok {
+				stamp(&h.Meta)
 			}
 		}
+	}
+	if p, ok := idx.profiles[vs.ApplicationProfileRef]; ok {
+		stamp(&p.Meta)
 	}
 	return b.String()
 }
@@ -472,31 +477,43 @@ func encodeUpdate(cur, base *encodedVersion) []byte {
 	return b.Bytes()
 }
 
-// resolvable indexes, by URL, the objects a virtual service refers to.
-func resolvable(objs func(kind string) []avi.Object) map[string]avi.Object {
-	byURL := map[string]avi.Object{}
-	for _, kind := range []string{"pool", "healthmonitor", "applicationprofile"} {
-		for _, o := range objs(kind) {
-			byURL[o.GetMeta().URL] = o
-		}
+// refIndex holds, by URL, the objects a virtual service refers to.
+type refIndex struct {
+	pools    map[string]*avi.Pool
+	monitors map[string]*avi.HealthMonitor
+	profiles map[string]*avi.ApplicationProfile
+}
+
+func indexRefs(v store.View) refIndex {
+	return refIndex{
+		pools:    byURL(store.List[*avi.Pool](v)),
+		monitors: byURL(store.List[*avi.HealthMonitor](v)),
+		profiles: byURL(store.List[*avi.ApplicationProfile](v)),
 	}
-	return byURL
+}
+
+func byURL[T avi.Object](objs []T) map[string]T {
+	m := make(map[string]T, len(objs))
+	for _, o := range objs {
+		m[o.GetMeta().URL] = o
+	}
+	return m
 }
 
 // resolve is a virtual service as an SE serves it.
-func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.VirtualService {
+func resolve(vs *avi.VirtualService, idx refIndex) sechannel.VirtualService {
 	out := sechannel.VirtualService{UUID: vs.UUID, Name: vs.Name, Enabled: vs.IsEnabled(), Services: vs.Services, ProfileType: avi.ProfileHTTP}
 	if vs.IPAddress != nil {
 		out.VIP = vs.IPAddress.Addr
 	}
-	if p, ok := byURL[vs.ApplicationProfileRef].(*avi.ApplicationProfile); ok {
+	if p, ok := idx.profiles[vs.ApplicationProfileRef]; ok {
 		out.ProfileType = p.Type
 	}
 	if a := vs.AnalyticsPolicy; a != nil {
 		out.RealtimeMetrics = a.MetricsRealtimeUpdate != nil && a.MetricsRealtimeUpdate.Enabled
 		out.FullClientLogs = a.FullClientLogs != nil && a.FullClientLogs.Enabled
 	}
-	if p, ok := byURL[vs.PoolRef].(*avi.Pool); ok {
+	if p, ok := idx.pools[vs.PoolRef]; ok {
 		pool := &sechannel.Pool{UUID: p.UUID, Name: p.Name, Algorithm: p.LBAlgorithm, Servers: []sechannel.Server{}}
 		for _, sv := range p.Servers {
 			port := sv.Port
@@ -506,7 +523,7 @@ func resolve(vs *avi.VirtualService, byURL map[string]avi.Object) sechannel.Virt
 			pool.Servers = append(pool.Servers, sechannel.Server{IP: sv.IP.Addr, Port: port, Enabled: sv.Enabled == nil || *sv.Enabled, Ratio: sv.Ratio})
 		}
 		for _, ref := range p.HealthMonitorRefs {
-			if hm, ok := byURL[ref].(*avi.HealthMonitor); ok {
+			if hm, ok := idx.monitors[ref]; ok {
 				pool.HealthMonitors = append(pool.HealthMonitors, *hm)
 			}
 		}
@@ -528,7 +545,7 @@ func (s *Server) adoptBootstrapToken() error {
 	if err := json.Unmarshal(data, &bt); err != nil || bt.ID == "" || len(bt.Secret) < 16 {
 		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", contract.BootstrapTokenFile)
 	}
-	if _, err := s.store.GetByName("jointoken", bt.ID); err != nil {
+	if _, err := store.GetByName[*avi.JoinToken](s.store, bt.ID); err != nil {
 		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL); err != nil {
 			return err
 		}

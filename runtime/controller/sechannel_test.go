@@ -73,23 +73,22 @@ func TestSnapshotUpdates(t *testing.T) {
 	defer st.Close()
 	var poolUUID, keepUUID, dropUUID string
 	err = st.Update(func(tx *store.Tx) error {
-		if _, err := tx.Create("applicationprofile", &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}); err != nil {
+		if err := tx.Create(&avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}); err != nil {
 			return err
 		}
-		p, err := tx.Create("pool", &avi.Pool{Meta: avi.Meta{Name: "p"}, Servers: []avi.Server{{IP: avi.IPAddr{Addr: "192.0.2.1", Type: "V4"}, Port: 80}}})
-		if err != nil {
+		p := &avi.Pool{Meta: avi.Meta{Name: "p"}, Servers: []avi.Server{{IP: avi.IPAddr{Addr: "192.0.2.1", Type: "V4"}, Port: 80}}}
+		if err := tx.Create(p); err != nil {
 			return err
 		}
-		poolUUID = p.GetMeta().UUID
-		keep, err := tx.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: "a-pooled"}, Services: []avi.Service{{Port: 80}}, PoolRef: p.GetMeta().URL})
-		if err != nil {
+		keep := &avi.VirtualService{Meta: avi.Meta{Name: "a-pooled"}, Services: []avi.Service{{Port: 80}}, PoolRef: p.URL}
+		if err := tx.Create(keep); err != nil {
 			return err
 		}
-		drop, err := tx.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: "b-alone"}, Services: []avi.Service{{Port: 81}}})
-		if err != nil {
+		drop := &avi.VirtualService{Meta: avi.Meta{Name: "b-alone"}, Services: []avi.Service{{Port: 81}}}
+		if err := tx.Create(drop); err != nil {
 			return err
 		}
-		keepUUID, dropUUID = keep.GetMeta().UUID, drop.GetMeta().UUID
+		poolUUID, keepUUID, dropUUID = p.UUID, keep.UUID, drop.UUID
 		return nil
 	})
 	if err != nil {
@@ -130,9 +129,12 @@ func TestSnapshotUpdates(t *testing.T) {
 	apply(first)
 
 	// A pool change re-sends the virtual service that uses it, and only that one.
-	p, _ := st.Get("pool", poolUUID)
-	p.(*avi.Pool).Servers[0].Port = 8080
-	if _, err := st.Put("pool", poolUUID, p); err != nil {
+	p, err := store.Get[*avi.Pool](st, poolUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Servers[0].Port = 8080
+	if err := st.Put(poolUUID, p); err != nil {
 		t.Fatal(err)
 	}
 	msg, next := c.update(st, v)
@@ -147,7 +149,7 @@ func TestSnapshotUpdates(t *testing.T) {
 	v = next
 
 	// A deletion is sent as the uuid alone.
-	if err := st.Delete("virtualservice", dropUUID); err != nil {
+	if err := st.Delete(avi.KindVirtualService, dropUUID); err != nil {
 		t.Fatal(err)
 	}
 	msg, next = c.update(st, v)
@@ -170,7 +172,7 @@ func TestSnapshotUpdates(t *testing.T) {
 	// Once historyLen newer versions were encoded, an SE at the old version gets everything.
 	old := next
 	for i := range historyLen {
-		if _, err := st.Create("healthmonitor", &avi.HealthMonitor{Meta: avi.Meta{Name: fmt.Sprintf("hm%d", i)}, Type: avi.HealthMonitorTCP}); err != nil {
+		if err := st.Create(&avi.HealthMonitor{Meta: avi.Meta{Name: fmt.Sprintf("hm%d", i)}, Type: avi.HealthMonitorTCP}); err != nil {
 			t.Fatal(err)
 		}
 		c.update(st, -1)

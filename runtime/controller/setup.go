@@ -36,20 +36,20 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 		}
 	}
 	err := s.store.Update(func(tx *store.Tx) error {
-		if _, err := tx.Create("user", &avi.User{Meta: avi.Meta{Name: req.Admin.Username}, Username: req.Admin.Username, Password: req.Admin.Password, IsSuperuser: true}); err != nil {
+		if err := tx.Create(&avi.User{Meta: avi.Meta{Name: req.Admin.Username}, Username: req.Admin.Username, Password: req.Admin.Password, IsSuperuser: true}); err != nil {
 			return prefixField("admin", err)
 		}
 		if ccu != nil {
-			if _, err := tx.Create("cloudconnectoruser", ccu); err != nil {
-				return prefixField("cloudconnectoruser", err)
+			if err := tx.Create(ccu); err != nil {
+				return prefixField(string(avi.KindCloudConnectorUser), err)
 			}
 		}
 		if req.Cloud != nil {
 			if req.Cloud.Name == "" {
 				req.Cloud.Name = avi.DefaultCloudName
 			}
-			if _, err := tx.CreateOrReplace("cloud", req.Cloud); err != nil {
-				return prefixField("cloud", err)
+			if err := tx.CreateOrReplace(req.Cloud); err != nil {
+				return prefixField(string(avi.KindCloud), err)
 			}
 		}
 		sc := req.SystemConfiguration
@@ -57,13 +57,13 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 			sc = &avi.SystemConfiguration{}
 		}
 		sc.WelcomeWorkflowComplete = true
-		cur := tx.List("systemconfiguration")
+		cur := store.List[*avi.SystemConfiguration](tx)
 		if len(cur) != 1 {
-			return fmt.Errorf("want one systemconfiguration, have %d", len(cur))
+			return fmt.Errorf("want one %s, have %d", avi.KindSystemConfiguration, len(cur))
 		}
-		sc.Name = cur[0].GetMeta().Name
-		if _, err := tx.Put("systemconfiguration", cur[0].GetMeta().UUID, sc); err != nil {
-			return prefixField("systemconfiguration", err)
+		sc.Name = cur[0].Name
+		if err := tx.Put(cur[0].UUID, sc); err != nil {
+			return prefixField(string(avi.KindSystemConfiguration), err)
 		}
 		return nil
 	})

@@ -18,16 +18,16 @@ func BenchmarkSnapshotUpdate(b *testing.B) {
 	}
 	defer st.Close()
 	st.Update(func(tx *store.Tx) error {
-		tx.Create("applicationprofile", &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP})
+		tx.Create(&avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP})
 		for i := range 1000 {
 			p := &avi.Pool{Meta: avi.Meta{Name: fmt.Sprintf("p%d", i)}}
 			for j := range 10 {
 				p.Servers = append(p.Servers, avi.Server{IP: avi.IPAddr{Addr: fmt.Sprintf("10.0.%d.%d", i%250, j+1), Type: "V4"}, Port: 80})
 			}
-			if _, err := tx.Create("pool", p); err != nil {
+			if err := tx.Create(p); err != nil {
 				return err
 			}
-			if _, err := tx.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("v%d", i)}, Services: []avi.Service{{Port: 80}}, PoolRef: "/api/pool?name=" + p.Name}); err != nil {
+			if err := tx.Create(&avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("v%d", i)}, Services: []avi.Service{{Port: 80}}, PoolRef: p.URL}); err != nil {
 				return err
 			}
 		}
@@ -38,7 +38,7 @@ func BenchmarkSnapshotUpdate(b *testing.B) {
 	b.ResetTimer()
 	b.StopTimer() // each iteration times the update alone, not the store write before it
 	for i := range b.N {
-		if _, err := st.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("new%d", i)}, Services: []avi.Service{{Port: 81}}}); err != nil {
+		if err := st.Create(&avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("new%d", i)}, Services: []avi.Service{{Port: 81}}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -200,7 +200,7 @@ func (m *Mapper) mapApp(ctx context.Context, app *marathon.App, resolve Resolver
 				continue
 			}
 			httpCheck = httpCheck || hm.Type == avi.HealthMonitorHTTP
-			pool.HealthMonitorRefs = append(pool.HealthMonitorRefs, proxylabel.Ref("healthmonitor", hm.Name))
+			pool.HealthMonitorRefs = append(pool.HealthMonitorRefs, avi.KindHealthMonitor.NameRef(hm.Name))
 			r.HealthMonitors = append(r.HealthMonitors, hm)
 		}
 		r.Pools = append(r.Pools, pool)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -37,10 +38,48 @@ type Store struct {
 	now func() time.Time
 
 	mu      sync.RWMutex
-	objs    map[string]map[string]avi.Object // kind, uuid
-	names   map[string]map[string]string     // kind, name: uuid
+	objs    map[avi.Kind]map[string]avi.Object // kind, uuid
+	names   map[avi.Kind]map[string]string     // kind, name: uuid
 	version int64
 	changed chan struct{} // closed and replaced on every commit
+}
+
+// Reader reads objects by kind: the Store and a Tx return copies (a Tx with its own writes), a
+// View the live objects. The typed functions Get, GetByName and List read through it.
+type Reader interface {
+	Get(kind avi.Kind, uuid string) (avi.Object, error)
+	GetByName(kind avi.Kind, name string) (avi.Object, error)
+	List(kind avi.Kind) []avi.Object
+}
+
+// Get returns the object of type T (such as *avi.Pool) with that uuid.
+func Get[T avi.Object](r Reader, uuid string) (T, error) {
+	o, err := r.Get(avi.KindFor[T](), uuid)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return o.(T), nil
+}
+
+// GetByName returns the object of type T with that name.
+func GetByName[T avi.Object](r Reader, name string) (T, error) {
+	o, err := r.GetByName(avi.KindFor[T](), name)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return o.(T), nil
+}
+
+// List returns every object of type T, by name.
+func List[T avi.Object](r Reader) []T {
+	objs := r.List(avi.KindFor[T]())
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = o.(T)
+	}
+	return out
 }
 
 // Open opens (creating if needed) the store file and loads it.
@@ -49,7 +88,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, objs: map[string]map[string]avi.Object{}, names: map[string]map[string]string{}, changed: make(chan struct{})}
+	s := &Store{db: db, now: time.Now, objs: map[avi.Kind]map[string]avi.Object{}, names: map[avi.Kind]map[string]string{}, changed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
@@ -59,18 +98,18 @@ func Open(path string) (*Store, error) {
 			s.version = int64(binary.BigEndian.Uint64(v))
 		}
 		for _, k := range avi.Kinds {
-			b, err := tx.CreateBucketIfNotExists([]byte(k.Name))
+			b, err := tx.CreateBucketIfNotExists([]byte(k.Kind))
 			if err != nil {
 				return err
 			}
-			s.objs[k.Name], s.names[k.Name] = map[string]avi.Object{}, map[string]string{}
+			s.objs[k.Kind], s.names[k.Kind] = map[string]avi.Object{}, map[string]string{}
 			if err := b.ForEach(func(id, data []byte) error {
 				o := k.New()
 				if err := json.Unmarshal(data, o); err != nil {
-					return fmt.Errorf("%s %s: %w", k.Name, id, err)
+					return fmt.Errorf("%s %s: %w", k.Kind, id, err)
 				}
-				s.objs[k.Name][string(id)] = o
-				s.names[k.Name][o.GetMeta().Name] = string(id)
+				s.objs[k.Kind][string(id)] = o
+				s.names[k.Kind][o.GetMeta().Name] = string(id)
 				return nil
 			}); err != nil {
 				return err
@@ -102,73 +141,88 @@ func (s *Store) Changed() <-chan struct{} {
 	return s.changed
 }
 
-func clone(kind string, o avi.Object) avi.Object {
-	k, _ := avi.KindByName(kind)
+// clone is a deep copy of an object of one of our own types.
+func clone(o avi.Object) avi.Object {
 	data, err := json.Marshal(o)
 	if err != nil {
-		panic(fmt.Sprintf("store: %s does not marshal: %v", kind, err)) // our own types always do
+		panic(fmt.Sprintf("store: %T does not marshal: %v", o, err)) // our own types always do
 	}
-	c := k.New()
+	c := reflect.New(reflect.TypeOf(o).Elem()).Interface().(avi.Object)
 	if err := json.Unmarshal(data, c); err != nil {
-		panic(fmt.Sprintf("store: %s does not unmarshal: %v", kind, err))
+		panic(fmt.Sprintf("store: %T does not unmarshal: %v", o, err))
 	}
 	return c
 }
 
 // Get returns a copy of an object, secrets included: callers that answer clients redact.
-func (s *Store) Get(kind, uuid string) (avi.Object, error) {
+func (s *Store) Get(kind avi.Kind, uuid string) (avi.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	o, ok := s.objs[kind][uuid]
-	if !ok {
-		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	o, err := View{s}.Get(kind, uuid)
+	if err != nil {
+		return nil, err
 	}
-	return clone(kind, o), nil
-}
-
-// Peek calls fn with the stored object, under the read lock and without copying it: for the
-// hot paths (heartbeats, analytics) that only read a field. fn must not keep or change it. It
-// reports whether the object exists.
-func (s *Store) Peek(kind, uuid string, fn func(avi.Object)) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	o, ok := s.objs[kind][uuid]
-	if ok {
-		fn(o)
-	}
-	return ok
+	return clone(o), nil
 }
 
 // GetByName returns a copy of the object of that kind and name.
-func (s *Store) GetByName(kind, name string) (avi.Object, error) {
+func (s *Store) GetByName(kind avi.Kind, name string) (avi.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if id, ok := s.names[kind][name]; ok {
-		return clone(kind, s.objs[kind][id]), nil
+	o, err := View{s}.GetByName(kind, name)
+	if err != nil {
+		return nil, err
+	}
+	return clone(o), nil
+}
+
+// List returns copies of every object of a kind, by name.
+func (s *Store) List(kind avi.Kind) []avi.Object {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return sorted(s.objs[kind], true)
+}
+
+// View calls fn with the store as it is, under the read lock: for the hot paths (snapshots,
+// heartbeats, analytics) that read without copying. fn must not keep v or the objects it
+// returns, nor change them.
+func (s *Store) View(fn func(v View)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn(View{s})
+}
+
+// View reads the live objects of the store, within Store.View.
+type View struct{ s *Store }
+
+// Version is the configuration version of what the view sees.
+func (v View) Version() int64 { return v.s.version }
+
+// Get returns the live object.
+func (v View) Get(kind avi.Kind, uuid string) (avi.Object, error) {
+	o, ok := v.s.objs[kind][uuid]
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+	}
+	return o, nil
+}
+
+// GetByName returns the live object of that kind and name.
+func (v View) GetByName(kind avi.Kind, name string) (avi.Object, error) {
+	if id, ok := v.s.names[kind][name]; ok {
+		return v.s.objs[kind][id], nil
 	}
 	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
 }
 
-// List returns copies of every object of a kind, by name.
-func (s *Store) List(kind string) []avi.Object {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return sorted(kind, s.objs[kind], true)
-}
+// List returns the live objects of a kind, by name.
+func (v View) List(kind avi.Kind) []avi.Object { return sorted(v.s.objs[kind], false) }
 
-// View calls fn with the live objects of the kinds asked for, under the read lock: for building
-// snapshots without copying. fn must not keep or change them.
-func (s *Store) View(fn func(version int64, objs func(kind string) []avi.Object)) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	fn(s.version, func(kind string) []avi.Object { return sorted(kind, s.objs[kind], false) })
-}
-
-func sorted(kind string, m map[string]avi.Object, copies bool) []avi.Object {
+func sorted(m map[string]avi.Object, copies bool) []avi.Object {
 	out := make([]avi.Object, 0, len(m))
 	for _, o := range m {
 		if copies {
-			o = clone(kind, o)
+			o = clone(o)
 		}
 		out = append(out, o)
 	}
@@ -182,30 +236,18 @@ func sorted(kind string, m map[string]avi.Object, copies bool) []avi.Object {
 	return out
 }
 
-// Create stores a new object and returns it as stored.
-func (s *Store) Create(kind string, o avi.Object) (avi.Object, error) {
-	var out avi.Object
-	err := s.Update(func(tx *Tx) error {
-		var err error
-		out, err = tx.Create(kind, o)
-		return err
-	})
-	return out, err
+// Create stores a new object, completing o in place as Tx.Create does.
+func (s *Store) Create(o avi.Object) error {
+	return s.Update(func(tx *Tx) error { return tx.Create(o) })
 }
 
-// Put replaces an object.
-func (s *Store) Put(kind, uuid string, o avi.Object) (avi.Object, error) {
-	var out avi.Object
-	err := s.Update(func(tx *Tx) error {
-		var err error
-		out, err = tx.Put(kind, uuid, o)
-		return err
-	})
-	return out, err
+// Put replaces an object, completing o in place as Tx.Put does.
+func (s *Store) Put(uuid string, o avi.Object) error {
+	return s.Update(func(tx *Tx) error { return tx.Put(uuid, o) })
 }
 
 // Delete removes an object nothing refers to.
-func (s *Store) Delete(kind, uuid string) error {
+func (s *Store) Delete(kind avi.Kind, uuid string) error {
 	return s.Update(func(tx *Tx) error { return tx.Delete(kind, uuid) })
 }
 
@@ -213,7 +255,7 @@ func (s *Store) Delete(kind, uuid string) error {
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &Tx{s: s, staged: map[string]map[string]avi.Object{}, stagedNames: map[string]map[string]string{}}
+	tx := &Tx{s: s, staged: map[avi.Kind]map[string]avi.Object{}, stagedNames: map[avi.Kind]map[string]string{}}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -271,11 +313,11 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 // Tx is a transaction: reads see its own writes.
 type Tx struct {
 	s           *Store
-	staged      map[string]map[string]avi.Object // nil value: deleted
-	stagedNames map[string]map[string]string     // names of staged objects: uuid
+	staged      map[avi.Kind]map[string]avi.Object // nil value: deleted
+	stagedNames map[avi.Kind]map[string]string     // names of staged objects: uuid
 }
 
-func (tx *Tx) lookup(kind, uuid string) (avi.Object, bool) {
+func (tx *Tx) lookup(kind avi.Kind, uuid string) (avi.Object, bool) {
 	if o, ok := tx.staged[kind][uuid]; ok {
 		return o, o != nil
 	}
@@ -283,7 +325,7 @@ func (tx *Tx) lookup(kind, uuid string) (avi.Object, bool) {
 	return o, ok
 }
 
-func (tx *Tx) each(kind string, fn func(uuid string, o avi.Object)) {
+func (tx *Tx) each(kind avi.Kind, fn func(uuid string, o avi.Object)) {
 	for id, o := range tx.s.objs[kind] {
 		if _, staged := tx.staged[kind][id]; !staged {
 			fn(id, o)
@@ -297,16 +339,24 @@ func (tx *Tx) each(kind string, fn func(uuid string, o avi.Object)) {
 }
 
 // Get returns a copy of an object as this transaction sees it.
-func (tx *Tx) Get(kind, uuid string) (avi.Object, error) {
+func (tx *Tx) Get(kind avi.Kind, uuid string) (avi.Object, error) {
 	o, ok := tx.lookup(kind, uuid)
 	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
 	}
-	return clone(kind, o), nil
+	return clone(o), nil
+}
+
+// GetByName returns a copy of the object of that kind and name as this transaction sees it.
+func (tx *Tx) GetByName(kind avi.Kind, name string) (avi.Object, error) {
+	if id, ok := tx.ByName(kind, name); ok {
+		return tx.Get(kind, id)
+	}
+	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
 }
 
 // ByName returns the uuid of the object of that kind and name.
-func (tx *Tx) ByName(kind, name string) (string, bool) {
+func (tx *Tx) ByName(kind avi.Kind, name string) (string, bool) {
 	if id, ok := tx.stagedNames[kind][name]; ok {
 		return id, true
 	}
@@ -321,13 +371,13 @@ func (tx *Tx) ByName(kind, name string) (string, bool) {
 }
 
 // List returns copies of every object of a kind, by name.
-func (tx *Tx) List(kind string) []avi.Object {
+func (tx *Tx) List(kind avi.Kind) []avi.Object {
 	m := map[string]avi.Object{}
 	tx.each(kind, func(id string, o avi.Object) { m[id] = o })
-	return sorted(kind, m, true)
+	return sorted(m, true)
 }
 
-func (tx *Tx) stage(kind, uuid string, o avi.Object) {
+func (tx *Tx) stage(kind avi.Kind, uuid string, o avi.Object) {
 	if tx.staged[kind] == nil {
 		tx.staged[kind], tx.stagedNames[kind] = map[string]avi.Object{}, map[string]string{}
 	}
@@ -341,7 +391,7 @@ func (tx *Tx) stage(kind, uuid string, o avi.Object) {
 }
 
 // NewUUID returns an Avi-style identifier: the kind, a dash, a random UUID.
-func NewUUID(kind string) string {
+func NewUUID(kind avi.Kind) string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
@@ -353,65 +403,82 @@ func NewUUID(kind string) string {
 
 var uuidRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// URL is the API path of an object.
-func URL(kind, uuid string) string { return "/api/" + kind + "/" + uuid }
-
 // UUIDOf is the uuid a stored reference (an object's URL) names.
 func UUIDOf(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
 
-// Create validates and stages a new object.
-func (tx *Tx) Create(kind string, o avi.Object) (avi.Object, error) {
-	k, ok := avi.KindByName(kind)
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", kind, avi.ErrUnknownKind)
+// kindOf is the kind of an object to write.
+func kindOf(o avi.Object) (avi.KindInfo, error) {
+	if kind, ok := avi.KindOf(o); ok {
+		if k, ok := kind.Info(); ok {
+			return k, nil
+		}
+	}
+	return avi.KindInfo{}, fmt.Errorf("%T: %w", o, avi.ErrUnknownKind)
+}
+
+// Create validates and stages a new object of o's kind. o is completed in place (uuid, url,
+// defaults, resolved references, derived fields) and a copy of it is stored.
+func (tx *Tx) Create(o avi.Object) error {
+	k, err := kindOf(o)
+	if err != nil {
+		return err
 	}
 	m := o.GetMeta()
 	if m.UUID == "" {
-		m.UUID = NewUUID(kind)
-	} else if !uuidRE.MatchString(m.UUID) || !strings.HasPrefix(m.UUID, kind+"-") {
-		return nil, &avi.FieldError{Field: "uuid", Reason: fmt.Sprintf("%q: want %s-<uuid>, or leave it out", m.UUID, kind)}
-	} else if _, exists := tx.lookup(kind, m.UUID); exists {
-		return nil, fmt.Errorf("%s %s exists: %w", kind, m.UUID, ErrConflict)
+		m.UUID = NewUUID(k.Kind)
+	} else if !uuidRE.MatchString(m.UUID) || !strings.HasPrefix(m.UUID, string(k.Kind)+"-") {
+		return &avi.FieldError{Field: "uuid", Reason: fmt.Sprintf("%q: want %s-<uuid>, or leave it out", m.UUID, k.Kind)}
+	} else if _, exists := tx.lookup(k.Kind, m.UUID); exists {
+		return fmt.Errorf("%s %s exists: %w", k.Kind, m.UUID, ErrConflict)
 	}
-	if k.Singleton && len(tx.List(kind)) > 0 {
-		return nil, fmt.Errorf("there is one %s; change it with PUT: %w", kind, ErrConflict)
+	if k.Singleton && len(tx.List(k.Kind)) > 0 {
+		return fmt.Errorf("there is one %s; change it with PUT: %w", k.Kind, ErrConflict)
 	}
-	return tx.write(kind, m.UUID, o, nil)
+	return tx.write(k.Kind, m.UUID, o, nil)
 }
 
 // CreateOrReplace stages o as the object of its kind and name: a replacement of the one that
 // has that name, or a new object when none has.
-func (tx *Tx) CreateOrReplace(kind string, o avi.Object) (avi.Object, error) {
-	if id, ok := tx.ByName(kind, o.GetMeta().Name); ok {
-		return tx.Put(kind, id, o)
+func (tx *Tx) CreateOrReplace(o avi.Object) error {
+	k, err := kindOf(o)
+	if err != nil {
+		return err
 	}
-	return tx.Create(kind, o)
+	if id, ok := tx.ByName(k.Kind, o.GetMeta().Name); ok {
+		return tx.Put(id, o)
+	}
+	return tx.Create(o)
 }
 
-// Put validates and stages a replacement of an existing object.
-func (tx *Tx) Put(kind, uuid string, o avi.Object) (avi.Object, error) {
-	old, ok := tx.lookup(kind, uuid)
+// Put validates and stages a replacement of the object of o's kind with that uuid, completing
+// o in place as Create does.
+func (tx *Tx) Put(uuid string, o avi.Object) error {
+	k, err := kindOf(o)
+	if err != nil {
+		return err
+	}
+	old, ok := tx.lookup(k.Kind, uuid)
 	if !ok {
-		return nil, fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
+		return fmt.Errorf("%s %s: %w", k.Kind, uuid, ErrNotFound)
 	}
 	o.GetMeta().UUID = uuid
-	return tx.write(kind, uuid, o, old)
+	return tx.write(k.Kind, uuid, o, old)
 }
 
-func (tx *Tx) write(kind, uuid string, o, old avi.Object) (avi.Object, error) {
+func (tx *Tx) write(kind avi.Kind, uuid string, o, old avi.Object) error {
 	m := o.GetMeta()
-	m.URL = URL(kind, uuid)
+	m.URL = kind.URL(uuid)
 	o.Defaults()
 	if p, ok := o.(avi.Preparer); ok {
 		if err := p.Prepare(old); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if other, ok := tx.ByName(kind, m.Name); ok && other != uuid {
-		return nil, fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
+		return fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
 	}
 	if keyed, ok := o.(avi.Keyed); ok {
 		for field, v := range keyed.UniqueKeys() {
@@ -422,20 +489,20 @@ func (tx *Tx) write(kind, uuid string, o, old avi.Object) (avi.Object, error) {
 				}
 			})
 			if clash != "" {
-				return nil, fmt.Errorf("%s: %q is taken by %s %s: %w", field, v, kind, clash, ErrConflict)
+				return fmt.Errorf("%s: %q is taken by %s %s: %w", field, v, kind, clash, ErrConflict)
 			}
 		}
 	}
 	for _, r := range o.Refs() {
 		resolved, err := tx.resolve(r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		*r.Value = resolved
 	}
 	m.LastModified = fmt.Sprint(tx.s.now().UnixMicro())
-	tx.stage(kind, uuid, o)
-	return clone(kind, o), nil
+	tx.stage(kind, uuid, clone(o))
+	return nil
 }
 
 // resolve turns a reference given as /api/kind/uuid, /api/kind?name=NAME or a full URL ending
@@ -450,17 +517,17 @@ func (tx *Tx) resolve(r avi.Ref) (string, error) {
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
 	}
 	parts := strings.Split(strings.TrimPrefix(u.Path, "/api/"), "/")
-	if parts[0] != r.Kind {
+	if parts[0] != string(r.Kind) {
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q refers to a %s, want a %s", *r.Value, parts[0], r.Kind)}
 	}
 	switch {
 	case len(parts) == 2 && parts[1] != "":
 		if _, ok := tx.lookup(r.Kind, parts[1]); ok {
-			return URL(r.Kind, parts[1]), nil
+			return r.Kind.URL(parts[1]), nil
 		}
 	case len(parts) == 1 && u.Query().Get("name") != "":
 		if id, ok := tx.ByName(r.Kind, u.Query().Get("name")); ok {
-			return URL(r.Kind, id), nil
+			return r.Kind.URL(id), nil
 		}
 	default:
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
@@ -469,14 +536,14 @@ func (tx *Tx) resolve(r avi.Ref) (string, error) {
 }
 
 // Referrers lists the objects referring to kind/uuid, as "kind name".
-func (tx *Tx) Referrers(kind, uuid string) []string {
-	target := URL(kind, uuid)
+func (tx *Tx) Referrers(kind avi.Kind, uuid string) []string {
+	target := kind.URL(uuid)
 	var out []string
 	for _, k := range avi.Kinds {
-		tx.each(k.Name, func(_ string, o avi.Object) {
+		tx.each(k.Kind, func(_ string, o avi.Object) {
 			for _, r := range o.Refs() {
 				if *r.Value == target {
-					out = append(out, k.Name+" "+o.GetMeta().Name)
+					out = append(out, string(k.Kind)+" "+o.GetMeta().Name)
 					return
 				}
 			}
@@ -487,7 +554,7 @@ func (tx *Tx) Referrers(kind, uuid string) []string {
 }
 
 // Delete stages the removal of an object nothing refers to.
-func (tx *Tx) Delete(kind, uuid string) error {
+func (tx *Tx) Delete(kind avi.Kind, uuid string) error {
 	if _, ok := tx.lookup(kind, uuid); !ok {
 		return fmt.Errorf("%s %s: %w", kind, uuid, ErrNotFound)
 	}

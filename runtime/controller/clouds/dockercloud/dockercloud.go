@@ -151,15 +151,14 @@ type target struct {
 // dockerClouds reads the Docker clouds and their hosts' targets, by cloud uuid and host address.
 func (m *Manager) dockerClouds() map[string]map[string]target {
 	out := map[string]map[string]target{}
-	for _, o := range m.Store.List("cloud") {
-		c := o.(*avi.Cloud)
+	for _, c := range store.List[*avi.Cloud](m.Store) {
 		if c.Vtype != avi.CloudDocker || c.DockerConfiguration == nil {
 			continue
 		}
 		userRef, hosts := c.SEHosts()
 		var user, key string
-		if u, err := m.Store.Get("cloudconnectoruser", store.UUIDOf(userRef)); err == nil {
-			user, key = u.GetMeta().Name, u.(*avi.CloudConnectorUser).PrivateKey
+		if u, err := store.Get[*avi.CloudConnectorUser](m.Store, store.UUIDOf(userRef)); err == nil {
+			user, key = u.Name, u.PrivateKey
 		}
 		ts := map[string]target{}
 		for _, h := range hosts {
@@ -341,7 +340,7 @@ func (c *cloudRunner) sync() {
 	}
 	c.mu.Unlock()
 
-	mapper := &mapping.Mapper{CloudRef: store.URL("cloud", c.uuid)}
+	mapper := &mapping.Mapper{CloudRef: avi.KindCloud.URL(c.uuid)}
 	results := mapper.Map(hosts)
 	groups := make([]orchsync.Group, 0, len(results))
 	for _, r := range results {

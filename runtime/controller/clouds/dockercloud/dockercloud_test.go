@@ -139,18 +139,19 @@ func newEnv(t *testing.T, hosts ...string) *env {
 	e := &env{t: t, st: st, conn: conn}
 	err = st.Update(func(tx *store.Tx) error {
 		p := &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}
-		if _, err := tx.Create("applicationprofile", p); err != nil {
+		if err := tx.Create(p); err != nil {
 			return err
 		}
 		u := &avi.CloudConnectorUser{Meta: avi.Meta{Name: "aviuser"}, PrivateKey: privateKey(t)}
-		if _, err := tx.Create("cloudconnectoruser", u); err != nil {
+		if err := tx.Create(u); err != nil {
 			return err
 		}
-		c, err := tx.Create("cloud", e.cloudObject(hosts...))
-		if err == nil {
-			e.cloud = c.GetMeta().UUID
+		c := e.cloudObject(hosts...)
+		if err := tx.Create(c); err != nil {
+			return err
 		}
-		return err
+		e.cloud = c.UUID
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func (e *env) cloudObject(hosts ...string) *avi.Cloud {
 func (e *env) setHosts(hosts ...string) {
 	e.t.Helper()
 	c := e.cloudObject(hosts...)
-	if _, err := e.st.Put("cloud", e.cloud, c); err != nil {
+	if err := e.st.Put(e.cloud, c); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -204,12 +205,12 @@ func (e *env) within(what string, cond func() bool) {
 
 // members lists a pool's servers as ip:port, or "gone".
 func (e *env) members(pool string) string {
-	o, err := e.st.GetByName("pool", pool)
+	p, err := store.GetByName[*avi.Pool](e.st, pool)
 	if err != nil {
 		return "gone"
 	}
 	var out []string
-	for _, s := range o.(*avi.Pool).Servers {
+	for _, s := range p.Servers {
 		out = append(out, fmt.Sprintf("%s:%d", s.IP.Addr, s.Port))
 	}
 	return strings.Join(out, " ")
@@ -234,23 +235,22 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	e.start()
 
 	e.within("web's VS with both containers", func() bool { return e.members("web-9081") == hostA+":18080 "+hostB+":18080" })
-	o, err := e.st.GetByName("virtualservice", "web-9081")
+	vs, err := store.GetByName[*avi.VirtualService](e.st, "web-9081")
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := o.(*avi.VirtualService)
-	if vs.CreatedBy != Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != store.URL("cloud", e.cloud) {
+	if vs.CreatedBy != Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != avi.KindCloud.URL(e.cloud) {
 		t.Errorf("web's VS: %+v", vs)
 	}
 	e.within("status synced", func() bool {
 		st, _ := e.m.Status(e.cloud)
 		return st.State == "SYNCED" && len(st.Hosts) == 2 && st.Hosts[0].State == HostConnected && st.Hosts[0].Containers == 1 && st.VirtualServices == 1
 	})
-	u, _ := e.st.GetByName("cloudconnectoruser", "aviuser")
+	u, _ := store.GetByName[*avi.CloudConnectorUser](e.st, "aviuser")
 	e.conn.mu.Lock()
 	got := slices.Clone(e.conn.users)
 	e.conn.mu.Unlock()
-	if len(got) < 2 || got[0] != "aviuser "+u.(*avi.CloudConnectorUser).PrivateKey {
+	if len(got) < 2 || got[0] != "aviuser "+u.PrivateKey {
 		t.Errorf("connected as %v, want the cloud's SSH user and key", got)
 	}
 
@@ -263,7 +263,7 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	unhealthy.Health = "unhealthy"
 	a.set(unhealthy)
 	e.within("web-1 unhealthy leaves", func() bool { return e.members("web-9081") == "" })
-	if _, err := e.st.GetByName("virtualservice", "web-9081"); err != nil {
+	if _, err := store.GetByName[*avi.VirtualService](e.st, "web-9081"); err != nil {
 		t.Errorf("a service whose containers are all down lost its VS: %v", err)
 	}
 	healthy := ctr("web-1", 18080, label(9081))
@@ -293,7 +293,7 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	a.set()
 	b.set()
 	e.within("web's objects removed", func() bool {
-		_, err := e.st.GetByName("virtualservice", "web-9081")
+		_, err := store.GetByName[*avi.VirtualService](e.st, "web-9081")
 		return errors.Is(err, store.ErrNotFound) && e.members("web-9081") == "gone"
 	})
 }
@@ -392,11 +392,11 @@ func TestHostNotReadYetKeepsServicesAndCloudRemovalDeletesThem(t *testing.T) {
 	// The cloud stops being a Docker cloud: everything it made goes.
 	c := e.cloudObject(hostA, hostB)
 	c.Vtype = avi.CloudNone
-	if _, err := e.st.Put("cloud", e.cloud, c); err != nil {
+	if err := e.st.Put(e.cloud, c); err != nil {
 		t.Fatal(err)
 	}
 	e.within("objects deleted", func() bool {
-		for _, kind := range []string{"virtualservice", "pool"} {
+		for _, kind := range []avi.Kind{avi.KindVirtualService, avi.KindPool} {
 			for _, o := range e.st.List(kind) {
 				if strings.HasPrefix(orchsync.CreatedBy(o), Owner(e.cloud)) {
 					return false

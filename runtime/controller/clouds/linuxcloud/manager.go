@@ -209,15 +209,14 @@ func (m *Manager) Run(ctx context.Context) {
 // first cloud's (clouds by name).
 func (m *Manager) targets() map[string]target {
 	out := map[string]target{}
-	for _, o := range m.cfg.Store.List("cloud") {
-		c := o.(*avi.Cloud)
+	for _, c := range store.List[*avi.Cloud](m.cfg.Store) {
 		userRef, hosts := c.SEHosts()
 		if len(hosts) == 0 {
 			continue
 		}
 		var user, key string
-		if u, err := m.cfg.Store.Get("cloudconnectoruser", store.UUIDOf(userRef)); err == nil {
-			user, key = u.GetMeta().Name, u.(*avi.CloudConnectorUser).PrivateKey
+		if u, err := store.Get[*avi.CloudConnectorUser](m.cfg.Store, store.UUIDOf(userRef)); err == nil {
+			user, key = u.Name, u.PrivateKey
 		}
 		for _, h := range hosts {
 			if _, dup := out[h.HostIP.Addr]; !dup {

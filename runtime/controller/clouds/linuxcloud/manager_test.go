@@ -209,11 +209,10 @@ func newHarness(t *testing.T, hosts ...string) *harness {
 	h := &harness{st: st, keys: &fakeKeys{}, logs: &syncBuffer{}, waits: make(chan time.Duration), release: make(chan struct{})}
 	h.ssh = &fakeSSH{hosts: map[string]*fakeHost{}, statesSeen: map[string][]string{}}
 	h.ctl = &fakeController{ssh: h.ssh, revoked: map[string]bool{}, ready: map[string]bool{}}
-	ccu, err := st.Create("cloudconnectoruser", &avi.CloudConnectorUser{Meta: avi.Meta{Name: "ops"}})
-	if err != nil {
+	h.key = &avi.CloudConnectorUser{Meta: avi.Meta{Name: "ops"}}
+	if err := st.Create(h.key); err != nil {
 		t.Fatal(err)
 	}
-	h.key = ccu.(*avi.CloudConnectorUser)
 	h.m = New(Config{Store: st, Dialer: h.ssh, HostKeys: h.keys, Controller: h.ctl, SysintPort: 8443,
 		Logger: slog.New(slog.NewTextHandler(h.logs, nil))})
 	h.ssh.m = h.m
@@ -235,11 +234,11 @@ func newHarness(t *testing.T, hosts ...string) *harness {
 			return ctx.Err()
 		}
 	}
-	c, err := st.Create("cloud", h.cloudObject(hosts))
-	if err != nil {
+	c := h.cloudObject(hosts)
+	if err := st.Create(c); err != nil {
 		t.Fatal(err)
 	}
-	h.cloud = c.GetMeta().UUID
+	h.cloud = c.UUID
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -264,18 +263,18 @@ func (h *harness) cloudObject(hosts []string) *avi.Cloud {
 
 func (h *harness) setHosts(t *testing.T, hosts ...string) {
 	t.Helper()
-	if _, err := h.st.Put("cloud", h.cloud, h.cloudObject(hosts)); err != nil {
+	if err := h.st.Put(h.cloud, h.cloudObject(hosts)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (h *harness) status(t *testing.T, addr string) HostStatus {
 	t.Helper()
-	c, err := h.st.Get("cloud", h.cloud)
+	c, err := store.Get[*avi.Cloud](h.st, h.cloud)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range h.m.Hosts(c.(*avi.Cloud)) {
+	for _, s := range h.m.Hosts(c) {
 		if s.HostIP.Addr == addr {
 			return s
 		}
@@ -443,22 +442,24 @@ func TestDockerCloudHostsGetSEs(t *testing.T) {
 	h := newHarness(t)
 	docker := &avi.Cloud{Meta: avi.Meta{Name: "docker"}, Vtype: avi.CloudDocker, DockerConfiguration: &avi.DockerConfiguration{
 		SSHUserRef: "/api/cloudconnectoruser?name=ops", Hosts: []avi.LinuxHost{{HostIP: avi.IPAddr{Addr: "198.51.100.20", Type: "V4"}}}}}
-	c, err := h.st.Create("cloud", docker)
-	if err != nil {
+	if err := h.st.Create(docker); err != nil {
 		t.Fatal(err)
 	}
-	hosts := h.m.Hosts(c.(*avi.Cloud))
+	hosts := h.m.Hosts(docker)
 	if len(hosts) != 1 || hosts[0].HostIP.Addr != "198.51.100.20" {
 		t.Fatalf("the Docker cloud's hosts: %+v", hosts)
 	}
 	waitFor(t, "the Docker cloud's host Ready", func() bool {
-		c, _ := h.st.Get("cloud", c.GetMeta().UUID)
-		hs := h.m.Hosts(c.(*avi.Cloud))
+		c, err := store.Get[*avi.Cloud](h.st, docker.UUID)
+		if err != nil {
+			return false
+		}
+		hs := h.m.Hosts(c)
 		return len(hs) == 1 && hs[0].State == StateReady
 	})
-	none := c.(*avi.Cloud)
+	none := docker
 	none.Vtype = avi.CloudNone
-	if _, err := h.st.Put("cloud", none.UUID, none); err != nil {
+	if err := h.st.Put(none.UUID, none); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the host's SE uninstalled", func() bool {

@@ -147,8 +147,8 @@ func (m *Manager) logger() *slog.Logger {
 
 func (m *Manager) mesosClouds() map[string]*avi.Cloud {
 	out := map[string]*avi.Cloud{}
-	for _, o := range m.Store.List("cloud") {
-		if c := o.(*avi.Cloud); c.Vtype == avi.CloudMesos && c.MesosConfiguration != nil {
+	for _, c := range store.List[*avi.Cloud](m.Store) {
+		if c.Vtype == avi.CloudMesos && c.MesosConfiguration != nil {
 			out[c.UUID] = c
 		}
 	}
@@ -173,7 +173,7 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 		return nil, err
 	}
 	uuid := cloud.UUID
-	mapper := &mapping.Mapper{CloudRef: store.URL("cloud", uuid), Resolve: m.Resolve}
+	mapper := &mapping.Mapper{CloudRef: avi.KindCloud.URL(uuid), Resolve: m.Resolve}
 	w := &marathon.Watcher{
 		Source: client, Logger: log, Debounce: m.Debounce,
 		SyncInterval: time.Duration(cloud.MesosConfiguration.AppSyncFrequency) * time.Second,

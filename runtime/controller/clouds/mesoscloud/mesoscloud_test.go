@@ -36,16 +36,17 @@ func newEnv(t *testing.T) *env {
 	var cloud string
 	err = st.Update(func(tx *store.Tx) error {
 		for _, p := range []avi.ApplicationProfile{{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}, {Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}} {
-			if _, err := tx.Create("applicationprofile", &p); err != nil {
+			if err := tx.Create(&p); err != nil {
 				return err
 			}
 		}
-		c, err := tx.Create("cloud", &avi.Cloud{Meta: avi.Meta{Name: "mesos"}, Vtype: avi.CloudMesos, MesosConfiguration: &avi.MesosConfiguration{
-			MarathonConfigurations: []avi.MarathonConfiguration{{MarathonURL: mar.URL}}}})
-		if err == nil {
-			cloud = c.GetMeta().UUID
+		c := &avi.Cloud{Meta: avi.Meta{Name: "mesos"}, Vtype: avi.CloudMesos, MesosConfiguration: &avi.MesosConfiguration{
+			MarathonConfigurations: []avi.MarathonConfiguration{{MarathonURL: mar.URL}}}}
+		if err := tx.Create(c); err != nil {
+			return err
 		}
-		return err
+		cloud = c.UUID
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,19 +77,19 @@ func (e *env) within(what string, cond func() bool) {
 }
 
 func (e *env) vs(name string) *avi.VirtualService {
-	o, err := e.st.GetByName("virtualservice", name)
+	vs, err := store.GetByName[*avi.VirtualService](e.st, name)
 	if err != nil {
 		return nil
 	}
-	return o.(*avi.VirtualService)
+	return vs
 }
 
 func (e *env) pool(name string) *avi.Pool {
-	o, err := e.st.GetByName("pool", name)
+	p, err := store.GetByName[*avi.Pool](e.st, name)
 	if err != nil {
 		return nil
 	}
-	return o.(*avi.Pool)
+	return p
 }
 
 func (e *env) addApp(def string) {
@@ -113,13 +114,13 @@ func TestAppsBecomeVirtualServicesAndFollowMarathon(t *testing.T) {
 	})
 	vs, pool := e.vs("foo-10019"), e.pool("foo-10019")
 	owner := Owner(e.cloud) + "/foo"
-	if vs.CreatedBy != owner || pool.CreatedBy != owner || vs.Services[0].Port != 10019 || vs.CloudRef != store.URL("cloud", e.cloud) ||
-		vs.PoolRef != store.URL("pool", pool.UUID) {
+	if vs.CreatedBy != owner || pool.CreatedBy != owner || vs.Services[0].Port != 10019 || vs.CloudRef != avi.KindCloud.URL(e.cloud) ||
+		vs.PoolRef != avi.KindPool.URL(pool.UUID) {
 		t.Errorf("virtual service %+v, pool %+v", vs, pool)
 	}
 	for _, ref := range pool.HealthMonitorRefs {
-		hm, _ := e.st.Get("healthmonitor", ref[strings.LastIndex(ref, "/")+1:])
-		if hm == nil || hm.(*avi.HealthMonitor).CreatedBy != owner {
+		hm, err := store.Get[*avi.HealthMonitor](e.st, store.UUIDOf(ref))
+		if err != nil || hm.CreatedBy != owner {
 			t.Errorf("health monitor %s: %+v", ref, hm)
 		}
 	}
@@ -164,9 +165,9 @@ func TestAppsBecomeVirtualServicesAndFollowMarathon(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.within("the deleted app's objects to go", func() bool { return e.vs("foo-10019") == nil && e.pool("foo-10019") == nil })
-	for _, o := range e.st.List("healthmonitor") {
-		if strings.HasSuffix(o.(*avi.HealthMonitor).CreatedBy, ":/foo") {
-			t.Errorf("health monitor %s of the deleted app stayed", o.GetMeta().Name)
+	for _, hm := range store.List[*avi.HealthMonitor](e.st) {
+		if strings.HasSuffix(hm.CreatedBy, ":/foo") {
+			t.Errorf("health monitor %s of the deleted app stayed", hm.Name)
 		}
 	}
 }
@@ -174,11 +175,11 @@ func TestAppsBecomeVirtualServicesAndFollowMarathon(t *testing.T) {
 func TestTakenPortsAndNamesAreRefusedPerApp(t *testing.T) {
 	e := newEnv(t)
 	// The operator's own service holds port 10100 on every SE.
-	if _, err := e.st.Create("virtualservice", &avi.VirtualService{Meta: avi.Meta{Name: "operator"}, Services: []avi.Service{{Port: 10100}}}); err != nil {
+	if err := e.st.Create(&avi.VirtualService{Meta: avi.Meta{Name: "operator"}, Services: []avi.Service{{Port: 10100}}}); err != nil {
 		t.Fatal(err)
 	}
 	// ... and a pool named as an app's would be.
-	if _, err := e.st.Create("pool", &avi.Pool{Meta: avi.Meta{Name: "named-10101"}}); err != nil {
+	if err := e.st.Create(&avi.Pool{Meta: avi.Meta{Name: "named-10101"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.addApp(`{"id": "/clash", "instances": 1, "portDefinitions": [{"port": 10100, "protocol": "tcp"}]}`)
@@ -206,20 +207,19 @@ func TestCloudNoLongerMesosTakesItsObjects(t *testing.T) {
 	e := newEnv(t)
 	e.addApp(`{"id": "/web", "instances": 2, "portDefinitions": [{"port": 10200, "protocol": "tcp", "name": "http"}]}`)
 	e.within("the app's service", func() bool { return e.vs("web-10200") != nil })
-	c, err := e.st.Get("cloud", e.cloud)
+	cloud, err := store.Get[*avi.Cloud](e.st, e.cloud)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloud := c.(*avi.Cloud)
 	cloud.Vtype, cloud.MesosConfiguration = avi.CloudNone, nil
-	if _, err := e.st.Put("cloud", e.cloud, cloud); err != nil {
+	if err := e.st.Put(e.cloud, cloud); err != nil {
 		t.Fatal(err)
 	}
 	e.within("the cloud's objects to go", func() bool { return e.vs("web-10200") == nil && e.pool("web-10200") == nil })
 	if _, ok := e.m.Status(e.cloud); ok {
 		t.Error("a cloud that is no longer Mesos still has a status")
 	}
-	if n := len(e.st.List("virtualservice")); n != 0 {
+	if n := len(store.List[*avi.VirtualService](e.st)); n != 0 {
 		t.Errorf("%d virtual services left", n)
 	}
 }

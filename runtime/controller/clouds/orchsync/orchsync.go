@@ -61,11 +61,12 @@ type Options struct {
 
 // kinds in the order they are written; deletion goes the other way, so that nothing is
 // deleted while still referred to.
-var kinds = []string{"healthmonitor", "pool", "virtualservice"}
+var kinds = []avi.Kind{avi.KindHealthMonitor, avi.KindPool, avi.KindVirtualService}
 
 // owned is an object an integration made.
 type owned struct {
-	kind, uuid, name string
+	kind       avi.Kind
+	uuid, name string
 }
 
 // Sync makes the store hold what groups map to: the objects of each group are created, replaced
@@ -164,7 +165,7 @@ func sortIssues(is []Issue) {
 func countVS(objs []owned) int {
 	n := 0
 	for _, o := range objs {
-		if o.kind == "virtualservice" {
+		if o.kind == avi.KindVirtualService {
 			n++
 		}
 	}
@@ -174,9 +175,9 @@ func countVS(objs []owned) int {
 // ownedByKey lists owner's objects by group key.
 func ownedByKey(st *store.Store, owner string) map[string][]owned {
 	out := map[string][]owned{}
-	st.View(func(_ int64, objs func(string) []avi.Object) {
+	st.View(func(v store.View) {
 		for _, kind := range kinds {
-			for _, o := range objs(kind) {
+			for _, o := range v.List(kind) {
 				if key, ok := strings.CutPrefix(CreatedBy(o), owner); ok {
 					out[key] = append(out[key], owned{kind, o.GetMeta().UUID, o.GetMeta().Name})
 				}
@@ -190,30 +191,30 @@ func ownedByKey(st *store.Store, owner string) map[string][]owned {
 // differ, and the group's objects it no longer maps to deleted.
 func writeGroup(st *store.Store, maker string, g Group, had []owned) error {
 	type write struct {
-		kind string
+		kind avi.Kind
 		o    avi.Object
 	}
 	var objs []write
 	for _, o := range g.HealthMonitors {
 		o.CreatedBy = maker
-		objs = append(objs, write{"healthmonitor", o})
+		objs = append(objs, write{avi.KindHealthMonitor, o})
 	}
 	for _, o := range g.Pools {
 		o.CreatedBy = maker
-		objs = append(objs, write{"pool", o})
+		objs = append(objs, write{avi.KindPool, o})
 	}
 	for _, o := range g.VirtualServices {
 		o.CreatedBy = maker
-		objs = append(objs, write{"virtualservice", o})
+		objs = append(objs, write{avi.KindVirtualService, o})
 	}
 	return st.Update(func(tx *store.Tx) error {
-		keep := map[string]bool{}
+		keep := map[owned]bool{} // by kind and name
 		for _, w := range objs {
 			name := w.o.GetMeta().Name
-			keep[w.kind+" "+name] = true
+			keep[owned{kind: w.kind, name: name}] = true
 			id, exists := tx.ByName(w.kind, name)
 			if !exists {
-				if _, err := tx.Create(w.kind, w.o); err != nil {
+				if err := tx.Create(w.o); err != nil {
 					return fmt.Errorf("%s %s: %w", w.kind, name, err)
 				}
 				continue
@@ -228,13 +229,13 @@ func writeGroup(st *store.Store, maker string, g Group, had []owned) error {
 			if same(tx, w.kind, cur, w.o) {
 				continue
 			}
-			if _, err := tx.Put(w.kind, id, w.o); err != nil {
+			if err := tx.Put(id, w.o); err != nil {
 				return fmt.Errorf("%s %s: %w", w.kind, name, err)
 			}
 		}
 		var stale []owned
 		for _, o := range had {
-			if !keep[o.kind+" "+o.name] {
+			if !keep[owned{kind: o.kind, name: o.name}] {
 				stale = append(stale, o)
 			}
 		}
@@ -245,15 +246,15 @@ func writeGroup(st *store.Store, maker string, g Group, had []owned) error {
 // same reports whether writing want over cur would change nothing (no write, so no push to the
 // SEs): want's references are compared in the stored form (by uuid), and the fields the store
 // sets are ignored.
-func same(tx *store.Tx, kind string, cur, want avi.Object) bool {
-	k, _ := avi.KindByName(kind)
+func same(tx *store.Tx, kind avi.Kind, cur, want avi.Object) bool {
+	k, _ := kind.Info()
 	w := k.New()
 	data, err := json.Marshal(want)
 	if err != nil || json.Unmarshal(data, w) != nil {
 		return false
 	}
 	for _, r := range w.Refs() {
-		name, ok := strings.CutPrefix(*r.Value, "/api/"+r.Kind+"?name=")
+		name, ok := strings.CutPrefix(*r.Value, r.Kind.NameRef(""))
 		if !ok {
 			continue
 		}
@@ -261,7 +262,7 @@ func same(tx *store.Tx, kind string, cur, want avi.Object) bool {
 		if !found {
 			return false
 		}
-		*r.Value = store.URL(r.Kind, id)
+		*r.Value = r.Kind.URL(id)
 	}
 	wm, cm := w.GetMeta(), cur.GetMeta()
 	wm.UUID, wm.URL, wm.LastModified = cm.UUID, cm.URL, cm.LastModified
@@ -296,9 +297,9 @@ type portUser struct {
 
 func portIndex(st *store.Store) ports {
 	idx := ports{}
-	st.View(func(_ int64, objs func(string) []avi.Object) {
-		for _, o := range objs("virtualservice") {
-			if vs := o.(*avi.VirtualService); vs.IsEnabled() {
+	st.View(func(v store.View) {
+		for _, vs := range store.List[*avi.VirtualService](v) {
+			if vs.IsEnabled() {
 				idx.add(vs, vs.CreatedBy)
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/avi-init/avi-init/model/avi"
-	"github.com/avi-init/avi-init/model/proxylabel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -19,7 +18,7 @@ func newStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	p := &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}
-	if _, err := st.Create("applicationprofile", p); err != nil {
+	if err := st.Create(p); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -32,14 +31,14 @@ func group(key string, port int, members ...int) Group {
 		pool.Servers = append(pool.Servers, avi.Server{IP: avi.IPAddr{Addr: "192.0.2.1", Type: "V4"}, Port: m})
 	}
 	vs := &avi.VirtualService{Meta: avi.Meta{Name: key}, Services: []avi.Service{{Port: port}},
-		PoolRef: proxylabel.Ref("pool", key), ApplicationProfileRef: proxylabel.Ref("applicationprofile", avi.SystemL4), EastWestPlacement: true}
+		PoolRef: avi.KindPool.NameRef(key), ApplicationProfileRef: avi.KindApplicationProfile.NameRef(avi.SystemL4), EastWestPlacement: true}
 	if err := errors.Join(avi.Complete(pool), avi.Complete(vs)); err != nil {
 		panic(err)
 	}
 	return Group{Key: key, VirtualServices: []*avi.VirtualService{vs}, Pools: []*avi.Pool{pool}}
 }
 
-func names(st *store.Store, kind string) []string {
+func names(st *store.Store, kind avi.Kind) []string {
 	var out []string
 	for _, o := range st.List(kind) {
 		out = append(out, o.GetMeta().Name+"<"+CreatedBy(o)+">")
@@ -54,7 +53,7 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	if rep.VirtualServices != 2 || len(rep.Errors) != 0 {
 		t.Fatalf("first sync: %+v", rep)
 	}
-	if got := strings.Join(names(st, "virtualservice"), " "); got != "a<docker:c1:a> b<docker:c1:b>" {
+	if got := strings.Join(names(st, avi.KindVirtualService), " "); got != "a<docker:c1:a> b<docker:c1:b>" {
 		t.Fatalf("virtual services %s", got)
 	}
 	// The same groups again write nothing: no version change, no push to the SEs.
@@ -65,17 +64,17 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	}
 	// A member change rewrites a's pool only; b, gone, takes its objects with it.
 	Sync(st, owner, []Group{group("a", 9001, 8001, 8003)}, Options{})
-	o, err := st.GetByName("pool", "a")
-	if err != nil || len(o.(*avi.Pool).Servers) != 2 {
-		t.Fatalf("pool a %+v %v", o, err)
+	p, err := store.GetByName[*avi.Pool](st, "a")
+	if err != nil || len(p.Servers) != 2 {
+		t.Fatalf("pool a %+v %v", p, err)
 	}
-	if got := strings.Join(names(st, "pool"), " "); got != "a<docker:c1:a>" {
+	if got := strings.Join(names(st, avi.KindPool), " "); got != "a<docker:c1:a>" {
 		t.Errorf("pools after b went: %s", got)
 	}
 	// Another owner's objects are never touched by this one's sync.
 	Sync(st, "marathon:c2:", []Group{group("m", 9100, 8100)}, Options{})
 	Sync(st, owner, nil, Options{})
-	if got := strings.Join(names(st, "virtualservice"), " "); got != "m<marathon:c2:m>" {
+	if got := strings.Join(names(st, avi.KindVirtualService), " "); got != "m<marathon:c2:m>" {
 		t.Errorf("after the owner's last group went: %s", got)
 	}
 	// A partial sync (a host not read yet) keeps what it does not see.
@@ -83,12 +82,12 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	if rep := Sync(st, owner, nil, Options{Partial: true}); rep.VirtualServices != 1 {
 		t.Errorf("a partial sync counts %d virtual services, want a's one kept", rep.VirtualServices)
 	}
-	if _, err := st.GetByName("virtualservice", "a"); err != nil {
+	if _, err := store.GetByName[*avi.VirtualService](st, "a"); err != nil {
 		t.Errorf("a partial sync deleted what it did not see: %v", err)
 	}
 	Sync(st, owner, nil, Options{})
-	if err := RemoveAll(st, "marathon:c2:"); err != nil || len(st.List("pool")) != 0 {
-		t.Errorf("RemoveAll: %v, pools %v", err, names(st, "pool"))
+	if err := RemoveAll(st, "marathon:c2:"); err != nil || len(store.List[*avi.Pool](st)) != 0 {
+		t.Errorf("RemoveAll: %v, pools %v", err, names(st, avi.KindPool))
 	}
 }
 
@@ -99,10 +98,10 @@ func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 
 	// An operator's service on 9002, a container's published host port on 9003.
 	op := group("operator", 9002, 8000)
-	if _, err := st.Create("pool", op.Pools[0]); err != nil {
+	if err := st.Create(op.Pools[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Create("virtualservice", op.VirtualServices[0]); err != nil {
+	if err := st.Create(op.VirtualServices[0]); err != nil {
 		t.Fatal(err)
 	}
 	reserved := []Reserved{{Port: 9003, Holder: "the published port of container web-1 on host 192.0.2.7"}}
@@ -127,7 +126,7 @@ func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 		t.Errorf("virtual services counted %d, want 2 (a kept, d new)", rep.VirtualServices)
 	}
 	for _, name := range []string{"a", "d"} {
-		if _, err := st.GetByName("virtualservice", name); err != nil {
+		if _, err := store.GetByName[*avi.VirtualService](st, name); err != nil {
 			t.Errorf("virtual service %s: %v", name, err)
 		}
 	}

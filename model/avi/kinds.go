@@ -1,0 +1,102 @@
+package avi
+
+import (
+	"errors"
+	"net/url"
+	"reflect"
+)
+
+// Kind is an object type of the API: the <kind> of /api/<kind>/<uuid>, the prefix of its
+// objects' uuids and the store's bucket. Code names kinds only by these constants.
+type Kind string
+
+// The object kinds; each has its entry in Kinds.
+const (
+	KindSystemConfiguration Kind = "systemconfiguration"
+	KindUser                Kind = "user"
+	KindCloudConnectorUser  Kind = "cloudconnectoruser"
+	KindCloud               Kind = "cloud"
+	KindApplicationProfile  Kind = "applicationprofile"
+	KindHealthMonitor       Kind = "healthmonitor"
+	KindPool                Kind = "pool"
+	KindVirtualService      Kind = "virtualservice"
+	KindServiceEngine       Kind = "serviceengine"
+	KindJoinToken           Kind = "jointoken"
+)
+
+// KindInfo is what the API and the store know of a kind.
+type KindInfo struct {
+	Kind Kind
+	// New makes an empty object; its type is the kind's (KindOf).
+	New func() Object
+	// Singleton kinds have exactly one object, created at first boot.
+	Singleton bool
+	// Internal kinds are created by the controller itself (service engines): the API may read
+	// and delete them, not create or change them.
+	Internal bool
+}
+
+// Kinds is every object type, in the order an export lists them (referenced before referring).
+// A new kind is a constant above and one entry here.
+var Kinds = []KindInfo{
+	{Kind: KindSystemConfiguration, New: func() Object { return &SystemConfiguration{} }, Singleton: true},
+	{Kind: KindUser, New: func() Object { return &User{} }},
+	{Kind: KindCloudConnectorUser, New: func() Object { return &CloudConnectorUser{} }},
+	{Kind: KindCloud, New: func() Object { return &Cloud{} }},
+	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }},
+	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }},
+	{Kind: KindPool, New: func() Object { return &Pool{} }},
+	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }},
+	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true},
+	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true},
+}
+
+// ErrUnknownKind is returned for an object type the API does not have.
+var ErrUnknownKind = errors.New("unknown object type")
+
+// kindsByType finds a kind from the Go type of its objects.
+var kindsByType = func() map[reflect.Type]Kind {
+	m := make(map[reflect.Type]Kind, len(Kinds))
+	for _, k := range Kinds {
+		m[reflect.TypeOf(k.New())] = k.Kind
+	}
+	return m
+}()
+
+// LookupKind returns the kind a client names (in a path or a reference).
+func LookupKind(name string) (KindInfo, bool) {
+	for _, k := range Kinds {
+		if string(k.Kind) == name {
+			return k, true
+		}
+	}
+	return KindInfo{}, false
+}
+
+// Info returns the kind's entry in Kinds; ok is false for a kind not there.
+func (k Kind) Info() (KindInfo, bool) { return LookupKind(string(k)) }
+
+// KindOf returns the kind of an object; ok is false for a type that is no kind's.
+func KindOf(o Object) (Kind, bool) {
+	k, ok := kindsByType[reflect.TypeOf(o)]
+	return k, ok
+}
+
+// KindFor returns the kind of the objects of type T (such as *Pool). T must be a kind's type:
+// that is the program's own choice, never a client's, so another is a bug and panics.
+func KindFor[T Object]() Kind {
+	k, ok := kindsByType[reflect.TypeFor[T]()]
+	if !ok {
+		panic("avi: " + reflect.TypeFor[T]().String() + " is not an object kind")
+	}
+	return k
+}
+
+// URL is the API path of the object of this kind with that uuid: the stored form of a
+// reference.
+func (k Kind) URL(uuid string) string { return "/api/" + string(k) + "/" + uuid }
+
+// NameRef refers to the object of this kind with that name, as the store resolves it on write.
+func (k Kind) NameRef(name string) string {
+	return "/api/" + string(k) + "?name=" + url.QueryEscape(name)
+}
