@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -254,9 +255,13 @@ func same(tx *store.Tx, kind avi.Kind, cur, want avi.Object) bool {
 		return false
 	}
 	for _, r := range w.Refs() {
-		name, ok := strings.CutPrefix(*r.Value, r.Kind.NameRef(""))
+		escaped, ok := strings.CutPrefix(*r.Value, r.Kind.NameRef(""))
 		if !ok {
 			continue
+		}
+		name, err := url.QueryUnescape(escaped)
+		if err != nil {
+			return false
 		}
 		id, found := tx.ByName(r.Kind, name)
 		if !found {

@@ -91,6 +91,20 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	}
 }
 
+// References by name are escaped (proxylabel, mapping): an object whose name needs escaping is
+// recognised as unchanged too, and not written again on every sync.
+func TestSyncOfANameThatIsEscapedWritesNothingTheSecondTime(t *testing.T) {
+	st := newStore(t)
+	Sync(st, "docker:c1:", []Group{group("web app/1", 9001, 8001)}, Options{})
+	v := st.Version()
+	if rep := Sync(st, "docker:c1:", []Group{group("web app/1", 9001, 8001)}, Options{}); len(rep.Errors) != 0 || rep.VirtualServices != 1 {
+		t.Fatalf("second sync: %+v", rep)
+	}
+	if st.Version() != v {
+		t.Errorf("an unchanged sync moved the store from version %d to %d", v, st.Version())
+	}
+}
+
 func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 	st := newStore(t)
 	const owner = "docker:c1:"
