@@ -3,7 +3,6 @@ package controller
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,9 +15,6 @@ import (
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
-
-// maxBody bounds a request body; a whole configuration import fits.
-const maxBody = 64 << 20
 
 // Handler is the controller's HTTPS handler: UI, login, setup, REST API and metrics.
 func (s *Server) Handler() http.Handler {
@@ -147,21 +143,6 @@ func kindOf(w http.ResponseWriter, r *http.Request) (avi.KindInfo, bool) {
 	return k, ok
 }
 
-// storeError answers with the status an error from the store or the rules calls for.
-func storeError(w http.ResponseWriter, err error) {
-	var fe *avi.FieldError
-	switch {
-	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, fe.Error())
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrReferenced):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
-	}
-}
-
 func redacted(o avi.Object) avi.Object {
 	avi.Redact(o)
 	return o
@@ -219,15 +200,6 @@ func decodeObject(k avi.KindInfo, data []byte) (avi.Object, error) {
 		return nil, &avi.FieldError{Field: "password_hash", Reason: "is read-only: send password"}
 	}
 	return o, nil
-}
-
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "body too large or unreadable")
-		return nil, false
-	}
-	return data, true
 }
 
 func writable(w http.ResponseWriter, k avi.KindInfo) bool {

@@ -6,9 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -170,14 +168,6 @@ func (t *throttle) succeed(addr string) {
 	delete(t.m, addr)
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // credCache remembers recently verified basic-auth credentials for a minute, by a keyed hash,
 // so that API clients using basic auth do not pay a bcrypt comparison on every request.
 type credCache struct {
@@ -280,10 +270,4 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		}
 	}
 	return ss.user, true
-}
-
-func tooMany(w http.ResponseWriter, wait time.Duration) {
-	secs := int(wait.Seconds() + 0.999)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+strconv.Itoa(secs)+" s")
 }

@@ -73,14 +73,6 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 	return err
 }
 
-func prefixField(prefix string, err error) error {
-	var fe *avi.FieldError
-	if errors.As(err, &fe) {
-		return &avi.FieldError{Field: prefix + "." + fe.Field, Reason: fe.Reason}
-	}
-	return err
-}
-
 // setup is POST /api/setup: the wizard's last step. Open only while the controller is not set up.
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	if s.setupComplete() {

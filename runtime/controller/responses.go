@@ -1,0 +1,49 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/store"
+)
+
+// How every handler answers: JSON, never cached; errors as {"error": "..."}.
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with {"error": msg}.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// storeError answers with the status an error from the store or the rules calls for.
+func storeError(w http.ResponseWriter, err error) {
+	var fe *avi.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrReferenced):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// tooMany answers an address the login throttle holds back, saying for how long.
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int(wait.Seconds() + 0.999)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+strconv.Itoa(secs)+" s")
+}
