@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// testdata/inspect.json is `docker inspect` of containers made on Docker 20.10 with
-// internal/testapp: three replicas of a compose service (healthy, unhealthy, stopped), a
+// testdata/inspect.json is `docker inspect` of containers made on Docker 20.10 with a small test
+// application: three replicas of a compose service (healthy, unhealthy, stopped), a
 // north-south front end, one with a broken label and one on the host's network.
 func TestDecodeInspect(t *testing.T) {
 	data, err := os.ReadFile("testdata/inspect.json")
