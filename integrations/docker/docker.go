@@ -17,8 +17,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
-
-	"github.com/avi-init/avi-init/installer/containerspec"
 )
 
 // Engine is what avi-init needs from a container engine.
@@ -27,7 +25,7 @@ type Engine interface {
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	LoadImage(ctx context.Context, tarball io.Reader, progress io.Writer) error
 	Container(ctx context.Context, name string) (*Container, error)
-	Create(ctx context.Context, spec containerspec.Spec) error
+	Create(ctx context.Context, spec ContainerSpec) error
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string, timeout time.Duration) error
 	Remove(ctx context.Context, name string) error
@@ -53,6 +51,21 @@ type Container struct {
 	ExitCode int
 	Labels   map[string]string
 	Started  time.Time
+}
+
+// ContainerSpec is one container, as Create makes it. Its JSON is what a dry run prints.
+type ContainerSpec struct {
+	Name        string            `json:"name"`
+	Image       string            `json:"image"`
+	Cmd         []string          `json:"cmd"`
+	NanoCPUs    int64             `json:"nano_cpus"`
+	MemoryBytes int64             `json:"memory_bytes"`
+	Binds       []string          `json:"binds"` // host:container[:ro]
+	Labels      map[string]string `json:"labels"`
+	CapAdd      []string          `json:"cap_add"`
+	Health      []string          `json:"health_check"` // command the engine runs to report health
+	// RestartAlways is set when no systemd supervises the container.
+	RestartAlways bool `json:"restart_always"`
 }
 
 // MinAPIVersion is the oldest engine API avi-init drives: NanoCPUs limits and health checks need
@@ -155,7 +168,7 @@ func (c *Client) Container(ctx context.Context, name string) (*Container, error)
 
 // Create creates the container described by spec, with every capability dropped but the ones
 // it names, no new privileges, a read-only root file system and host networking.
-func (c *Client) Create(ctx context.Context, spec containerspec.Spec) error {
+func (c *Client) Create(ctx context.Context, spec ContainerSpec) error {
 	cfg := &container.Config{
 		Image:  spec.Image,
 		Cmd:    spec.Cmd,
