@@ -72,7 +72,7 @@ func (f *fakeEngine) Container(_ context.Context, name string) (*docker.Containe
 	}
 	return nil, nil
 }
-func (f *fakeEngine) Create(_ context.Context, s containerspec.Spec) error {
+func (f *fakeEngine) Create(_ context.Context, s docker.ContainerSpec) error {
 	if _, ok := f.containers[s.Name]; ok {
 		return fmt.Errorf("container %s exists", s.Name)
 	}

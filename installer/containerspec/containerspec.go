@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -160,24 +161,9 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// Spec is one container, in terms the Docker package turns into API calls.
-type Spec struct {
-	Name        string            `json:"name"`
-	Image       string            `json:"image"`
-	Cmd         []string          `json:"cmd"`
-	NanoCPUs    int64             `json:"nano_cpus"`
-	MemoryBytes int64             `json:"memory_bytes"`
-	Binds       []string          `json:"binds"` // host:container[:ro]
-	Labels      map[string]string `json:"labels"`
-	CapAdd      []string          `json:"cap_add"`
-	Health      []string          `json:"health_check"` // command the engine runs to report health
-	// RestartAlways is set when no systemd supervises the container.
-	RestartAlways bool `json:"restart_always"`
-}
-
 // Spec returns the container for these settings. hash identifies the settings and is kept as a
 // label, so a re-run can tell whether the running container is current.
-func (s Settings) Spec(hash string) Spec {
+func (s Settings) Spec(hash string) docker.ContainerSpec {
 	if s.Role == RoleSE {
 		return s.seSpec(hash)
 	}
@@ -196,8 +182,8 @@ func (s Settings) Spec(hash string) Spec {
 // spec is the container every role gets: its sizes as limits, its directories, its labels, and,
 // of the capabilities, NET_BIND_SERVICE (both roles bind ports, possibly below 1024) and the
 // role's own.
-func (s Settings) spec(hash string, cmd, health, caps []string) Spec {
-	return Spec{
+func (s Settings) spec(hash string, cmd, health, caps []string) docker.ContainerSpec {
+	return docker.ContainerSpec{
 		Name:        ContainerName(s.Role),
 		Image:       s.Image,
 		Cmd:         cmd,
@@ -224,7 +210,7 @@ func (s Settings) binds() []string {
 }
 
 // seSpec is the service engine's container: it joins the controller on its sysint port.
-func (s Settings) seSpec(hash string) Spec {
+func (s Settings) seSpec(hash string) docker.ContainerSpec {
 	cmd := []string{RoleSE, "--data", DataMount,
 		"--controller", net.JoinHostPort(s.ControllerIP, strconv.Itoa(s.SysintPort)),
 		"--join-token-file", DataMount + "/" + contract.JoinTokenFile}

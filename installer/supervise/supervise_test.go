@@ -39,7 +39,7 @@ func (f *fakeEngine) LoadImage(context.Context, io.Reader, io.Writer) error {
 	return errors.New("not used")
 }
 func (f *fakeEngine) Container(context.Context, string) (*docker.Container, error) { return nil, nil }
-func (f *fakeEngine) Create(_ context.Context, s containerspec.Spec) error {
+func (f *fakeEngine) Create(_ context.Context, s docker.ContainerSpec) error {
 	f.record("create " + s.Name + " cpus=" + map[bool]string{true: "ok", false: "wrong"}[s.NanoCPUs == 2e9])
 	return nil
 }

@@ -1,22 +1,14 @@
 package docker
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
 )
 
-// testdata/inspect.json is `docker inspect` of containers made on Docker 20.10 with
-// internal/testapp: three replicas of a compose service (healthy, unhealthy, stopped), a
+// testdata/inspect.json is `docker inspect` of containers made on Docker 20.10 with a small test
+// application: three replicas of a compose service (healthy, unhealthy, stopped), a
 // north-south front end, one with a broken label and one on the host's network.
 func TestDecodeInspect(t *testing.T) {
 	data, err := os.ReadFile("testdata/inspect.json")
@@ -85,107 +77,6 @@ func TestReachableAt(t *testing.T) {
 		if got := (PublishedPort{HostIP: c.hostIP}).ReachableAt(v4); got != c.want {
 			t.Errorf("%q at %s: %v", c.hostIP, v4, got)
 		}
-	}
-}
-
-// fakeEngine answers the client's version negotiation and streams events to the one watch,
-// then ends the stream or waits for the client to leave.
-type fakeEngine struct {
-	*httptest.Server
-	query chan string
-}
-
-func newFakeEngine(t *testing.T, events []string, hold bool) *fakeEngine {
-	t.Helper()
-	f := &fakeEngine{query: make(chan string, 1)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.41")
-		fmt.Fprint(w, "OK")
-	})
-	mux.HandleFunc("/v1.41/events", func(w http.ResponseWriter, r *http.Request) {
-		f.query <- r.URL.Query().Get("filters")
-		w.WriteHeader(http.StatusOK)
-		w.(http.Flusher).Flush()
-		for _, e := range events {
-			fmt.Fprintln(w, e)
-			w.(http.Flusher).Flush()
-		}
-		if hold {
-			<-r.Context().Done()
-		}
-	})
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeEngine) client(t *testing.T) *Client {
-	t.Helper()
-	addr := strings.TrimPrefix(f.URL, "http://")
-	c, err := ConnectVia(func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func TestWatchEventsEndsWithTheStream(t *testing.T) {
-	f := newFakeEngine(t, []string{
-		`{"Type": "container", "Action": "start", "Actor": {"ID": "aaa"}, "timeNano": 1700000000000000001}`,
-		`{"Type": "container", "Action": "health_status: healthy", "Actor": {"ID": "aaa"}, "timeNano": 1700000000000000002}`,
-		`{"Type": "container", "Action": "kill", "Actor": {"ID": "aaa", "Attributes": {"signal": "15"}}, "timeNano": 1700000000000000003}`,
-	}, false)
-	var got []Event
-	err := f.client(t).WatchEvents(context.Background(), "avi_proxy", func(e Event) { got = append(got, e) })
-	if err == nil || !strings.HasPrefix(err.Error(), "docker events: ") {
-		t.Errorf("a stream that ended: %v", err)
-	}
-	want := []Event{{"aaa", "start", "", time.Unix(0, 1700000000000000001)}, {"aaa", "health_status: healthy", "", time.Unix(0, 1700000000000000002)},
-		{"aaa", "kill", "15", time.Unix(0, 1700000000000000003)}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("events %+v", got)
-	}
-	q := <-f.query
-	for _, s := range []string{`"type":{"container":true}`, `"label":{"avi_proxy":true}`, `"health_status":true`, `"destroy":true`} {
-		if !strings.Contains(q, s) {
-			t.Errorf("filters %s: no %s", q, s)
-		}
-	}
-}
-
-func TestWatchEventsStopsWithItsContext(t *testing.T) {
-	f := newFakeEngine(t, []string{`{"Type": "container", "Action": "die", "Actor": {"ID": "bbb"}}`}, true)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- f.client(t).WatchEvents(ctx, "avi_proxy", func(e Event) {
-			if e.ContainerID == "bbb" {
-				cancel()
-			}
-		})
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("watch ended with %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watch did not end with its context")
-	}
-}
-
-// TestWatchEventsBadStream: a line the engine would never send ends the watch with an error
-// rather than a panic.
-func TestWatchEventsBadStream(t *testing.T) {
-	f := newFakeEngine(t, []string{`{"Type": "container", "Action": `}, false)
-	err := f.client(t).WatchEvents(context.Background(), "avi_proxy", func(Event) { t.Error("an event from junk") })
-	if err == nil {
-		t.Error("junk ended the watch without an error")
 	}
 }
 

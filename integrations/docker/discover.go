@@ -14,11 +14,10 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
-	"github.com/docker/go-connections/nat"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 )
 
 // DialFunc opens a connection to an engine's API socket.
@@ -28,8 +27,7 @@ type DialFunc func(ctx context.Context) (net.Conn, error)
 // engine socket through its SSH connection (sshdeploy.Conn.DialUnix), so that no engine API is
 // ever exposed on the network. The API version is negotiated, as with Connect.
 func ConnectVia(dial DialFunc) (*Client, error) {
-	api, err := client.NewClientWithOpts(
-		client.WithAPIVersionNegotiation(),
+	api, err := client.New(
 		// The address the client would dial is its default socket's; dial alone decides.
 		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }),
 	)
@@ -78,22 +76,22 @@ func (c *AppContainer) Running() bool { return c.State == "running" && !c.Stoppi
 // ListLabeled lists the containers that carry the label key, running or not, in ID order. A
 // container removed while the list is read is left out.
 func (c *Client) ListLabeled(ctx context.Context, key string) ([]AppContainer, error) {
-	list, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", key))})
+	list, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", key)})
 	if err != nil {
 		return nil, fmt.Errorf("list containers labelled %s: %w", key, err)
 	}
 	// The list's summaries carry no health, so each container is inspected: the inspection is
 	// the truth, the same as `docker inspect` shows.
-	out := make([]AppContainer, 0, len(list))
-	for _, s := range list {
-		in, err := c.api.ContainerInspect(ctx, s.ID)
+	out := make([]AppContainer, 0, len(list.Items))
+	for _, s := range list.Items {
+		res, err := c.api.ContainerInspect(ctx, s.ID, client.ContainerInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("inspect container %s: %w", s.ID, err)
 		}
-		out = append(out, fromInspect(in))
+		out = append(out, fromInspect(res.Container))
 	}
 	slices.SortFunc(out, func(a, b AppContainer) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
@@ -114,14 +112,11 @@ func DecodeInspect(data []byte) ([]AppContainer, error) {
 }
 
 func fromInspect(in container.InspectResponse) AppContainer {
-	out := AppContainer{Name: strings.TrimPrefix(in.Name, "/")}
-	if in.ContainerJSONBase != nil {
-		out.ID = in.ID
-		if st := in.State; st != nil {
-			out.State = st.Status
-			if st.Health != nil {
-				out.Health = st.Health.Status
-			}
+	out := AppContainer{ID: in.ID, Name: strings.TrimPrefix(in.Name, "/")}
+	if st := in.State; st != nil {
+		out.State = string(st.Status)
+		if st.Health != nil {
+			out.Health = string(st.Health.Status)
 		}
 	}
 	if in.Config != nil {
@@ -137,8 +132,8 @@ func fromInspect(in container.InspectResponse) AppContainer {
 // publishes is what the container's configuration publishes: its port bindings, or every port
 // its image exposes under --publish-all.
 func publishes(in container.InspectResponse) []ContainerPort {
-	var ports []nat.Port
-	if in.ContainerJSONBase != nil && in.HostConfig != nil {
+	var ports []network.Port
+	if in.HostConfig != nil {
 		for p := range in.HostConfig.PortBindings {
 			ports = append(ports, p)
 		}
@@ -150,8 +145,8 @@ func publishes(in container.InspectResponse) []ContainerPort {
 	}
 	var out []ContainerPort
 	for _, p := range ports {
-		cp := ContainerPort{Port: p.Int(), Protocol: p.Proto()}
-		if cp.Port > 0 && cp.Port <= 65535 && !slices.Contains(out, cp) {
+		cp := ContainerPort{Port: int(p.Num()), Protocol: string(p.Proto())}
+		if cp.Port > 0 && !slices.Contains(out, cp) {
 			out = append(out, cp)
 		}
 	}
@@ -164,16 +159,16 @@ func publishes(in container.InspectResponse) []ContainerPort {
 // publishedPorts flattens the engine's port map. A port published on every address may be
 // bound twice, on 0.0.0.0 and on ::, and then to different host ports: each binding is kept,
 // for the mapping to pick the one reachable at the host's address.
-func publishedPorts(m nat.PortMap) []PublishedPort {
+func publishedPorts(m network.PortMap) []PublishedPort {
 	var out []PublishedPort
 	for port, bindings := range m {
-		cport, proto := port.Int(), port.Proto()
+		cport, proto := int(port.Num()), string(port.Proto())
 		for _, b := range bindings {
 			hport, err := strconv.Atoi(b.HostPort)
 			if err != nil || hport <= 0 || hport > 65535 || cport <= 0 {
 				continue
 			}
-			p := PublishedPort{ContainerPort: cport, Protocol: proto, HostIP: b.HostIP, HostPort: hport}
+			p := PublishedPort{ContainerPort: cport, Protocol: proto, HostIP: hostIP(b.HostIP), HostPort: hport}
 			if !slices.Contains(out, p) {
 				out = append(out, p)
 			}
@@ -184,6 +179,14 @@ func publishedPorts(m nat.PortMap) []PublishedPort {
 			cmp.Compare(a.HostIP, b.HostIP), cmp.Compare(a.HostPort, b.HostPort))
 	})
 	return out
+}
+
+// hostIP is a binding's host address as the engine wrote it: "" when it wrote none.
+func hostIP(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // ReachableAt reports whether the binding accepts connections to the host address addr: it is
@@ -239,16 +242,13 @@ func (c *Client) WatchEvents(ctx context.Context, key string, fn func(Event)) er
 	ctx, cancel := context.WithCancel(ctx)
 	// Ends the SDK's reading goroutine when fn's caller leaves early.
 	defer cancel()
-	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("label", key))
-	for _, a := range watchedActions {
-		args.Add("event", a)
-	}
-	msgs, errs := c.api.Events(ctx, events.ListOptions{Filters: args})
+	args := make(client.Filters).Add("type", string(events.ContainerEventType)).Add("label", key).Add("event", watchedActions...)
+	stream := c.api.Events(ctx, client.EventsListOptions{Filters: args})
 	for {
 		select {
-		case m := <-msgs:
+		case m := <-stream.Messages:
 			fn(Event{ContainerID: m.Actor.ID, Action: string(m.Action), Signal: m.Actor.Attributes["signal"], Time: time.Unix(0, m.TimeNano)})
-		case err := <-errs:
+		case err := <-stream.Err:
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

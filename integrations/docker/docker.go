@@ -14,11 +14,9 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
-
-	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // Engine is what avi-init needs from a container engine.
@@ -27,7 +25,7 @@ type Engine interface {
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	LoadImage(ctx context.Context, tarball io.Reader, progress io.Writer) error
 	Container(ctx context.Context, name string) (*Container, error)
-	Create(ctx context.Context, spec containerspec.Spec) error
+	Create(ctx context.Context, spec ContainerSpec) error
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string, timeout time.Duration) error
 	Remove(ctx context.Context, name string) error
@@ -55,19 +53,34 @@ type Container struct {
 	Started  time.Time
 }
 
-// MinAPIVersion is the oldest engine API avi-init drives: NanoCPUs limits and health checks need
-// no more, and Docker 1.13 (2017) is older than any engine a supported OS ships.
-const MinAPIVersion = "1.25"
+// ContainerSpec is one container, as Create makes it. Its JSON is what a dry run prints.
+type ContainerSpec struct {
+	Name        string            `json:"name"`
+	Image       string            `json:"image"`
+	Cmd         []string          `json:"cmd"`
+	NanoCPUs    int64             `json:"nano_cpus"`
+	MemoryBytes int64             `json:"memory_bytes"`
+	Binds       []string          `json:"binds"` // host:container[:ro]
+	Labels      map[string]string `json:"labels"`
+	CapAdd      []string          `json:"cap_add"`
+	Health      []string          `json:"health_check"` // command the engine runs to report health
+	// RestartAlways is set when no systemd supervises the container.
+	RestartAlways bool `json:"restart_always"`
+}
+
+// MinAPIVersion is the oldest engine API avi-init drives: the oldest the client negotiates down
+// to (Docker 19.03, 2019), older than any engine a supported OS ships.
+const MinAPIVersion = client.MinAPIVersion
 
 // Client is the Engine backed by the Docker API.
 type Client struct {
 	api *client.Client
 }
 
-// Connect opens the engine named by DOCKER_HOST (default: the local socket), negotiating the
-// API version so that older engines work.
+// Connect opens the engine named by DOCKER_HOST (default: the local socket). The client
+// negotiates the API version on its first request, so that older engines work.
 func Connect() (*Client, error) {
-	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	api, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
@@ -77,18 +90,21 @@ func Connect() (*Client, error) {
 // Close releases the connection.
 func (c *Client) Close() error { return c.api.Close() }
 
-// Info pings the engine and reports its version and storage root.
+// Info pings the engine, negotiating the API version, and reports its version and storage root.
+// An engine the client cannot speak to is an error that names its API version.
 func (c *Client) Info(ctx context.Context) (Info, error) {
-	ping, err := c.api.Ping(ctx)
+	ping, err := c.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
+		if ping.APIVersion != "" {
+			return Info{APIVersion: ping.APIVersion}, fmt.Errorf("docker engine API %s: %w", ping.APIVersion, err)
+		}
 		return Info{}, fmt.Errorf("reach docker engine: %w", err)
 	}
-	c.api.NegotiateAPIVersionPing(ping)
-	info, err := c.api.Info(ctx)
+	res, err := c.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return Info{}, fmt.Errorf("docker engine info: %w", err)
 	}
-	return Info{APIVersion: ping.APIVersion, ServerVersion: info.ServerVersion, RootDir: info.DockerRootDir}, nil
+	return Info{APIVersion: ping.APIVersion, ServerVersion: res.Info.ServerVersion, RootDir: res.Info.DockerRootDir}, nil
 }
 
 // ImageExists reports whether ref is present in the engine.
@@ -110,8 +126,8 @@ func (c *Client) LoadImage(ctx context.Context, tarball io.Reader, progress io.W
 	if err != nil {
 		return fmt.Errorf("load image: %w", err)
 	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	defer resp.Close()
+	dec := json.NewDecoder(resp)
 	for {
 		var msg struct {
 			Stream      string `json:"stream"`
@@ -135,18 +151,22 @@ func (c *Client) LoadImage(ctx context.Context, tarball io.Reader, progress io.W
 
 // Container returns the named container's state, or nil when there is none.
 func (c *Client) Container(ctx context.Context, name string) (*Container, error) {
-	in, err := c.api.ContainerInspect(ctx, name)
+	res, err := c.api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect container %s: %w", name, err)
 	}
-	out := &Container{ID: in.ID, Image: in.Config.Image, Labels: in.Config.Labels}
+	in := res.Container
+	out := &Container{ID: in.ID}
+	if in.Config != nil {
+		out.Image, out.Labels = in.Config.Image, in.Config.Labels
+	}
 	if st := in.State; st != nil {
-		out.Running, out.Status, out.ExitCode = st.Running, st.Status, st.ExitCode
+		out.Running, out.Status, out.ExitCode = st.Running, string(st.Status), st.ExitCode
 		if st.Health != nil {
-			out.Health = st.Health.Status
+			out.Health = string(st.Health.Status)
 		}
 		out.Started, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
 	}
@@ -155,7 +175,7 @@ func (c *Client) Container(ctx context.Context, name string) (*Container, error)
 
 // Create creates the container described by spec, with every capability dropped but the ones
 // it names, no new privileges, a read-only root file system and host networking.
-func (c *Client) Create(ctx context.Context, spec containerspec.Spec) error {
+func (c *Client) Create(ctx context.Context, spec ContainerSpec) error {
 	cfg := &container.Config{
 		Image:  spec.Image,
 		Cmd:    spec.Cmd,
@@ -186,7 +206,7 @@ func (c *Client) Create(ctx context.Context, spec containerspec.Spec) error {
 	if spec.RestartAlways {
 		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 	}
-	if _, err := c.api.ContainerCreate(ctx, cfg, host, nil, nil, spec.Name); err != nil {
+	if _, err := c.api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: spec.Name}); err != nil {
 		return fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
 	return nil
@@ -194,7 +214,7 @@ func (c *Client) Create(ctx context.Context, spec containerspec.Spec) error {
 
 // Start starts the named container.
 func (c *Client) Start(ctx context.Context, name string) error {
-	if err := c.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+	if _, err := c.api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start container %s: %w", name, err)
 	}
 	return nil
@@ -203,7 +223,7 @@ func (c *Client) Start(ctx context.Context, name string) error {
 // Stop stops the named container, killing it after timeout. A missing container is no error.
 func (c *Client) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	secs := int(timeout / time.Second)
-	err := c.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &secs})
+	_, err := c.api.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &secs})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", name, err)
 	}
@@ -212,7 +232,7 @@ func (c *Client) Stop(ctx context.Context, name string, timeout time.Duration) e
 
 // Remove removes the named container, running or not. A missing container is no error.
 func (c *Client) Remove(ctx context.Context, name string) error {
-	err := c.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true})
+	_, err := c.api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
 	}
@@ -226,7 +246,7 @@ func (c *Client) Logs(ctx context.Context, name string, tail int, follow bool, w
 	if tail >= 0 {
 		t = strconv.Itoa(tail)
 	}
-	r, err := c.api.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Tail: t})
+	r, err := c.api.ContainerLogs(ctx, name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Tail: t})
 	if err != nil {
 		return fmt.Errorf("logs of container %s: %w", name, err)
 	}
@@ -239,14 +259,14 @@ func (c *Client) Logs(ctx context.Context, name string, tail int, follow bool, w
 
 // Wait blocks until the named container stops and returns its exit code.
 func (c *Client) Wait(ctx context.Context, name string) (int64, error) {
-	resCh, errCh := c.api.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	wait := c.api.ContainerWait(ctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
-	case res := <-resCh:
+	case res := <-wait.Result:
 		if res.Error != nil {
 			return res.StatusCode, fmt.Errorf("wait for container %s: %s", name, res.Error.Message)
 		}
 		return res.StatusCode, nil
-	case err := <-errCh:
+	case err := <-wait.Error:
 		return -1, fmt.Errorf("wait for container %s: %w", name, err)
 	}
 }
