@@ -156,10 +156,13 @@ type EngineFacts struct {
 // DockerEngineCheck: the engine is reachable and speaks a recent enough API.
 func DockerEngineCheck(f EngineFacts) Check {
 	return checkFunc{"DockerEngine", func(context.Context) ([]error, []error) {
-		if f.Err != nil {
+		// An engine too old for the client answers with its version and an error: it is
+		// reachable, and the remedy is an upgrade, not a start.
+		tooOld := apiOlder(f.Info.APIVersion, docker.MinAPIVersion)
+		if f.Err != nil && (f.Info.APIVersion == "" || !tooOld) {
 			return nil, one(fmt.Errorf("the Docker engine is not reachable (%v): install and start Docker", f.Err))
 		}
-		if apiOlder(f.Info.APIVersion, docker.MinAPIVersion) {
+		if tooOld {
 			return nil, one(fmt.Errorf("the Docker engine API %s is older than %s: upgrade Docker", f.Info.APIVersion, docker.MinAPIVersion))
 		}
 		return nil, nil

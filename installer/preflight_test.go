@@ -134,6 +134,7 @@ func TestDockerEngineCheck(t *testing.T) {
 		{"API 1.9", EngineFacts{Info: docker.Info{APIVersion: "1.9"}}, outcome{errs: 1, mention: "upgrade"}},
 		{"API 0.99", EngineFacts{Info: docker.Info{APIVersion: "0.99"}}, outcome{errs: 1}},
 		{"API 1.39", EngineFacts{Info: docker.Info{APIVersion: "1.39"}}, outcome{errs: 1, mention: "1.40"}},
+		{"API 1.30, refused by the client", EngineFacts{Info: docker.Info{APIVersion: "1.30"}, Err: errors.New("docker engine API 1.30: client version 1.40 is too new")}, outcome{errs: 1, mention: "upgrade Docker"}},
 		{"API 1.40", EngineFacts{Info: docker.Info{APIVersion: "1.40"}}, outcome{}},
 		{"API 1.41", EngineFacts{Info: docker.Info{APIVersion: "1.41"}}, outcome{}},
 		{"API 1.100", EngineFacts{Info: docker.Info{APIVersion: "1.100"}}, outcome{}},
