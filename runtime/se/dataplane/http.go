@@ -217,7 +217,8 @@ func (c *clientConn) respond(code int, body string) {
 
 // forward sends the request to a member and its response back. A member that refuses the
 // connection is skipped (connect moves on); a kept-alive connection the member had closed is
-// replaced by a new one when the request can be sent again.
+// replaced by a new one, and a member that fails a new connection before answering is left for
+// another, when the request can be sent again: the rule of the L4 proxy, for requests.
 func (c *clientConn) forward(p *pool) {
 	r := &c.req
 	// A body already in the read buffer goes out with the head, and can be sent again.
@@ -229,8 +230,9 @@ func (c *clientConn) forward(p *pool) {
 		c.reqBytes = r.length
 	}
 	replayable := inHand && (r.length == 0 || idempotent(r.head.method))
+	t := p.tries(c.ip)
 	for fresh := false; ; fresh = true {
-		uc, err := p.connect(c.ip, fresh)
+		uc, err := p.connect(&t, fresh)
 		if err != nil {
 			c.l.log.Debug("no member for request", "addr", c.l.addr, "err", err)
 			c.keep = c.keep && inHand
@@ -242,6 +244,9 @@ func (c *clientConn) forward(p *pool) {
 		release()
 		if !retry {
 			return
+		}
+		if uc.reused {
+			t.forget(uc.member)
 		}
 	}
 }
@@ -256,8 +261,9 @@ func idempotent(method []byte) bool {
 }
 
 // roundTrip is one attempt at the request over uc. It reports whether to try again on a new
-// connection: only when uc was reused, the member answered nothing, and the request can be
-// sent again.
+// connection: only when the member answered nothing and the request can be sent again. A new
+// connection failing so is the member's failure; a reused one may just have been closed by the
+// member as the request went out.
 func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable bool) (retry bool) {
 	c.out = c.appendRequestHead(c.out[:0], uc.member.Addr)
 	uc.bw.Write(c.out)
@@ -265,12 +271,10 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	if err := uc.bw.Flush(); err != nil {
 		uc.close()
 		// Nothing of a body beyond the buffer was read yet: the request can always go again.
-		if uc.reused {
-			return true
+		if !uc.reused {
+			failed(uc.member, fmt.Errorf("request not sent: %w", err))
 		}
-		c.keep = c.keep && inHand
-		c.upstreamFailed(uc, err)
-		return false
+		return true
 	}
 
 	copying := !inHand
@@ -296,7 +300,12 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	rs := &c.resp
 	for answered := false; ; answered = true {
 		if _, err := uc.br.Peek(1); err != nil {
-			if uc.reused && !answered && !copying && replayable && !isTimeout(err) {
+			if !answered && !isTimeout(err) && !uc.reused {
+				failed(uc.member, fmt.Errorf("no response: %w", err))
+			}
+			// A member that read the request on a new connection may have acted on it: only
+			// an idempotent method goes again.
+			if !answered && !copying && replayable && (uc.reused || idempotent(c.req.head.method)) && !isTimeout(err) {
 				uc.close()
 				return true
 			}

@@ -395,3 +395,47 @@ func TestL7DrainsOnRemoval(t *testing.T) {
 		t.Errorf("the request in flight: %q, connection closed %v", body, busy.closed())
 	}
 }
+
+// TestL7TriesAnotherMemberBeforeTheResponse is the L4 rule for requests: a member that resets a
+// new connection before answering is left for another member when the request can be sent again
+// (no body, or an idempotent method), and answered with 502 when it cannot (POST).
+func TestL7TriesAnotherMemberBeforeTheResponse(t *testing.T) {
+	bad, badConns := countingMember(t, func(c net.Conn) {
+		readHead(bufio.NewReader(c))
+		reset(c)
+	})
+	good, goodHits := countingBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	d := newDP(t)
+	port := testnet.FreePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", bad, serverOn(good.Listener))}}); err != nil {
+		t.Fatal(err)
+	}
+	stayUp(d, "p")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	const requests = 100
+	for i := range requests {
+		if body, err := get(t, url); err != nil || body != "ok" {
+			t.Fatalf("GET %d with a member resetting new connections: %q %v", i, body, err)
+		}
+	}
+	if badConns.Load() < requests/4 {
+		t.Errorf("the resetting member saw %d connections: the policy should have picked it about %d times", badConns.Load(), requests/2)
+	}
+	t.Logf("%d GETs answered; the resetting member took %d connections first", requests, badConns.Load())
+
+	badConns.Store(0)
+	goodHits.Store(0)
+	statuses := map[int]int{}
+	for i := range requests {
+		resp, err := client.Post(url, "text/plain", strings.NewReader(strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[200]+statuses[502] != requests || int64(statuses[502]) != badConns.Load() || statuses[502] == 0 {
+		t.Errorf("POSTs: statuses %v, the resetting member took %d: want a 502 for each of its POSTs, never sent twice", statuses, badConns.Load())
+	}
+}
