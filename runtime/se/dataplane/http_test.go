@@ -439,3 +439,59 @@ func TestL7TriesAnotherMemberBeforeTheResponse(t *testing.T) {
 		t.Errorf("POSTs: statuses %v, the resetting member took %d: want a 502 for each of its POSTs, never sent twice", statuses, badConns.Load())
 	}
 }
+
+// TestL7CancelsTheRequestOfAClientThatLeft: a client that closes its connection while its
+// request waits for the member abandons the request: the member sees its connection closed,
+// and the next request gets a new member connection. A client that waits gets a late answer.
+func TestL7CancelsTheRequestOfAClientThatLeft(t *testing.T) {
+	got := make(chan struct{}, 2)
+	closed := make(chan struct{}, 2)
+	member, conns := countingMember(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			head, err := readHead(br)
+			if err != nil {
+				return
+			}
+			switch {
+			case bytes.HasPrefix(head, []byte("GET /quick ")):
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			case bytes.HasPrefix(head, []byte("GET /late ")):
+				time.Sleep(3 * watchAfter)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+				continue
+			}
+			got <- struct{}{}
+			// A slow answer: wait for the proxy to give up on it.
+			if _, err := br.ReadByte(); err != nil {
+				closed <- struct{}{}
+			}
+			return
+		}
+	})
+	addr := l7(t, member)
+	c := dialRaw(t, addr)
+	if resp, body := c.roundTrip(t, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n", "GET"); resp.StatusCode != 200 || body != "late" {
+		t.Fatalf("a late answer to a client that waits: %s %q", resp.Status, body)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member never got the request")
+	}
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client left, and the member's connection stays open: the request was not cancelled")
+	}
+	resp, body := dialRaw(t, addr).roundTrip(t, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("the next request: %s %q", resp.Status, body)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("member connections: %d, want 2 (the late answer's kept alive, then a new one): the abandoned one must not be kept alive", n)
+	}
+}
