@@ -117,7 +117,9 @@ func TestL7LargeBodiesBothWays(t *testing.T) {
 	addr := l7(t, newBackend(t, "a").server())
 	payload := make([]byte, 20<<20)
 	rand.Read(payload)
-	resp, err := client.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(payload))
+	// 20 MB each way takes seconds on a busy machine under the race detector.
+	slow := &http.Client{Timeout: time.Minute}
+	resp, err := slow.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
