@@ -184,6 +184,11 @@ func tcpServer(t testing.TB, handle func(c net.Conn)) sechannel.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, l, handle)
+}
+
+// serve is tcpServer on a listener of the test's.
+func serve(t testing.TB, l net.Listener, handle func(c net.Conn)) sechannel.Server {
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
 	var handlers sync.WaitGroup

@@ -150,3 +150,40 @@ func exchange(addr, request string) (string, error) {
 	_, err = io.Copy(&got, c)
 	return got.String(), err
 }
+
+// TestPassiveFailureTakesAMemberOutForAWhile: in a pool without monitors, a member that refused
+// a connection is out, and back once it accepts connections again.
+func TestPassiveFailureTakesAMemberOutForAWhile(t *testing.T) {
+	port := testnet.FreePort(t)
+	member := sechannel.Server{IP: "127.0.0.1", Port: port, Enabled: true, Ratio: 1}
+	d := newDP(t)
+	vsPort := testnet.FreePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("tcp", vsPort, avi.ProfileL4, "p", member)}}); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", vsPort)
+	if got, _ := exchange(addr, "ping\n"); got != "" {
+		t.Fatalf("answer %q with the only member refusing", got)
+	}
+	d.mu.Lock()
+	u := d.pools["p"].members()[0]
+	d.mu.Unlock()
+	if u.Health().Up() {
+		t.Fatal("the member that refused is still up")
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, l, answerLine)
+	start := time.Now()
+	for deadline := start.Add(10 * reviveInterval); ; time.Sleep(100 * time.Millisecond) {
+		if got, _ := exchange(addr, "ping\n"); got == "ok\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the member accepts again, and is still out after %v", time.Since(start))
+		}
+	}
+	t.Logf("the member serves again %v after it listens", time.Since(start).Round(10*time.Millisecond))
+}
