@@ -65,6 +65,7 @@ func (l *listener) serveL4(c net.Conn, svc *service) {
 	in := <-done
 	release()
 	up.Close()
+	fb.dropSent() // no member answered: the kept bytes go back to their pool
 	s.bytesIn.Add(in)
 	s.bytesOut.Add(out)
 }
