@@ -322,24 +322,32 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			uc.close()
 		}
 	}()
-	var deadline time.Time // of the response head, when the request was sent whole
+	var sent, deadline time.Time // when the request was sent whole, and its response head's deadline
 	if copying {
 		c.gotHead = false
 		c.rd.set(time.Time{})
 		go c.copyRequestBody(uc)
 	} else {
-		deadline = time.Now().Add(responseHeaderTimeout)
-		uc.rd.set(time.Now().Add(watchAfter))
+		sent = time.Now()
+		deadline = sent.Add(responseHeaderTimeout)
+		uc.rd.set(sent.Add(watchAfter))
 	}
 	defer c.stopWatch()
 
 	rs := &c.resp
 	for answered := false; ; answered = true {
 		_, err := uc.br.Peek(1)
-		if err != nil && !copying && !c.watching && isTimeout(err) && time.Now().Before(deadline) {
-			// The member takes its time: from now on, a client that leaves cancels the request.
-			c.startWatch(uc)
-			uc.rd.set(deadline)
+		for err != nil && !copying && !c.watching && isTimeout(err) && time.Now().Before(deadline) {
+			if time.Since(sent) < watchAfter {
+				// The deadline of the connection's last request, kept within its slack, fired
+				// early.
+				uc.rd.force(sent.Add(watchAfter))
+			} else {
+				// The member takes its time: from now on, a client that leaves cancels the
+				// request.
+				c.startWatch(uc)
+				uc.rd.set(deadline)
+			}
 			_, err = uc.br.Peek(1)
 		}
 		if err == nil && !copying {
@@ -576,6 +584,12 @@ func (d *readDeadline) set(t time.Time) {
 	if !t.IsZero() && !d.at.IsZero() && !t.Before(d.at) && t.Sub(d.at) < deadlineSlack {
 		return
 	}
+	d.at = t
+	d.nc.SetReadDeadline(t)
+}
+
+// force moves the deadline to t, slack or not.
+func (d *readDeadline) force(t time.Time) {
 	d.at = t
 	d.nc.SetReadDeadline(t)
 }
