@@ -82,7 +82,8 @@ func runApp(t testing.TB, h *sehost.Host, image, name, label string, hostPort in
 // linux_host_install script, application containers there carrying an avi_proxy label, the
 // cloud pointed at the hosts. Each host gets an SE; the labelled containers become a virtual
 // service on every SE whose pool follows the containers' health, stop, start and scale-out under
-// traffic with no failed request; a broken label and a front-end port that clashes with a
+// traffic with no failed request, however slowly the controller follows (the SE moves a
+// connection a stopping member refuses or resets to another member); a broken label and a front-end port that clashes with a
 // published host port are reported per service while the others serve; removing the containers
 // removes the service.
 func TestDockerCloud(t *testing.T) {
@@ -178,7 +179,9 @@ func TestDockerCloud(t *testing.T) {
 	abAll(t, 8081, a, b)
 
 	// Under a load loop through A's SE: web-2 turns unhealthy, recovers, is stopped, started;
-	// web-3 joins on A. Membership follows each, and no request fails.
+	// web-3 joins on A. Membership follows each, and no request fails. What the operator sees
+	// is asserted: no failed request, and each change followed within margins a busy machine
+	// keeps (tens of seconds); how long each took is printed.
 	url := fmt.Sprintf("http://%s:8081/", a.IP)
 	stop := startLoad(func() (string, error) { return httpGet(client, url) })
 	served := func(by string, within time.Duration) time.Duration {
@@ -211,28 +214,26 @@ func TestDockerCloud(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	const within = 30 * time.Second
 	post(b, "/healthz/down")
-	t.Logf("web-2 unhealthy -> out of the pool in %v", absent("unhealthy", "web-2", 15*time.Second).Round(10*time.Millisecond))
+	t.Logf("web-2 unhealthy -> out of the pool in %v", absent("unhealthy", "web-2", within).Round(10*time.Millisecond))
 	post(b, "/healthz/up")
-	t.Logf("web-2 healthy again -> serving in %v", served("web-2", 15*time.Second).Round(10*time.Millisecond))
-	// docker stop returns once the container has drained and exited; it leaves the pool at
-	// the stop signal, within its second of draining.
+	t.Logf("web-2 healthy again -> serving in %v", served("web-2", within).Round(10*time.Millisecond))
+	// docker stop returns once the container has drained (a second) and exited. The controller
+	// takes web-2 out at the stop signal, within the drain or after it on a busy machine:
+	// either way no request fails, as the SE moves what web-2 refuses or resets to web-1.
 	stopping := exec.Command("docker", "exec", b.ID, "docker", "stop", "web-2")
 	if err := stopping.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out := absent("stopping", "web-2", 10*time.Second)
-	t.Logf("docker stop web-2 -> out of the pool in %v", out.Round(10*time.Millisecond))
-	if out >= time.Second {
-		t.Errorf("web-2 left the pool %v after docker stop: after its drain second, so requests may have failed", out)
-	}
+	t.Logf("docker stop web-2 -> out of the pool in %v (it drains for 1s)", absent("stopping", "web-2", within).Round(10*time.Millisecond))
 	if err := stopping.Wait(); err != nil {
 		t.Fatalf("docker stop web-2: %v", err)
 	}
 	hostDocker(t, b, "start", "web-2")
-	t.Logf("web-2 started -> serving in %v", served("web-2", 15*time.Second).Round(10*time.Millisecond))
+	t.Logf("web-2 started -> serving in %v", served("web-2", within).Round(10*time.Millisecond))
 	runApp(t, a, image, "web-3", web, 18090)
-	t.Logf("web-3 run on A -> serving in %v", served("web-3", 15*time.Second).Round(10*time.Millisecond))
+	t.Logf("web-3 run on A -> serving in %v", served("web-3", within).Round(10*time.Millisecond))
 	results := stop()
 	failed := 0
 	for _, r := range results {
@@ -251,11 +252,11 @@ func TestDockerCloud(t *testing.T) {
 	// The web containers removed: the service goes, and the SEs close its port.
 	hostDocker(t, a, "rm", "-f", "web-1", "web-3")
 	hostDocker(t, b, "rm", "-f", "web-2")
-	waitFor(t, "web-8081 deleted", 10*time.Second, func() bool {
+	waitFor(t, "web-8081 deleted", within, func() bool {
 		var out map[string]any
 		return c.call(t, "GET", "/api/virtualservice?name=web-8081", nil, &out) == 200 && out["count"] == float64(0)
 	})
-	waitFor(t, "the SEs closing port 8081", 10*time.Second, func() bool {
+	waitFor(t, "the SEs closing port 8081", within, func() bool {
 		return !answers(client, url) && !answers(client, fmt.Sprintf("http://%s:8081/", b.IP))
 	})
 

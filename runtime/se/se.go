@@ -43,9 +43,12 @@ type Config struct {
 	// takes precedence over JoinToken, and it is removed once the SE has joined.
 	JoinTokenFile string
 	DataDir       string
-	Name          string
-	MgmtIP        string
-	Logger        *slog.Logger
+	Name          string // the SE's name at the controller; Hostname when empty
+	// Hostname is the host the SE runs on, which the join request tells the controller;
+	// os.Hostname when empty.
+	Hostname string
+	MgmtIP   string
+	Logger   *slog.Logger
 	// Apply makes a snapshot the running configuration; an error rejects it whole and the SE
 	// keeps the last good one.
 	Apply func(sechannel.Snapshot) error
@@ -98,8 +101,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = sechannel.HeartbeatInterval
 	}
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
 	if cfg.Name == "" {
-		cfg.Name, _ = os.Hostname()
+		cfg.Name = cfg.Hostname
 	}
 	if cfg.JoinTokenFile != "" {
 		data, err := os.ReadFile(cfg.JoinTokenFile)
@@ -149,7 +155,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(tok.CertHash)}}
-	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, MgmtIP: cfg.MgmtIP, Version: version.Version})
+	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, Hostname: cfg.Hostname, MgmtIP: cfg.MgmtIP, Version: version.Version})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+cfg.Controller+sechannel.JoinPath, bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -236,3 +236,31 @@ func TestJoinsAgainWhenTheControllerForgetsIt(t *testing.T) {
 		return len(uuids) == 1 && uuids[0] != first && identity().SEUUID == uuids[0]
 	})
 }
+
+// The join request tells the controller the SE's host: the one given, or the machine's.
+func TestJoinTellsTheHostname(t *testing.T) {
+	c := startController(t, t.TempDir(), true)
+	own, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, hostname, want string }{
+		{name: "se-given", hostname: "se-host-7", want: "se-host-7"},
+		{name: "se-own", want: own},
+	} {
+		cfg := c.seConfig(t, tc.name)
+		cfg.Hostname = tc.hostname
+		if _, err := se.New(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		var ses struct {
+			Results []struct {
+				Hostname string `json:"hostname"`
+			} `json:"results"`
+		}
+		c.call(t, "GET", "/api/serviceengine?name="+tc.name, nil, &ses)
+		if len(ses.Results) != 1 || ses.Results[0].Hostname != tc.want {
+			t.Errorf("SE %s (Hostname %q) as the controller stores it: %+v, want hostname %q", tc.name, tc.hostname, ses.Results, tc.want)
+		}
+	}
+}

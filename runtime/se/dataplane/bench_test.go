@@ -88,6 +88,41 @@ func benchProxy(b *testing.B, profile string, bodySize int) {
 func BenchmarkProxyL7Small(b *testing.B) { benchProxy(b, avi.ProfileHTTP, 6) }
 func BenchmarkProxyL7Large(b *testing.B) { benchProxy(b, avi.ProfileHTTP, 100<<10) }
 func BenchmarkProxyL4Small(b *testing.B) { benchProxy(b, avi.ProfileL4, 6) }
+func BenchmarkProxyL4Large(b *testing.B) { benchProxy(b, avi.ProfileL4, 100<<10) }
+
+// BenchmarkProxyL4Connect opens a client connection per exchange: it measures what an L4
+// connection costs before its bytes flow (accept, pick a member, dial, first exchange).
+func BenchmarkProxyL4Connect(b *testing.B) {
+	addr := proxy(b, avi.ProfileL4, rawBackend(b, 6))
+	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\n\r\n")
+	b.ReportAllocs()
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range 4 {
+		wg.Go(func() {
+			buf := make([]byte, 4096)
+			for left.Add(-1) >= 0 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, err = c.Write(req)
+				if err == nil {
+					_, err = c.Read(buf)
+				}
+				c.Close()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
 func BenchmarkReadAndParseHead(b *testing.B) {
 	req := []byte("GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n")
 	var h requestHead

@@ -117,7 +117,9 @@ func TestL7LargeBodiesBothWays(t *testing.T) {
 	addr := l7(t, newBackend(t, "a").server())
 	payload := make([]byte, 20<<20)
 	rand.Read(payload)
-	resp, err := client.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(payload))
+	// 20 MB each way takes seconds on a busy machine under the race detector.
+	slow := &http.Client{Timeout: time.Minute}
+	resp, err := slow.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +184,11 @@ func tcpServer(t testing.TB, handle func(c net.Conn)) sechannel.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, l, handle)
+}
+
+// serve is tcpServer on a listener of the test's.
+func serve(t testing.TB, l net.Listener, handle func(c net.Conn)) sechannel.Server {
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
 	var handlers sync.WaitGroup

@@ -16,18 +16,27 @@ import (
 )
 
 // monitors run a pool's active health monitors against every member, each send_interval, and
-// move the members' health: a member is up while all its pool's monitors pass. They stop when
-// the pool is replaced or the data plane closes.
+// move the members' health: a member is up while all its pool's monitors pass. A pool without
+// monitors has its members brought back from passive failures instead (see revive). They stop
+// when the pool is replaced or the data plane closes.
 type monitors struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
+
+// reviveInterval is how often a pool without monitors tries the members that passive failures
+// (refused or reset connections) took down.
+const reviveInterval = 2 * time.Second
+
+// reviveCheck is revive's check: the member accepts a connection.
+var reviveCheck = avi.HealthMonitor{Meta: avi.Meta{Name: "passive"}, Type: avi.HealthMonitorTCP, ReceiveTimeout: 1}
 
 func startMonitors(p *pool) *monitors {
 	hms := p.hms
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitors{cancel: cancel}
 	if len(hms) == 0 {
+		m.done.Go(func() { revive(ctx, p.members()) })
 		return m
 	}
 	interval := time.Duration(hms[0].SendInterval) * time.Second
@@ -53,6 +62,26 @@ func startMonitors(p *pool) *monitors {
 		}()
 	}
 	return m
+}
+
+// revive brings back the members of a pool without monitors that passive failures took down, as
+// soon as they accept connections again: nothing else would, and a member that failed once must
+// not stay out for good (Avi's passive monitor never takes a member out by itself).
+func revive(ctx context.Context, ups []*lb.Upstream) {
+	t := time.NewTicker(reviveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, u := range ups {
+			if !u.Health().Up() && probe(ctx, u.Addr, reviveCheck) == nil {
+				u.Health().Success()
+			}
+		}
+	}
 }
 
 func (m *monitors) stop() {

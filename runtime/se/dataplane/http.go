@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -71,6 +72,16 @@ type clientConn struct {
 	bodyDone chan bodyResult
 	headMu   sync.Mutex // orders the member's response deadline between the two goroutines
 	gotHead  bool
+
+	// The client watched while its request waits for the member (see startWatch); the
+	// functions are made once so that a watch costs no allocation.
+	raw       syscall.RawConn
+	gone      atomic.Bool // the client went away: the request is abandoned
+	watched   *upstreamConn
+	watching  bool
+	watchDone chan struct{}
+	watch     func()
+	peek      func(fd uintptr) bool
 }
 
 type bodyResult struct {
@@ -85,9 +96,31 @@ var (
 
 func newClientConn(l *listener, nc net.Conn) *clientConn {
 	c := &clientConn{l: l, nc: nc, rd: readDeadline{nc: nc}, br: clientReaders.Get().(*bufio.Reader), bw: clientWriters.Get().(*bufio.Writer),
-		bodyDone: make(chan bodyResult, 1)}
+		bodyDone: make(chan bodyResult, 1), watchDone: make(chan struct{}, 1)}
 	c.br.Reset(nc)
 	c.bw.Reset(nc)
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	c.peek = func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
+			return false
+		}
+		// Bytes of a next request are no sign of leaving: the watch ends there.
+		if err != nil || n == 0 {
+			c.gone.Store(true)
+		}
+		return true
+	}
+	c.watch = func() {
+		c.raw.Read(c.peek)
+		if c.gone.Load() {
+			c.watched.close()
+		}
+		c.watchDone <- struct{}{}
+	}
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.ip, c.port = a.IP, a.Port
 		c.ipText = []byte(a.IP.String())
@@ -217,7 +250,8 @@ func (c *clientConn) respond(code int, body string) {
 
 // forward sends the request to a member and its response back. A member that refuses the
 // connection is skipped (connect moves on); a kept-alive connection the member had closed is
-// replaced by a new one when the request can be sent again.
+// replaced by a new one, and a member that fails a new connection before answering is left for
+// another, when the request can be sent again: the rule of the L4 proxy, for requests.
 func (c *clientConn) forward(p *pool) {
 	r := &c.req
 	// A body already in the read buffer goes out with the head, and can be sent again.
@@ -229,8 +263,9 @@ func (c *clientConn) forward(p *pool) {
 		c.reqBytes = r.length
 	}
 	replayable := inHand && (r.length == 0 || idempotent(r.head.method))
+	t := p.tries(c.ip)
 	for fresh := false; ; fresh = true {
-		uc, err := p.connect(c.ip, fresh)
+		uc, err := p.connect(&t, fresh)
 		if err != nil {
 			c.l.log.Debug("no member for request", "addr", c.l.addr, "err", err)
 			c.keep = c.keep && inHand
@@ -242,6 +277,9 @@ func (c *clientConn) forward(p *pool) {
 		release()
 		if !retry {
 			return
+		}
+		if uc.reused {
+			t.forget(uc.member)
 		}
 	}
 }
@@ -256,8 +294,9 @@ func idempotent(method []byte) bool {
 }
 
 // roundTrip is one attempt at the request over uc. It reports whether to try again on a new
-// connection: only when uc was reused, the member answered nothing, and the request can be
-// sent again.
+// connection: only when the member answered nothing and the request can be sent again. A new
+// connection failing so is the member's failure; a reused one may just have been closed by the
+// member as the request went out.
 func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable bool) (retry bool) {
 	c.out = c.appendRequestHead(c.out[:0], uc.member.Addr)
 	uc.bw.Write(c.out)
@@ -265,12 +304,10 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	if err := uc.bw.Flush(); err != nil {
 		uc.close()
 		// Nothing of a body beyond the buffer was read yet: the request can always go again.
-		if uc.reused {
-			return true
+		if !uc.reused {
+			failed(uc.member, fmt.Errorf("request not sent: %w", err))
 		}
-		c.keep = c.keep && inHand
-		c.upstreamFailed(uc, err)
-		return false
+		return true
 	}
 
 	copying := !inHand
@@ -285,18 +322,53 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			uc.close()
 		}
 	}()
+	var sent, deadline time.Time // when the request was sent whole, and its response head's deadline
 	if copying {
 		c.gotHead = false
 		c.rd.set(time.Time{})
 		go c.copyRequestBody(uc)
 	} else {
-		uc.rd.set(time.Now().Add(responseHeaderTimeout))
+		sent = time.Now()
+		deadline = sent.Add(responseHeaderTimeout)
+		uc.rd.set(sent.Add(watchAfter))
 	}
+	defer c.stopWatch()
 
 	rs := &c.resp
 	for answered := false; ; answered = true {
-		if _, err := uc.br.Peek(1); err != nil {
-			if uc.reused && !answered && !copying && replayable && !isTimeout(err) {
+		_, err := uc.br.Peek(1)
+		for err != nil && !copying && !c.watching && isTimeout(err) && time.Now().Before(deadline) {
+			if time.Since(sent) < watchAfter {
+				// The deadline of the connection's last request, kept within its slack, fired
+				// early.
+				uc.rd.force(sent.Add(watchAfter))
+			} else {
+				// The member takes its time: from now on, a client that leaves cancels the
+				// request.
+				c.startWatch(uc)
+				uc.rd.set(deadline)
+			}
+			_, err = uc.br.Peek(1)
+		}
+		if err == nil && !copying {
+			if buf, _ := uc.br.Peek(uc.br.Buffered()); headEnd(buf) < 0 {
+				// The rest of the head is to be read: under the head's deadline, not
+				// watchAfter's.
+				uc.rd.set(deadline)
+			}
+		}
+		if err != nil {
+			if c.gone.Load() {
+				c.l.log.Debug("client went away before the response", "addr", c.l.addr, "member", uc.member.Addr)
+				c.keep = false
+				return false
+			}
+			if !answered && !isTimeout(err) && !uc.reused {
+				failed(uc.member, fmt.Errorf("no response: %w", err))
+			}
+			// A member that read the request on a new connection may have acted on it: only
+			// an idempotent method goes again.
+			if !answered && !copying && replayable && (uc.reused || idempotent(c.req.head.method)) && !isTimeout(err) {
 				uc.close()
 				return true
 			}
@@ -332,6 +404,8 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 		c.headMu.Lock()
 		c.gotHead = true
 		c.headMu.Unlock()
+	} else {
+		c.stopWatch()
 	}
 	if rs.head.status == 101 {
 		if len(c.req.upgrade) == 0 || !bytes.EqualFold(rs.upgrade, c.req.upgrade) {
@@ -369,15 +443,53 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 		return false
 	}
 	c.keep = c.keep && !closeClient
-	reusable = rs.keepAlive
+	// A member connection the watch closed (the client left as the response came) goes.
+	reusable = rs.keepAlive && !c.gone.Load()
 	return false
 }
 
 // upstreamFailed answers a request its member failed: 502 Bad Gateway, unless the client had
-// bytes of the response already, which leaves only closing the connection.
+// bytes of the response already, or went away, which leaves only closing the connection.
 func (c *clientConn) upstreamFailed(uc *upstreamConn, err error) {
 	c.l.log.Debug("member failed a request", "addr", c.l.addr, "member", uc.member.Addr, "err", err)
+	if c.gone.Load() {
+		c.keep = false
+		return
+	}
 	c.respond(502, "")
+}
+
+// watchAfter is how long a request waits for its member before startWatch watches its client:
+// most answers come sooner, and cost no watch.
+const watchAfter = 100 * time.Millisecond
+
+// aLongTimeAgo is a deadline in the past, which wakes whatever waits on the connection.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// startWatch watches the client while its request, sent whole, waits for a slow member: a client
+// that closes or resets its connection abandons the request, and the member connection is closed
+// so that the member sees it too (and the connection goes back to no pool). Like net/http's
+// background read, it only peeks: bytes the client sends meanwhile stay for the next request.
+func (c *clientConn) startWatch(uc *upstreamConn) {
+	if c.raw == nil {
+		return
+	}
+	c.watched, c.watching = uc, true
+	// The client owes nothing while it waits (and an earlier watch of this request left a
+	// deadline in the past).
+	c.rd.set(time.Time{})
+	go c.watch()
+}
+
+// stopWatch ends the watch and waits for it, before anything reads the client again.
+func (c *clientConn) stopWatch() {
+	if !c.watching {
+		return
+	}
+	c.watching = false
+	c.rd.set(aLongTimeAgo)
+	<-c.watchDone
+	c.watched = nil
 }
 
 // copyRequestBody streams a request body that was not in the buffer to the member, while the
@@ -472,6 +584,12 @@ func (d *readDeadline) set(t time.Time) {
 	if !t.IsZero() && !d.at.IsZero() && !t.Before(d.at) && t.Sub(d.at) < deadlineSlack {
 		return
 	}
+	d.at = t
+	d.nc.SetReadDeadline(t)
+}
+
+// force moves the deadline to t, slack or not.
+func (d *readDeadline) force(t time.Time) {
 	d.at = t
 	d.nc.SetReadDeadline(t)
 }

@@ -395,3 +395,103 @@ func TestL7DrainsOnRemoval(t *testing.T) {
 		t.Errorf("the request in flight: %q, connection closed %v", body, busy.closed())
 	}
 }
+
+// TestL7TriesAnotherMemberBeforeTheResponse is the L4 rule for requests: a member that resets a
+// new connection before answering is left for another member when the request can be sent again
+// (no body, or an idempotent method), and answered with 502 when it cannot (POST).
+func TestL7TriesAnotherMemberBeforeTheResponse(t *testing.T) {
+	bad, badConns := countingMember(t, func(c net.Conn) {
+		readHead(bufio.NewReader(c))
+		reset(c)
+	})
+	good, goodHits := countingBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	d := newDP(t)
+	port := testnet.FreePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", bad, serverOn(good.Listener))}}); err != nil {
+		t.Fatal(err)
+	}
+	stayUp(d, "p")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	const requests = 100
+	for i := range requests {
+		if body, err := get(t, url); err != nil || body != "ok" {
+			t.Fatalf("GET %d with a member resetting new connections: %q %v", i, body, err)
+		}
+	}
+	if badConns.Load() < requests/4 {
+		t.Errorf("the resetting member saw %d connections: the policy should have picked it about %d times", badConns.Load(), requests/2)
+	}
+	t.Logf("%d GETs answered; the resetting member took %d connections first", requests, badConns.Load())
+
+	badConns.Store(0)
+	goodHits.Store(0)
+	statuses := map[int]int{}
+	for i := range requests {
+		resp, err := client.Post(url, "text/plain", strings.NewReader(strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[200]+statuses[502] != requests || int64(statuses[502]) != badConns.Load() || statuses[502] == 0 {
+		t.Errorf("POSTs: statuses %v, the resetting member took %d: want a 502 for each of its POSTs, never sent twice", statuses, badConns.Load())
+	}
+}
+
+// TestL7CancelsTheRequestOfAClientThatLeft: a client that closes its connection while its
+// request waits for the member abandons the request: the member sees its connection closed,
+// and the next request gets a new member connection. A client that waits gets a late answer.
+func TestL7CancelsTheRequestOfAClientThatLeft(t *testing.T) {
+	got := make(chan struct{}, 2)
+	closed := make(chan struct{}, 2)
+	member, conns := countingMember(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			head, err := readHead(br)
+			if err != nil {
+				return
+			}
+			switch {
+			case bytes.HasPrefix(head, []byte("GET /quick ")):
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			case bytes.HasPrefix(head, []byte("GET /late ")):
+				time.Sleep(3 * watchAfter)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+				continue
+			}
+			got <- struct{}{}
+			// A slow answer: wait for the proxy to give up on it.
+			if _, err := br.ReadByte(); err != nil {
+				closed <- struct{}{}
+			}
+			return
+		}
+	})
+	addr := l7(t, member)
+	c := dialRaw(t, addr)
+	if resp, body := c.roundTrip(t, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n", "GET"); resp.StatusCode != 200 || body != "late" {
+		t.Fatalf("a late answer to a client that waits: %s %q", resp.Status, body)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member never got the request")
+	}
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client left, and the member's connection stays open: the request was not cancelled")
+	}
+	resp, body := dialRaw(t, addr).roundTrip(t, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("the next request: %s %q", resp.Status, body)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("member connections: %d, want 2 (the late answer's kept alive, then a new one): the abandoned one must not be kept alive", n)
+	}
+}

@@ -2,14 +2,11 @@ package dataplane
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/avi-init/avi-init/runtime/se/lb"
 )
 
 // listener is one address the SE listens on. Its service is swapped atomically when the
@@ -131,87 +128,4 @@ func (l *listener) stop() {
 			}
 		}()
 	})
-}
-
-// dial connects to a member chosen by the pool's policy, moving on to another when one refuses.
-func dial(p *pool, client net.IP) (net.Conn, *lb.Upstream, error) {
-	if p == nil {
-		return nil, nil, errors.New("no pool")
-	}
-	var c net.Conn
-	var up *lb.Upstream
-	err := p.tryMembers(client, func(u *lb.Upstream) error {
-		var err error
-		c, err = dialer.Dial("tcp", u.Addr)
-		up = u
-		return err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, up, nil
-}
-
-// serveL4 proxies one TCP connection: bytes copied both ways, each direction's end passed on as
-// a half-close.
-func (l *listener) serveL4(c net.Conn, svc *service) {
-	defer c.Close()
-	s := svc.stats
-	s.newConns.Add(1)
-	s.open.Add(1)
-	defer s.open.Add(-1)
-	var client net.IP
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		client = a.IP
-	}
-	up, u, err := dial(svc.pool, client)
-	if err != nil {
-		s.failed.Add(1)
-		l.log.Debug("no upstream", "vs", svc.vs.Name, "err", err)
-		return
-	}
-	defer up.Close()
-	release := u.Acquire()
-	defer release()
-	done := make(chan int64, 1)
-	go func() { done <- pipeL4(up, c) }()
-	out := pipeL4(c, up)
-	in := <-done
-	s.bytesIn.Add(in)
-	s.bytesOut.Add(out)
-}
-
-var l4Buffers = sync.Pool{New: func() any {
-	b := make([]byte, bufferSize)
-	return &b
-}}
-
-// pipeL4 copies src to dst until src ends, then passes the end on as a half-close. Messages
-// smaller than a buffer (a protocol's requests and responses) go through one: a read and a
-// write cost less than splicing through a pipe, which copies small payloads anyway. A read that
-// fills the buffer marks a bulk transfer, which the kernel splices from then on.
-func pipeL4(dst, src net.Conn) int64 {
-	defer closeWrite(dst)
-	buf := l4Buffers.Get().(*[]byte)
-	var n int64
-	for {
-		r, err := src.Read(*buf)
-		if r > 0 {
-			w, werr := dst.Write((*buf)[:r])
-			n += int64(w)
-			if werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-		if r == len(*buf) {
-			l4Buffers.Put(buf)
-			m, _ := io.Copy(dst, src)
-			return n + m
-		}
-	}
-	l4Buffers.Put(buf)
-	return n
 }

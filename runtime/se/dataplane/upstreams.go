@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -145,32 +146,79 @@ func (ic *idleConns) close() {
 	}
 }
 
-// tryMembers offers try the members the pool's policy picks, each at most once, until one
-// succeeds. A member try fails on (it refused the connection) counts as a passive health failure,
-// and the next member is tried.
-func (p *pool) tryMembers(client net.IP, try func(u *lb.Upstream) error) error {
-	ups := p.members()
-	var last error = errNoMember
-	for range len(ups) {
-		u := p.policy.Select(ups, client)
-		if u == nil {
-			break
+// maxTries bounds the members one connection or request tries, as HAProxy's retries do: a
+// member that fails is left for the next one the policy picks, a few times, not round the whole
+// pool.
+const maxTries = 3
+
+// tries walks a pool's members for one connection or request: the policy picks, each member at
+// most once, at most maxTries members in all.
+type tries struct {
+	ups    []*lb.Upstream
+	policy lb.Policy
+	client net.IP
+	tried  [maxTries]*lb.Upstream
+	n      int
+}
+
+func (p *pool) tries(client net.IP) tries {
+	return tries{ups: p.members(), policy: p.policy, client: client}
+}
+
+// next returns the member to try, or nil when none is left.
+func (t *tries) next() *lb.Upstream {
+	if t.n >= min(len(t.ups), maxTries) {
+		return nil
+	}
+	ups := t.ups
+	if t.n > 0 {
+		// Only a retry pays for leaving out the members tried already.
+		ups = make([]*lb.Upstream, 0, len(t.ups))
+		for _, u := range t.ups {
+			if !slices.Contains(t.tried[:t.n], u) {
+				ups = append(ups, u)
+			}
 		}
+	}
+	u := t.policy.Select(ups, t.client)
+	if u != nil {
+		t.tried[t.n] = u
+		t.n++
+	}
+	return u
+}
+
+// forget lets the last member tried be picked again: it failed through no fault of its own (a
+// kept-alive connection it had closed).
+func (t *tries) forget(u *lb.Upstream) {
+	if t.n > 0 && t.tried[t.n-1] == u {
+		t.n--
+	}
+}
+
+// failed records a member's failure for its passive health.
+func failed(u *lb.Upstream, err error) { u.Health().Failure(err.Error()) }
+
+// connect offers try the members t picks until one succeeds. A member try fails on (it refused
+// the connection) counts as a passive health failure.
+func (t *tries) connect(try func(u *lb.Upstream) error) error {
+	var last error = errNoMember
+	for u := t.next(); u != nil; u = t.next() {
 		err := try(u)
 		if err == nil {
 			return nil
 		}
 		last = err
-		u.Health().Failure(err.Error())
+		failed(u, err)
 	}
 	return last
 }
 
-// connect returns a connection to a member the pool's policy picks: an idle one, or a new one
-// (always new when fresh).
-func (p *pool) connect(client net.IP, fresh bool) (*upstreamConn, error) {
+// connect returns a connection to the next member t picks: an idle one, or a new one (always new
+// when fresh).
+func (p *pool) connect(t *tries, fresh bool) (*upstreamConn, error) {
 	var uc *upstreamConn
-	err := p.tryMembers(client, func(u *lb.Upstream) error {
+	err := t.connect(func(u *lb.Upstream) error {
 		home := p.idle[u]
 		if !fresh {
 			if uc = home.get(); uc != nil {

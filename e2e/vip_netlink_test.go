@@ -1,6 +1,7 @@
-package vip
+package e2e
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -10,16 +11,17 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/avi-init/avi-init/e2e/systemdhost"
+	"github.com/avi-init/avi-init/runtime/se/vip"
 )
 
-// TestNetlinkInANetworkNamespace adds and removes a VIP for real, in a network namespace of its
-// own with a veth pair, and listens on it in between.
-func TestNetlinkInANetworkNamespace(t *testing.T) {
+// TestVIPNetlinkInANetworkNamespace adds and removes a VIP for real through the SE's netlink
+// host (the unit tests of package vip use a fake), in a network namespace of its own with a veth
+// pair, and listens on it in between.
+func TestVIPNetlinkInANetworkNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test needs root (network namespaces, NET_ADMIN); CI runs as root")
-		}
-		t.Skip("needs root")
+		systemdhost.Missing(t, errors.New("not root: network namespaces and NET_ADMIN need it"))
 	}
 	// Namespaces belong to threads: everything below runs on this one, which is thrown away
 	// afterwards rather than switched back.
@@ -63,22 +65,22 @@ func TestNetlinkInANetworkNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var h Netlink
-	vip := netip.MustParseAddr("10.213.7.50")
-	if local, err := h.IsLocal(vip); err != nil || local {
+	var h vip.Netlink
+	addr := netip.MustParseAddr("10.213.7.50")
+	if local, err := h.IsLocal(addr); err != nil || local {
 		t.Fatalf("IsLocal before adding = %v, %v", local, err)
 	}
 	if local, _ := h.IsLocal(netip.MustParseAddr("10.213.7.1")); !local {
 		t.Error("IsLocal misses the interface's own address")
 	}
-	link, err := h.LinkFor(vip)
+	link, err := h.LinkFor(addr)
 	if err != nil || link != "avitest0" {
 		t.Fatalf("LinkFor = %q, %v; want avitest0", link, err)
 	}
 
-	m := New(h, nil)
+	m := vip.New(h, nil)
 	var ln net.Listener
-	err = m.Apply([]netip.Addr{vip}, func() error {
+	err = m.Apply([]netip.Addr{addr}, func() error {
 		var err error
 		ln, err = net.Listen("tcp", "10.213.7.50:0")
 		return err
@@ -105,7 +107,7 @@ func TestNetlinkInANetworkNamespace(t *testing.T) {
 	}
 
 	m.Close()
-	if local, _ := h.IsLocal(vip); local {
+	if local, _ := h.IsLocal(addr); local {
 		t.Error("VIP still on the interface after Close")
 	}
 	if local, _ := h.IsLocal(netip.MustParseAddr("10.213.7.1")); !local {
