@@ -409,21 +409,3 @@ func TestHostNotReadYetKeepsServicesAndCloudRemovalDeletesThem(t *testing.T) {
 		t.Errorf("a cloud no longer Docker keeps a status")
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	for _, c := range []struct {
-		attempt  int
-		jitter   float64
-		min, max time.Duration
-	}{
-		{1, 0, 500 * time.Millisecond, 500 * time.Millisecond},
-		{1, 1, time.Second, time.Second},
-		{3, 0.5, 3 * time.Second, 3 * time.Second},
-		{7, 0, 30 * time.Second, 30 * time.Second},
-		{50, 1, time.Minute, time.Minute},
-	} {
-		if d := backoff(c.attempt, c.jitter); d < c.min || d > c.max {
-			t.Errorf("backoff(%d, %v) = %v, want in [%v, %v]", c.attempt, c.jitter, d, c.min, c.max)
-		}
-	}
-}
