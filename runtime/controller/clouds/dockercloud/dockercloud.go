@@ -185,12 +185,13 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			c.stop()
 			delete(clouds, uuid)
-			if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
-				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
-			}
+			// The status goes first: a reader that finds the objects gone finds it gone too.
 			m.mu.Lock()
 			delete(m.status, uuid)
 			m.mu.Unlock()
+			if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
+				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
+			}
 		}
 		for uuid, targets := range want {
 			c, ok := clouds[uuid]

@@ -111,12 +111,13 @@ func (m *Manager) Run(ctx context.Context) {
 			<-r.done
 			delete(runners, uuid)
 			if _, ok := want[uuid]; !ok {
-				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
-					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
-				}
+				// The status goes first: a reader that finds the objects gone finds it gone too.
 				m.mu.Lock()
 				delete(m.status, uuid)
 				m.mu.Unlock()
+				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
+					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
+				}
 			}
 		}
 		for uuid, cloud := range want {
