@@ -104,7 +104,7 @@ const (
 )
 
 // Owner is the created_by prefix of a cloud's objects.
-func Owner(cloudUUID string) string { return "docker:" + cloudUUID + ":" }
+func (m *Manager) Owner(cloudUUID string) string { return "docker:" + cloudUUID + ":" }
 
 // Status returns a copy of a cloud's status.
 func (m *Manager) Status(cloudUUID string) (Status, bool) {
@@ -120,6 +120,9 @@ func (m *Manager) Status(cloudUUID string) (Status, bool) {
 	c.ServiceNotes = slices.Clone(s.ServiceNotes)
 	return c, true
 }
+
+// Runtime is a Docker cloud's status, for the cloud's runtime in the API.
+func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
 
 func (m *Manager) setStatus(cloud string, s *Status) {
 	m.mu.Lock()
@@ -189,7 +192,7 @@ func (m *Manager) Run(ctx context.Context) {
 			m.mu.Lock()
 			delete(m.status, uuid)
 			m.mu.Unlock()
-			if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
+			if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
 				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
 			}
 		}
@@ -343,7 +346,7 @@ func (c *cloudRunner) sync() {
 	for _, r := range results {
 		groups = append(groups, orchsync.Group{Key: r.Service, VirtualServices: r.VirtualServices, Pools: r.Pools, Notes: r.Notes, Err: r.Err})
 	}
-	rep := orchsync.Sync(c.m.Store, Owner(c.uuid), groups, orchsync.Options{Reserved: reserved, Partial: partial})
+	rep := orchsync.Sync(c.m.Store, c.m.Owner(c.uuid), groups, orchsync.Options{Reserved: reserved, Partial: partial})
 	for _, e := range rep.Errors {
 		if e.Key == "" {
 			c.log.Error("Docker cloud sync", "err", e.Message)

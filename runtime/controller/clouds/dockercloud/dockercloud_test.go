@@ -239,7 +239,7 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs.CreatedBy != Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != avi.KindCloud.URL(e.cloud) {
+	if vs.CreatedBy != e.m.Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != avi.KindCloud.URL(e.cloud) {
 		t.Errorf("web's VS: %+v", vs)
 	}
 	e.within("status synced", func() bool {
@@ -398,7 +398,7 @@ func TestHostNotReadYetKeepsServicesAndCloudRemovalDeletesThem(t *testing.T) {
 	e.within("objects deleted", func() bool {
 		for _, kind := range []avi.Kind{avi.KindVirtualService, avi.KindPool} {
 			for _, o := range e.st.List(kind) {
-				if strings.HasPrefix(orchsync.CreatedBy(o), Owner(e.cloud)) {
+				if strings.HasPrefix(orchsync.CreatedBy(o), e.m.Owner(e.cloud)) {
 					return false
 				}
 			}

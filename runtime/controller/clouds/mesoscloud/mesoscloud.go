@@ -67,6 +67,9 @@ func (m *Manager) Status(cloudUUID string) (Status, bool) {
 	return c, true
 }
 
+// Runtime is a Mesos cloud's status, for the cloud's runtime in the API.
+func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
+
 func (m *Manager) setStatus(cloud string, fn func(*Status)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -115,7 +118,7 @@ func (m *Manager) Run(ctx context.Context) {
 				m.mu.Lock()
 				delete(m.status, uuid)
 				m.mu.Unlock()
-				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
+				if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
 					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
 				}
 			}
@@ -198,7 +201,7 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 }
 
 // Owner is the created_by prefix of a cloud's objects.
-func Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
+func (m *Manager) Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
 
 // sync makes the store hold what the apps map to.
 func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Result) {
@@ -207,7 +210,7 @@ func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Resu
 		groups = append(groups, orchsync.Group{Key: r.AppID, VirtualServices: r.VirtualServices, Pools: r.Pools,
 			HealthMonitors: r.HealthMonitors, Notes: r.Notes, Err: r.Err})
 	}
-	rep := orchsync.Sync(m.Store, Owner(cloud), groups, orchsync.Options{})
+	rep := orchsync.Sync(m.Store, m.Owner(cloud), groups, orchsync.Options{})
 	for _, e := range rep.Errors {
 		if e.Key == "" {
 			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)
