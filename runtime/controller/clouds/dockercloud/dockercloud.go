@@ -5,11 +5,12 @@
 //
 // Each host has a list-watch loop (internal/listwatch) that reaches the host's engine through
 // SSH (its socket forwarded over the connection, never exposed on the network), reads the
-// labelled containers, and reads them again when the engine's event stream says one started, stopped, died, changed health,
-// was renamed or removed (debounced), and on a timer in case an event was missed. A host whose
-// engine cannot be reached keeps the containers last read there: its SE's health checks judge
-// them, and a broken SSH connection must not take running services away. A host never read
-// since the controller started makes the sync partial: services it alone may hold are kept.
+// labelled containers, and reads them again when the engine's event stream says one started,
+// stopped, died, changed health, was renamed or removed (debounced), and on a timer in case an
+// event was missed. A host whose engine cannot be reached keeps the containers last read there:
+// its SE's health checks judge them, and a broken SSH connection must not take running services
+// away. A host never read since the controller started makes the sync partial: services it
+// alone may hold are kept.
 package dockercloud
 
 import (
