@@ -1,7 +1,7 @@
 // Package marathon is the one package that talks to Marathon. A Client reads the app list
 // (GET /v2/apps?embed=apps.tasks) and follows the event stream (GET /v2/events) over one or more
-// Marathon URLs; a Watcher turns the two into a steady supply of full app lists: the list is the
-// truth, an event only says when to read it again.
+// Marathon URLs; an AppSource hands the two to a list-watch loop (internal/listwatch): the list is
+// the truth, an event only says when to read it again.
 //
 // The App type decodes the fields the integration needs from both API shapes: before Marathon
 // 1.5 (container.docker.portMappings, container.docker.network, ipAddress) and from 1.5 on

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -147,54 +145,6 @@ func TestDialUnix(t *testing.T) {
 	defer s.Close()
 	roundTrip(t, s, "still")
 }
-
-// TestRealSSHDDialUnix forwards through OpenSSH: to a socket of the test's, and, where this
-// machine runs a Docker engine, to the engine's API.
-func TestRealSSHDDialUnix(t *testing.T) {
-	port, _, client := startSSHD(t)
-	me, _ := user.Current()
-	d, err := New(NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts")), "/bin/true", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := d.Dial(ctx, "127.0.0.1", port, me.Username, client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.DialUnix(ctx, echoSocket(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	roundTrip(t, s, "through sshd")
-
-	if _, err := c.DialUnix(ctx, filepath.Join(t.TempDir(), "missing.sock")); err == nil {
-		t.Error("sshd forwarded to a missing socket")
-	}
-
-	if _, err := os.Stat(dockerSocket); err != nil {
-		t.Logf("no Docker engine here (%v): engine API not tried", err)
-		return
-	}
-	e, err := c.DialUnix(ctx, dockerSocket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := io.WriteString(e, "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	reply, err := io.ReadAll(e)
-	if err != nil || !strings.HasPrefix(string(reply), "HTTP/1.0 200") || !strings.HasSuffix(string(reply), "OK") {
-		t.Errorf("engine ping through sshd: %q, %v", reply, err)
-	}
-}
-
-// dockerSocket is where this machine's Docker engine listens.
-const dockerSocket = "/var/run/docker.sock"
 
 // frozenProxy forwards TCP to target until freeze is called; from then on it passes nothing,
 // as a host that vanished (powered off, cable cut) answers nothing and closes nothing.

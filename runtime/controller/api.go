@@ -10,8 +10,6 @@ import (
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/sechannel"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -368,7 +366,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 	err := s.store.Update(func(tx *store.Tx) error {
 		if k.Kind == avi.KindCloud {
 			// What the cloud's integrations made goes with it, in the same transaction.
-			if err := orchsync.DeleteOwned(tx, mesoscloud.Owner(uuid), dockercloud.Owner(uuid)); err != nil {
+			if err := orchsync.DeleteOwned(tx, s.cloudOwners(uuid)...); err != nil {
 				return err
 			}
 		}

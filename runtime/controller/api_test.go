@@ -23,8 +23,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/model/avi"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -1333,7 +1331,7 @@ func TestDeletingACloudTakesItsIntegrationsObjects(t *testing.T) {
 	for _, vtype := range []string{"CLOUD_MESOS", "CLOUD_DOCKER"} {
 		cloud := e.admin(t, "POST", "/api/cloud", map[string]any{"name": "c-" + vtype, "vtype": "CLOUD_NONE"}).want(t, http.StatusCreated).obj
 		uuid := cloud["uuid"].(string)
-		owner := map[string]string{"CLOUD_MESOS": mesoscloud.Owner(uuid), "CLOUD_DOCKER": dockercloud.Owner(uuid)}[vtype] + "app"
+		owner := e.srv.clouds[vtype].Owner(uuid) + "app"
 		pool := e.admin(t, "POST", "/api/pool", map[string]any{"name": "p-" + vtype, "cloud_ref": "/api/cloud/" + uuid, "created_by": owner}).want(t, http.StatusCreated).obj
 		e.admin(t, "POST", "/api/virtualservice", map[string]any{"name": "v-" + vtype, "cloud_ref": "/api/cloud/" + uuid, "created_by": owner,
 			"services": []any{map[string]any{"port": 9000 + len(vtype)}}, "pool_ref": pool["url"]}).want(t, http.StatusCreated)

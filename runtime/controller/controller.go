@@ -23,9 +23,6 @@ import (
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/mesoscloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -58,9 +55,7 @@ type Server struct {
 
 	se        *seRuntime
 	snapshots *snapshotCache
-	linux     *linuxcloud.Manager
-	mesos     *mesoscloud.Manager
-	docker    *dockercloud.Manager
+	clouds    map[string]cloudType // by vtype
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
 }
@@ -95,8 +90,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
-	s.mesos = &mesoscloud.Manager{Store: st, Log: log}
-	if err := s.newSSHClouds(22); err != nil {
+	if s.clouds, err = s.newClouds(22); err != nil {
 		s.logFiles.Close()
 		st.Close()
 		return nil, err
@@ -237,9 +231,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	cloudCtx, stopClouds := context.WithCancel(ctx)
 	defer stopClouds()
 	var clouds sync.WaitGroup
-	for _, run := range []func(context.Context){s.linux.Run, s.mesos.Run, s.docker.Run} {
-		clouds.Go(func() { run(cloudCtx) })
-	}
+	clouds.Go(func() { s.runClouds(cloudCtx) })
 
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server

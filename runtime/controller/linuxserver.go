@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/avi-init/avi-init/integrations/sshdeploy"
 	"github.com/avi-init/avi-init/model/avi"
-	"github.com/avi-init/avi-init/runtime/controller/clouds/dockercloud"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -28,23 +26,6 @@ const deployTokenTTL = time.Hour
 // otherwise be copied to hosts under the checksum of the one read first, and every deployment
 // would fail as corrupt. The kernel refuses writes to a running executable, so it cannot change.
 const selfExe = "/proc/self/exe"
-
-// newSSHClouds builds the managers of the clouds that reach hosts over SSH on sshPort: the Linux
-// server clouds' (deploying SEs with this very executable, on Docker clouds' hosts too) and the
-// Docker clouds' (following the hosts' engines). Both verify host keys against one record.
-func (s *Server) newSSHClouds(sshPort int) error {
-	keys := sshdeploy.NewKnownHostsFile(filepath.Join(s.cfg.DataDir, KnownHostsFile))
-	d, err := sshdeploy.New(keys, selfExe, "")
-	if err != nil {
-		return err
-	}
-	s.linux = linuxcloud.New(linuxcloud.Config{
-		Store: s.store, Dialer: linuxcloud.SSH(d), HostKeys: keys, Controller: linuxCloudController{s},
-		ControllerIP: s.cfg.IP, SysintPort: s.cfg.SysintPort, SSHPort: sshPort, Logger: s.log,
-	})
-	s.docker = &dockercloud.Manager{Store: s.store, Connector: dockercloud.SSH(d, sshPort), Log: s.log.With("component", "dockercloud")}
-	return nil
-}
 
 // linuxCloudController is what the Linux server cloud manager asks of the controller.
 type linuxCloudController struct{ s *Server }

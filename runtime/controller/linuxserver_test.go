@@ -42,7 +42,7 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hosts are reached on a port nothing listens on: the deployment fails at SSH.
-	if err = srv.newSSHClouds(testnet.FreePort(t)); err != nil {
+	if srv.clouds, err = srv.newClouds(testnet.FreePort(t)); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewTLSServer(srv.Handler())
@@ -58,10 +58,7 @@ func TestLinuxServerCloudAPI(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
-		wg.Go(func() { srv.linux.Run(ctx) })
-		wg.Go(func() { srv.docker.Run(ctx) })
-		wg.Wait()
+		srv.runClouds(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -11,6 +11,7 @@ import (
 	"github.com/avi-init/avi-init/integrations/marathon"
 	"github.com/avi-init/avi-init/integrations/marathon/mapping"
 	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
+	"github.com/avi-init/avi-init/internal/listwatch"
 )
 
 // TestAppsFollowMarathon runs the whole chain against the test server: Marathon's changes
@@ -23,19 +24,16 @@ func TestAppsFollowMarathon(t *testing.T) {
 	}
 	mapper := &mapping.Mapper{CloudRef: cloudRef, Resolve: hosts}
 	updates := make(chan []mapping.Result, 100)
-	w := &marathon.Watcher{
-		Source: client,
-		Logger: slog.New(slog.DiscardHandler),
-		OnApps: func(ctx context.Context, apps []marathon.App) { updates <- mapper.Map(ctx, apps) },
-	}
+	src := &marathon.AppSource{Client: client, OnApps: func(ctx context.Context, apps []marathon.App) { updates <- mapper.Map(ctx, apps) }}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		listwatch.Run(ctx, src, listwatch.Options{OnError: func(err error, _ time.Duration) { t.Errorf("list: %v", err) }})
+	}()
 	defer func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+		<-done
 	}()
 
 	// waitFor waits up to a second for a mapping where the app is in the wanted state.

@@ -3,13 +3,14 @@
 // avi_proxy label, and maps them (docker/mapping) to virtual services and pools, written by
 // orchsync and marked created_by "docker:<cloud uuid>:<service>".
 //
-// Each host has a goroutine that reaches the host's engine through SSH (its socket forwarded
-// over the connection, never exposed on the network), reads the labelled containers, and reads
-// them again when the engine's event stream says one started, stopped, died, changed health,
-// was renamed or removed (debounced), and on a timer in case an event was missed. A host whose
-// engine cannot be reached keeps the containers last read there: its SE's health checks judge
-// them, and a broken SSH connection must not take running services away. A host never read
-// since the controller started makes the sync partial: services it alone may hold are kept.
+// Each host has a list-watch loop (internal/listwatch) that reaches the host's engine through
+// SSH (its socket forwarded over the connection, never exposed on the network), reads the
+// labelled containers, and reads them again when the engine's event stream says one started,
+// stopped, died, changed health, was renamed or removed (debounced), and on a timer in case an
+// event was missed. A host whose engine cannot be reached keeps the containers last read there:
+// its SE's health checks judge them, and a broken SSH connection must not take running services
+// away. A host never read since the controller started makes the sync partial: services it
+// alone may hold are kept.
 package dockercloud
 
 import (
@@ -17,7 +18,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -25,8 +25,7 @@ import (
 
 	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/integrations/docker/mapping"
-	"github.com/avi-init/avi-init/internal/retry"
-	"github.com/avi-init/avi-init/internal/settle"
+	"github.com/avi-init/avi-init/internal/listwatch"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/proxylabel"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
@@ -45,16 +44,14 @@ type Connector interface {
 	Connect(ctx context.Context, host, user, privateKey string) (Engine, error)
 }
 
-// Default timing. Events are read again once they have settled for Debounce, and at most
-// MaxDelay after the first; every host is read in full every Resync; a host whose engine
+// Default timing. Events are read again once they have settled (listwatch's defaults: 50 ms,
+// at most 500 ms after the first); every host is read in full every Resync; a host whose engine
 // cannot be reached is tried again with jittered exponential backoff from one second to a
 // minute.
 const (
-	DefaultDebounce = 50 * time.Millisecond
-	DefaultMaxDelay = 500 * time.Millisecond
-	DefaultResync   = 60 * time.Second
-	minBackoff      = time.Second
-	maxBackoff      = time.Minute
+	DefaultResync = 60 * time.Second
+	minBackoff    = time.Second
+	maxBackoff    = time.Minute
 	// recheckAfter reads a host again this long after it connected: an event between the
 	// event stream's request and the engine starting to send is not lost.
 	recheckAfter = time.Second
@@ -108,7 +105,7 @@ const (
 )
 
 // Owner is the created_by prefix of a cloud's objects.
-func Owner(cloudUUID string) string { return "docker:" + cloudUUID + ":" }
+func (m *Manager) Owner(cloudUUID string) string { return "docker:" + cloudUUID + ":" }
 
 // Status returns a copy of a cloud's status.
 func (m *Manager) Status(cloudUUID string) (Status, bool) {
@@ -124,6 +121,9 @@ func (m *Manager) Status(cloudUUID string) (Status, bool) {
 	c.ServiceNotes = slices.Clone(s.ServiceNotes)
 	return c, true
 }
+
+// Runtime is a Docker cloud's status, for the cloud's runtime in the API.
+func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
 
 func (m *Manager) setStatus(cloud string, s *Status) {
 	m.mu.Lock()
@@ -189,12 +189,13 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			c.stop()
 			delete(clouds, uuid)
-			if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
-				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
-			}
+			// The status goes first: a reader that finds the objects gone finds it gone too.
 			m.mu.Lock()
 			delete(m.status, uuid)
 			m.mu.Unlock()
+			if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
+				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
+			}
 		}
 		for uuid, targets := range want {
 			c, ok := clouds[uuid]
@@ -346,7 +347,7 @@ func (c *cloudRunner) sync() {
 	for _, r := range results {
 		groups = append(groups, orchsync.Group{Key: r.Service, VirtualServices: r.VirtualServices, Pools: r.Pools, Notes: r.Notes, Err: r.Err})
 	}
-	rep := orchsync.Sync(c.m.Store, Owner(c.uuid), groups, orchsync.Options{Reserved: reserved, Partial: partial})
+	rep := orchsync.Sync(c.m.Store, c.m.Owner(c.uuid), groups, orchsync.Options{Reserved: reserved, Partial: partial})
 	for _, e := range rep.Errors {
 		if e.Key == "" {
 			c.log.Error("Docker cloud sync", "err", e.Message)
@@ -404,132 +405,89 @@ func (c *cloudRunner) setError(addr string, err error) {
 	})
 }
 
-// follow keeps one host's containers read until ctx ends: connect, follow, and after a failure
-// wait with backoff and connect again.
+// follow keeps one host's containers read until ctx ends: a list-watch loop over the host's
+// engine, reached anew after each failure; meanwhile the host keeps what was read last.
 func (c *cloudRunner) follow(ctx context.Context, t target) {
 	log := c.log.With("host", t.ip.Addr)
-	for attempt := 1; ; attempt++ {
-		connected, err := c.session(ctx, t)
-		if ctx.Err() != nil {
-			return
-		}
-		if connected {
-			attempt = 1
-		}
-		c.setError(t.ip.Addr, err)
-		wait := backoff(attempt, rand.Float64())
-		log.Warn("Docker engine not followed", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
+	listwatch.Run(ctx, &hostSource{c: c, t: t}, listwatch.Options{
+		Debounce: c.m.Debounce, MaxDelay: c.m.MaxDelay, Resync: cmp.Or(c.m.Resync, DefaultResync),
+		Recheck: recheckAfter, MinBackoff: minBackoff, MaxBackoff: maxBackoff,
+		OnError: func(err error, retryIn time.Duration) {
+			c.setError(t.ip.Addr, err)
+			log.Warn("Docker engine not followed", "retry_in", retryIn.Round(time.Millisecond), "err", err)
+		},
+	})
 }
 
-// backoff is the wait before attempt+1: exponential from minBackoff, capped at maxBackoff, the
-// upper half jittered.
-func backoff(attempt int, jitter float64) time.Duration {
-	return retry.Backoff(attempt-1, minBackoff, maxBackoff, jitter)
+// hostSource is one host's engine as the list-watch loop follows it: each session connects
+// through SSH, follows the events and lists the labelled containers.
+type hostSource struct {
+	c   *cloudRunner
+	t   target
+	eng Engine // the session's; set by Open
+
+	// stopping holds the containers docker stop (or kill) has signalled in this session: they
+	// leave their pools at once, while they may still drain, not when they have exited.
+	mu       sync.Mutex
+	stopping map[string]bool
 }
 
-// session connects to the host's engine and follows it until the connection or the event
-// stream fails (the error says why) or ctx ends. connected says whether the engine was read.
-func (c *cloudRunner) session(ctx context.Context, t target) (connected bool, err error) {
-	addr := t.ip.Addr
-	if t.user == "" || t.privateKey == "" {
-		return false, fmt.Errorf("the cloud's SSH user has no private key")
+// Open connects to the host's engine.
+func (h *hostSource) Open(ctx context.Context) error {
+	if h.t.user == "" || h.t.privateKey == "" {
+		return fmt.Errorf("the cloud's SSH user has no private key")
 	}
-	eng, err := c.m.Connector.Connect(ctx, addr, t.user, t.privateKey)
+	eng, err := h.c.m.Connector.Connect(ctx, h.t.ip.Addr, h.t.user, h.t.privateKey)
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer eng.Close()
+	h.eng, h.stopping = eng, map[string]bool{}
+	return nil
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	events := make(chan struct{}, 1)
-	watchErr := make(chan error, 1)
-	watching := make(chan struct{})
-	// The event stream's goroutine ends before the session does (and the engine is closed).
-	defer func() {
-		cancel()
-		<-watching
-	}()
-	// Containers docker stop (or kill) has signalled: they leave their pools at once, while
-	// they may still drain, not when they have exited.
-	var stoppingMu sync.Mutex
-	stopping := map[string]bool{}
-	// The stream is asked for before the first read, so that a change between the two is seen.
-	go func() {
-		defer close(watching)
-		watchErr <- eng.WatchEvents(ctx, proxylabel.LabelKey, func(ev docker.Event) {
-			stoppingMu.Lock()
-			if ev.Stopping() {
-				stopping[ev.ContainerID] = true
-			} else if ev.Action == "start" {
-				delete(stopping, ev.ContainerID)
-			}
-			stoppingMu.Unlock()
-			select {
-			case events <- struct{}{}:
-			default:
-			}
-		})
-	}()
-	read := func() error {
-		cs, err := eng.ListLabeled(ctx, proxylabel.LabelKey)
-		if err != nil {
-			return fmt.Errorf("read the containers of %s: %w (the SSH user must be in the host's docker group: /api/linux_host_install adds it)", addr, err)
-		}
-		stoppingMu.Lock()
-		listed := map[string]bool{}
-		for i := range cs {
-			listed[cs[i].ID] = true
-			if stopping[cs[i].ID] && cs[i].State != "running" {
-				delete(stopping, cs[i].ID) // it has stopped: nothing more to remember
-			}
-			cs[i].Stopping = stopping[cs[i].ID]
-		}
-		for id := range stopping {
-			if !listed[id] {
-				delete(stopping, id)
-			}
-		}
-		stoppingMu.Unlock()
-		c.update(addr, func(st *hostState) {
-			st.containers = cs
-			st.status.State, st.status.Reason = HostConnected, ""
-			st.status.Containers, st.status.LastRead = len(cs), time.Now().UTC().Format(time.RFC3339)
-		})
-		return nil
-	}
-	if err := read(); err != nil {
-		return false, err
-	}
+// Close closes the session's connection.
+func (h *hostSource) Close() error { return h.eng.Close() }
 
-	debounce, maxDelay, resync := cmp.Or(c.m.Debounce, DefaultDebounce), cmp.Or(c.m.MaxDelay, DefaultMaxDelay), cmp.Or(c.m.Resync, DefaultResync)
-	recheck := time.NewTimer(recheckAfter)
-	defer recheck.Stop()
-	full := time.NewTicker(resync)
-	defer full.Stop()
-	pending := settle.New(debounce, maxDelay)
-	defer pending.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return true, ctx.Err()
-		case err := <-watchErr:
-			return true, err
-		case <-events:
-			pending.Notice()
-			continue
-		case <-pending.C():
-		case <-recheck.C:
-		case <-full.C:
+// Watch follows the engine's events, remembering the containers being stopped.
+func (h *hostSource) Watch(ctx context.Context, notify func()) error {
+	return h.eng.WatchEvents(ctx, proxylabel.LabelKey, func(ev docker.Event) {
+		h.mu.Lock()
+		if ev.Stopping() {
+			h.stopping[ev.ContainerID] = true
+		} else if ev.Action == "start" {
+			delete(h.stopping, ev.ContainerID)
 		}
-		pending.Done()
-		if err := read(); err != nil {
-			return true, err
+		h.mu.Unlock()
+		notify()
+	})
+}
+
+// List reads the labelled containers into the host's state and has the cloud synced.
+func (h *hostSource) List(ctx context.Context) error {
+	addr := h.t.ip.Addr
+	cs, err := h.eng.ListLabeled(ctx, proxylabel.LabelKey)
+	if err != nil {
+		return fmt.Errorf("read the containers of %s: %w (the SSH user must be in the host's docker group: /api/linux_host_install adds it)", addr, err)
+	}
+	h.mu.Lock()
+	listed := map[string]bool{}
+	for i := range cs {
+		listed[cs[i].ID] = true
+		if h.stopping[cs[i].ID] && cs[i].State != "running" {
+			delete(h.stopping, cs[i].ID) // it has stopped: nothing more to remember
+		}
+		cs[i].Stopping = h.stopping[cs[i].ID]
+	}
+	for id := range h.stopping {
+		if !listed[id] {
+			delete(h.stopping, id)
 		}
 	}
+	h.mu.Unlock()
+	h.c.update(addr, func(st *hostState) {
+		st.containers = cs
+		st.status.State, st.status.Reason = HostConnected, ""
+		st.status.Containers, st.status.LastRead = len(cs), time.Now().UTC().Format(time.RFC3339)
+	})
+	return nil
 }

@@ -239,7 +239,7 @@ func TestContainersBecomeVirtualServicesAndFollowTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs.CreatedBy != Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != avi.KindCloud.URL(e.cloud) {
+	if vs.CreatedBy != e.m.Owner(e.cloud)+"web" || len(vs.Services) != 1 || vs.Services[0].Port != 9081 || !vs.EastWestPlacement || vs.CloudRef != avi.KindCloud.URL(e.cloud) {
 		t.Errorf("web's VS: %+v", vs)
 	}
 	e.within("status synced", func() bool {
@@ -398,7 +398,7 @@ func TestHostNotReadYetKeepsServicesAndCloudRemovalDeletesThem(t *testing.T) {
 	e.within("objects deleted", func() bool {
 		for _, kind := range []avi.Kind{avi.KindVirtualService, avi.KindPool} {
 			for _, o := range e.st.List(kind) {
-				if strings.HasPrefix(orchsync.CreatedBy(o), Owner(e.cloud)) {
+				if strings.HasPrefix(orchsync.CreatedBy(o), e.m.Owner(e.cloud)) {
 					return false
 				}
 			}
@@ -407,23 +407,5 @@ func TestHostNotReadYetKeepsServicesAndCloudRemovalDeletesThem(t *testing.T) {
 	})
 	if _, ok := e.m.Status(e.cloud); ok {
 		t.Errorf("a cloud no longer Docker keeps a status")
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for _, c := range []struct {
-		attempt  int
-		jitter   float64
-		min, max time.Duration
-	}{
-		{1, 0, 500 * time.Millisecond, 500 * time.Millisecond},
-		{1, 1, time.Second, time.Second},
-		{3, 0.5, 3 * time.Second, 3 * time.Second},
-		{7, 0, 30 * time.Second, 30 * time.Second},
-		{50, 1, time.Minute, time.Minute},
-	} {
-		if d := backoff(c.attempt, c.jitter); d < c.min || d > c.max {
-			t.Errorf("backoff(%d, %v) = %v, want in [%v, %v]", c.attempt, c.jitter, d, c.min, c.max)
-		}
 	}
 }

@@ -352,6 +352,14 @@ func (m *Manager) Hosts(c *avi.Cloud) []HostStatus {
 	return out
 }
 
+// Runtime is the deployment of each host a cloud lists, for the cloud's runtime in the API:
+// every cloud has the list, empty when it has no SE hosts.
+func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Hosts(c), true }
+
+// Owner is empty: the Linux server cloud makes no configuration objects (the records of its SEs
+// go with their hosts).
+func (m *Manager) Owner(string) string { return "" }
+
 // keepHost deploys an SE on the host, retrying with backoff, then watches it; an SE gone for
 // readyTimeout is deployed again.
 func (m *Manager) keepHost(ctx context.Context, t target) {

@@ -1,5 +1,5 @@
-// Package mesoscloud runs the controller's Mesos/Marathon integration: one Marathon watcher
-// per CLOUD_MESOS cloud, whose apps are written to the store by orchsync, marked created_by
+// Package mesoscloud runs the controller's Mesos/Marathon integration: one list-watch loop
+// (internal/listwatch) over a Marathon's apps per CLOUD_MESOS cloud, whose apps are written to the store by orchsync, marked created_by
 // "marathon:<cloud uuid>:<app id>". An app in error keeps the objects it had, and the error is
 // shown in the cloud's status.
 package mesoscloud
@@ -15,6 +15,7 @@ import (
 
 	"github.com/avi-init/avi-init/integrations/marathon"
 	"github.com/avi-init/avi-init/integrations/marathon/mapping"
+	"github.com/avi-init/avi-init/internal/listwatch"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -28,7 +29,7 @@ type Manager struct {
 	Resolve mapping.Resolver
 	// HTTPClient reaches Marathon (http.DefaultClient when nil).
 	HTTPClient *http.Client
-	// Debounce overrides the watcher's event debounce (tests).
+	// Debounce overrides the event debounce (tests).
 	Debounce time.Duration
 
 	mu     sync.Mutex
@@ -66,6 +67,9 @@ func (m *Manager) Status(cloudUUID string) (Status, bool) {
 	return c, true
 }
 
+// Runtime is a Mesos cloud's status, for the cloud's runtime in the API.
+func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
+
 func (m *Manager) setStatus(cloud string, fn func(*Status)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -80,16 +84,16 @@ func (m *Manager) setStatus(cloud string, fn func(*Status)) {
 	fn(s)
 }
 
-// runner is one cloud's watcher.
+// runner is one cloud's list-watch loop.
 type runner struct {
-	key    string // the cloud's Mesos configuration; a change restarts the watcher
+	key    string // the cloud's Mesos configuration; a change restarts the loop
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// Run follows the store: a watcher starts for each Mesos cloud, restarts when its
-// configuration changes, and stops, deleting the objects the cloud made, when the cloud goes or
-// stops being a Mesos cloud. It returns when ctx is done and every watcher has stopped.
+// Run follows the store: a loop starts for each Mesos cloud, restarts when its configuration
+// changes, and stops, deleting the objects the cloud made, when the cloud goes or stops being a
+// Mesos cloud. It returns when ctx is done and every loop has stopped.
 func (m *Manager) Run(ctx context.Context) {
 	log := m.logger()
 	runners := map[string]*runner{}
@@ -110,12 +114,13 @@ func (m *Manager) Run(ctx context.Context) {
 			<-r.done
 			delete(runners, uuid)
 			if _, ok := want[uuid]; !ok {
-				if err := orchsync.RemoveAll(m.Store, Owner(uuid)); err != nil {
-					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
-				}
+				// The status goes first: a reader that finds the objects gone finds it gone too.
 				m.mu.Lock()
 				delete(m.status, uuid)
 				m.mu.Unlock()
+				if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
+					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
+				}
 			}
 		}
 		for uuid, cloud := range want {
@@ -155,7 +160,7 @@ func (m *Manager) mesosClouds() map[string]*avi.Cloud {
 	return out
 }
 
-// cloudKey is what, when it changes, restarts a cloud's watcher: its Marathons, credentials
+// cloudKey is what, when it changes, restarts a cloud's loop: its Marathons, credentials
 // and sync period. It stays in memory only.
 func cloudKey(c *avi.Cloud) string {
 	data, _ := json.Marshal(c.MesosConfiguration)
@@ -174,13 +179,14 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 	}
 	uuid := cloud.UUID
 	mapper := &mapping.Mapper{CloudRef: avi.KindCloud.URL(uuid), Resolve: m.Resolve}
-	w := &marathon.Watcher{
-		Source: client, Logger: log, Debounce: m.Debounce,
-		SyncInterval: time.Duration(cloud.MesosConfiguration.AppSyncFrequency) * time.Second,
-		OnApps: func(ctx context.Context, apps []marathon.App) {
-			m.sync(uuid, apps, mapper.Map(ctx, apps))
-		},
-		OnError: func(_ context.Context, err error) {
+	src := &marathon.AppSource{Client: client, OnApps: func(ctx context.Context, apps []marathon.App) {
+		m.sync(uuid, apps, mapper.Map(ctx, apps))
+	}}
+	opts := listwatch.Options{
+		Debounce: m.Debounce,
+		Resync:   time.Duration(cloud.MesosConfiguration.AppSyncFrequency) * time.Second,
+		OnError: func(err error, retryIn time.Duration) {
+			log.Warn("marathon app list read failed", "err", err, "retry_in", retryIn)
 			m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
 		},
 	}
@@ -189,15 +195,13 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 	m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "SYNCING", "" })
 	go func() {
 		defer close(r.done)
-		if err := w.Run(ctx); err != nil {
-			log.Error("Marathon watcher stopped", "err", err)
-		}
+		listwatch.Run(ctx, src, opts)
 	}()
 	return r, nil
 }
 
 // Owner is the created_by prefix of a cloud's objects.
-func Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
+func (m *Manager) Owner(cloudUUID string) string { return "marathon:" + cloudUUID + ":" }
 
 // sync makes the store hold what the apps map to.
 func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Result) {
@@ -206,7 +210,7 @@ func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Resu
 		groups = append(groups, orchsync.Group{Key: r.AppID, VirtualServices: r.VirtualServices, Pools: r.Pools,
 			HealthMonitors: r.HealthMonitors, Notes: r.Notes, Err: r.Err})
 	}
-	rep := orchsync.Sync(m.Store, Owner(cloud), groups, orchsync.Options{})
+	rep := orchsync.Sync(m.Store, m.Owner(cloud), groups, orchsync.Options{})
 	for _, e := range rep.Errors {
 		if e.Key == "" {
 			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)

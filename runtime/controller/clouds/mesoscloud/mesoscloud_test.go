@@ -113,7 +113,7 @@ func TestAppsBecomeVirtualServicesAndFollowMarathon(t *testing.T) {
 		return e.vs("foo-10019") != nil && p != nil && len(p.Servers) == 2
 	})
 	vs, pool := e.vs("foo-10019"), e.pool("foo-10019")
-	owner := Owner(e.cloud) + "/foo"
+	owner := e.m.Owner(e.cloud) + "/foo"
 	if vs.CreatedBy != owner || pool.CreatedBy != owner || vs.Services[0].Port != 10019 || vs.CloudRef != avi.KindCloud.URL(e.cloud) ||
 		vs.PoolRef != avi.KindPool.URL(pool.UUID) {
 		t.Errorf("virtual service %+v, pool %+v", vs, pool)
