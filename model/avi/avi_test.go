@@ -677,6 +677,66 @@ func TestCloudRules(t *testing.T) {
 	}
 }
 
+// A host entry keeps its entry_id while the cloud lists the host, whatever the client sends; a
+// host the stored cloud did not list as an SE host gets a new one.
+func TestCloudHostEntryIDs(t *testing.T) {
+	hosts := func(addrs ...string) []LinuxHost {
+		var out []LinuxHost
+		for _, a := range addrs {
+			out = append(out, LinuxHost{HostIP: IPAddr{Addr: a, Type: "V4"}, EntryID: "sent-by-client"})
+		}
+		return out
+	}
+	linux := func(addrs ...string) *Cloud {
+		return &Cloud{Vtype: CloudLinuxServer, LinuxserverConfiguration: &LinuxServerConfiguration{Hosts: hosts(addrs...)}}
+	}
+	stored := linux("192.0.2.1", "192.0.2.2")
+	if err := stored.Prepare(nil); err != nil {
+		t.Fatal(err)
+	}
+	id1, id2 := stored.LinuxserverConfiguration.Hosts[0].EntryID, stored.LinuxserverConfiguration.Hosts[1].EntryID
+	if id1 == "" || id2 == "" || id1 == id2 || id1 == "sent-by-client" {
+		t.Fatalf("entry ids on create %q, %q: want two new ones", id1, id2)
+	}
+	docker := &Cloud{Vtype: CloudDocker, DockerConfiguration: &DockerConfiguration{Hosts: hosts("192.0.2.2")}}
+	none := linux("192.0.2.1")
+	none.Vtype = CloudNone
+	for _, tt := range []struct {
+		name string
+		old  *Cloud
+		upd  *Cloud
+		same map[string]string // address: the id it must keep; others must get a new one
+	}{
+		{"hosts kept, one added", stored, linux("192.0.2.3", "192.0.2.2", "192.0.2.1"), map[string]string{"192.0.2.1": id1, "192.0.2.2": id2}},
+		{"a host the stored cloud does not list", linux("192.0.2.2"), linux("192.0.2.1"), nil},
+		{"kept across a change of cloud type", stored, docker, map[string]string{"192.0.2.2": id2}},
+		{"hosts of a cloud that had none in effect", none, linux("192.0.2.1"), nil},
+	} {
+		if tt.old != stored {
+			if err := tt.old.Prepare(nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := map[string]bool{} // every id the stored cloud has, also on hosts not in effect
+		for _, h := range tt.old.LinuxserverConfiguration.Hosts {
+			old[h.EntryID] = true
+		}
+		if err := tt.upd.Prepare(tt.old); err != nil {
+			t.Fatal(err)
+		}
+		_, uh := tt.upd.SEHosts()
+		for _, h := range uh {
+			want, keep := tt.same[h.HostIP.Addr]
+			switch {
+			case keep && h.EntryID != want:
+				t.Errorf("%s: %s has entry id %q, want %q kept", tt.name, h.HostIP.Addr, h.EntryID, want)
+			case !keep && (h.EntryID == "" || h.EntryID == "sent-by-client" || old[h.EntryID]):
+				t.Errorf("%s: %s has entry id %q, want a new one", tt.name, h.HostIP.Addr, h.EntryID)
+			}
+		}
+	}
+}
+
 func TestRefs(t *testing.T) {
 	p := &Pool{HealthMonitorRefs: []string{"/api/healthmonitor?name=a", "/api/healthmonitor/b"}, CloudRef: "/api/cloud?name=c"}
 	refs := p.Refs()

@@ -310,6 +310,10 @@ type LinuxServerConfiguration struct {
 // LinuxHost is one host of a Linux server cloud.
 type LinuxHost struct {
 	HostIP IPAddr `json:"host_ip"`
+	// EntryID is read-only: the controller stamps each host entry when the cloud first lists
+	// the host and keeps it while the host stays listed, so that a host removed and added back
+	// is a new entry even to a reader that saw only the final state.
+	EntryID string `json:"entry_id,omitempty"`
 }
 
 // MesosConfiguration is Mesos/Marathon integration.
@@ -401,11 +405,12 @@ func (c *Cloud) Validate() error {
 	return nil
 }
 
-// Prepare keeps Marathon passwords and tokens an update does not send again, for the same
-// Marathon and user.
+// Prepare stamps the SE host entries and keeps Marathon passwords and tokens an update does not
+// send again, for the same Marathon and user.
 func (c *Cloud) Prepare(old Object) error {
-	o, ok := old.(*Cloud)
-	if !ok || c.MesosConfiguration == nil || o.MesosConfiguration == nil {
+	o, _ := old.(*Cloud)
+	c.stampHosts(o)
+	if o == nil || c.MesosConfiguration == nil || o.MesosConfiguration == nil {
 		return nil
 	}
 	for i := range c.MesosConfiguration.MarathonConfigurations {
@@ -423,6 +428,35 @@ func (c *Cloud) Prepare(old Object) error {
 		}
 	}
 	return nil
+}
+
+// stampHosts gives each host entry the EntryID the host had in old, the cloud as stored, when
+// old listed it as an SE host; else a new one. What a client sends is ignored: only the
+// controller tells a host kept from a host removed and added back.
+func (c *Cloud) stampHosts(old *Cloud) {
+	ids := map[string]string{}
+	if old != nil {
+		_, hosts := old.SEHosts()
+		for _, h := range hosts {
+			ids[h.HostIP.Addr] = h.EntryID
+		}
+	}
+	stamp := func(hosts []LinuxHost) {
+		for i := range hosts {
+			id, kept := ids[hosts[i].HostIP.Addr]
+			if !kept {
+				id = rand.Text()
+				ids[hosts[i].HostIP.Addr] = id
+			}
+			hosts[i].EntryID = id
+		}
+	}
+	if l := c.LinuxserverConfiguration; l != nil {
+		stamp(l.Hosts)
+	}
+	if d := c.DockerConfiguration; d != nil {
+		stamp(d.Hosts)
+	}
 }
 
 // Refs: the SSH user.
