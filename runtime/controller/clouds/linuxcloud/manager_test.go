@@ -22,6 +22,7 @@ import (
 // fakeHost is how one host behaves. Fields are read under fakeSSH's lock.
 type fakeHost struct {
 	dialErrs   []error // returned by the next dials, one each; then dials succeed
+	keyChanged bool    // dials are refused as a changed host key until the host's key is forgotten
 	sudoErr    error
 	installErr error
 	installs   []sshdeploy.InstallRequest
@@ -56,6 +57,9 @@ func (f *fakeSSH) Dial(_ context.Context, host string, port int, user, privateKe
 		err := h.dialErrs[0]
 		h.dialErrs = h.dialErrs[1:]
 		return nil, err
+	}
+	if h.keyChanged {
+		return nil, &sshdeploy.HostKeyChangedError{Host: host, Recorded: "SHA256:old", Presented: "SHA256:new"}
 	}
 	return &fakeSession{f: f, addr: host}, nil
 }
@@ -154,8 +158,10 @@ func (c *fakeController) RemoveSEs(ip string) error {
 	return nil
 }
 
+// fakeKeys records what is forgotten; forgetting a host's key lets it be dialed with its new one.
 type fakeKeys struct {
 	mu        sync.Mutex
+	ssh       *fakeSSH
 	forgotten []string
 }
 
@@ -164,6 +170,9 @@ func (k *fakeKeys) Forget(host string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.forgotten = append(k.forgotten, host)
+	k.ssh.mu.Lock()
+	defer k.ssh.mu.Unlock()
+	k.ssh.host(host).keyChanged = false
 	return nil
 }
 
@@ -209,6 +218,7 @@ func newHarness(t *testing.T, hosts ...string) *harness {
 	h := &harness{st: st, keys: &fakeKeys{}, logs: &syncBuffer{}, waits: make(chan time.Duration), release: make(chan struct{})}
 	h.ssh = &fakeSSH{hosts: map[string]*fakeHost{}, statesSeen: map[string][]string{}}
 	h.ctl = &fakeController{ssh: h.ssh, revoked: map[string]bool{}, ready: map[string]bool{}}
+	h.keys.ssh = h.ssh
 	h.key = &avi.CloudConnectorUser{Meta: avi.Meta{Name: "ops"}}
 	if err := st.Create(h.key); err != nil {
 		t.Fatal(err)
@@ -264,6 +274,23 @@ func (h *harness) cloudObject(hosts []string) *avi.Cloud {
 func (h *harness) setHosts(t *testing.T, hosts ...string) {
 	t.Helper()
 	if err := h.st.Put(h.cloud, h.cloudObject(hosts)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitHosts writes the cloud with each list of hosts in turn, all in one commit: the manager
+// sees the last list only, as it does when the store's change signal coalesces quick writes.
+func (h *harness) commitHosts(t *testing.T, lists ...[]string) {
+	t.Helper()
+	err := h.st.Update(func(tx *store.Tx) error {
+		for _, hosts := range lists {
+			if err := tx.Put(h.cloud, h.cloudObject(hosts)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -490,6 +517,62 @@ func TestChangedKeyHostRemovedAndAddedBackAtOnce(t *testing.T) {
 	defer h.keys.mu.Unlock()
 	if len(h.keys.forgotten) != 1 || h.keys.forgotten[0] != addr {
 		t.Errorf("keys forgotten %v, want %s's", h.keys.forgotten, addr)
+	}
+}
+
+// A host removed and added back is a new entry, whether or not the manager saw it unlisted: its
+// key is forgotten and learned anew, and it is deployed again. The removal and the addition are
+// one commit here, so the manager cannot see the host unlisted; a host kept is left alone.
+func TestHostRemovedAndAddedBackUnseen(t *testing.T) {
+	const addr, other = "198.51.100.11", "198.51.100.12"
+	for _, tt := range []struct {
+		name       string
+		keyChanged bool // reinstalled: its deployment is refused until the key is forgotten
+		lists      [][]string
+		forgotten  int
+		installs   int
+	}{
+		{"reinstalled host removed and added back", true, [][]string{{other}, {other, addr}}, 1, 1},
+		{"ready host removed and added back", false, [][]string{{other}, {other, addr}}, 1, 2},
+		{"ready host kept while another is added", false, [][]string{{addr, other}}, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.ssh.hosts[addr] = &fakeHost{keyChanged: tt.keyChanged}
+			h.setHosts(t, addr)
+			if tt.keyChanged {
+				<-h.waits // the deployment refused, waiting to retry
+				if st := h.status(t, addr); st.State != StateSSHFailed || !strings.Contains(st.Reason, "changed") {
+					t.Fatalf("reinstalled host before its removal: %+v", st)
+				}
+			} else {
+				h.waitState(t, addr, StateReady)
+			}
+			h.commitHosts(t, tt.lists...)
+			var forgotten, installs int
+			counts := func() {
+				h.keys.mu.Lock()
+				forgotten = len(h.keys.forgotten)
+				h.keys.mu.Unlock()
+				h.ssh.mu.Lock()
+				installs = len(h.ssh.hosts[addr].installs)
+				h.ssh.mu.Unlock()
+			}
+			waitFor(t, "the host's key forgotten and its SE installed as often as wanted", func() bool {
+				counts()
+				return forgotten >= tt.forgotten && installs >= tt.installs
+			})
+			// The other host's deployment began in the same pass as any of this host's.
+			h.waitState(t, other, StateReady)
+			st := h.waitState(t, addr, StateReady)
+			if st.HostKeyFingerprint != "SHA256:fake-"+addr || st.Reason != "" {
+				t.Errorf("%s after the commit: %+v", addr, st)
+			}
+			counts()
+			if forgotten != tt.forgotten || installs != tt.installs {
+				t.Errorf("key forgotten %d times, installed %d times; want %d and %d", forgotten, installs, tt.forgotten, tt.installs)
+			}
+		})
 	}
 }
 
