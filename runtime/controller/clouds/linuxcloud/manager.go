@@ -2,7 +2,9 @@
 // every host such a cloud (or a Docker cloud, whose hosts are SE hosts too) lists. One goroutine per host deploys the SE over SSH (connect, verify
 // the host key, check sudo, copy the binary, run the installer), waits until the SE joins and
 // heartbeats, retries failures with jittered exponential backoff, and uninstalls the SE from a
-// host the cloud no longer lists.
+// host the cloud no longer lists. The manager follows the store's state, not its writes: a host
+// removed and added back is a new entry of the cloud (avi.LinuxHost.EntryID), deployed afresh
+// with its key learned anew even when the manager never saw it unlisted.
 package linuxcloud
 
 import (
@@ -169,6 +171,7 @@ func backoff(attempt int, jitter float64) time.Duration {
 // target is one host to keep an SE on, with the credentials to reach it.
 type target struct {
 	cloud      string // uuid
+	entry      string // the host entry's EntryID: another one is the host removed and added back
 	ip         avi.IPAddr
 	user       string
 	privateKey string
@@ -220,7 +223,7 @@ func (m *Manager) targets() map[string]target {
 		}
 		for _, h := range hosts {
 			if _, dup := out[h.HostIP.Addr]; !dup {
-				out[h.HostIP.Addr] = target{cloud: c.UUID, ip: h.HostIP, user: user, privateKey: key}
+				out[h.HostIP.Addr] = target{cloud: c.UUID, entry: h.EntryID, ip: h.HostIP, user: user, privateKey: key}
 			}
 		}
 	}
@@ -230,13 +233,23 @@ func (m *Manager) targets() map[string]target {
 // reconcile starts a deployment for each new (or changed) host and a removal for each host no
 // longer listed. A host's new goroutine waits for its previous one to end, so two never work
 // on one host at once.
+//
+// A listed host whose entry is not the one its goroutine works for was removed and added back,
+// whether or not a reconcile ran while it was unlisted (the store's change signal coalesces
+// quick writes). Either way it ends as a removal cut short by the addition would: its key is
+// forgotten, and it is deployed afresh.
 func (m *Manager) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map[string]*worker) {
 	want := m.targets()
 	start := func(addr string, t target, remove bool) {
 		var prev chan struct{}
+		// fresh: a new entry of a host the manager worked on. Its removal, when the manager
+		// saw one, forgets the key itself.
+		var fresh, forget bool
 		if old, ok := workers[addr]; ok {
 			old.cancel()
 			prev = old.done
+			fresh = !remove && old.t.entry != t.entry
+			forget = fresh && !old.remove
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		w := &worker{t: t, remove: remove, cancel: cancel, done: make(chan struct{})}
@@ -255,10 +268,13 @@ func (m *Manager) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map
 			}
 			if remove {
 				m.removeHost(wctx, t)
-			} else {
-				m.setInitial(t)
-				m.keepHost(wctx, t)
+				return
 			}
+			if forget {
+				m.forgetKey(t)
+			}
+			m.setInitial(t, fresh)
+			m.keepHost(wctx, t, fresh)
 		}()
 	}
 	for addr, t := range want {
@@ -290,14 +306,22 @@ func (m *Manager) hostID(t target) string {
 	return sshdeploy.HostID(t.ip.Addr, m.cfg.SSHPort)
 }
 
+// forgetKey forgets the key recorded for a host, so that the key it presents next is trusted.
+func (m *Manager) forgetKey(t target) {
+	if err := m.cfg.HostKeys.Forget(m.hostID(t)); err != nil {
+		m.log.Error("host key not forgotten", "host", t.ip.Addr, "err", err)
+	}
+}
+
 // setInitial shows a host about to be deployed, with the key recorded for it, if any. A host
-// deployed again (its credentials changed) keeps its status until the deployment moves it.
-func (m *Manager) setInitial(t target) {
+// deployed again (its credentials changed) keeps its status until the deployment moves it; a
+// fresh entry starts anew.
+func (m *Manager) setInitial(t target, fresh bool) {
 	fp, _ := m.cfg.HostKeys.Fingerprint(m.hostID(t))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, ok := m.status[t.ip.Addr]
-	if !ok || st.State == StateRemoving {
+	if fresh || !ok || st.State == StateRemoving {
 		m.status[t.ip.Addr] = &HostStatus{HostIP: t.ip, State: StatePending, HostKeyFingerprint: fp, LastChange: m.stamp()}
 	}
 }
@@ -361,11 +385,12 @@ func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Hosts(c), true }
 func (m *Manager) Owner(string) string { return "" }
 
 // keepHost deploys an SE on the host, retrying with backoff, then watches it; an SE gone for
-// readyTimeout is deployed again.
-func (m *Manager) keepHost(ctx context.Context, t target) {
+// readyTimeout is deployed again. A fresh entry is deployed even if its SE is connected, as
+// after its removal and addition.
+func (m *Manager) keepHost(ctx context.Context, t target, fresh bool) {
 	log := m.log.With("host", t.ip.Addr)
 	// After a controller restart, a host whose SE is connected needs nothing.
-	if ip := net.ParseIP(t.ip.Addr); ip != nil {
+	if ip := net.ParseIP(t.ip.Addr); ip != nil && !fresh {
 		if ref, ready := m.cfg.Controller.SE(ip.String()); ready {
 			m.set(t, StateReady, "")
 			m.update(t, func(st *HostStatus) { st.SERef = ref })
@@ -513,11 +538,7 @@ func (m *Manager) removeHost(ctx context.Context, t target) {
 	// it ends (ctx cancelled): removing and re-adding a host is how an operator accepts the new
 	// key of a reinstalled host, and a host with a changed key cannot be uninstalled, so its
 	// removal is still retrying when it comes back.
-	defer func() {
-		if err := m.cfg.HostKeys.Forget(m.hostID(t)); err != nil {
-			log.Error("host key not forgotten", "err", err)
-		}
-	}()
+	defer m.forgetKey(t)
 	m.set(t, StateRemoving, "uninstalling the SE")
 	mgmtIP := t.ip.Addr
 	for attempt := 1; ; attempt++ {
