@@ -88,6 +88,32 @@ func (lc *linuxCloud) setCloud(t testing.TB, vtype, key string, hosts []*sehost.
 	}
 }
 
+// entryIDs reads the entry_id the controller stamped on each host of the cloud, by address.
+func (lc *linuxCloud) entryIDs(t testing.TB) map[string]string {
+	t.Helper()
+	var c struct {
+		Linux struct {
+			Hosts []struct {
+				HostIP struct {
+					Addr string `json:"addr"`
+				} `json:"host_ip"`
+				EntryID string `json:"entry_id"`
+			} `json:"hosts"`
+		} `json:"linuxserver_configuration"`
+	}
+	if code := lc.c.call(t, "GET", "/api/cloud/"+lc.cloud, nil, &c); code != http.StatusOK {
+		t.Fatalf("GET the cloud: %d", code)
+	}
+	out := map[string]string{}
+	for _, h := range c.Linux.Hosts {
+		if h.EntryID == "" {
+			t.Errorf("host %s of the cloud has no entry_id", h.HostIP.Addr)
+		}
+		out[h.HostIP.Addr] = h.EntryID
+	}
+	return out
+}
+
 // runtime reads the cloud's hosts. It does not fail the test, so that a watcher goroutine can
 // call it.
 func (lc *linuxCloud) runtime() ([]linuxHost, []byte, error) {
@@ -337,7 +363,7 @@ func TestLinuxCloud(t *testing.T) {
 	lc.setHosts(t, a, b, late, noSudo)
 
 	// Without password-less sudo: SSH Failed, saying so.
-	h := w.until(t, noSudo.IP.String(), "SSH Failed naming sudo", 30*time.Second, func(h linuxHost) bool {
+	h := w.until(t, noSudo.IP.String(), "SSH Failed naming sudo", time.Minute, func(h linuxHost) bool {
 		return h.State == "SSH Failed" && strings.Contains(h.Reason, "password-less sudo")
 	})
 	t.Logf("host without sudo: %s: %s", h.State, h.Reason)
@@ -377,7 +403,9 @@ func TestLinuxCloud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = w.until(t, noSudo.IP.String(), "SSH Failed naming the changed host key", 90*time.Second, func(h linuxHost) bool {
+	// The host has been failing since it was added, so its next attempt may be a full backoff
+	// (up to 60 s) away, or fall while the new host boots and need one more.
+	h = w.until(t, noSudo.IP.String(), "SSH Failed naming the changed host key", 3*time.Minute, func(h linuxHost) bool {
 		return h.State == "SSH Failed" && strings.Contains(h.Reason, "host key") && strings.Contains(h.Reason, "changed")
 	})
 	t.Logf("reinstalled host: %s: %s", h.State, h.Reason)
@@ -386,13 +414,21 @@ func TestLinuxCloud(t *testing.T) {
 			h.Reason, h.HostKeyFingerprint, ssh.FingerprintSHA256(secondPub), ssh.FingerprintSHA256(firstPub))
 	}
 	// As the reason says: removed from the cloud and added back, it is trusted anew, even
-	// added back at once (its removal cannot log in to uninstall, and is cut short).
+	// added back at once, before the controller may have acted on (or even seen) the removal:
+	// the host is a new entry of the cloud, and that is what the controller follows.
+	reinstalled := noSudo.IP.String()
+	before := lc.entryIDs(t)
+	w.forget(reinstalled)
 	lc.setHosts(t, a, b, late)
 	lc.setHosts(t, a, b, late, reinstalledHost)
 	readded := time.Now()
-	reinstalled := noSudo.IP.String()
-	w.forget(reinstalled)
-	h, at = w.ready(t, reinstalled, 2*time.Minute)
+	after := lc.entryIDs(t)
+	for addr, id := range after {
+		if (addr == reinstalled) == (id == before[addr]) {
+			t.Errorf("entry ids before %v and after %v the removal and addition: want a new one for %s only", before, after, reinstalled)
+		}
+	}
+	h, at = w.ready(t, reinstalled, 3*time.Minute)
 	t.Logf("reinstalled host removed and added back: Ready in %v", at.Sub(readded).Round(10*time.Millisecond))
 	if h.HostKeyFingerprint != ssh.FingerprintSHA256(secondPub) {
 		t.Errorf("reinstalled host added back shows host key %q, want its new one %s", h.HostKeyFingerprint, ssh.FingerprintSHA256(secondPub))
@@ -414,7 +450,7 @@ func TestLinuxCloud(t *testing.T) {
 	serving := []*sehost.Host{a, b, late, reinstalledHost}
 	for _, h := range serving {
 		url := fmt.Sprintf("http://%s:%d/100kb.txt", h.IP, port)
-		waitFor(t, "the SE on "+h.IP.String()+" to serve the virtual service", 30*time.Second, func() bool {
+		waitFor(t, "the SE on "+h.IP.String()+" to serve the virtual service", time.Minute, func() bool {
 			resp, err := http.Get(url)
 			if err != nil {
 				return false
