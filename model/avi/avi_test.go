@@ -735,6 +735,13 @@ func TestCloudHostEntryIDs(t *testing.T) {
 			}
 		}
 	}
+	// A host stored before entry ids existed keeps having none: an update does not make it new.
+	legacy := linux("192.0.2.1")
+	legacy.LinuxserverConfiguration.Hosts[0].EntryID = ""
+	upd := linux("192.0.2.1")
+	if err := upd.Prepare(legacy); err != nil || upd.LinuxserverConfiguration.Hosts[0].EntryID != "" {
+		t.Errorf("a host stored without entry id: %v, entry id %q after an update, want none", err, upd.LinuxserverConfiguration.Hosts[0].EntryID)
+	}
 }
 
 func TestRefs(t *testing.T) {
