@@ -3,9 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -41,20 +38,9 @@ func startSSHD(t *testing.T) (port int, hostKey ssh.PublicKey, client ssh.Signer
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(hostPriv, "test host")
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostSigner, hostPEM := sshdtest.Key(t)
 	hostKeyFile := filepath.Join(dir, "host_key")
-	if err := os.WriteFile(hostKeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
+	if err := os.WriteFile(hostKeyFile, hostPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	client = sshdtest.Signer(t)

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"io"
 	"net"
 	"path/filepath"
@@ -16,10 +17,15 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Signer is a new ed25519 key.
-func Signer(t *testing.T) ssh.Signer {
+// Key is a new ed25519 key, as a signer and in OpenSSH's PEM form (what a key file or the
+// controller's store holds).
+func Key(t testing.TB) (ssh.Signer, []byte) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +33,13 @@ func Signer(t *testing.T) ssh.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, pem.EncodeToMemory(block)
+}
+
+// Signer is a new ed25519 key.
+func Signer(t testing.TB) ssh.Signer {
+	t.Helper()
+	s, _ := Key(t)
 	return s
 }
 

@@ -2,9 +2,6 @@ package dockercloud
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -101,15 +97,8 @@ func (f *fakeConnector) setRefuse(host string, err error) {
 // privateKey is a new ed25519 key in OpenSSH PEM form, as the store wants it.
 func privateKey(t *testing.T) string {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(block))
+	_, key := sshdtest.Key(t)
+	return string(key)
 }
 
 type env struct {
