@@ -22,6 +22,7 @@ import (
 	"github.com/avi-init/avi-init/e2e/systemdhost"
 	"github.com/avi-init/avi-init/integrations/sshdeploy"
 	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 const sshdPath = "/usr/sbin/sshd"
@@ -73,7 +74,7 @@ LogLevel ERROR
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", configFile)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
