@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/controller/store/storetest"
 )
 
 // fakeEngine is a host's engine: the test changes its containers and sends events.
@@ -116,17 +116,13 @@ const (
 
 func newEnv(t *testing.T, hosts ...string) *env {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	conn := &fakeConnector{engines: map[string]*fakeEngine{}, refuse: map[string]error{}, connects: map[string]int{}}
 	for _, h := range []string{hostA, hostB} {
 		conn.engines[h] = &fakeEngine{events: make(chan docker.Event, 16), broken: make(chan error, 1)}
 	}
 	e := &env{t: t, st: st, conn: conn}
-	err = st.Update(func(tx *store.Tx) error {
+	err := st.Update(func(tx *store.Tx) error {
 		p := &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}
 		if err := tx.Create(p); err != nil {
 			return err
