@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,24 +89,6 @@ func needTool(t testing.TB, name string) {
 	if _, err := exec.LookPath(name); err != nil {
 		systemdhost.Missing(t, fmt.Errorf("%s (.ci/run installs it)", name))
 	}
-}
-
-// syncBuffer is a buffer that a process's output is copied into while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // result is one run of avi-init.

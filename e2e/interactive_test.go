@@ -12,6 +12,8 @@ import (
 	expect "github.com/Netflix/go-expect"
 	"github.com/creack/pty"
 	"github.com/hinshun/vt10x"
+
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 // TestInteractiveInstall runs `avi-init` bare on a terminal and answers the Avi script's
@@ -27,7 +29,7 @@ func TestInteractiveInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open pseudo-terminal: %v", err)
 	}
-	screen := &syncBuffer{}
+	screen := &syncbuf.Buffer{}
 	c, err := expect.NewConsole(
 		expect.WithStdin(ptm),
 		expect.WithStdout(vt10x.New(vt10x.WithWriter(pts)), screen),

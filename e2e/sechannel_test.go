@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 // controllerProc is a controller started from the binary on loopback ports.
@@ -22,7 +24,7 @@ type controllerProc struct {
 	https   int
 	sysint  int
 	client  *http.Client
-	logs    *syncBuffer // its output, written while it runs
+	logs    *syncbuf.Buffer // its output, written while it runs
 	user    string
 	pass    string
 	stopped bool
@@ -51,7 +53,7 @@ func startControllerProc(t testing.TB, data string, setup bool, opts ...procOpti
 		opt(&o)
 	}
 	p := freePorts(t, 3)
-	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &syncBuffer{}, user: "admin", pass: testAdminPassword}
+	c := &controllerProc{data: data, https: p[0], sysint: p[2], logs: &syncbuf.Buffer{}, user: "admin", pass: testAdminPassword}
 	c.cmd = exec.Command(aviInit, "controller", "--data", data, "--ip", o.ip,
 		"--https-port", strconv.Itoa(p[0]), "--http-port", strconv.Itoa(p[1]), "--sysint-port", strconv.Itoa(p[2]))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +21,11 @@ import (
 
 	"github.com/avi-init/avi-init/e2e/systemdhost"
 	"github.com/avi-init/avi-init/integrations/sshdeploy"
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 const sshdPath = "/usr/sbin/sshd"
-
-// sshSigner is a new ed25519 key.
-func sshSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // startSSHD runs OpenSSH's sshd on a loopback port with a configuration of its own: key
 // authentication only, for the current user, whose authorized key is the returned signer's.
@@ -56,23 +39,12 @@ func startSSHD(t *testing.T) (port int, hostKey ssh.PublicKey, client ssh.Signer
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(hostPriv, "test host")
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostSigner, hostPEM := sshdtest.Key(t)
 	hostKeyFile := filepath.Join(dir, "host_key")
-	if err := os.WriteFile(hostKeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := os.WriteFile(hostKeyFile, hostPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client = sshSigner(t)
+	client = sshdtest.Signer(t)
 	authorized := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(client.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
@@ -102,7 +74,7 @@ LogLevel ERROR
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", configFile)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -125,51 +97,6 @@ LogLevel ERROR
 	return port, hostSigner.PublicKey(), client
 }
 
-// sshEchoSocket serves a line echo ("echo: <line>") on a unix socket in a new directory.
-func sshEchoSocket(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "echo.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if _, err := io.WriteString(c, "echo: "+sc.Text()+"\n"); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	return path
-}
-
-// sshRoundTrip sends a line and reads the echo.
-func sshRoundTrip(t *testing.T, c net.Conn, line string) {
-	t.Helper()
-	if _, err := io.WriteString(c, line+"\n"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || got != "echo: "+line+"\n" {
-		t.Fatalf("echo of %q: %q, %v", line, got, err)
-	}
-}
-
 // sshTestToken is the join token the fake installer expects on its standard input.
 const sshTestToken = "abcdef.0123456789abcdef.sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -185,6 +112,20 @@ func TestRealSSHD(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// dial connects a new deployer to the sshd, closing the connection when t ends.
+	dial := func(t *testing.T, keys sshdeploy.HostKeys, binary, remoteDir string) (*sshdeploy.Deployer, *sshdeploy.Conn) {
+		t.Helper()
+		d, err := sshdeploy.New(keys, binary, remoteDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.Dial(ctx, "127.0.0.1", port, me.Username, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return d, c
+	}
 
 	t.Run("deploy", func(t *testing.T) {
 		keys := sshdeploy.NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts"))
@@ -201,15 +142,7 @@ echo "unexpected: $*" >&2; exit 1
 			t.Fatal(err)
 		}
 		remote := filepath.Join(t.TempDir(), "remote")
-		d, err := sshdeploy.New(keys, bin, remote)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := d.Dial(ctx, "127.0.0.1", port, me.Username, client)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		d, c := dial(t, keys, bin, remote)
 		if c.HostKeyFingerprint() != sshdeploy.Fingerprint(hostKey) {
 			t.Errorf("fingerprint %s, want %s", c.HostKeyFingerprint(), sshdeploy.Fingerprint(hostKey))
 		}
@@ -221,7 +154,7 @@ echo "unexpected: $*" >&2; exit 1
 			t.Errorf("local address %v", c.LocalIP())
 		}
 
-		err = c.CheckSudo(ctx)
+		err := c.CheckSudo(ctx)
 		if exec.Command("sudo", "-n", "true").Run() != nil {
 			// This machine gives the user no password-less sudo: the check must say so, and the
 			// install cannot be tried.
@@ -259,7 +192,7 @@ echo "unexpected: $*" >&2; exit 1
 		}
 
 		// The host's key changes: refused.
-		if err := keys.Record(id, sshSigner(t).PublicKey()); err != nil {
+		if err := keys.Record(id, sshdtest.Signer(t).PublicKey()); err != nil {
 			t.Fatal(err)
 		}
 		_, err = d.Dial(ctx, "127.0.0.1", port, me.Username, client)
@@ -270,21 +203,13 @@ echo "unexpected: $*" >&2; exit 1
 	})
 
 	t.Run("dial unix", func(t *testing.T) {
-		d, err := sshdeploy.New(sshdeploy.NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts")), "/bin/true", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := d.Dial(ctx, "127.0.0.1", port, me.Username, client)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		s, err := c.DialUnix(ctx, sshEchoSocket(t))
+		_, c := dial(t, sshdeploy.NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts")), "/bin/true", "")
+		s, err := c.DialUnix(ctx, sshdtest.EchoSocket(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		sshRoundTrip(t, s, "through sshd")
+		sshdtest.RoundTrip(t, s, "through sshd")
 		if _, err := c.DialUnix(ctx, filepath.Join(t.TempDir(), "missing.sock")); err == nil {
 			t.Error("sshd forwarded to a missing socket")
 		}

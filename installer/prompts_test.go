@@ -3,9 +3,7 @@
 package installer_test
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/hinshun/vt10x"
 
 	"github.com/avi-init/avi-init/installer"
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 // promptHost is the host the prompt tests size against: 2 CPUs, 8 GiB of memory (so the
@@ -28,24 +27,6 @@ func promptHost() *installer.Host {
 		SystemdRunning: true,
 		DefaultIP:      "192.0.2.10",
 	}
-}
-
-// lockedBuffer records everything the prompts wrote, for assertions after the dialogue.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type resolveResult struct {
@@ -72,7 +53,7 @@ func promptDialogue(t *testing.T, operator func(c *expect.Console)) (installer.R
 		t.Fatalf("open pseudo-terminal: %v", err)
 	}
 	term := vt10x.New(vt10x.WithWriter(pts))
-	screen := &lockedBuffer{}
+	screen := &syncbuf.Buffer{}
 	c, err := expect.NewConsole(
 		expect.WithStdin(ptm),
 		expect.WithStdout(term, screen),

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/e2e/internal/testimage"
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 )
 
 // TestSEHosts starts two SE hosts and uses them as the controller's SSH
@@ -35,7 +36,7 @@ func TestSEHosts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	signer := newSigner(t)
+	signer := sshdtest.Signer(t)
 	_, fixedHostKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func TestSEHostBridge(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	signer := newSigner(t)
+	signer := sshdtest.Signer(t)
 
 	n := NewNetwork(t)
 	ref := backendImage(t)
@@ -193,20 +194,6 @@ func backendImage(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return ref
-}
-
-// newSigner is a new ed25519 key to log in to hosts with.
-func newSigner(t testing.TB) ssh.Signer {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer
 }
 
 // aviInitBinary is $AVI_INIT_BIN (make builds it) or a static build here:
@@ -304,7 +291,7 @@ func get(ctx context.Context, client *http.Client, url string, ok func([]byte) b
 //
 //	go test -run '^$' -bench Add10 -benchtime 1x ./e2e/sehost/
 func BenchmarkAdd10(b *testing.B) {
-	signer := newSigner(b)
+	signer := sshdtest.Signer(b)
 	opts := make([]Options, 10)
 	for i := range opts {
 		opts[i] = Options{AuthorizedKey: signer.PublicKey(), Sudo: true}

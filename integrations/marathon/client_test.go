@@ -1,7 +1,6 @@
 package marathon_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,37 +8,19 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/avi-init/avi-init/integrations/marathon"
 	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
+	"github.com/avi-init/avi-init/internal/syncbuf"
 )
 
 const password = "s3cret-Pa55word"
 
-// logBuffer collects a client's log, to check what it says and that it never holds a secret.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newClient(t *testing.T, log *logBuffer, endpoints ...marathon.Endpoint) *marathon.Client {
+func newClient(t *testing.T, log *syncbuf.Buffer, endpoints ...marathon.Endpoint) *marathon.Client {
 	t.Helper()
-	var w = &logBuffer{}
+	var w = &syncbuf.Buffer{}
 	if log != nil {
 		w = log
 	}
@@ -107,7 +88,7 @@ func TestAuth(t *testing.T) {
 			c.require(s)
 			ep := c.endpoint
 			ep.URL = s.URL
-			log := &logBuffer{}
+			log := &syncbuf.Buffer{}
 			_, err := newClient(t, log, ep).Apps(t.Context())
 			if c.ok {
 				if err != nil {
@@ -279,7 +260,7 @@ func TestEventsKeepalivesKeepTheStream(t *testing.T) {
 
 func TestEventsReconnectsASilentStream(t *testing.T) {
 	s := marathontest.NewServer(t)
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	ch := events(t, newClient(t, log, marathon.Endpoint{URL: s.URL}))
 	expect(t, ch, marathon.EventStreamAttached, time.Second)
 	s.Silence()
@@ -301,7 +282,7 @@ func TestEventsReconnectsASilentStream(t *testing.T) {
 
 func TestEventsFailsOver(t *testing.T) {
 	s := marathontest.NewServer(t)
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	ch := events(t, newClient(t, log, marathon.Endpoint{URL: closedURL(t)}, marathon.Endpoint{URL: s.URL}))
 	expect(t, ch, marathon.EventStreamAttached, time.Second)
 	if s.Streams() != 1 {
@@ -324,7 +305,7 @@ func TestEventsFollowTheLeader(t *testing.T) {
 func TestEventsReportAuthFailures(t *testing.T) {
 	s := marathontest.NewServer(t)
 	s.RequireBasicAuth("ops", "other")
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	ch := events(t, newClient(t, log, marathon.Endpoint{URL: s.URL, Username: "ops", Password: password}))
 	time.Sleep(200 * time.Millisecond)
 	select {

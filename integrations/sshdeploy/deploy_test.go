@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 )
 
 const testToken = "abcdef.0123456789abcdef.sha256:0000000000000000000000000000000000000000000000000000000000000000"
@@ -30,7 +32,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, hostKey ssh.Signer) *fixture {
 	t.Helper()
-	f := &fixture{client: newSigner(t), keys: NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts"))}
+	f := &fixture{client: sshdtest.Signer(t), keys: NewKnownHostsFile(filepath.Join(t.TempDir(), "known_hosts"))}
 	f.srv = startServer(t, hostKey, f.client.PublicKey())
 	f.binary = make([]byte, 3<<20)
 	rand.Read(f.binary)
@@ -63,7 +65,7 @@ func (f *fixture) dial(t *testing.T) (*Conn, error) {
 }
 
 func TestDialRecordsFirstKeyAndRefusesAChangedOne(t *testing.T) {
-	hostKey := newSigner(t)
+	hostKey := sshdtest.Signer(t)
 	f := newFixture(t, hostKey)
 	c, err := f.dial(t)
 	if err != nil {
@@ -88,7 +90,7 @@ func TestDialRecordsFirstKeyAndRefusesAChangedOne(t *testing.T) {
 	}
 
 	// The host now presents another key: refused, naming both fingerprints.
-	other := newSigner(t)
+	other := sshdtest.Signer(t)
 	g := newFixture(t, other)
 	if err := g.keys.Record(knownhosts.Normalize("127.0.0.1:"+strconv.Itoa(g.srv.port)), hostKey.PublicKey()); err != nil {
 		t.Fatal(err)
@@ -109,8 +111,8 @@ func TestDialRecordsFirstKeyAndRefusesAChangedOne(t *testing.T) {
 }
 
 func TestDialKeyRefused(t *testing.T) {
-	f := newFixture(t, newSigner(t))
-	_, err := f.d.Dial(context.Background(), "127.0.0.1", f.srv.port, "avi", newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
+	_, err := f.d.Dial(context.Background(), "127.0.0.1", f.srv.port, "avi", sshdtest.Signer(t))
 	if err == nil || !strings.Contains(err.Error(), "refused the key of user avi") {
 		t.Fatalf("dial with an unauthorized key: %v", err)
 	}
@@ -120,7 +122,7 @@ func TestDialKeyRefused(t *testing.T) {
 }
 
 func TestDialKeyUnusableKey(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	key := "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n"
 	_, err := f.d.DialKey(context.Background(), "127.0.0.1", f.srv.port, "avi", key)
 	if !errors.Is(err, ErrUnusableKey) || strings.Contains(err.Error(), "not a key") {
@@ -132,7 +134,7 @@ func TestDialKeyUnusableKey(t *testing.T) {
 }
 
 func TestCheckSudo(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	c, err := f.dial(t)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +157,7 @@ func TestCheckSudo(t *testing.T) {
 }
 
 func TestCopyBinary(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	c, err := f.dial(t)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +188,7 @@ func TestCopyBinary(t *testing.T) {
 }
 
 func TestCopyBinaryChecksumMismatch(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	c, err := f.dial(t)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +206,7 @@ func TestCopyBinaryChecksumMismatch(t *testing.T) {
 }
 
 func TestInstallPipesTheToken(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	script(t, f.srv.bin, "sudo", passSudo)
 	// The "binary" records its arguments and standard input.
 	f.useBinary(t, script(t, t.TempDir(), "avi-init", `echo "$@" > "$HOME/args"; /bin/cat > "$HOME/stdin"`))
@@ -248,7 +250,7 @@ func TestInstallPipesTheToken(t *testing.T) {
 }
 
 func TestUninstall(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	script(t, f.srv.bin, "sudo", passSudo)
 	f.useBinary(t, script(t, t.TempDir(), "avi-init", `echo "$@" > "$HOME/args"`))
 	c, err := f.dial(t)

@@ -1,7 +1,6 @@
 package sshdeploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 )
 
 // streamLocalChannel is OpenSSH's channel to a unix socket on the server.
@@ -58,58 +59,13 @@ func pipe(a, b io.ReadWriteCloser) {
 	wg.Wait()
 }
 
-// echoSocket serves a line echo ("echo: <line>") on a unix socket in a new directory.
-func echoSocket(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "echo.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if _, err := io.WriteString(c, "echo: "+sc.Text()+"\n"); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	return path
-}
-
-// roundTrip sends a line and reads the echo.
-func roundTrip(t *testing.T, c net.Conn, line string) {
-	t.Helper()
-	if _, err := io.WriteString(c, line+"\n"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || got != "echo: "+line+"\n" {
-		t.Fatalf("echo of %q: %q, %v", line, got, err)
-	}
-}
-
 func TestDialUnix(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	c, err := f.dial(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := echoSocket(t)
+	sock := sshdtest.EchoSocket(t)
 	ctx := context.Background()
 
 	// Several streams at once over the one connection, as an HTTP client pools them.
@@ -123,7 +79,7 @@ func TestDialUnix(t *testing.T) {
 		streams = append(streams, s)
 	}
 	for i, s := range streams {
-		roundTrip(t, s, strings.Repeat("x", i+1))
+		sshdtest.RoundTrip(t, s, strings.Repeat("x", i+1))
 	}
 
 	if _, err := c.DialUnix(ctx, filepath.Join(t.TempDir(), "missing.sock")); err == nil || !strings.Contains(err.Error(), "missing.sock") {
@@ -143,7 +99,7 @@ func TestDialUnix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	roundTrip(t, s, "still")
+	sshdtest.RoundTrip(t, s, "still")
 }
 
 // frozenProxy forwards TCP to target until freeze is called; from then on it passes nothing,
@@ -208,10 +164,10 @@ func frozenProxy(t *testing.T, target int) (port int, freeze func()) {
 }
 
 func TestKeepAliveClosesAConnectionToAVanishedHost(t *testing.T) {
-	f := newFixture(t, newSigner(t))
+	f := newFixture(t, sshdtest.Signer(t))
 	// Made before the proxy, so that cleaning up the proxy first ends the server's side of the
 	// stream, which the echo server's cleanup waits for.
-	sock := echoSocket(t)
+	sock := sshdtest.EchoSocket(t)
 	port, freeze := frozenProxy(t, f.srv.port)
 	c, err := f.d.Dial(context.Background(), "127.0.0.1", port, "avi", f.client)
 	if err != nil {
@@ -231,7 +187,7 @@ func TestKeepAliveClosesAConnectionToAVanishedHost(t *testing.T) {
 	go func() { ended <- c.KeepAlive(ctx, interval) }()
 	// A host that answers keeps its connection through several rounds.
 	time.Sleep(4 * interval)
-	roundTrip(t, s, "alive")
+	sshdtest.RoundTrip(t, s, "alive")
 	select {
 	case err := <-ended:
 		t.Fatalf("KeepAlive ended on a host that answers: %v", err)

@@ -1,8 +1,6 @@
 package sshdeploy
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -25,19 +23,6 @@ type testServer struct {
 
 	mu       sync.Mutex
 	commands []string
-}
-
-func newSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // startServer serves with hostKey, letting in only the client key authorized.

@@ -361,6 +361,16 @@ func (c *Cloud) Defaults() {
 	}
 }
 
+// validateHosts checks the address of each host in a cloud's configuration (config names it).
+func validateHosts(config string, hosts []LinuxHost) error {
+	for i, h := range hosts {
+		if err := h.HostIP.validate(fmt.Sprintf("%s.hosts[%d].host_ip", config, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Validate checks the cloud matches its type.
 func (c *Cloud) Validate() error {
 	if err := validateName(&c.Meta); err != nil {
@@ -370,20 +380,16 @@ func (c *Cloud) Validate() error {
 		return err
 	}
 	if l := c.LinuxserverConfiguration; l != nil {
-		for i, h := range l.Hosts {
-			if err := h.HostIP.validate(fmt.Sprintf("linuxserver_configuration.hosts[%d].host_ip", i)); err != nil {
-				return err
-			}
+		if err := validateHosts("linuxserver_configuration", l.Hosts); err != nil {
+			return err
 		}
 	}
 	if c.Vtype == CloudLinuxServer && (c.LinuxserverConfiguration == nil || c.LinuxserverConfiguration.SSHUserRef == "") {
 		return fieldErr("linuxserver_configuration.ssh_user_ref", "is required for %s", CloudLinuxServer)
 	}
 	if d := c.DockerConfiguration; d != nil {
-		for i, h := range d.Hosts {
-			if err := h.HostIP.validate(fmt.Sprintf("docker_configuration.hosts[%d].host_ip", i)); err != nil {
-				return err
-			}
+		if err := validateHosts("docker_configuration", d.Hosts); err != nil {
+			return err
 		}
 	}
 	if c.Vtype == CloudDocker && (c.DockerConfiguration == nil || c.DockerConfiguration.SSHUserRef == "") {

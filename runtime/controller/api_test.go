@@ -6,10 +6,7 @@ package controller
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -290,19 +288,8 @@ func (e *apiEnv) login(t *testing.T, user, pass string) (session, csrf string, r
 // apiTestKey returns an OpenSSH ed25519 private key and its authorized_keys line.
 func apiTestKey(t *testing.T) (privPEM, pub string) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "api test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(block)), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	signer, key := sshdtest.Key(t)
+	return string(key), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 }
 
 // apiNoSecrets fails when an answer carries a secret: a secret value itself or a field that only

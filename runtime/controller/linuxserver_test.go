@@ -1,42 +1,23 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/avi-init/avi-init/internal/syncbuf"
 	"github.com/avi-init/avi-init/internal/testnet"
 )
-
-// logBuffer collects a controller's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A Linux server cloud through the API: the host's deployment state in the cloud's runtime, the
 // linux_host_install script, and the SSH user's private key in no answer and no log line.
 func TestLinuxServerCloudAPI(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	srv, err := NewServer(Config{DataDir: t.TempDir(), SysintPort: 8443, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

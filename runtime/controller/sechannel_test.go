@@ -14,6 +14,7 @@ import (
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/controller/store/storetest"
 )
 
 // TestBootstrapToken: a token the installer leaves in the data directory is adopted (at boot,
@@ -66,13 +67,9 @@ func TestBootstrapToken(t *testing.T) {
 // that an SE applying them holds what a whole snapshot would give; a version the cache no longer
 // holds gets the whole configuration again.
 func TestSnapshotUpdates(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t)
 	var poolUUID, keepUUID, dropUUID string
-	err = st.Update(func(tx *store.Tx) error {
+	err := st.Update(func(tx *store.Tx) error {
 		if err := tx.Create(&avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}); err != nil {
 			return err
 		}

@@ -65,8 +65,7 @@ type Manager struct {
 	// Debounce, MaxDelay and Resync override the defaults (tests).
 	Debounce, MaxDelay, Resync time.Duration
 
-	mu     sync.Mutex
-	status map[string]*Status // by cloud uuid
+	status orchsync.StatusBoard[Status]
 }
 
 // Status is what a Docker cloud last saw, for the API and UI.
@@ -107,32 +106,19 @@ const (
 // Owner is the created_by prefix of a cloud's objects.
 func (m *Manager) Owner(cloudUUID string) string { return "docker:" + cloudUUID + ":" }
 
-// Status returns a copy of a cloud's status.
-func (m *Manager) Status(cloudUUID string) (Status, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.status[cloudUUID]
-	if !ok {
-		return Status{}, false
-	}
-	c := *s
-	c.Hosts = slices.Clone(s.Hosts)
-	c.ServiceErrors = slices.Clone(s.ServiceErrors)
-	c.ServiceNotes = slices.Clone(s.ServiceNotes)
-	return c, true
+// Clone returns a copy of s that shares nothing with it.
+func (s Status) Clone() Status {
+	s.Hosts = slices.Clone(s.Hosts)
+	s.ServiceErrors = slices.Clone(s.ServiceErrors)
+	s.ServiceNotes = slices.Clone(s.ServiceNotes)
+	return s
 }
+
+// Status returns a copy of a cloud's status.
+func (m *Manager) Status(cloudUUID string) (Status, bool) { return m.status.Get(cloudUUID) }
 
 // Runtime is a Docker cloud's status, for the cloud's runtime in the API.
 func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
-
-func (m *Manager) setStatus(cloud string, s *Status) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.status == nil {
-		m.status = map[string]*Status{}
-	}
-	m.status[cloud] = s
-}
 
 func (m *Manager) logger() *slog.Logger {
 	if m.Log == nil {
@@ -190,9 +176,7 @@ func (m *Manager) Run(ctx context.Context) {
 			c.stop()
 			delete(clouds, uuid)
 			// The status goes first: a reader that finds the objects gone finds it gone too.
-			m.mu.Lock()
-			delete(m.status, uuid)
-			m.mu.Unlock()
+			m.status.Delete(uuid)
 			if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
 				log.Error("delete the objects of a removed Docker cloud", "cloud", uuid, "err", err)
 			}
@@ -358,10 +342,12 @@ func (c *cloudRunner) sync() {
 	if partial {
 		state = "SYNCING"
 	}
-	c.m.setStatus(c.uuid, &Status{
-		State: state, LastSync: time.Now().UTC().Format(time.RFC3339), Hosts: statuses,
-		Services: len(results), VirtualServices: rep.VirtualServices,
-		ServiceErrors: issues(rep.Errors), ServiceNotes: issues(rep.Notes),
+	c.m.status.Update(c.uuid, func(s *Status) {
+		*s = Status{
+			State: state, LastSync: time.Now().UTC().Format(time.RFC3339), Hosts: statuses,
+			Services: len(results), VirtualServices: rep.VirtualServices,
+			ServiceErrors: issues(rep.Errors), ServiceNotes: issues(rep.Notes),
+		}
 	})
 }
 

@@ -2,25 +2,21 @@ package dockercloud
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/controller/store/storetest"
 )
 
 // fakeEngine is a host's engine: the test changes its containers and sends events.
@@ -101,15 +97,8 @@ func (f *fakeConnector) setRefuse(host string, err error) {
 // privateKey is a new ed25519 key in OpenSSH PEM form, as the store wants it.
 func privateKey(t *testing.T) string {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(block))
+	_, key := sshdtest.Key(t)
+	return string(key)
 }
 
 type env struct {
@@ -127,17 +116,13 @@ const (
 
 func newEnv(t *testing.T, hosts ...string) *env {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	conn := &fakeConnector{engines: map[string]*fakeEngine{}, refuse: map[string]error{}, connects: map[string]int{}}
 	for _, h := range []string{hostA, hostB} {
 		conn.engines[h] = &fakeEngine{events: make(chan docker.Event, 16), broken: make(chan error, 1)}
 	}
 	e := &env{t: t, st: st, conn: conn}
-	err = st.Update(func(tx *store.Tx) error {
+	err := st.Update(func(tx *store.Tx) error {
 		p := &avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}
 		if err := tx.Create(p); err != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/avi-init/avi-init/integrations/marathon"
@@ -32,8 +31,7 @@ type Manager struct {
 	// Debounce overrides the event debounce (tests).
 	Debounce time.Duration
 
-	mu     sync.Mutex
-	status map[string]*Status // by cloud uuid
+	status orchsync.StatusBoard[Status]
 }
 
 // Status is what a Mesos cloud's sync last saw, for the API and UI.
@@ -53,36 +51,18 @@ type AppIssue struct {
 	Message string `json:"message"`
 }
 
-// Status returns a copy of a cloud's status.
-func (m *Manager) Status(cloudUUID string) (Status, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.status[cloudUUID]
-	if !ok {
-		return Status{}, false
-	}
-	c := *s
-	c.AppErrors = slices.Clone(s.AppErrors)
-	c.AppNotes = slices.Clone(s.AppNotes)
-	return c, true
+// Clone returns a copy of s that shares nothing with it.
+func (s Status) Clone() Status {
+	s.AppErrors = slices.Clone(s.AppErrors)
+	s.AppNotes = slices.Clone(s.AppNotes)
+	return s
 }
+
+// Status returns a copy of a cloud's status.
+func (m *Manager) Status(cloudUUID string) (Status, bool) { return m.status.Get(cloudUUID) }
 
 // Runtime is a Mesos cloud's status, for the cloud's runtime in the API.
 func (m *Manager) Runtime(c *avi.Cloud) (any, bool) { return m.Status(c.UUID) }
-
-func (m *Manager) setStatus(cloud string, fn func(*Status)) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.status == nil {
-		m.status = map[string]*Status{}
-	}
-	s, ok := m.status[cloud]
-	if !ok {
-		s = &Status{State: "SYNCING"}
-		m.status[cloud] = s
-	}
-	fn(s)
-}
 
 // runner is one cloud's list-watch loop.
 type runner struct {
@@ -115,9 +95,7 @@ func (m *Manager) Run(ctx context.Context) {
 			delete(runners, uuid)
 			if _, ok := want[uuid]; !ok {
 				// The status goes first: a reader that finds the objects gone finds it gone too.
-				m.mu.Lock()
-				delete(m.status, uuid)
-				m.mu.Unlock()
+				m.status.Delete(uuid)
 				if err := orchsync.RemoveAll(m.Store, m.Owner(uuid)); err != nil {
 					log.Error("delete the objects of a removed Mesos cloud", "cloud", uuid, "err", err)
 				}
@@ -130,7 +108,7 @@ func (m *Manager) Run(ctx context.Context) {
 			r, err := m.start(ctx, cloud)
 			if err != nil {
 				log.Error("Mesos cloud not started", "cloud", cloud.Name, "err", err)
-				m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
+				m.status.Update(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
 				continue
 			}
 			runners[uuid] = r
@@ -187,12 +165,12 @@ func (m *Manager) start(ctx context.Context, cloud *avi.Cloud) (*runner, error) 
 		Resync:   time.Duration(cloud.MesosConfiguration.AppSyncFrequency) * time.Second,
 		OnError: func(err error, retryIn time.Duration) {
 			log.Warn("marathon app list read failed", "err", err, "retry_in", retryIn)
-			m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
+			m.status.Update(uuid, func(s *Status) { s.State, s.Reason = "ERROR", err.Error() })
 		},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &runner{key: cloudKey(cloud), cancel: cancel, done: make(chan struct{})}
-	m.setStatus(uuid, func(s *Status) { s.State, s.Reason = "SYNCING", "" })
+	m.status.Update(uuid, func(s *Status) { s.State, s.Reason = "SYNCING", "" })
 	go func() {
 		defer close(r.done)
 		listwatch.Run(ctx, src, opts)
@@ -216,7 +194,7 @@ func (m *Manager) sync(cloud string, apps []marathon.App, results []mapping.Resu
 			m.logger().Error("Mesos cloud sync", "cloud", cloud, "err", e.Message)
 		}
 	}
-	m.setStatus(cloud, func(s *Status) {
+	m.status.Update(cloud, func(s *Status) {
 		s.State, s.Reason = "SYNCED", ""
 		s.LastSync = time.Now().UTC().Format(time.RFC3339)
 		s.Apps, s.VirtualServices = len(apps), rep.VirtualServices

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/controller/store/storetest"
 )
 
 // env is a store with what every controller has, a Mesos cloud pointed at a Marathon test
@@ -27,14 +27,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	mar := marathontest.NewServer(t)
 	var cloud string
-	err = st.Update(func(tx *store.Tx) error {
+	err := st.Update(func(tx *store.Tx) error {
 		for _, p := range []avi.ApplicationProfile{{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}, {Meta: avi.Meta{Name: avi.SystemL4}, Type: avi.ProfileL4}} {
 			if err := tx.Create(&p); err != nil {
 				return err

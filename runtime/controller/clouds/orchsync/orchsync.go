@@ -4,7 +4,7 @@
 // exactly those, marking each object created_by "<owner><group key>". It changes and deletes only
 // objects so marked, one group per transaction, so that a group that cannot be mapped or written
 // never holds up the others. A group in error keeps the objects it had: a broken label must not
-// take a running service away.
+// take a running service away. A StatusBoard keeps what each cloud's sync last saw, for the API.
 package orchsync
 
 import (
