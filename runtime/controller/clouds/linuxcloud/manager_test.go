@@ -1,22 +1,22 @@
 package linuxcloud
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/avi-init/avi-init/integrations/sshdeploy"
+	"github.com/avi-init/avi-init/internal/syncbuf"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/controller/store/storetest"
 )
 
 // fakeHost is how one host behaves. Fields are read under fakeSSH's lock.
@@ -183,7 +183,7 @@ type harness struct {
 	ssh   *fakeSSH
 	ctl   *fakeController
 	keys  *fakeKeys
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 	cloud string
 	key   *avi.CloudConnectorUser
 	// waits receives each backoff the manager starts; it waits until the test sends on release.
@@ -191,31 +191,10 @@ type harness struct {
 	release chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newHarness(t *testing.T, hosts ...string) *harness {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, keys: &fakeKeys{}, logs: &syncBuffer{}, waits: make(chan time.Duration), release: make(chan struct{})}
+	st := storetest.Open(t)
+	h := &harness{st: st, keys: &fakeKeys{}, logs: &syncbuf.Buffer{}, waits: make(chan time.Duration), release: make(chan struct{})}
 	h.ssh = &fakeSSH{hosts: map[string]*fakeHost{}, statesSeen: map[string][]string{}}
 	h.ctl = &fakeController{ssh: h.ssh, revoked: map[string]bool{}, ready: map[string]bool{}}
 	h.keys.ssh = h.ssh
