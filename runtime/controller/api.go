@@ -85,10 +85,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := clientAddr(r)
-	if wait := s.throttle.blocked(addr); wait > 0 {
-		tooMany(w, wait)
-		return
-	}
 	var cred struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -101,14 +97,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		cred.Username, cred.Password = r.PostFormValue("username"), r.PostFormValue("password")
 	}
-	u, ok := s.checkLogin(cred.Username, cred.Password)
-	if !ok {
-		s.throttle.fail(addr)
-		s.log.Warn("failed login", "username", cred.Username, "from", addr)
-		writeError(w, http.StatusUnauthorized, "wrong username or password")
+	u, status := s.checkLogin(w, addr, cred.Username, cred.Password)
+	if status != http.StatusOK {
+		if status == http.StatusUnauthorized {
+			s.log.Warn("failed login", "username", cred.Username, "from", addr)
+		}
 		return
 	}
-	s.throttle.succeed(addr)
 	id, csrf := s.sessions.start(u.UUID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// The UI reads the CSRF token from this cookie and sends it back in X-CSRFToken.
@@ -408,11 +403,16 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user str
 		storeError(w, err)
 		return
 	}
+	addr := clientAddr(r)
+	if wait := s.throttle.attempt(addr); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
 	if !u.CheckPassword(req.OldPassword) {
-		s.throttle.fail(clientAddr(r))
 		writeError(w, http.StatusBadRequest, "old_password: wrong password")
 		return
 	}
+	s.throttle.release(addr)
 	u.Password = req.Password
 	if req.Password == "" {
 		writeError(w, http.StatusBadRequest, "password: is required")

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -112,7 +113,9 @@ func (s *sessions) endUserExcept(user, keep string) {
 }
 
 // throttle slows down guessing: after maxFailures failed logins from one address within the
-// window, that address waits, doubling with each further failure up to maxBlock.
+// window, that address waits, doubling with each further failure up to maxBlock. An attempt is
+// counted before its password is checked, so that parallel guesses cannot all pass the check
+// while the first ones are still being hashed.
 type throttle struct {
 	mu  sync.Mutex
 	m   map[string]*failures
@@ -120,7 +123,7 @@ type throttle struct {
 }
 
 type failures struct {
-	count        int
+	count        int // failed attempts and attempts still being checked
 	first, until time.Time
 }
 
@@ -135,22 +138,16 @@ func newThrottle(now func() time.Time) *throttle {
 	return &throttle{m: map[string]*failures{}, now: now}
 }
 
-// blocked reports how long the address must still wait.
-func (t *throttle) blocked(addr string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.m[addr]
-	if !ok {
-		return 0
-	}
-	return max(f.until.Sub(t.now()), 0)
-}
-
-func (t *throttle) fail(addr string) {
+// attempt counts an attempt from addr as a failure until succeed or release says otherwise. It
+// returns how long the address must still wait instead, or 0 when the attempt may go on.
+func (t *throttle) attempt(addr string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	f, ok := t.m[addr]
+	if ok && now.Before(f.until) {
+		return f.until.Sub(now)
+	}
 	if !ok || now.Sub(f.first) > failureWindow {
 		f = &failures{first: now}
 		t.m[addr] = f
@@ -160,13 +157,45 @@ func (t *throttle) fail(addr string) {
 		block := time.Second << min(f.count-maxFailures, 9)
 		f.until = now.Add(min(block, maxBlock))
 	}
+	return 0
 }
 
+// release gives back an attempt that turned out to be no guess (an expired join token).
+func (t *throttle) release(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.m[addr]
+	if !ok {
+		return
+	}
+	f.count--
+	if f.count < maxFailures {
+		f.until = time.Time{}
+	}
+}
+
+// succeed forgets the failures of an address that logged in.
 func (t *throttle) succeed(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.m, addr)
 }
+
+// hashSlots bounds the password checks that run at once for unauthenticated requests, so that a
+// burst of logins from many addresses cannot take the CPU from authenticated traffic.
+var hashSlots = max(2, runtime.GOMAXPROCS(0)/2)
+
+// tryHash takes a password-check slot, reporting false at once when all are taken.
+func (s *Server) tryHash() bool {
+	select {
+	case s.hashing <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) doneHash() { <-s.hashing }
 
 // credCache remembers recently verified basic-auth credentials for a minute, by a keyed hash,
 // so that API clients using basic auth do not pay a bcrypt comparison on every request.
@@ -219,8 +248,29 @@ func (c *credCache) clear() {
 	c.m = map[string]cachedCred{}
 }
 
-// checkLogin verifies a username and password against the store.
-func (s *Server) checkLogin(username, password string) (*avi.User, bool) {
+// checkLogin verifies a username and password against the store, counting the attempt against
+// addr first. Unless the login is good it answers the request itself, with the status it returns.
+func (s *Server) checkLogin(w http.ResponseWriter, addr, username, password string) (*avi.User, int) {
+	if !s.tryHash() {
+		loginsBusy(w)
+		return nil, http.StatusTooManyRequests
+	}
+	defer s.doneHash()
+	if wait := s.throttle.attempt(addr); wait > 0 {
+		tooMany(w, wait)
+		return nil, http.StatusTooManyRequests
+	}
+	u, ok := s.verifyPassword(username, password)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		return nil, http.StatusUnauthorized
+	}
+	s.throttle.succeed(addr)
+	return u, http.StatusOK
+}
+
+// verifyPassword compares a password with the stored hash of the user it names.
+func (s *Server) verifyPassword(username, password string) (*avi.User, bool) {
 	for _, u := range store.List[*avi.User](s.store) {
 		if u.Username == username {
 			return u, u.CheckPassword(password)
@@ -234,22 +284,14 @@ func (s *Server) checkLogin(username, password string) (*avi.User, bool) {
 // authenticate returns the user uuid of a request, by session cookie (with the CSRF header on
 // state-changing methods) or by HTTP basic auth.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
-	addr := clientAddr(r)
 	if user, pass, ok := r.BasicAuth(); ok {
 		if uuid, ok := s.basic.get(user, pass); ok {
 			return uuid, true
 		}
-		if wait := s.throttle.blocked(addr); wait > 0 {
-			tooMany(w, wait)
+		u, status := s.checkLogin(w, clientAddr(r), user, pass)
+		if status != http.StatusOK {
 			return "", false
 		}
-		u, ok := s.checkLogin(user, pass)
-		if !ok {
-			s.throttle.fail(addr)
-			writeError(w, http.StatusUnauthorized, "wrong username or password")
-			return "", false
-		}
-		s.throttle.succeed(addr)
 		s.basic.put(user, pass, u.UUID)
 		return u.UUID, true
 	}

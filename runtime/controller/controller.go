@@ -46,6 +46,7 @@ type Server struct {
 	sessions *sessions
 	throttle *throttle
 	basic    *credCache
+	hashing  chan struct{} // password-check slots, hashSlots of them
 	now      func() time.Time
 	// dummyHash is compared against when a login names no user, so both cost the same.
 	dummyHash string
@@ -77,6 +78,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, store: st, now: time.Now,
 		sessions: newSessions(time.Now), throttle: newThrottle(time.Now), basic: newCredCache(time.Now),
+		hashing:   make(chan struct{}, hashSlots),
 		dummyHash: string(dummy), pendingKeys: map[string]*avi.CloudConnectorUser{},
 	}
 	if err := s.seed(); err != nil {

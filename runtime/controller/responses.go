@@ -47,3 +47,9 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeError(w, http.StatusTooManyRequests, "too many failed logins from this address: wait "+strconv.Itoa(secs)+" s")
 }
+
+// loginsBusy answers a login that finds every password-check slot taken.
+func loginsBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, "too many logins in progress: try again in a second")
+}

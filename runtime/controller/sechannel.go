@@ -189,18 +189,18 @@ func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration) (*av
 // seJoin is POST /se/join: a valid, unexpired token gets the SE an identity and a credential.
 func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r)
-	if wait := s.throttle.blocked(addr); wait > 0 {
-		tooMany(w, wait)
-		return
-	}
 	var req sechannel.JoinRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
+	// The attempt counts as a failure from here on, until the token is known to be good.
+	if wait := s.throttle.attempt(addr); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
 	tok, err := sechannel.ParseToken(req.Token)
 	if err != nil {
-		s.throttle.fail(addr)
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
@@ -213,15 +213,16 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		jt, err = store.GetByName[*avi.JoinToken](s.store, tok.ID)
 	}
 	if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) {
-		s.throttle.fail(addr)
 		writeError(w, http.StatusUnauthorized, "unknown or revoked join token")
 		return
 	}
 	if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) {
+		s.throttle.release(addr)
 		writeError(w, http.StatusUnauthorized, "join token expired: create a new one")
 		return
 	}
 	if req.Name == "" {
+		s.throttle.release(addr)
 		writeError(w, http.StatusBadRequest, "name: is required")
 		return
 	}
@@ -233,6 +234,7 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	// An SE joining again under its name (reinstalled, data lost) takes its place.
 	if err := s.store.Update(func(tx *store.Tx) error { return tx.CreateOrReplace(se) }); err != nil {
+		s.throttle.release(addr)
 		storeError(w, err)
 		return
 	}
