@@ -47,6 +47,7 @@ type Server struct {
 	throttle *throttle
 	basic    *credCache
 	hashing  chan struct{} // password-check slots, hashSlots of them
+	limits   connLimits
 	now      func() time.Time
 	// dummyHash is compared against when a login names no user, so both cost the same.
 	dummyHash string
@@ -78,7 +79,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, store: st, now: time.Now,
 		sessions: newSessions(time.Now), throttle: newThrottle(time.Now), basic: newCredCache(time.Now),
-		hashing:   make(chan struct{}, hashSlots),
+		hashing: make(chan struct{}, hashSlots), limits: defaultConnLimits,
 		dummyHash: string(dummy), pendingKeys: map[string]*avi.CloudConnectorUser{},
 	}
 	if err := s.seed(); err != nil {
@@ -213,6 +214,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		{cfg.SysintPort, api, true},
 		{cfg.HTTPPort, redirect, false},
 	}
+	perAddr := newAddrLimiter(s.limits.perAddr)
 	var listeners []net.Listener
 	for _, srv := range servers {
 		l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(srv.port)))
@@ -222,6 +224,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("listen on port %d: %w", srv.port, err)
 		}
+		l = perAddr.limit(l)
 		if srv.tls {
 			l = tls.NewListener(l, tlsConf)
 		}
@@ -239,7 +242,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	var httpServers []*http.Server
 	var wg sync.WaitGroup
 	for i, srv := range servers {
-		hs := &http.Server{Handler: srv.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		hs := &http.Server{
+			Handler:           srv.handler,
+			ReadHeaderTimeout: s.limits.readHeader,
+			ReadTimeout:       s.limits.read,
+			WriteTimeout:      s.limits.write,
+			IdleTimeout:       s.limits.idle,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 		httpServers = append(httpServers, hs)
 		wg.Go(func() {
 			if err := hs.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {

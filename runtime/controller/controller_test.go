@@ -18,20 +18,33 @@ import (
 // startController runs the controller on free loopback ports until the test ends.
 func startController(t *testing.T, dir string) Config {
 	t.Helper()
+	_, cfg := startControllerWith(t, dir, defaultConnLimits)
+	return cfg
+}
+
+// startControllerWith runs the controller with its connection limits set.
+func startControllerWith(t *testing.T, dir string, limits connLimits) (*Server, Config) {
+	t.Helper()
 	cfg := Config{DataDir: dir, IP: "192.0.2.10", HTTPSPort: testnet.FreePort(t), HTTPPort: testnet.FreePort(t), SysintPort: testnet.FreePort(t)}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.limits = limits
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	go func() { done <- s.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("controller stopped with %v", err)
 		}
+		s.Close()
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := contract.ProbeController(context.Background(), dir, cfg.HTTPSPort); err == nil {
-			return cfg
+			return s, cfg
 		} else if time.Now().After(deadline) {
 			t.Fatalf("controller never answered: %v", err)
 		}

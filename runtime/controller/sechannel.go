@@ -269,10 +269,17 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
+	// The stream outlives the server's write timeout: each write gets its own deadline. (The
+	// read deadline ends with the request head: net/http clears it for a request without body.)
+	rc := http.NewResponseController(w)
+	write := func(b []byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(s.limits.write)); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
 	}
 	s.se.mu.Lock()
 	s.se.state(seUUID).streams++
@@ -290,10 +297,9 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 		changed := s.store.Changed()
 		if v := s.store.Version(); v != sent {
 			msg, version := s.snapshots.update(s.store, sent)
-			if _, err := w.Write(msg); err != nil {
+			if err := write(msg); err != nil {
 				return
 			}
-			flusher.Flush()
 			sent = version
 		}
 		select {
@@ -302,10 +308,9 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 		case <-time.After(30 * time.Second):
 			// A blank line keeps idle connections (and middleboxes) from timing out.
-			if _, err := w.Write([]byte("\n")); err != nil {
+			if err := write([]byte("\n")); err != nil {
 				return
 			}
-			flusher.Flush()
 		}
 		if !s.seExists(seUUID) {
 			return // deleted: it must join again
