@@ -194,16 +194,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	tlsConf := serverTLS(cert)
 	api := s.Handler()
-	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		if cfg.HTTPSPort != 443 {
-			host = net.JoinHostPort(host, strconv.Itoa(cfg.HTTPSPort))
-		}
-		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
-	})
+	names, canonical := certNames(cert.Leaf, cfg.IP)
+	redirect := redirectHandler(names, canonical, cfg.HTTPSPort)
 
 	servers := []struct {
 		port    int

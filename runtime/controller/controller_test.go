@@ -80,6 +80,17 @@ func TestControllerServesInitialDataAndKeepsItsCertificate(t *testing.T) {
 		t.Errorf("HTTP redirect to %q, want %q", resp.Header.Get("Location"), want)
 	}
 
+	// A Host that is none of the controller's names is not reflected.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/x", cfg.HTTPPort), nil)
+	req.Host = "evil.example"
+	if resp, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := fmt.Sprintf("https://%s:%d/x", cfg.IP, cfg.HTTPSPort); resp.Header.Get("Location") != want {
+		t.Errorf("HTTP redirect with Host evil.example to %q, want %q", resp.Header.Get("Location"), want)
+	}
+
 	before, _ := os.ReadFile(filepath.Join(dir, contract.CertFile))
 	cert, err := loadOrCreateCert(dir, nil, time.Now())
 	if err != nil {
