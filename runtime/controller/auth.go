@@ -160,7 +160,8 @@ func (t *throttle) attempt(addr string) time.Duration {
 	return 0
 }
 
-// release gives back an attempt that turned out to be no guess (an expired join token).
+// release gives back an attempt that turned out to be no guess: an expired join token, a right
+// old password.
 func (t *throttle) release(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
