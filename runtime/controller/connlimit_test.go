@@ -66,9 +66,11 @@ func TestConnectionCapPerAddress(t *testing.T) {
 	limits := defaultConnLimits
 	limits.perAddr = 3
 	_, cfg := startControllerWith(t, t.TempDir(), limits)
+	// From an address of its own: the start-up probe may still hold a connection from 127.0.0.1.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 	dial := func(port int) net.Conn {
 		t.Helper()
-		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		c, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			t.Fatal(err)
 		}
