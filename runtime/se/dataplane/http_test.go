@@ -495,3 +495,68 @@ func TestL7CancelsTheRequestOfAClientThatLeft(t *testing.T) {
 		t.Errorf("member connections: %d, want 2 (the late answer's kept alive, then a new one): the abandoned one must not be kept alive", n)
 	}
 }
+
+// TestL7ClosesAClientThatStopsSendingItsBody: a request body that stops coming for
+// clientBodyTimeout ends both connections, the member's included (it does not go back to the
+// pool); a body that keeps coming, however slowly, goes through.
+func TestL7ClosesAClientThatStopsSendingItsBody(t *testing.T) {
+	was := clientBodyTimeout
+	// A silence of one second is never cut: deadlines move by deadlineSlack at most early.
+	clientBodyTimeout = 3 * time.Second
+	t.Cleanup(func() { clientBodyTimeout = was })
+	closed := make(chan struct{}, 4)
+	member, conns := countingMember(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := readHead(br); err != nil {
+				closed <- struct{}{}
+				return
+			}
+			if _, err := io.ReadFull(br, make([]byte, 6)); err != nil {
+				closed <- struct{}{}
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	addr := l7(t, member)
+
+	tests := []struct {
+		name string
+		sent string // the body's bytes sent before the client falls silent
+	}{
+		{"no body", ""},
+		{"half a body", "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n"+tt.sent)
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the client fell silent mid-body, and the member's connection stays open")
+			}
+			if _, err := io.ReadAll(c.br); err != nil {
+				t.Fatalf("the client's connection: %v, want it closed", err)
+			}
+		})
+	}
+
+	c := dialRaw(t, addr)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n")
+	for _, b := range "abcde" {
+		time.Sleep(time.Second)
+		if _, err := io.WriteString(c, string(b)); err != nil {
+			t.Fatalf("a slow body that keeps coming, cut: %v", err)
+		}
+	}
+	if resp, body := c.roundTrip(t, "f", "POST"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("a slow body that keeps coming: %s %q", resp.Status, body)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("member connections: %d, want 3: one per cut body, none reused", n)
+	}
+}
