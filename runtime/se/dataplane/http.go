@@ -78,8 +78,9 @@ type clientConn struct {
 	gotHead  bool
 	// bodyTimed: each read of the client moves its deadline clientBodyTimeout on (under headMu).
 	bodyTimed atomic.Bool
-	// timedOut: the client fell silent mid-body, and the member connection was closed.
-	timedOut atomic.Bool
+	// fault: the status of a request body the client failed (silent, malformed) after its head
+	// went out; the member connection was closed.
+	fault atomic.Int32
 
 	// The client watched while its request waits for the member (see startWatch); the
 	// functions are made once so that a watch costs no allocation.
@@ -270,6 +271,13 @@ func (c *clientConn) forward(p *pool) {
 		c.br.Discard(len(body))
 		c.reqBytes = r.length
 	}
+	if r.chunked {
+		if buf, _ := c.br.Peek(c.br.Buffered()); checkChunked(buf) != nil {
+			c.keep = false
+			c.respond(400, "")
+			return
+		}
+	}
 	replayable := inHand && (r.length == 0 || idempotent(r.head.method))
 	t := p.tries(c.ip)
 	for fresh := false; ; fresh = true {
@@ -333,7 +341,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	var sent, deadline time.Time // when the request was sent whole, and its response head's deadline
 	if copying {
 		c.gotHead = false
-		c.timedOut.Store(false)
+		c.fault.Store(0)
 		c.bodyTimed.Store(true)
 		c.rd.set(time.Now().Add(clientBodyTimeout))
 		go c.copyRequestBody(uc)
@@ -368,9 +376,9 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			}
 		}
 		if err != nil {
-			if c.timedOut.Load() {
+			if code := c.fault.Load(); code != 0 {
 				c.keep = false
-				c.respond(408, "")
+				c.respond(int(code), "")
 				return false
 			}
 			if c.gone.Load() {
@@ -523,9 +531,14 @@ func (c *clientConn) copyRequestBody(uc *upstreamConn) {
 	timedOut := c.bodyTimed.Load() && isTimeout(res.err)
 	c.bodyTimed.Store(false)
 	c.headMu.Unlock()
-	if timedOut {
-		// The client fell silent: both connections end, and the member learns it now.
-		c.timedOut.Store(true)
+	if timedOut || errors.Is(res.err, errMalformed) {
+		// The client fell silent, or sent what no member may get: both connections end, and
+		// the member learns it now.
+		code := int32(400)
+		if timedOut {
+			code = 408
+		}
+		c.fault.Store(code)
 		uc.close()
 	} else if res.err != nil {
 		// The member must not wait for the rest: end what it reads, and keep what it may still
@@ -713,7 +726,8 @@ func (r *request) inspect() (int, error) {
 		closeConn = closeConn || equalFold(t, "close")
 		upgrade = upgrade || equalFold(t, "upgrade")
 	}
-	r.close = closeConn || h.minor == 0 && !keepAlive
+	// HTTP/1.0 with Transfer-Encoding: served, then closed (RFC 9112, 6.1).
+	r.close = closeConn || h.minor == 0 && (!keepAlive || r.chunked)
 	if !upgrade || h.minor == 0 || r.chunked || r.length > 0 {
 		// An upgrade is for a request without a body: the tunnel takes the bytes after its head.
 		r.upgrade = r.upgrade[:0]
