@@ -121,7 +121,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, framing bool) (int64, err
 		if line, err = readChunkLine(dst, src); err != nil {
 			return data, err
 		}
-		if len(bytes.TrimRight(line, "\r\n")) != 0 {
+		if string(line) != "\r\n" {
 			return data, fmt.Errorf("%w: chunk data longer than its size", errMalformed)
 		}
 		if framing {
@@ -142,12 +142,15 @@ func copyTrailer(dst *bufio.Writer, src *bufio.Reader, framing bool) error {
 		if total += len(line); total > maxHeadBytes {
 			return fmt.Errorf("%w: trailer section", errHeadTooLarge)
 		}
+		if _, err := lineContent(line); err != nil {
+			return err
+		}
 		if framing {
 			if _, err := dst.Write(line); err != nil {
 				return err
 			}
 		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+		if len(line) == 2 {
 			return nil
 		}
 	}
@@ -173,9 +176,28 @@ func readChunkLine(dst *bufio.Writer, src *bufio.Reader) ([]byte, error) {
 	return line, nil
 }
 
+// lineContent is a line of chunked framing without its CRLF. Framing that a strict parser
+// and a lenient one read differently (a bare CR or LF, a control character) is refused: a
+// member reading it otherwise than the proxy would find a request smuggled inside.
+func lineContent(line []byte) ([]byte, error) {
+	if !bytes.HasSuffix(line, []byte("\r\n")) {
+		return nil, fmt.Errorf("%w: chunk line without CRLF", errMalformed)
+	}
+	line = line[:len(line)-2]
+	for _, c := range line {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return nil, fmt.Errorf("%w: control character in a chunk line", errMalformed)
+		}
+	}
+	return line, nil
+}
+
 // parseChunkSize reads the hexadecimal size at the start of a chunk line.
 func parseChunkSize(line []byte) (int64, error) {
-	line = bytes.TrimRight(line, "\r\n")
+	line, err := lineContent(line)
+	if err != nil {
+		return 0, err
+	}
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
@@ -199,4 +221,47 @@ func parseChunkSize(line []byte) (int64, error) {
 		n = n<<4 | int64(d)
 	}
 	return n, nil
+}
+
+// checkChunked checks the framing of the start of a chunked body, as far as buf holds it, so that
+// a body refused is refused before anything of it goes out.
+func checkChunked(buf []byte) error {
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return nil
+		}
+		size, err := parseChunkSize(buf[:i+1])
+		if err != nil {
+			return err
+		}
+		buf = buf[i+1:]
+		if size == 0 {
+			return checkTrailer(buf)
+		}
+		if int64(len(buf)) < size+2 {
+			if int64(len(buf)) > size && buf[size] != '\r' {
+				return fmt.Errorf("%w: chunk data longer than its size", errMalformed)
+			}
+			return nil
+		}
+		if buf[size] != '\r' || buf[size+1] != '\n' {
+			return fmt.Errorf("%w: chunk data longer than its size", errMalformed)
+		}
+		buf = buf[size+2:]
+	}
+}
+
+// checkTrailer checks the lines of a trailer section, as far as buf holds them.
+func checkTrailer(buf []byte) error {
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return nil
+		}
+		if _, err := lineContent(buf[:i+1]); err != nil || i == 1 {
+			return err
+		}
+		buf = buf[i+1:]
+	}
 }

@@ -35,6 +35,10 @@ const (
 	bodyAbortGrace = 100 * time.Millisecond
 )
 
+// clientBodyTimeout closes a client whose request body stops coming for this long, and the
+// member connection the body goes to (HAProxy's timeout client). A variable for the tests.
+var clientBodyTimeout = 60 * time.Second
+
 // Client connection states: stop closes the connections waiting for a request.
 const (
 	connIdle int32 = iota
@@ -70,8 +74,13 @@ type clientConn struct {
 
 	// A request body streaming to the member while the response comes back.
 	bodyDone chan bodyResult
-	headMu   sync.Mutex // orders the member's response deadline between the two goroutines
+	headMu   sync.Mutex // orders the deadlines moved by the two goroutines
 	gotHead  bool
+	// bodyTimed: each read of the client moves its deadline clientBodyTimeout on (under headMu).
+	bodyTimed atomic.Bool
+	// fault: the status of a request body the client failed (silent, malformed) after its head
+	// went out; the member connection was closed.
+	fault atomic.Int32
 
 	// The client watched while its request waits for the member (see startWatch); the
 	// functions are made once so that a watch costs no allocation.
@@ -97,7 +106,7 @@ var (
 func newClientConn(l *listener, nc net.Conn) *clientConn {
 	c := &clientConn{l: l, nc: nc, rd: readDeadline{nc: nc}, br: clientReaders.Get().(*bufio.Reader), bw: clientWriters.Get().(*bufio.Writer),
 		bodyDone: make(chan bodyResult, 1), watchDone: make(chan struct{}, 1)}
-	c.br.Reset(nc)
+	c.br.Reset(clientSource{c})
 	c.bw.Reset(nc)
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
@@ -262,6 +271,13 @@ func (c *clientConn) forward(p *pool) {
 		c.br.Discard(len(body))
 		c.reqBytes = r.length
 	}
+	if r.chunked {
+		if buf, _ := c.br.Peek(c.br.Buffered()); checkChunked(buf) != nil {
+			c.keep = false
+			c.respond(400, "")
+			return
+		}
+	}
 	replayable := inHand && (r.length == 0 || idempotent(r.head.method))
 	t := p.tries(c.ip)
 	for fresh := false; ; fresh = true {
@@ -325,7 +341,9 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 	var sent, deadline time.Time // when the request was sent whole, and its response head's deadline
 	if copying {
 		c.gotHead = false
-		c.rd.set(time.Time{})
+		c.fault.Store(0)
+		c.bodyTimed.Store(true)
+		c.rd.set(time.Now().Add(clientBodyTimeout))
 		go c.copyRequestBody(uc)
 	} else {
 		sent = time.Now()
@@ -358,6 +376,11 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			}
 		}
 		if err != nil {
+			if code := c.fault.Load(); code != 0 {
+				c.keep = false
+				c.respond(int(code), "")
+				return false
+			}
 			if c.gone.Load() {
 				c.l.log.Debug("client went away before the response", "addr", c.l.addr, "member", uc.member.Addr)
 				c.keep = false
@@ -504,7 +527,20 @@ func (c *clientConn) copyRequestBody(uc *upstreamConn) {
 	if res.err == nil {
 		res.err = uc.bw.Flush()
 	}
-	if res.err != nil {
+	c.headMu.Lock()
+	timedOut := c.bodyTimed.Load() && isTimeout(res.err)
+	c.bodyTimed.Store(false)
+	c.headMu.Unlock()
+	if timedOut || errors.Is(res.err, errMalformed) {
+		// The client fell silent, or sent what no member may get: both connections end, and
+		// the member learns it now.
+		code := int32(400)
+		if timedOut {
+			code = 408
+		}
+		c.fault.Store(code)
+		uc.close()
+	} else if res.err != nil {
 		// The member must not wait for the rest: end what it reads, and keep what it may still
 		// answer readable.
 		closeWrite(uc.nc)
@@ -527,7 +563,10 @@ func (c *clientConn) awaitBody(uc *upstreamConn) bool {
 	case res = <-c.bodyDone:
 	default:
 		deadline := time.Now().Add(bodyAbortGrace)
+		c.headMu.Lock()
+		c.bodyTimed.Store(false)
 		c.rd.set(deadline)
+		c.headMu.Unlock()
 		uc.nc.SetWriteDeadline(deadline)
 		res = <-c.bodyDone
 		uc.nc.SetWriteDeadline(time.Time{})
@@ -558,6 +597,23 @@ func (c *clientConn) tunnel(uc *upstreamConn) {
 	c.respBytes, _ = io.Copy(c.nc, uc.br)
 	closeWrite(c.nc)
 	c.reqBytes = <-in
+}
+
+// clientSource is what a client connection's read buffer reads: while a request body streams,
+// each read first moves the deadline on, so that only a client silent for clientBodyTimeout is
+// cut, however slowly it sends.
+type clientSource struct{ c *clientConn }
+
+func (s clientSource) Read(p []byte) (int, error) {
+	c := s.c
+	if c.bodyTimed.Load() {
+		c.headMu.Lock()
+		if c.bodyTimed.Load() {
+			c.rd.set(time.Now().Add(clientBodyTimeout))
+		}
+		c.headMu.Unlock()
+	}
+	return c.nc.Read(p)
 }
 
 // closeWrite passes the end of one direction on, as a half-close where the connection has one.
@@ -670,7 +726,8 @@ func (r *request) inspect() (int, error) {
 		closeConn = closeConn || equalFold(t, "close")
 		upgrade = upgrade || equalFold(t, "upgrade")
 	}
-	r.close = closeConn || h.minor == 0 && !keepAlive
+	// HTTP/1.0 with Transfer-Encoding: served, then closed (RFC 9112, 6.1).
+	r.close = closeConn || h.minor == 0 && (!keepAlive || r.chunked)
 	if !upgrade || h.minor == 0 || r.chunked || r.length > 0 {
 		// An upgrade is for a request without a body: the tunnel takes the bytes after its head.
 		r.upgrade = r.upgrade[:0]

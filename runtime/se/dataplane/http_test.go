@@ -495,3 +495,186 @@ func TestL7CancelsTheRequestOfAClientThatLeft(t *testing.T) {
 		t.Errorf("member connections: %d, want 2 (the late answer's kept alive, then a new one): the abandoned one must not be kept alive", n)
 	}
 }
+
+// TestL7ClosesAClientThatStopsSendingItsBody: a request body that stops coming for
+// clientBodyTimeout ends both connections, the member's included (it does not go back to the
+// pool); a body that keeps coming, however slowly, goes through.
+func TestL7ClosesAClientThatStopsSendingItsBody(t *testing.T) {
+	was := clientBodyTimeout
+	// A silence of one second is never cut: deadlines move by deadlineSlack at most early.
+	clientBodyTimeout = 3 * time.Second
+	t.Cleanup(func() { clientBodyTimeout = was })
+	closed := make(chan struct{}, 4)
+	member, conns := countingMember(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := readHead(br); err != nil {
+				closed <- struct{}{}
+				return
+			}
+			if _, err := io.ReadFull(br, make([]byte, 6)); err != nil {
+				closed <- struct{}{}
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	addr := l7(t, member)
+
+	tests := []struct {
+		name string
+		sent string // the body's bytes sent before the client falls silent
+	}{
+		{"no body", ""},
+		{"half a body", "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n"+tt.sent)
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the client fell silent mid-body, and the member's connection stays open")
+			}
+			if _, err := io.ReadAll(c.br); err != nil {
+				t.Fatalf("the client's connection: %v, want it closed", err)
+			}
+		})
+	}
+
+	c := dialRaw(t, addr)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n")
+	for _, b := range "abcde" {
+		time.Sleep(time.Second)
+		if _, err := io.WriteString(c, string(b)); err != nil {
+			t.Fatalf("a slow body that keeps coming, cut: %v", err)
+		}
+	}
+	if resp, body := c.roundTrip(t, "f", "POST"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("a slow body that keeps coming: %s %q", resp.Status, body)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("member connections: %d, want 3: one per cut body, none reused", n)
+	}
+}
+
+// TestL7ChunkedFraming: a request body in chunked framing goes to the member byte for byte when
+// it follows RFC 9112 to the letter; one that does not gets 400 and a close, and the member gets
+// nothing of it when the fault is in what came with the head, or sees its connection end when
+// the fault comes after the head went out.
+func TestL7ChunkedFraming(t *testing.T) {
+	type received struct {
+		body []byte
+		err  error
+	}
+	got := make(chan received, 64)
+	member, conns := countingMember(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := readHead(br); err != nil {
+			return
+		}
+		var body []byte
+		for !bytes.HasSuffix(body, []byte("\r\n\r\n")) {
+			b, err := br.ReadByte()
+			if err != nil {
+				got <- received{body, err}
+				return
+			}
+			body = append(body, b)
+		}
+		got <- received{body, nil}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	addr := l7(t, member)
+	const head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+	valid := []string{
+		"0\r\n\r\n",
+		"5\r\nhello\r\n0\r\n\r\n",
+		"5;name=value\r\nhello\r\n6 ; a=\"q\" ;b\r\n world\r\n0\r\n\r\n",
+		"5\r\nhello\r\n0\r\nX-Sum: 5\r\nX-Other: a b\r\n\r\n",
+		"A\r\n0123456789\r\n0;last\r\n\r\n",
+	}
+	for _, body := range valid {
+		c := dialRaw(t, addr)
+		if resp, text := c.roundTrip(t, head+body, "POST"); resp.StatusCode != 200 || text != "ok" {
+			t.Fatalf("valid body %q: %s %q", body, resp.Status, text)
+		}
+		if r := <-got; r.err != nil || string(r.body) != body {
+			t.Errorf("valid body %q: the member got %q (%v)", body, r.body, r.err)
+		}
+	}
+
+	malformed := []struct {
+		name string
+		body string
+	}{
+		{"bare CR in an extension", "5;a\rb\r\nhello\r\n0\r\n\r\n"},
+		{"CR CR LF after data", "5\r\nhello\r\r\n0\r\n\r\n"},
+		{"bare LF after a size", "5\nhello\r\n0\r\n\r\n"},
+		{"bare LF after data", "5\r\nhello\n0\r\n\r\n"},
+		{"bare LF ends the body", "5\r\nhello\r\n0\r\n\n"},
+		{"size -1", "-1\r\nhello\r\n0\r\n\r\n"},
+		{"size 0x5", "0x5\r\nhello\r\n0\r\n\r\n"},
+		{"data longer than its size", "3\r\nhello\r\n0\r\n\r\n"},
+		{"bare LF in the trailer", "0\r\nX-A: 1\n\r\n"},
+	}
+	before := conns.Load()
+	for _, tt := range malformed {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			if resp, _ := c.roundTrip(t, head+tt.body, "POST"); resp.StatusCode != 400 {
+				t.Errorf("status %s, want 400", resp.Status)
+			}
+			if !c.closed() {
+				t.Error("the connection stays open")
+			}
+		})
+	}
+	select {
+	case r := <-got:
+		t.Errorf("a malformed body reached the member: %q", r.body)
+	default:
+	}
+	if n := conns.Load() - before; n != 0 {
+		t.Errorf("malformed bodies opened %d member connections, want none", n)
+	}
+
+	t.Run("fault after the head went out", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		io.WriteString(c, head+"5\r\nhel")
+		time.Sleep(time.Second)
+		io.WriteString(c, "lo\r\r\n0\r\n\r\n")
+		select {
+		case r := <-got:
+			if r.err == nil {
+				t.Errorf("the member got a whole body: %q", r.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the member's connection stays open")
+		}
+		if !c.closed() {
+			io.ReadAll(c.br)
+		}
+		if _, err := c.br.ReadByte(); err != io.EOF {
+			t.Errorf("the client's connection: %v, want closed", err)
+		}
+	})
+}
+
+// TestL7HTTP10WithTransferEncoding: an HTTP/1.0 request with Transfer-Encoding is served, and
+// then its connection closes (RFC 9112, 6.1), keep-alive or not.
+func TestL7HTTP10WithTransferEncoding(t *testing.T) {
+	addr := l7(t, serverOn(headersBackend(t).Listener))
+	c := dialRaw(t, addr)
+	resp, _ := c.roundTrip(t, "POST / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "POST")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %s, want 200", resp.Status)
+	}
+	if !c.closed() {
+		t.Error("the connection stays open after an HTTP/1.0 request with Transfer-Encoding")
+	}
+}
