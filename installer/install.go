@@ -34,6 +34,9 @@ const (
 
 	// unitStartTimeout bounds how long systemd waits for the runtime to answer.
 	unitStartTimeout = 120
+	// SuperviseStartTimeout bounds the supervisor's wait for the runtime: it gives up before
+	// systemd's TimeoutStartSec kills it, so that it can say why.
+	SuperviseStartTimeout = unitStartTimeout*time.Second - 10*time.Second
 	// readyTimeout bounds the wait for a container started without systemd.
 	readyTimeout = 90 * time.Second
 	// logTail is how many of a failed container's log lines are shown.

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
@@ -246,7 +245,7 @@ func runSupervise(ctx context.Context, args []string) error {
 		},
 		Logs:         os.Stdout,
 		Logger:       log,
-		StartTimeout: 110 * time.Second,
+		StartTimeout: installer.SuperviseStartTimeout,
 	})
 }
 
