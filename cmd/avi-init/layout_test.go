@@ -43,12 +43,18 @@ func allowed(from, to string) bool {
 	return lt < lf || pt == pf
 }
 
-func TestImportsOnlyGoDown(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").Output()
+// goList returns the lines `go list args...` prints.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
 	if err != nil {
-		t.Fatalf("go list: %v", err)
+		t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+func TestImportsOnlyGoDown(t *testing.T) {
+	for _, line := range goList(t, "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...") {
 		pkgs := strings.Fields(line)
 		from := pkgs[0]
 		if strings.HasPrefix(from, module+"e2e") {
@@ -61,6 +67,24 @@ func TestImportsOnlyGoDown(t *testing.T) {
 		for _, imp := range pkgs[1:] {
 			if strings.HasPrefix(imp, module) && !allowed(from, imp) {
 				t.Errorf("%s imports %s, which is above or beside it", from, imp)
+			}
+		}
+	}
+}
+
+// The installer never imports a runtime: it would link their store, metrics and netlink code
+// (and their bugs) into every install. What it shares with them is model/contract.
+func TestInstallerDoesNotLinkTheRuntimes(t *testing.T) {
+	forbidden := []string{
+		module + "runtime/",
+		"go.etcd.io/bbolt",
+		"github.com/vishvananda/netlink",
+		"github.com/prometheus/client_golang",
+	}
+	for _, dep := range goList(t, "-deps", "-f", "{{.ImportPath}}", module+"installer/...") {
+		for _, f := range forbidden {
+			if strings.HasPrefix(dep, f) {
+				t.Errorf("the installer links %s", dep)
 			}
 		}
 	}
