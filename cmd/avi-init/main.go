@@ -202,6 +202,9 @@ func runProbe(ctx context.Context, args []string) error {
 		fs := pflag.NewFlagSet("avi-init probe se", pflag.ContinueOnError)
 		dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
 		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				return errHelpShown
+			}
 			return &installer.UsageError{Err: err}
 		}
 		return contract.ProbeSE(*dataDir)

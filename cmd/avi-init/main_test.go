@@ -68,6 +68,23 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// A verb's --help shows that verb's usage, not the installer's.
+func TestVerbHelpIsItsOwn(t *testing.T) {
+	installerUsage := "avi-init installs the Avi controller"
+	for _, args := range [][]string{
+		{"status", "--help"}, {"uninstall", "--help"}, {"image", "save", "--help"},
+		{"controller", "--help"}, {"se", "--help"}, {"probe", "se", "--help"}, {"probe", "controller", "--help"},
+	} {
+		code, out := capture(t, args...)
+		if code != 0 || strings.Contains(out, installerUsage) {
+			t.Errorf("avi-init %q: exit %d, want 0 without the installer's usage\n%s", args, code, out)
+		}
+	}
+	if code, out := capture(t, "--help"); code != 0 || !strings.Contains(out, installerUsage) {
+		t.Errorf("avi-init --help: exit %d, want 0 with the installer's usage\n%s", code, out)
+	}
+}
+
 // The supervisor takes its settings from the env file systemd loads; without them it says so.
 func TestSuperviseNeedsItsSettings(t *testing.T) {
 	for _, kv := range (containerspec.Settings{}).Env() {
