@@ -42,6 +42,7 @@ func TestRun(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, version.Version},
 		{[]string{"--help"}, 0, "--controller"},
+		{[]string{"--help"}, 0, "--image-tar FILE "},
 		{[]string{"status", "--help"}, 0, "--output"},
 		{[]string{"status", "--output", "yaml"}, 2, "want text or json"},
 		{[]string{"uninstall", "--help"}, 0, "--purge"},
