@@ -215,7 +215,7 @@ echo "unexpected: $*" >&2; exit 1
 		}
 
 		need(t) // the Docker engine
-		e, err := c.DialUnix(ctx, "/var/run/docker.sock")
+		e, err := c.DialUnix(ctx, systemdhost.DockerSocket)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,8 +23,8 @@ func TestVIPNetlinkInANetworkNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		systemdhost.Missing(t, errors.New("not root: network namespaces and NET_ADMIN need it"))
 	}
-	// Namespaces belong to threads: everything below runs on this one, which is thrown away
-	// afterwards rather than switched back.
+	// Namespaces belong to threads: everything below runs on this one, switched back to the
+	// original namespace at the end (and left locked, so thrown away, if that fails).
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
