@@ -149,6 +149,7 @@ func (t *throttle) attempt(addr string) time.Duration {
 		return f.until.Sub(now)
 	}
 	if !ok || now.Sub(f.first) > failureWindow {
+		t.forget(now)
 		f = &failures{first: now}
 		t.m[addr] = f
 	}
@@ -158,6 +159,16 @@ func (t *throttle) attempt(addr string) time.Duration {
 		f.until = now.Add(min(block, maxBlock))
 	}
 	return 0
+}
+
+// forget drops the addresses whose window and block have both passed, so that addresses that
+// failed once and went away do not pile up; the caller holds t.mu.
+func (t *throttle) forget(now time.Time) {
+	for addr, f := range t.m {
+		if now.Sub(f.first) > failureWindow && !now.Before(f.until) {
+			delete(t.m, addr)
+		}
+	}
 }
 
 // release gives back an attempt that turned out to be no guess: an expired join token, a right

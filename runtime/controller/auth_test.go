@@ -110,3 +110,24 @@ func TestLoginRefusedWhenHashSlotsAreTaken(t *testing.T) {
 		t.Errorf("login once the slots are free: %d %s", w.Code, w.Body)
 	}
 }
+
+// The throttle forgets an address once its window has passed, and only then.
+func TestThrottleForgetsPastAddresses(t *testing.T) {
+	now := time.Now()
+	th := newThrottle(func() time.Time { return now })
+	th.attempt("192.0.2.70")
+	now = now.Add(failureWindow + time.Second)
+	for range maxFailures {
+		th.attempt("192.0.2.71")
+	}
+	th.attempt("192.0.2.72")
+	if _, ok := th.m["192.0.2.70"]; ok {
+		t.Error("an address whose window passed is still kept")
+	}
+	if wait := th.attempt("192.0.2.71"); wait == 0 {
+		t.Error("an address within its window was forgotten: no longer blocked")
+	}
+	if len(th.m) != 2 {
+		t.Errorf("throttle keeps %d addresses, want 2", len(th.m))
+	}
+}

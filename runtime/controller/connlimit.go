@@ -45,10 +45,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-		if err != nil {
-			host = c.RemoteAddr().String()
-		}
+		host := hostOf(c.RemoteAddr().String())
 		if !l.a.take(host) {
 			c.Close()
 			continue

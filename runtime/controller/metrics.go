@@ -105,6 +105,7 @@ func (s *Server) seStates() map[string]int {
 
 func (s *Server) summaries() []vsSummary {
 	sesUp := s.seStates()["OPER_UP"]
+	served := s.se.served(store.List[*avi.ServiceEngine](s.store))
 	out := []vsSummary{}
 	for _, vs := range store.List[*avi.VirtualService](s.store) {
 		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled()}
@@ -119,6 +120,8 @@ func (s *Server) summaries() []vsSummary {
 			sum.OperStatus = avi.OperStatus{State: "OPER_DISABLED"}
 		case sesUp == 0:
 			sum.OperStatus = avi.OperStatus{State: "OPER_DOWN", Reason: "no service engine is up"}
+		case !served[vs.UUID]:
+			sum.OperStatus = avi.OperStatus{State: "OPER_DOWN", Reason: "no service engine that is up reports serving it"}
 		default:
 			sum.OperStatus = avi.OperStatus{State: "OPER_UP"}
 		}

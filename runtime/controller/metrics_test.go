@@ -79,3 +79,37 @@ func TestAnalyticsFromHeartbeats(t *testing.T) {
 		}
 	}
 }
+
+// A virtual service is shown up only once an SE that is up reports serving it: an SE up whose
+// heartbeat does not list it (it rejected the configuration that added it) leaves it down.
+func TestInventoryStatusFromSEReports(t *testing.T) {
+	e := newAPIEnv(t)
+	if _, err := loadOrCreateCert(e.srv.cfg.DataDir, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.setUp(t, "Metrics-Pass-1", nil)
+	served := e.mustCreate(t, "virtualservice", map[string]any{"name": "served-vs", "services": []any{map[string]any{"port": 10001}}})
+	e.mustCreate(t, "virtualservice", map[string]any{"name": "unserved-vs", "services": []any{map[string]any{"port": 10002}}})
+
+	tok := e.admin(t, "POST", "/api/jointoken", map[string]any{"description": "status"}).want(t, http.StatusCreated)
+	join := e.do(t, "POST", sechannel.JoinPath, map[string]any{"token": tok.obj["token"], "name": "se-s"}, apiCred{none: true}).want(t, http.StatusOK)
+	seCred := apiCred{none: true, extraHeaders: map[string]string{
+		sechannel.SEHeader: join.obj["se_uuid"].(string), "Authorization": "Bearer " + join.obj["credential"].(string)}}
+	hb := sechannel.Heartbeat{ConfigVersion: 2, ConfigError: "version 3: port 10002 in use",
+		Metrics: []sechannel.Metrics{{VSUUID: served["uuid"].(string), Seconds: 2}}}
+	e.do(t, "POST", sechannel.HeartbeatPath, hb, seCred).want(t, http.StatusOK)
+
+	inv := e.admin(t, "GET", "/api/virtualservice-inventory", nil).want(t, http.StatusOK)
+	want := map[string]string{"served-vs": "OPER_UP", "unserved-vs": "OPER_DOWN"}
+	for _, r := range inv.obj["results"].([]any) {
+		row := r.(map[string]any)
+		name := row["name"].(string)
+		if got := row["oper_status"].(map[string]any)["state"]; got != want[name] {
+			t.Errorf("%s: oper_status %v, want %s", name, row["oper_status"], want[name])
+		}
+		delete(want, name)
+	}
+	if len(want) != 0 {
+		t.Errorf("inventory lacks %v", want)
+	}
+}

@@ -35,10 +35,14 @@ func prefixField(prefix string, err error) error {
 }
 
 // clientAddr is the address a request comes from, without its port.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientAddr(r *http.Request) string { return hostOf(r.RemoteAddr) }
+
+// hostOf is a remote address without its port: the key of the login throttle and of the
+// connection cap alike.
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return r.RemoteAddr
+		return addr
 	}
 	return host
 }

@@ -42,6 +42,7 @@ type seState struct {
 	lastHeartbeat time.Time
 	configVersion int64
 	configError   string
+	serving       map[string]bool // the virtual services its last heartbeat reported
 }
 
 func newSERuntime(now func() time.Time) *seRuntime {
@@ -68,6 +69,21 @@ func (r *seRuntime) connected(uuid string) bool {
 	defer r.mu.Unlock()
 	st, ok := r.m[uuid]
 	return ok && r.up(st) && st.streams > 0
+}
+
+// served is the set of virtual services that an SE of ses, up, reported in its last heartbeat.
+func (r *seRuntime) served(ses []*avi.ServiceEngine) map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]bool{}
+	for _, se := range ses {
+		if st, ok := r.m[se.UUID]; ok && r.up(st) {
+			for uuid := range st.serving {
+				out[uuid] = true
+			}
+		}
+	}
+	return out
 }
 
 // overlay fills an SE object's runtime fields.
@@ -342,6 +358,11 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
 	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
+	// An SE reports every virtual service it serves, with or without traffic.
+	st.serving = map[string]bool{}
+	for _, m := range hb.Metrics {
+		st.serving[m.VSUUID] = true
+	}
 	s.se.mu.Unlock()
 	s.analytics.Ingest(hb.Metrics, hb.Logs)
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
