@@ -135,3 +135,30 @@ func TestProbeController(t *testing.T) {
 		t.Errorf("no certificate: err %v, want not exist", err)
 	}
 }
+
+func TestEnsureSetupToken(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadSetupToken(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no token yet: err %v, want not exist", err)
+	}
+	tok, created, err := EnsureSetupToken(dir)
+	if err != nil || !created || len(tok) != 32 {
+		t.Fatalf("EnsureSetupToken = %q, %v, %v; want a new 32-character token", tok, created, err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, SetupTokenFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("setup token file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	// A token that exists is kept, by whichever of installer and controller comes second.
+	again, created, err := EnsureSetupToken(dir)
+	if err != nil || created || again != tok {
+		t.Errorf("second EnsureSetupToken = %q, %v, %v; want %q kept", again, created, err, tok)
+	}
+	if got, err := ReadSetupToken(dir); err != nil || got != tok {
+		t.Errorf("ReadSetupToken = %q, %v; want %q", got, err, tok)
+	}
+	other, _, _ := EnsureSetupToken(t.TempDir())
+	if other == tok {
+		t.Error("two data directories got the same setup token")
+	}
+}

@@ -22,6 +22,12 @@ const (
 	// it installs a controller and an SE together, so the SE beside it joins with nothing for
 	// the operator to copy. The controller adopts it as a join token and deletes the file.
 	BootstrapTokenFile = "bootstrap-token"
+	// SetupTokenFile holds the one-time setup token (0600) that the setup wizard and POST
+	// /api/setup ask for while the controller is not set up, so that whoever reaches the
+	// controller first does not become its administrator. The installer writes it before the
+	// controller's first start, the controller on first boot if it is absent; the controller
+	// deletes it once set up.
+	SetupTokenFile = "setup-token"
 	// CertFile and KeyFile are the controller's TLS identity. The certificate is what SEs and
 	// the supervisor pin; the key never leaves the directory.
 	CertFile = "tls/controller.crt"

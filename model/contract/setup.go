@@ -16,6 +16,9 @@ type SetupRequest struct {
 	CloudConnectorUser  *avi.CloudConnectorUser  `json:"cloudconnectoruser,omitempty"`
 	// KeyID names a key pair the wizard generated with POST /api/setup/keypair.
 	KeyID string `json:"cloudconnectoruser_key_id,omitempty"`
+	// SetupToken is the one-time token of SetupTokenFile, which the wizard and POST /api/setup
+	// need; the setup file needs none (whoever can write it owns the controller already).
+	SetupToken string `json:"setup_token,omitempty"`
 }
 
 // AdminAccount is the first administrator.

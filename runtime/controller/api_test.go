@@ -22,6 +22,7 @@ import (
 
 	"github.com/avi-init/avi-init/integrations/sshdeploy/sshdtest"
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -103,7 +104,7 @@ func (e *apiEnv) setUp(t *testing.T, password string, extra map[string]any) {
 	for k, v := range extra {
 		req[k] = v
 	}
-	r := e.do(t, "POST", "/api/setup", req, apiCred{none: true})
+	r := e.do(t, "POST", "/api/setup", req, e.setupCred(t))
 	if r.code != http.StatusOK || r.obj["setup_state"] != "complete" {
 		t.Fatalf("setup: %d %s", r.code, r.raw)
 	}
@@ -111,6 +112,17 @@ func (e *apiEnv) setUp(t *testing.T, password string, extra map[string]any) {
 	var lr *apiResp
 	e.session, e.csrf, lr = e.login(t, e.user, e.pass)
 	lr.want(t, http.StatusOK)
+}
+
+// setupCred sends no credentials but the setup token, read where an operator finds it: in the
+// controller's data directory.
+func (e *apiEnv) setupCred(t *testing.T) apiCred {
+	t.Helper()
+	tok, err := contract.ReadSetupToken(e.srv.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apiCred{none: true, extraHeaders: map[string]string{contract.SetupTokenHeader: tok}}
 }
 
 func (e *apiEnv) do(t *testing.T, method, path string, body any, cred apiCred) *apiResp {
@@ -365,21 +377,21 @@ func TestAPI(t *testing.T) {
 		e := newAPIEnv(t)
 		// A weak admin password is refused, naming admin.password; nothing is set up.
 		for _, weak := range []string{"password", "Short1!", "alllowercaseletters"} {
-			e.do(t, "POST", "/api/setup", apiSetupRequest(weak), apiCred{none: true}).want(t, http.StatusBadRequest, "admin.password")
+			e.do(t, "POST", "/api/setup", apiSetupRequest(weak), e.setupCred(t)).want(t, http.StatusBadRequest, "admin.password")
 		}
-		e.do(t, "POST", "/api/setup", `{"admin": {"username": "admin", "password": "`+apiAdminPassword+`"}, "bogus": 1}`, apiCred{none: true}).want(t, http.StatusBadRequest, "bogus")
-		e.do(t, "POST", "/api/setup", `{"admin": {"username": "admin"}}`, apiCred{none: true}).want(t, http.StatusBadRequest, "admin")
+		e.do(t, "POST", "/api/setup", `{"admin": {"username": "admin", "password": "`+apiAdminPassword+`"}, "bogus": 1}`, e.setupCred(t)).want(t, http.StatusBadRequest, "bogus")
+		e.do(t, "POST", "/api/setup", `{"admin": {"username": "admin"}}`, e.setupCred(t)).want(t, http.StatusBadRequest, "admin")
 		unknownKey := apiSetupRequest(apiAdminPassword)
 		unknownKey["cloudconnectoruser_key_id"] = "no-such-key"
-		e.do(t, "POST", "/api/setup", unknownKey, apiCred{none: true}).want(t, http.StatusBadRequest, "cloudconnectoruser_key_id")
+		e.do(t, "POST", "/api/setup", unknownKey, e.setupCred(t)).want(t, http.StatusBadRequest, "cloudconnectoruser_key_id")
 		badCloud := apiSetupRequest(apiAdminPassword)
 		badCloud["cloud"] = map[string]any{"name": "Default-Cloud", "vtype": "CLOUD_NOPE"}
-		e.do(t, "POST", "/api/setup", badCloud, apiCred{none: true}).want(t, http.StatusBadRequest, "cloud.vtype")
+		e.do(t, "POST", "/api/setup", badCloud, e.setupCred(t)).want(t, http.StatusBadRequest, "cloud.vtype")
 		r := e.do(t, "GET", "/api/initial-data", nil, apiCred{none: true}).want(t, http.StatusOK)
 		apiWantEq(t, "setup_state after refused setups", r.obj["setup_state"], "pending")
 
 		// The wizard's key pair: an ed25519 public key and an id to use in the setup.
-		kp := e.do(t, "POST", "/api/setup/keypair", nil, apiCred{none: true}).want(t, http.StatusOK)
+		kp := e.do(t, "POST", "/api/setup/keypair", nil, e.setupCred(t)).want(t, http.StatusOK)
 		keyID, _ := kp.obj["key_id"].(string)
 		setupPublicKey, _ := kp.obj["public_key"].(string)
 		if keyID == "" || !strings.HasPrefix(setupPublicKey, "ssh-ed25519 AAAA") || strings.Contains(setupPublicKey, "\n") {
@@ -389,7 +401,7 @@ func TestAPI(t *testing.T) {
 			t.Errorf("public key %q does not parse: %v", setupPublicKey, err)
 		}
 		apiNoSecrets(t, "keypair answer", kp.raw)
-		other := e.do(t, "POST", "/api/setup/keypair", nil, apiCred{none: true}).want(t, http.StatusOK)
+		other := e.do(t, "POST", "/api/setup/keypair", nil, e.setupCred(t)).want(t, http.StatusOK)
 		if other.obj["key_id"] == keyID || other.obj["public_key"] == setupPublicKey {
 			t.Error("two keypair calls returned the same key")
 		}
@@ -1272,7 +1284,7 @@ func TestAPILoginThrottle(t *testing.T) {
 	e.srv.throttle.mu.Lock()
 	e.srv.throttle.now = func() time.Time { return stopped }
 	e.srv.throttle.mu.Unlock()
-	e.do(t, "POST", "/api/setup", apiSetupRequest(apiAdminPassword), apiCred{none: true}).want(t, http.StatusOK)
+	e.do(t, "POST", "/api/setup", apiSetupRequest(apiAdminPassword), e.setupCred(t)).want(t, http.StatusOK)
 	var last *apiResp
 	for i := 0; i < maxFailures; i++ {
 		cred := apiCred{user: "admin", pass: fmt.Sprintf("Wr0ng-pass-%d", i)}

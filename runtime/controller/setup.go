@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
@@ -69,18 +72,80 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 	})
 	if err == nil {
 		clear(s.pendingKeys)
+		s.setupToken = ""
+		if err := os.Remove(filepath.Join(s.cfg.DataDir, contract.SetupTokenFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("setup token file not removed; it no longer opens anything", "err", err)
+		}
 	}
 	return err
 }
 
-// setup is POST /api/setup: the wizard's last step. Open only while the controller is not set up.
+// prepareSetupToken keeps the setup token while the controller is not set up, writing one
+// when the installer did not (a controller started on its own), and removes it once set up.
+// The log says where the token is, never the token.
+func (s *Server) prepareSetupToken() error {
+	path := filepath.Join(s.cfg.DataDir, contract.SetupTokenFile)
+	if s.setupComplete() {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the setup token of a set-up controller: %w", err)
+		}
+		return nil
+	}
+	tok, created, err := contract.EnsureSetupToken(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("setup token: %w", err)
+	}
+	s.setupMu.Lock()
+	s.setupToken = tok
+	s.setupMu.Unlock()
+	s.log.Info("setup pending: the setup wizard asks for the setup token kept in a file; on the host, sudo avi-init status shows it",
+		"file", path, "written_now", created)
+	return nil
+}
+
+// checkSetupToken reports whether a request carries the setup token, in the X-Avi-Setup-Token
+// header or else in field (the body's setup_token); otherwise it answers the request itself.
+// Wrong tokens count against the sender's address as failed logins do.
+func (s *Server) checkSetupToken(w http.ResponseWriter, r *http.Request, field string) bool {
+	tok := r.Header.Get(contract.SetupTokenHeader)
+	if tok == "" {
+		tok = field
+	}
+	addr := clientAddr(r)
+	if wait := s.throttle.attempt(addr); wait > 0 {
+		tooMany(w, wait)
+		return false
+	}
+	s.setupMu.Lock()
+	want := s.setupToken
+	s.setupMu.Unlock()
+	if want == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(want)) != 1 {
+		writeError(w, http.StatusForbidden, "setup_token: missing or wrong: the installer printed it, and it is in the file "+
+			contract.SetupTokenFile+" in the controller's data directory; on the controller's host run: sudo avi-init status")
+		return false
+	}
+	s.throttle.release(addr)
+	return true
+}
+
+// bodySetupToken is the setup_token field of a body, if it is a JSON object that has one.
+func bodySetupToken(data []byte) string {
+	var b struct {
+		SetupToken string `json:"setup_token"`
+	}
+	json.Unmarshal(data, &b)
+	return b.SetupToken
+}
+
+// setup is POST /api/setup: the wizard's last step. Open only while the controller is not set
+// up, and only to who shows the setup token.
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	if s.setupComplete() {
 		writeError(w, http.StatusForbidden, errSetupDone.Error())
 		return
 	}
 	data, ok := readBody(w, r)
-	if !ok {
+	if !ok || !s.checkSetupToken(w, r, bodySetupToken(data)) {
 		return
 	}
 	req, err := contract.ParseSetup(data)
@@ -104,10 +169,14 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 const maxPendingKeys = 16
 
 // setupKeyPair generates an ed25519 pair for the wizard and returns its public half; the
-// private half stays here until the setup is posted.
+// private half stays here until the setup is posted. It needs the setup token too.
 func (s *Server) setupKeyPair(w http.ResponseWriter, r *http.Request) {
 	if s.setupComplete() {
 		writeError(w, http.StatusForbidden, errSetupDone.Error())
+		return
+	}
+	data, ok := readBody(w, r)
+	if !ok || !s.checkSetupToken(w, r, bodySetupToken(data)) {
 		return
 	}
 	k := &avi.CloudConnectorUser{Meta: avi.Meta{Name: "avi-init"}}

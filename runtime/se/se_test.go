@@ -49,7 +49,11 @@ func startController(t *testing.T, dir string, setup bool) *ctl {
 		}
 	}
 	if setup {
-		c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": "admin", "password": password}}, nil)
+		tok, err := contract.ReadSetupToken(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": "admin", "password": password}, "setup_token": tok}, nil)
 	}
 	return c
 }
