@@ -186,7 +186,26 @@ func (r *run) phases(ctx context.Context) error {
 	default:
 		r.rep.printf("The service engine joined its controller at %s.\n", r.req.ControllerIP)
 	}
+	r.showSetupToken()
 	return nil
+}
+
+// showSetupToken prints the controller's setup token while the controller is not set up: the
+// setup wizard asks for it, so that whoever reaches the controller first does not become its
+// administrator. The controller deletes the file once set up.
+func (r *run) showSetupToken() {
+	ctl := r.role(containerspec.RoleController)
+	if r.dry || ctl == nil {
+		return
+	}
+	tok, err := contract.ReadSetupToken(ctl.settings.DataDir)
+	if err != nil {
+		return
+	}
+	r.rep.report.Result.SetupToken = tok
+	r.rep.printf("Setup token      : %s\n", tok)
+	r.rep.printf("The setup wizard at %s asks for it; until the setup is done, sudo avi-init status shows it again.\n",
+		controllerURL(r.req.ControllerIP, r.req.HTTPSPort))
 }
 
 // act records an action and, unless this is a dry run, performs it. A dry run shows the full
@@ -519,6 +538,9 @@ func (r *run) files(ctx context.Context) error {
 	if err := r.setupFile(); err != nil {
 		return err
 	}
+	if err := r.setupToken(); err != nil {
+		return err
+	}
 	if err := r.joinFiles(); err != nil {
 		return err
 	}
@@ -576,6 +598,28 @@ func (r *run) setupFile() error {
 	dst := filepath.Join(ctl.settings.DataDir, contract.SetupFile)
 	a := Action{Kind: "file", Target: dst, Changed: true, Detail: "mode 0600, first-boot configuration (content not shown: it holds the admin password)"}
 	return r.act("files", a, func() error { return writePrivate(dst, data, 0o600) })
+}
+
+// setupToken writes the controller's one-time setup token (0600) before its first start, so
+// that the installer can print it; a controller started otherwise writes its own. None is
+// written for a controller that has booted already (it keeps its own while not set up) or that
+// --setup-json sets up.
+func (r *run) setupToken() error {
+	ctl := r.role(containerspec.RoleController)
+	if ctl == nil || r.req.SetupJSON != "" {
+		return nil
+	}
+	dir := ctl.settings.DataDir
+	if _, err := os.Stat(filepath.Join(dir, contract.StoreFile)); err == nil {
+		return nil
+	}
+	path := filepath.Join(dir, contract.SetupTokenFile)
+	_, err := os.Stat(path)
+	a := Action{Kind: "file", Target: path, Changed: errors.Is(err, os.ErrNotExist), Detail: "mode 0600, the one-time setup token the setup wizard asks for"}
+	return r.act("files", a, func() error {
+		_, _, err := contract.EnsureSetupToken(dir)
+		return err
+	})
 }
 
 func (r *run) services(ctx context.Context) error {

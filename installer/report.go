@@ -23,6 +23,8 @@ type Result struct {
 	Changed bool   `json:"changed"`
 	DryRun  bool   `json:"dry_run"`
 	Error   string `json:"error,omitempty"`
+	// SetupToken is the controller's one-time setup token, while it is not set up.
+	SetupToken string `json:"setup_token,omitempty"`
 }
 
 // Report is the document `--output json` prints: summary, checks, actions and result.

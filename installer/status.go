@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 // RoleStatus is what `avi-init status` reports of one role.
@@ -26,6 +27,8 @@ type RoleStatus struct {
 	Answering bool   `json:"answering"`        // the runtime answered avi-init's own probe
 	Detail    string `json:"detail,omitempty"`
 	URL       string `json:"url,omitempty"`
+	// SetupToken is the controller's one-time setup token, while it is not set up.
+	SetupToken string `json:"setup_token,omitempty"`
 }
 
 // ParseStatus parses `avi-init status` flags and returns the output format. --help prints the
@@ -98,6 +101,9 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 		case st.Installed:
 			fmt.Fprintf(w, "  answering: no\n")
 		}
+		if st.SetupToken != "" {
+			fmt.Fprintf(w, "  setup:     not done; setup token: %s (the setup wizard asks for it)\n", st.SetupToken)
+		}
 		if st.Detail != "" {
 			fmt.Fprintf(w, "  detail:    %s\n", st.Detail)
 		}
@@ -116,6 +122,7 @@ func roleStatus(ctx context.Context, env *Env, role string, systemdRunning bool)
 		st.Installed, st.Image = true, s.Image
 		if role == containerspec.RoleController {
 			st.URL = controllerURL(s.ControllerIP, s.HTTPSPort)
+			st.SetupToken, _ = contract.ReadSetupToken(s.DataDir)
 		}
 	}
 	if systemdRunning {

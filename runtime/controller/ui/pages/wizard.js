@@ -22,7 +22,7 @@ const CLOUDS = {
 export function renderWizard() {
   const app = root();
   const data = {
-    username: 'admin', password: '', password2: '',
+    setupToken: '', username: 'admin', password: '', password2: '',
     dns: '', ntp: '', searchDomain: '',
     smtpType: 'SMTP_NONE', smtpServer: '', smtpPort: '25', fromEmail: '', smtpUser: '', smtpPassword: '',
     cloud: 'CLOUD_NONE',
@@ -108,6 +108,8 @@ export function renderWizard() {
     return h('div', { testid: 'wizard-account' },
       h('h2', null, 'Administrator account'),
       h('p', { class: 'lead' }, 'There are no default credentials: choose the administrator\'s name and password.'),
+      field('Setup token', bound('setup-token', 'setupToken', { autocomplete: 'off' }),
+        { field: 'setup_token', hint: 'The installer printed it. On the controller\'s host, run: sudo avi-init status' }),
       field('Username', bound('setup-username', 'username', { autocomplete: 'username' }), { field: 'admin.username' }),
       h('div', { class: 'field-row' },
         field('Password', pw, { field: 'admin.password' }),
@@ -116,6 +118,7 @@ export function renderWizard() {
   }
 
   function checkAccount() {
+    if (!data.setupToken.trim()) throw new FormError('setup_token', 'is required: on the controller\'s host, run sudo avi-init status');
     if (!data.username.trim() || /[\s:]/.test(data.username)) throw new FormError('admin.username', 'is required, without spaces or ":"');
     const p = passwordProblem(data.password);
     if (p) throw new FormError('admin.password', p.replace(/^password: /, ''));
@@ -199,7 +202,7 @@ export function renderWizard() {
     gen.addEventListener('click', async () => {
       showError(genErr, null, '');
       try {
-        const k = await busy(gen, () => post('/api/setup/keypair'));
+        const k = await busy(gen, () => post('/api/setup/keypair', { setup_token: data.setupToken.trim() }));
         data.keyId = keyIdInput.value = k.key_id;
         data.publicKey = pub.value = k.public_key;
         pubBox.classList.remove('hidden');
@@ -277,6 +280,7 @@ export function renderWizard() {
       if (data.smtpPassword) e.auth_password = data.smtpPassword;
     }
     const req = {
+      setup_token: data.setupToken.trim(),
       admin: { username: data.username.trim(), password: data.password },
       systemconfiguration: sc,
       cloud: { name: 'Default-Cloud', vtype: data.cloud },
@@ -340,7 +344,7 @@ export function renderWizard() {
       const m = /^([\w.\[\]]+):/.exec(e.message || '');
       const f = m ? m[1] : '';
       let step = current;
-      if (f.startsWith('admin')) step = 0;
+      if (f.startsWith('admin') || f === 'setup_token') step = 0;
       else if (/^systemconfiguration\.(dns|ntp)/.test(f)) step = 1;
       else if (f.startsWith('systemconfiguration')) step = 2;
       else if (f.startsWith('cloud')) step = 3;
