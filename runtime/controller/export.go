@@ -3,7 +3,10 @@ package controller
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,11 +25,15 @@ import (
 
 // Export is a whole configuration. Secrets (password hashes, private keys, passwords) are
 // encrypted with a key derived from the export's passphrase, so the file can be kept and moved
-// without exposing them, and imported into a fresh controller with the same passphrase.
+// without exposing them, and imported into a fresh controller with the same passphrase. The
+// whole export is signed with another key derived from the passphrase: a file that was changed
+// (setup state, users with chosen password hashes, anything) or a wrong passphrase is refused.
 type Export struct {
 	Meta          ExportMeta                   `json:"meta"`
 	Encryption    ExportEncryption             `json:"encryption"`
 	Configuration map[string][]json.RawMessage `json:"configuration"`
+	// Signature is the HMAC-SHA256, in base64, of signedContent.
+	Signature string `json:"signature"`
 }
 
 // ExportMeta says where an export comes from.
@@ -36,28 +43,100 @@ type ExportMeta struct {
 	Exported      string `json:"exported"`
 }
 
-// ExportEncryption is how the secrets were encrypted.
+// ExportEncryption is how the secrets were encrypted and the export signed.
 type ExportEncryption struct {
-	KDF  string `json:"kdf"` // scrypt, N=32768 r=8 p=1, 32-byte key; AES-256-GCM per value
+	KDF  string `json:"kdf"`
 	Salt string `json:"salt"`
 }
 
 const (
 	secretPrefix     = "$aes-gcm$"
 	minPassphraseLen = 8
+	// exportKDF: scrypt (N=32768, r=8, p=1) of the passphrase and salt gives a 32-byte master
+	// key; HKDF-SHA256 derives from it the AES-256-GCM key of the secrets and the HMAC-SHA256
+	// key of the signature.
+	exportKDF = "scrypt-hkdf-sha256"
+	// errExportChanged is what an export that does not verify gets.
+	errExportChanged = "does not verify: the file was changed or the passphrase is wrong"
 )
 
-// sealer is the AES-256-GCM cipher keyed by scrypt from the passphrase and salt.
-func sealer(passphrase string, salt []byte) (cipher.AEAD, error) {
-	key, err := scrypt.Key([]byte(passphrase), salt, 1<<15, 8, 1, 32)
+// exportKeys are the keys an export's passphrase and salt give.
+type exportKeys struct {
+	aead cipher.AEAD // seals the secrets
+	mac  []byte      // signs the whole export
+}
+
+func deriveExportKeys(passphrase string, salt []byte) (*exportKeys, error) {
+	master, err := scrypt.Key([]byte(passphrase), salt, 1<<15, 8, 1, 32)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
+	encKey, err := hkdf.Key(sha256.New, master, nil, "avi-init export: secrets", 32)
 	if err != nil {
 		return nil, err
 	}
-	return cipher.NewGCM(block)
+	macKey, err := hkdf.Key(sha256.New, master, nil, "avi-init export: signature", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &exportKeys{aead: aead, mac: macKey}, nil
+}
+
+// signedContent is what an export's signature covers: its meta, its encryption parameters and
+// every object an import reads, each encoded as this controller encodes it once decoded. So a
+// client that re-encodes the file (key order, spacing, number forms) does not break the
+// signature, and what is verified is exactly what is imported; kinds an import does not read
+// are not covered and not imported.
+func signedContent(ex *Export) ([]byte, error) {
+	doc := Export{Meta: ex.Meta, Encryption: ex.Encryption, Configuration: map[string][]json.RawMessage{}}
+	for _, k := range avi.Kinds {
+		if k.Internal {
+			continue
+		}
+		for i, raw := range ex.Configuration[string(k.Kind)] {
+			o := k.New()
+			if err := json.Unmarshal(raw, o); err != nil {
+				return nil, prefixField(fmt.Sprintf("configuration.%s[%d]", k.Kind, i), avi.JSONFieldError(err))
+			}
+			canon, err := json.Marshal(o)
+			if err != nil {
+				return nil, err
+			}
+			doc.Configuration[string(k.Kind)] = append(doc.Configuration[string(k.Kind)], canon)
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// signature is the HMAC-SHA256 of an export's signed content.
+func (k *exportKeys) signature(ex *Export) (string, error) {
+	content, err := signedContent(ex)
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(content)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// verify checks an export's signature before anything in it is used.
+func (k *exportKeys) verify(ex *Export) error {
+	want, err := k.signature(ex)
+	if err != nil {
+		return err
+	}
+	if ex.Signature == "" || !hmac.Equal([]byte(ex.Signature), []byte(want)) {
+		return &avi.FieldError{Field: "configuration.signature", Reason: errExportChanged}
+	}
+	return nil
 }
 
 func seal(aead cipher.AEAD, plain string) string {
@@ -92,7 +171,7 @@ func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest,
 		return nil, false
 	}
 	if len(req.Passphrase) < minPassphraseLen {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("passphrase: at least %d characters; it encrypts the secrets in the export", minPassphraseLen))
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("passphrase: at least %d characters; it encrypts the secrets in the export and signs it", minPassphraseLen))
 		return nil, false
 	}
 	return &req, true
@@ -108,14 +187,14 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 	if _, err := rand.Read(salt); err != nil {
 		panic(err)
 	}
-	aead, err := sealer(req.Passphrase, salt)
+	keys, err := deriveExportKeys(req.Passphrase, salt)
 	if err != nil {
 		storeError(w, err)
 		return
 	}
 	ex := Export{
 		Meta:          ExportMeta{Version: version.Version, ConfigVersion: s.store.Version(), Exported: s.now().UTC().Format(time.RFC3339)},
-		Encryption:    ExportEncryption{KDF: "scrypt-aes-256-gcm", Salt: base64.StdEncoding.EncodeToString(salt)},
+		Encryption:    ExportEncryption{KDF: exportKDF, Salt: base64.StdEncoding.EncodeToString(salt)},
 		Configuration: map[string][]json.RawMessage{},
 	}
 	for _, k := range avi.Kinds {
@@ -125,12 +204,16 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 		for _, o := range s.store.List(k.Kind) {
 			for _, p := range o.Secrets() {
 				if *p != "" {
-					*p = seal(aead, *p)
+					*p = seal(keys.aead, *p)
 				}
 			}
 			raw, _ := json.Marshal(o)
 			ex.Configuration[string(k.Kind)] = append(ex.Configuration[string(k.Kind)], raw)
 		}
+	}
+	if ex.Signature, err = keys.signature(&ex); err != nil {
+		storeError(w, err)
+		return
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="avi-init-configuration.json"`)
 	writeJSON(w, http.StatusOK, ex)
@@ -149,13 +232,21 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 		writeError(w, http.StatusBadRequest, "configuration: is required (the document export returned)")
 		return
 	}
+	if ex.Encryption.KDF != exportKDF {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("configuration.encryption.kdf: %q, want %q: the file was changed, or an avi-init that did not sign its exports made it", ex.Encryption.KDF, exportKDF))
+		return
+	}
 	salt, err := base64.StdEncoding.DecodeString(ex.Encryption.Salt)
 	if err != nil || len(salt) == 0 {
 		writeError(w, http.StatusBadRequest, "configuration.encryption.salt: missing or malformed")
 		return
 	}
-	aead, err := sealer(req.Passphrase, salt)
+	keys, err := deriveExportKeys(req.Passphrase, salt)
 	if err != nil {
+		storeError(w, err)
+		return
+	}
+	if err := keys.verify(ex); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -167,7 +258,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 				continue
 			}
 			for i, raw := range ex.Configuration[string(k.Kind)] {
-				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved); err != nil {
+				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, keys.aead, moved); err != nil {
 					return err
 				}
 				counts[k.Kind]++
@@ -215,6 +306,10 @@ func importObject(tx *store.Tx, k avi.KindInfo, field string, raw json.RawMessag
 			return fmt.Errorf("no %s to import into", k.Kind)
 		}
 		m.Name = cur[0].GetMeta().Name
+		// The setup state is this controller's: an import never reopens the setup wizard.
+		if sc, ok := o.(*avi.SystemConfiguration); ok {
+			sc.WelcomeWorkflowComplete = cur[0].(*avi.SystemConfiguration).WelcomeWorkflowComplete
+		}
 		err = tx.Put(cur[0].GetMeta().UUID, o)
 	case exists:
 		err = tx.Put(id, o)
