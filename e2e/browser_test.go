@@ -279,9 +279,19 @@ func TestBrowserUI(t *testing.T) {
 	// The setup wizard shows on first boot.
 	step("open the setup wizard", chromedp.Navigate(origin+"/"), visible("#setup-wizard"))
 
-	// Step 1: a weak password is refused by the strength rule, next to the form.
+	// Step 1: the setup token is asked for first, with where to find it.
+	step("no setup token", typeInto("#setup-username", admin), click("#wizard-next"), visible("#wizard-error"))
+	if msg := textOf("#wizard-error"); !strings.Contains(msg, "sudo avi-init status") {
+		t.Errorf("no setup token: error %q does not say where to find it (sudo avi-init status)", msg)
+	}
+	if hint := textOf(`[data-field="setup_token"] .hint`); !strings.Contains(hint, "sudo avi-init status") {
+		t.Errorf("setup token hint %q does not say where to find it", hint)
+	}
+	// A wrong token passes the form; the controller refuses it at the end.
+	step("wrong setup token", typeInto("#setup-token", "not-the-setup-token"))
+
+	// A weak password is refused by the strength rule, next to the form.
 	step("weak password",
-		typeInto("#setup-username", admin),
 		typeInto("#setup-password", "password"),
 		typeInto("#setup-password2", "password"),
 		click("#wizard-next"),
@@ -308,6 +318,46 @@ func TestBrowserUI(t *testing.T) {
 
 	// Step 3: email stays SMTP_NONE.
 	step("email", click("#wizard-next"), visible(`[data-testid="wizard-cloud"]`))
+
+	// Step 4 with the wrong token: the controller generates no key pair.
+	step("key pair refused without the setup token",
+		click(`[data-testid="cloud-CLOUD_LINUXSERVER"]`),
+		click("#setup-generate-key"),
+		visible("#setup-keypair-error"))
+	if msg := textOf("#setup-keypair-error"); !strings.Contains(msg, "avi-init status") {
+		t.Errorf("key pair with a wrong setup token: error %q does not say where to find the token", msg)
+	}
+	// Finishing with the wrong token sends the operator back to the token, with nothing set up.
+	step("setup refused without the setup token",
+		click(`[data-testid="cloud-CLOUD_NONE"]`),
+		click("#wizard-next"),
+		visible(`[data-testid="review-table"]`),
+		click("#wizard-finish"),
+		visible(`[data-field="setup_token"].invalid`))
+	if s := read("wizard step", chromedp.Evaluate[string](`document.querySelector('#setup-wizard').dataset.step`)); s != "1" {
+		t.Errorf("wrong setup token: the wizard shows step %s, want 1 (the token)", s)
+	}
+	if msg := textOf("#wizard-error"); !strings.Contains(msg, "avi-init status") {
+		t.Errorf("wrong setup token: error %q does not say where to find the token", msg)
+	}
+	if l := api.logs.String(); !strings.Contains(l, "setup-token") {
+		t.Error("the controller's log does not say where the setup token is")
+	}
+
+	// The right token, where the controller's log says it is (a controller started without the
+	// installer writes its own); the other steps keep what was entered.
+	tok, err := os.ReadFile(filepath.Join(api.data, "setup-token"))
+	if err != nil {
+		t.Fatalf("no setup token in the data directory: %v", err)
+	}
+	if strings.Contains(api.logs.String(), strings.TrimSpace(string(tok))) {
+		t.Error("the controller's log shows the setup token")
+	}
+	step("right setup token",
+		typeInto("#setup-token", strings.TrimSpace(string(tok))),
+		click("#wizard-next"), visible("#setup-dns"),
+		click("#wizard-next"), visible("#setup-smtp-type"),
+		click("#wizard-next"), visible(`[data-testid="wizard-cloud"]`))
 
 	// Step 4: generate a key pair for Linux servers (the public key is shown to copy), then
 	// choose no orchestrator, so that nothing tries to reach hosts.

@@ -3,12 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,6 +89,15 @@ func TestInstallLifecycle(t *testing.T) {
 		t.Errorf("HTTP port answered %s to %q, want a redirect to HTTPS port %d", resp.Status, loc, p[0])
 	}
 	initialData(t, client, p[2]) // the sysint port serves too
+	// The one-time setup token: printed by the installer, kept 0600 in the data directory.
+	tokLine := regexp.MustCompile(`(?m)^Setup token      : ([0-9a-f]{32})$`).FindStringSubmatch(first.out)
+	if tokLine == nil {
+		t.Fatalf("install output lacks the setup token:\n%s", first)
+	}
+	setupToken := tokLine[1]
+	if fi, err := os.Stat(filepath.Join(data, "setup-token")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("setup token file: %v, want mode 0600", err)
+	}
 	waitFor(t, "the engine to report the controller healthy", 30*time.Second, func() bool {
 		return field(inspect(t, "avicontroller"), "State", "Health", "Status") == "healthy"
 	})
@@ -106,13 +117,16 @@ func TestInstallLifecycle(t *testing.T) {
 		Summary map[string]any   `json:"summary"`
 		Checks  []map[string]any `json:"checks"`
 		Actions []map[string]any `json:"actions"`
-		Result  struct{ OK, Changed bool }
+		Result  struct {
+			OK, Changed bool
+			SetupToken  string `json:"setup_token"`
+		}
 	}
 	if err := json.Unmarshal([]byte(jsonRun.out), &rep); err != nil {
 		t.Fatalf("--output json: stdout is not one JSON document: %v\n%s", err, jsonRun)
 	}
-	if !rep.Result.OK || rep.Result.Changed || rep.Summary["controller_cores"] != float64(2) || len(rep.Checks) == 0 || len(rep.Actions) == 0 {
-		t.Errorf("--output json re-run: %+v", rep)
+	if !rep.Result.OK || rep.Result.Changed || rep.Summary["controller_cores"] != float64(2) || len(rep.Checks) == 0 || len(rep.Actions) == 0 || rep.Result.SetupToken != setupToken {
+		t.Errorf("--output json re-run: %+v; want setup_token %s", rep, setupToken)
 	}
 
 	// A changed size re-renders and restarts the controller; its data stays.
@@ -135,14 +149,42 @@ func TestInstallLifecycle(t *testing.T) {
 	var sj struct {
 		Healthy bool `json:"healthy"`
 		Roles   []struct {
-			Role      string `json:"role"`
-			Installed bool   `json:"installed"`
-			State     string `json:"state"`
-			Answering bool   `json:"answering"`
+			Role       string `json:"role"`
+			Installed  bool   `json:"installed"`
+			State      string `json:"state"`
+			Answering  bool   `json:"answering"`
+			SetupToken string `json:"setup_token"`
 		} `json:"roles"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, "status", "--output", "json").out), &sj); err != nil || !sj.Healthy || len(sj.Roles) != 2 || sj.Roles[0].Role != "controller" || sj.Roles[0].State != "running" || !sj.Roles[0].Answering || sj.Roles[1].Installed {
 		t.Errorf("status --output json: %v %+v", err, sj)
+	}
+
+	// Setup needs the token `avi-init status` shows; once set up, the token is gone.
+	if !strings.Contains(st.out, "setup token: "+setupToken) || sj.Roles[0].SetupToken != setupToken {
+		t.Errorf("status does not show the setup token while not set up (json: %q):\n%s", sj.Roles[0].SetupToken, st)
+	}
+	setup := func(token string) (int, string) {
+		body := fmt.Sprintf(`{"admin": {"username": "admin", "password": "Sturdy-Pass-42"}, "setup_token": %q}`, token)
+		resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d/api/setup", p[0]), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST /api/setup: %v", err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	if code, msg := setup(""); code != http.StatusForbidden || !strings.Contains(msg, "avi-init status") {
+		t.Errorf("setup without the token: %d %s; want 403 saying where the token is", code, msg)
+	}
+	if code, msg := setup(sj.Roles[0].SetupToken); code != http.StatusOK {
+		t.Fatalf("setup with the token from avi-init status: %d %s", code, msg)
+	}
+	if st := mustRun(t, "status"); strings.Contains(st.out, "setup token") {
+		t.Errorf("status shows a setup token once set up:\n%s", st)
+	}
+	if _, err := os.Stat(filepath.Join(data, "setup-token")); !os.IsNotExist(err) {
+		t.Errorf("setup token file once set up: %v, want it deleted", err)
 	}
 
 	// Uninstall keeps data; purge asks (no terminal: refuses without --yes), then deletes it.

@@ -76,8 +76,14 @@ func startControllerProc(t testing.TB, data string, setup bool, opts ...procOpti
 	}
 	c.client = controllerClient(t, data)
 	if setup {
+		// The setup token, where the controller's log says it is: a controller started without
+		// the installer writes its own.
+		tok, err := os.ReadFile(filepath.Join(data, "setup-token"))
+		if err != nil {
+			t.Fatalf("no setup token: %v", err)
+		}
 		var out map[string]any
-		if code := c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": c.user, "password": c.pass}}, &out); code != 200 {
+		if code := c.call(t, "POST", "/api/setup", map[string]any{"admin": map[string]string{"username": c.user, "password": c.pass}, "setup_token": strings.TrimSpace(string(tok))}, &out); code != 200 {
 			t.Fatalf("setup: %d %v", code, out)
 		}
 	}
