@@ -99,7 +99,7 @@ func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest,
 }
 
 // exportConfig is POST /api/configuration/export {"passphrase": ...}.
-func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	req, ok := readPassphrase(w, r)
 	if !ok {
 		return
@@ -139,7 +139,7 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 // importConfig is POST /api/configuration/import {"passphrase": ..., "configuration": EXPORT}.
 // Objects are matched by name: an existing one is replaced, a new one created; references are
 // rewritten to the objects they land on. It all commits in one transaction, or nothing does.
-func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	req, ok := readPassphrase(w, r)
 	if !ok {
 		return
