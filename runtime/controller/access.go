@@ -1,7 +1,8 @@
 package controller
 
 import (
-	"errors"
+	"crypto/cipher"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -174,16 +175,18 @@ func (s *Server) authorize(resource string, h handler) http.Handler {
 	})
 }
 
-// check refuses unless p may enter its tenant and holds want to resource there.
+// check refuses unless p holds want to resource where it applies: in the request's tenant for a
+// tenant-scoped resource, in admin for a controller-wide one.
 func (p *principal) check(resource, want string) error {
-	if !p.member(p.tenant) {
-		return forbid("%s: you hold no role in tenant %q", tenantHeader, p.tenantName(p.tenant))
-	}
 	scope := p.scope(resource)
-	if have := p.access(resource, scope); avi.AccessRank(have) < avi.AccessRank(want) {
-		return forbid("%s: %s needed in tenant %q; you have %s", resource, want, p.tenantName(scope), have)
+	have := p.access(resource, scope)
+	switch {
+	case avi.AccessRank(have) >= avi.AccessRank(want):
+		return nil
+	case !p.member(scope):
+		return forbid("%s: %s needed in tenant %q (%s), where you hold no role", resource, want, p.tenantName(scope), tenantHeader)
 	}
-	return nil
+	return forbid("%s: %s needed in tenant %q; you have %s", resource, want, p.tenantName(scope), have)
 }
 
 // principal resolves the user with that uuid and the tenant a request names (by name; empty:
@@ -277,6 +280,12 @@ func (s *Server) changeable(tx *store.Tx, p *principal, k avi.KindInfo, old avi.
 	if k.Tenanted() && p.tenantOf(old) != p.tenant {
 		return forbid("%s %q is shared from tenant %q: change it there", k.Kind, old.GetMeta().Name, p.tenantName(p.tenantOf(old)))
 	}
+	return s.mayChangeGrants(tx, p, old)
+}
+
+// mayChangeGrants refuses the change of a user who holds more than p, or of a role that grants
+// more than p holds everywhere.
+func (s *Server) mayChangeGrants(tx *store.Tx, p *principal, old avi.Object) error {
 	switch o := old.(type) {
 	case *avi.User:
 		if o.IsSuperuser && !p.superuser {
@@ -437,12 +446,6 @@ func (s *Server) write(p *principal, k avi.KindInfo, uuid string, o avi.Object) 
 	})
 }
 
-// isForbidden reports whether an error is a refusal for lack of access.
-func isForbidden(err error) bool {
-	var f *forbidden
-	return errors.As(err, &f)
-}
-
 // seedAccess creates the admin tenant and the built-in roles, and brings the built-in roles of
 // a store written by an older version to their current privileges.
 func seedAccess(tx *store.Tx) error {
@@ -469,6 +472,63 @@ func seedAccess(tx *store.Tx) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// importAs stages one exported object (see importObject) as p imports it: p must be able to
+// change what it replaces and to write it where it lands, as through the API, except that it
+// may land in any tenant where p may write it. The built-in roles and the admin tenant are every
+// controller's own: references to them are mapped to this controller's, which stay as they are.
+func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
+	var head avi.Meta
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return prefixField(field, avi.JSONFieldError(err))
+	}
+	builtIn := k.Kind == avi.KindRole && avi.IsBuiltInRole(head.Name) || k.Kind == avi.KindTenant && head.Name == avi.AdminTenant
+	id, exists := tx.ByName(k.Kind, head.Name)
+	if k.Singleton {
+		cur := tx.List(k.Kind)
+		if exists = len(cur) > 0; exists {
+			id = cur[0].GetMeta().UUID
+		}
+	}
+	if builtIn && exists {
+		moved[k.Kind.URL(head.UUID)] = k.Kind.URL(id)
+		return nil
+	}
+	var old avi.Object
+	if exists {
+		var err error
+		if old, err = tx.Get(k.Kind, id); err != nil {
+			return err
+		}
+		scope := p.admin
+		if k.Tenanted() {
+			scope = p.tenantOf(old)
+		}
+		if !p.can(k.Permission, scope, avi.WriteAccess) {
+			return prefixField(field, forbid("%s: %s needed in tenant %q to replace %s %q", k.Permission, avi.WriteAccess, p.tenantName(scope), k.Kind, head.Name))
+		}
+		if err := s.mayChangeGrants(tx, p, old); err != nil {
+			return prefixField(field, err)
+		}
+	}
+	if err := importObject(tx, k, field, raw, aead, moved); err != nil {
+		return err
+	}
+	if !exists {
+		var ok bool
+		if id, ok = tx.ByName(k.Kind, head.Name); !ok {
+			return fmt.Errorf("%s: %s %q not staged", field, k.Kind, head.Name)
+		}
+	}
+	o, err := tx.Get(k.Kind, id)
+	if err != nil {
+		return err
+	}
+	if err := s.checkWritten(tx, p, k, o, old, false); err != nil {
+		return prefixField(field, err)
 	}
 	return nil
 }

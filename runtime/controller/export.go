@@ -123,6 +123,9 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, p *princip
 			continue // service engines are runtime state: they join again
 		}
 		for _, o := range s.store.List(k.Kind) {
+			if !p.readable(k, o) {
+				continue // an export holds only what its user may read
+			}
 			for _, p := range o.Secrets() {
 				if *p != "" {
 					*p = seal(aead, *p)
@@ -167,7 +170,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 				continue
 			}
 			for i, raw := range ex.Configuration[string(k.Kind)] {
-				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved); err != nil {
+				if err := s.importAs(tx, p, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved); err != nil {
 					return err
 				}
 				counts[k.Kind]++
