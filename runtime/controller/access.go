@@ -479,11 +479,12 @@ func seedAccess(tx *store.Tx) error {
 // importAs stages one exported object (see importObject) as p imports it: p must be able to
 // change what it replaces and to write it where it lands, as through the API, except that it
 // may land in any tenant where p may write it. The built-in roles and the admin tenant are every
-// controller's own: references to them are mapped to this controller's, which stay as they are.
-func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) error {
+// controller's own: references to them are mapped to this controller's, which stay as they are
+// (staged is false).
+func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) (staged bool, err error) {
 	var head avi.Meta
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return prefixField(field, avi.JSONFieldError(err))
+		return false, prefixField(field, avi.JSONFieldError(err))
 	}
 	builtIn := k.Kind == avi.KindRole && avi.IsBuiltInRole(head.Name) || k.Kind == avi.KindTenant && head.Name == avi.AdminTenant
 	id, exists := tx.ByName(k.Kind, head.Name)
@@ -495,40 +496,36 @@ func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field stri
 	}
 	if builtIn && exists {
 		moved[k.Kind.URL(head.UUID)] = k.Kind.URL(id)
-		return nil
+		return false, nil
 	}
 	var old avi.Object
 	if exists {
-		var err error
 		if old, err = tx.Get(k.Kind, id); err != nil {
-			return err
+			return false, err
 		}
 		scope := p.admin
 		if k.Tenanted() {
 			scope = p.tenantOf(old)
 		}
 		if !p.can(k.Permission, scope, avi.WriteAccess) {
-			return prefixField(field, forbid("%s: %s needed in tenant %q to replace %s %q", k.Permission, avi.WriteAccess, p.tenantName(scope), k.Kind, head.Name))
+			return false, prefixField(field, forbid("%s: %s needed in tenant %q to replace %s %q", k.Permission, avi.WriteAccess, p.tenantName(scope), k.Kind, head.Name))
 		}
 		if err := s.mayChangeGrants(tx, p, old); err != nil {
-			return prefixField(field, err)
+			return false, prefixField(field, err)
 		}
 	}
 	if err := importObject(tx, k, field, raw, aead, moved); err != nil {
-		return err
+		return false, err
 	}
 	if !exists {
 		var ok bool
 		if id, ok = tx.ByName(k.Kind, head.Name); !ok {
-			return fmt.Errorf("%s: %s %q not staged", field, k.Kind, head.Name)
+			return false, fmt.Errorf("%s: %s %q not staged", field, k.Kind, head.Name)
 		}
 	}
 	o, err := tx.Get(k.Kind, id)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := s.checkWritten(tx, p, k, o, old, false); err != nil {
-		return prefixField(field, err)
-	}
-	return nil
+	return true, prefixField(field, s.checkWritten(tx, p, k, o, old, false))
 }

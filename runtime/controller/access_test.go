@@ -390,3 +390,33 @@ func TestStoreWithoutTenantsLoadsAsAdmin(t *testing.T) {
 		t.Errorf("a pool without tenant_ref is not admin's")
 	}
 }
+
+// TestImportGrantsNoMoreThanTheImporterHolds: an import is a write like any other: a System-Admin
+// who is no superuser imports no superuser, nor changes one; a superuser does.
+func TestImportGrantsNoMoreThanTheImporterHolds(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	e.admin(t, "POST", "/api/user", `{"username": "root2", "password": "R00t-Passw0rd", "is_superuser": true}`).want(t, http.StatusCreated)
+	e.mustCreate(t, "tenant", `{"name": "t1"}`)
+	e.mustCreate(t, "pool", `{"name": "imp-pool"}`)
+	ex := e.admin(t, "POST", "/api/configuration/export", map[string]string{"passphrase": apiExportPhrase}).want(t, http.StatusOK)
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(ex.raw), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Into a fresh controller, by a System-Admin of every tenant who is no superuser.
+	f := newAPIEnv(t)
+	f.setUp(t, apiAdminPassword, nil)
+	sysadmin := f.mustUser(t, "sysadmin", avi.RoleSystemAdmin, "*")
+	req := map[string]any{"passphrase": apiExportPhrase, "configuration": doc}
+	f.do(t, "POST", "/api/configuration/import", req, sysadmin).want(t, http.StatusForbidden, "is_superuser")
+	if r := f.admin(t, "GET", "/api/pool?name=imp-pool", nil).want(t, http.StatusOK); r.obj["count"] != float64(0) {
+		t.Errorf("a refused import left objects: %s", r.raw)
+	}
+	// The superuser imports it; the built-in roles stay this controller's, and the users' grants
+	// refer to them.
+	r := f.admin(t, "POST", "/api/configuration/import", req).want(t, http.StatusOK)
+	apiWantEq(t, "roles imported", apiGet(r.obj, "imported", "role"), nil)
+	f.do(t, "GET", "/api/systemconfiguration", nil, apiCred{user: "root2", pass: "R00t-Passw0rd"}).want(t, http.StatusOK)
+	apiWantEq(t, "admin's role", apiGet(f.byName(t, "user", "admin"), "access", 0, "role_ref"), f.urlOf(t, "role", avi.RoleSystemAdmin))
+	f.byName(t, "tenant", "t1")
+}

@@ -170,10 +170,13 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 				continue
 			}
 			for i, raw := range ex.Configuration[string(k.Kind)] {
-				if err := s.importAs(tx, p, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved); err != nil {
+				staged, err := s.importAs(tx, p, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, aead, moved)
+				if err != nil {
 					return err
 				}
-				counts[k.Kind]++
+				if staged {
+					counts[k.Kind]++
+				}
 			}
 		}
 		return nil
