@@ -23,6 +23,10 @@ const tenantHeader = "X-Avi-Tenant"
 // resource (the kind's Permission).
 const byKind = "{kind}"
 
+// public is the resource of the routes that need no user, as Avi's: their handlers get no
+// principal.
+const public = "public"
+
 // handler is an API handler that runs once its request is authorized.
 type handler func(w http.ResponseWriter, r *http.Request, p *principal)
 
@@ -33,9 +37,11 @@ type route struct {
 	handler  handler
 }
 
-// apiRoutes are the API routes that need a logged-in user, each with its resource.
+// apiRoutes are the API routes past the setup, each with its resource.
 func (s *Server) apiRoutes() []route {
 	return []route{
+		// The script carries only a public key; hosts fetch it with curl.
+		{"GET /api/linux_host_install", public, s.linuxHostInstall},
 		{"POST /api/jointoken", avi.PermSEToken, s.createJoinToken},
 		{"GET /api/jointoken", avi.PermSEToken, s.listJoinTokens},
 		{"DELETE /api/jointoken/{id}", avi.PermSEToken, s.revokeJoinToken},
@@ -146,6 +152,9 @@ func wantAccess(r *http.Request) string {
 // authorize lets a request through once the setup is complete, its sender is authenticated,
 // and the sender holds the access its method needs to the route's resource.
 func (s *Server) authorize(resource string, h handler) http.Handler {
+	if resource == public {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, nil) })
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.setupComplete() {
 			writeError(w, http.StatusForbidden, "the controller is not set up yet: complete the setup wizard at https://"+r.Host+"/")

@@ -174,6 +174,7 @@ func matrixRequests(t *testing.T, s *Server) []matrixRequest {
 				"POST /api/configuration/import":                {body: `{}`, resource: "PERMISSION_CONTROLLER"},
 				"PUT /api/useraccount":                          {body: `not json`},
 				"GET /api/useraccount":                          {},
+				"GET /api/linux_host_install":                   {resource: "public"},
 			}
 			req, ok := want[rt.pattern]
 			if !ok {
@@ -214,7 +215,7 @@ func TestAccessMatrix(t *testing.T) {
 			if q.method == "GET" {
 				need = "R"
 			}
-			allowed := q.resource == "" || grants[q.resource] == "W" || grants[q.resource] == need
+			allowed := q.resource == "" || q.resource == "public" || grants[q.resource] == "W" || grants[q.resource] == need
 			r := e.do(t, q.method, q.path, q.body, creds[role])
 			switch {
 			case r.code == http.StatusUnauthorized || r.code == http.StatusTooManyRequests:

@@ -28,8 +28,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+sechannel.JoinPath, s.seJoin)
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
-	// Public, as Avi's: the script carries only a public key.
-	mux.HandleFunc("GET /api/linux_host_install", s.linuxHostInstall)
 	for _, rt := range s.apiRoutes() {
 		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.handler))
 	}
