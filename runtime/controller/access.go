@@ -359,10 +359,11 @@ func (p *principal) place(k avi.KindInfo, o avi.Object) {
 
 // checkWritten checks an object just staged in tx as p wrote it (old: what it replaced, nil
 // for a new one), its references resolved: it is in the tenant it may be in, it refers to
-// nothing of another tenant, and a user or role grants nothing p does not hold. inRequest says
-// the object must be in the request's tenant (an API write); else (an import) it may be in any
-// tenant where p may write it.
-func (s *Server) checkWritten(tx *store.Tx, p *principal, k avi.KindInfo, o, old avi.Object, inRequest bool) error {
+// nothing of another tenant, and a user or role grants nothing p does not hold. sent holds the
+// references as the client sent them, by field, for an API write: the object must then be in the
+// request's tenant. Else (sent nil: an import) it may be in any tenant where p may write it.
+func (s *Server) checkWritten(tx *store.Tx, p *principal, k avi.KindInfo, o, old avi.Object, sent map[string]string) error {
+	inRequest := sent != nil
 	tenant := p.tenantOf(o)
 	switch {
 	case !k.Tenanted() && tenant != p.admin:
@@ -383,8 +384,14 @@ func (s *Server) checkWritten(tx *store.Tx, p *principal, k avi.KindInfo, o, old
 		if err != nil {
 			return err
 		}
+		// Worded as the store words a reference to nothing, so that it tells nothing of other
+		// tenants.
 		if t := p.tenantOf(target); t != tenant && !(rk.Shared && t == p.admin) {
-			return &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q is not in tenant %s", *r.Value, p.tenantName(tenant))}
+			v, ok := sent[r.Field]
+			if !ok {
+				v = *r.Value
+			}
+			return &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: no such %s", v, r.Kind)}
 		}
 	}
 	switch o := o.(type) {
@@ -442,6 +449,10 @@ func (s *Server) write(p *principal, k avi.KindInfo, uuid string, o avi.Object) 
 			}
 		}
 		p.place(k, o)
+		sent := map[string]string{}
+		for _, r := range o.Refs() {
+			sent[r.Field] = *r.Value
+		}
 		var err error
 		if old == nil {
 			err = tx.Create(o)
@@ -451,7 +462,7 @@ func (s *Server) write(p *principal, k avi.KindInfo, uuid string, o avi.Object) 
 		if err != nil {
 			return err
 		}
-		return s.checkWritten(tx, p, k, o, old, true)
+		return s.checkWritten(tx, p, k, o, old, sent)
 	})
 }
 
@@ -536,5 +547,5 @@ func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field stri
 	if err != nil {
 		return false, err
 	}
-	return true, prefixField(field, s.checkWritten(tx, p, k, o, old, false))
+	return true, prefixField(field, s.checkWritten(tx, p, k, o, old, nil))
 }

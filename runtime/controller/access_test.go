@@ -309,7 +309,10 @@ func TestTenantIsolation(t *testing.T) {
 
 	// References to another tenant's objects are refused, naming the field; to shared ones not.
 	e.do(t, "POST", "/api/virtualservice", map[string]any{"name": "vs-x", "services": []any{map[string]any{"port": 8080}}, "pool_ref": p2URL}, u1).want(t, http.StatusBadRequest, "pool_ref")
-	e.do(t, "POST", "/api/virtualservice", `{"name": "vs-y", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p-admin"}`, u1).want(t, http.StatusBadRequest, "pool_ref")
+	r := e.do(t, "POST", "/api/virtualservice", `{"name": "vs-y", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p-admin"}`, u1).want(t, http.StatusBadRequest, "pool_ref", "no such pool")
+	if strings.Contains(r.raw, adminPool["uuid"].(string)) {
+		t.Errorf("a refused reference by name tells the other tenant's uuid: %s", r.raw)
+	}
 	vs1 := e.do(t, "POST", "/api/virtualservice", `{"name": "vs1", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p1"}`, u1).want(t, http.StatusCreated).obj
 	e.do(t, "PATCH", "/api/virtualservice/"+vs1["uuid"].(string), map[string]any{"pool_ref": adminPool["url"]}, u1).want(t, http.StatusBadRequest, "pool_ref")
 	apiWantEq(t, "t1 inventory", len(e.do(t, "GET", "/api/virtualservice-inventory", nil, u1).want(t, http.StatusOK).obj["results"].([]any)), 1)
