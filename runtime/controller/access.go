@@ -502,12 +502,19 @@ func seedAccess(tx *store.Tx) error {
 // controller's own: references to them are mapped to this controller's, which stay as they are
 // (staged is false).
 func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) (staged bool, err error) {
-	var head avi.Meta
-	if err := json.Unmarshal(raw, &head); err != nil {
+	// The object as it lands: its tenant (and with it its name's) mapped as importObject maps it.
+	head := k.New()
+	if err := json.Unmarshal(raw, head); err != nil {
 		return false, prefixField(field, avi.JSONFieldError(err))
 	}
-	builtIn := k.Kind == avi.KindRole && avi.IsBuiltInRole(head.Name) || k.Kind == avi.KindTenant && head.Name == avi.AdminTenant
-	id, exists := tx.ByName(k.Kind, head.Name)
+	if t, ok := head.(avi.Tenanted); ok {
+		if to, ok := moved[*t.Tenant()]; ok {
+			*t.Tenant() = to
+		}
+	}
+	name := head.GetMeta().Name
+	builtIn := k.Kind == avi.KindRole && avi.IsBuiltInRole(name) || k.Kind == avi.KindTenant && name == avi.AdminTenant
+	id, exists := tx.ByNameOf(head)
 	if k.Singleton {
 		cur := tx.List(k.Kind)
 		if exists = len(cur) > 0; exists {
@@ -515,7 +522,7 @@ func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field stri
 		}
 	}
 	if builtIn && exists {
-		moved[k.Kind.URL(head.UUID)] = k.Kind.URL(id)
+		moved[k.Kind.URL(head.GetMeta().UUID)] = k.Kind.URL(id)
 		return false, nil
 	}
 	var old avi.Object
@@ -528,7 +535,7 @@ func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field stri
 			scope = p.tenantOf(old)
 		}
 		if !p.can(k.Permission, scope, avi.WriteAccess) {
-			return false, prefixField(field, forbid("%s: %s needed in tenant %q to replace %s %q", k.Permission, avi.WriteAccess, p.tenantName(scope), k.Kind, head.Name))
+			return false, prefixField(field, forbid("%s: %s needed in tenant %q to replace %s %q", k.Permission, avi.WriteAccess, p.tenantName(scope), k.Kind, name))
 		}
 		if err := s.mayChangeGrants(tx, p, old); err != nil {
 			return false, prefixField(field, err)
@@ -539,8 +546,8 @@ func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field stri
 	}
 	if !exists {
 		var ok bool
-		if id, ok = tx.ByName(k.Kind, head.Name); !ok {
-			return false, fmt.Errorf("%s: %s %q not staged", field, k.Kind, head.Name)
+		if id, ok = tx.ByNameOf(head); !ok {
+			return false, fmt.Errorf("%s: %s %q not staged", field, k.Kind, name)
 		}
 	}
 	o, err := tx.Get(k.Kind, id)

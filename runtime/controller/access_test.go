@@ -315,6 +315,13 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	vs1 := e.do(t, "POST", "/api/virtualservice", `{"name": "vs1", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p1"}`, u1).want(t, http.StatusCreated).obj
 	e.do(t, "PATCH", "/api/virtualservice/"+vs1["uuid"].(string), map[string]any{"pool_ref": adminPool["url"]}, u1).want(t, http.StatusBadRequest, "pool_ref")
+	// Names are per tenant: t2 has its own p1, which its references by name find.
+	p1t2 := e.do(t, "POST", "/api/pool", `{"name": "p1"}`, u2).want(t, http.StatusCreated).obj
+	vs2 := e.do(t, "POST", "/api/virtualservice", `{"name": "vs1", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p1"}`, u2).want(t, http.StatusCreated).obj
+	apiWantEq(t, "t2's vs1 pool_ref", vs2["pool_ref"], p1t2["url"])
+	e.do(t, "POST", "/api/pool", `{"name": "p1"}`, u1).want(t, http.StatusConflict, "name")
+	e.do(t, "DELETE", "/api/virtualservice/"+vs2["uuid"].(string), nil, u2).want(t, http.StatusNoContent)
+	e.do(t, "DELETE", "/api/pool/"+p1t2["uuid"].(string), nil, u2).want(t, http.StatusNoContent)
 	apiWantEq(t, "t1 inventory", len(e.do(t, "GET", "/api/virtualservice-inventory", nil, u1).want(t, http.StatusOK).obj["results"].([]any)), 1)
 	apiWantEq(t, "t2 inventory", len(e.do(t, "GET", "/api/virtualservice-inventory", nil, u2).want(t, http.StatusOK).obj["results"].([]any)), 0)
 	e.do(t, "GET", "/api/analytics/logs/virtualservice/"+vs1["uuid"].(string), nil, u2).want(t, http.StatusNotFound)

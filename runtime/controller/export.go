@@ -214,7 +214,7 @@ func importObject(tx *store.Tx, k avi.KindInfo, field string, raw json.RawMessag
 	m := o.GetMeta()
 	from := k.Kind.URL(m.UUID)
 	var err error
-	switch id, exists := tx.ByName(k.Kind, m.Name); {
+	switch id, exists := tx.ByNameOf(o); {
 	case k.Singleton:
 		cur := tx.List(k.Kind)
 		if len(cur) == 0 {
