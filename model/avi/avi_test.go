@@ -876,6 +876,12 @@ func sampleRefs(kind Kind) []Ref {
 		return (&VirtualService{PoolRef: "x", CloudRef: "x"}).Refs()
 	case KindCloud:
 		return (&Cloud{LinuxserverConfiguration: &LinuxServerConfiguration{SSHUserRef: "x"}, DockerConfiguration: &DockerConfiguration{SSHUserRef: "x"}}).Refs()
+	case KindUser:
+		return (&User{Access: []UserRole{{RoleRef: "x", TenantRef: "x"}}, DefaultTenantRef: "x"}).Refs()
+	}
+	if t, ok := (func() Object { k, _ := kind.Info(); return k.New() }()).(Tenanted); ok {
+		*t.Tenant() = "x"
+		return t.Refs()
 	}
 	k, _ := kind.Info()
 	return k.New().Refs()

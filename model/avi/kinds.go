@@ -13,6 +13,8 @@ type Kind string
 // The object kinds; each has its entry in Kinds.
 const (
 	KindSystemConfiguration Kind = "systemconfiguration"
+	KindTenant              Kind = "tenant"
+	KindRole                Kind = "role"
 	KindUser                Kind = "user"
 	KindCloudConnectorUser  Kind = "cloudconnectoruser"
 	KindCloud               Kind = "cloud"
@@ -34,21 +36,36 @@ type KindInfo struct {
 	// Internal kinds are created by the controller itself (service engines): the API may read
 	// and delete them, not create or change them.
 	Internal bool
+	// Permission is the resource (Avi's PERMISSION_*) a role grants access to the kind's objects
+	// by. Whether the kind is tenant-scoped is the resource's (Resource.Tenanted): the objects of
+	// a tenant-scoped kind belong to a tenant (Tenanted); the others are controller-wide.
+	Permission string
+	// Shared kinds' objects in the admin tenant are seen and referred to from every tenant, as
+	// Avi shares the admin tenant's profiles; they are changed in the admin tenant only.
+	Shared bool
+}
+
+// Tenanted reports whether the kind's objects belong to a tenant each.
+func (k KindInfo) Tenanted() bool {
+	r, _ := LookupResource(k.Permission)
+	return r.Tenanted
 }
 
 // Kinds is every object type, in the order an export lists them (referenced before referring).
 // A new kind is a constant above and one entry here.
 var Kinds = []KindInfo{
-	{Kind: KindSystemConfiguration, New: func() Object { return &SystemConfiguration{} }, Singleton: true},
-	{Kind: KindUser, New: func() Object { return &User{} }},
-	{Kind: KindCloudConnectorUser, New: func() Object { return &CloudConnectorUser{} }},
-	{Kind: KindCloud, New: func() Object { return &Cloud{} }},
-	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }},
-	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }},
-	{Kind: KindPool, New: func() Object { return &Pool{} }},
-	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }},
-	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true},
-	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true},
+	{Kind: KindSystemConfiguration, New: func() Object { return &SystemConfiguration{} }, Singleton: true, Permission: PermSystemConfiguration},
+	{Kind: KindTenant, New: func() Object { return &Tenant{} }, Permission: PermTenant},
+	{Kind: KindRole, New: func() Object { return &Role{} }, Permission: PermRole},
+	{Kind: KindUser, New: func() Object { return &User{} }, Permission: PermUser},
+	{Kind: KindCloudConnectorUser, New: func() Object { return &CloudConnectorUser{} }, Permission: PermUserCredential},
+	{Kind: KindCloud, New: func() Object { return &Cloud{} }, Permission: PermCloud},
+	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }, Permission: PermApplicationProfile, Shared: true},
+	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }, Permission: PermHealthMonitor, Shared: true},
+	{Kind: KindPool, New: func() Object { return &Pool{} }, Permission: PermPool},
+	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }, Permission: PermVirtualService},
+	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true, Permission: PermServiceEngine},
+	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true, Permission: PermSEToken},
 }
 
 // ErrUnknownKind is returned for an object type the API does not have.

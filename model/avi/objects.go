@@ -17,6 +17,7 @@ type HealthMonitor struct {
 	// CreatedBy names the integration that made the object (e.g. "marathon:<cloud uuid>"); it
 	// owns it and may change or delete it. Empty: the operator's.
 	CreatedBy        string       `json:"created_by,omitempty"`
+	TenantRef        string       `json:"tenant_ref,omitempty"`
 	Type             string       `json:"type"`
 	SendInterval     int          `json:"send_interval,omitempty"`
 	ReceiveTimeout   int          `json:"receive_timeout,omitempty"`
@@ -107,8 +108,11 @@ func (h *HealthMonitor) Validate() error {
 	return nil
 }
 
-// Refs: a monitor refers to nothing.
-func (h *HealthMonitor) Refs() []Ref { return nil }
+// Tenant is the monitor's tenant reference.
+func (h *HealthMonitor) Tenant() *string { return &h.TenantRef }
+
+// Refs: a monitor refers to its tenant only.
+func (h *HealthMonitor) Refs() []Ref { return tenantRefs(&h.TenantRef) }
 
 // Secrets: none.
 func (h *HealthMonitor) Secrets() []*string { return nil }
@@ -124,6 +128,7 @@ const (
 type Pool struct {
 	Meta
 	CreatedBy         string   `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
+	TenantRef         string   `json:"tenant_ref,omitempty"`
 	LBAlgorithm       string   `json:"lb_algorithm,omitempty"`
 	LBAlgorithmHash   string   `json:"lb_algorithm_hash,omitempty"`
 	DefaultServerPort int      `json:"default_server_port,omitempty"`
@@ -202,7 +207,10 @@ func (p *Pool) Validate() error {
 	return nil
 }
 
-// Refs: the pool's monitors and cloud.
+// Tenant is the pool's tenant reference.
+func (p *Pool) Tenant() *string { return &p.TenantRef }
+
+// Refs: the pool's monitors, cloud and tenant.
 func (p *Pool) Refs() []Ref {
 	var refs []Ref
 	for i := range p.HealthMonitorRefs {
@@ -211,7 +219,7 @@ func (p *Pool) Refs() []Ref {
 	if p.CloudRef != "" {
 		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &p.CloudRef})
 	}
-	return refs
+	return append(refs, tenantRefs(&p.TenantRef)...)
 }
 
 // Secrets: none.
@@ -230,7 +238,8 @@ const (
 // ApplicationProfile says how an SE proxies a virtual service: L7 HTTP or L4 TCP.
 type ApplicationProfile struct {
 	Meta
-	Type string `json:"type"`
+	TenantRef string `json:"tenant_ref,omitempty"`
+	Type      string `json:"type"`
 }
 
 // Defaults: none beyond the type.
@@ -244,8 +253,11 @@ func (a *ApplicationProfile) Validate() error {
 	return oneOf("type", a.Type, ProfileHTTP, ProfileL4)
 }
 
-// Refs: none.
-func (a *ApplicationProfile) Refs() []Ref { return nil }
+// Tenant is the profile's tenant reference.
+func (a *ApplicationProfile) Tenant() *string { return &a.TenantRef }
+
+// Refs: the tenant.
+func (a *ApplicationProfile) Refs() []Ref { return tenantRefs(&a.TenantRef) }
 
 // Secrets: none.
 func (a *ApplicationProfile) Secrets() []*string { return nil }
@@ -254,6 +266,7 @@ func (a *ApplicationProfile) Secrets() []*string { return nil }
 type VirtualService struct {
 	Meta
 	CreatedBy             string           `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
+	TenantRef             string           `json:"tenant_ref,omitempty"`
 	IPAddress             *IPAddr          `json:"ip_address,omitempty"`
 	Subnet                *Subnet          `json:"subnet,omitempty"`
 	Services              []Service        `json:"services"`
@@ -364,7 +377,10 @@ func (v *VirtualService) Validate() error {
 	return nil
 }
 
-// Refs: the pool, the profile and the cloud.
+// Tenant is the virtual service's tenant reference.
+func (v *VirtualService) Tenant() *string { return &v.TenantRef }
+
+// Refs: the profile, the pool, the cloud and the tenant.
 func (v *VirtualService) Refs() []Ref {
 	refs := []Ref{{Field: "application_profile_ref", Kind: KindApplicationProfile, Value: &v.ApplicationProfileRef}}
 	if v.PoolRef != "" {
@@ -373,7 +389,7 @@ func (v *VirtualService) Refs() []Ref {
 	if v.CloudRef != "" {
 		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &v.CloudRef})
 	}
-	return refs
+	return append(refs, tenantRefs(&v.TenantRef)...)
 }
 
 // Secrets: none.

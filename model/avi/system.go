@@ -127,6 +127,9 @@ type User struct {
 	Password     string `json:"password,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty"`
 	IsSuperuser  bool   `json:"is_superuser"`
+	// Access grants the user roles in tenants; a superuser has every privilege everywhere.
+	Access           []UserRole `json:"access,omitempty"`
+	DefaultTenantRef string     `json:"default_tenant_ref,omitempty"`
 }
 
 // MinPasswordLength is the strength rule's length; it also wants three kinds of character.
@@ -210,6 +213,15 @@ func (u *User) Validate() error {
 	if u.PasswordHash == "" {
 		return fieldErr("password", "is required")
 	}
+	for i, a := range u.Access {
+		f := fmt.Sprintf("access[%d]", i)
+		if a.RoleRef == "" {
+			return fieldErr(f+".role_ref", "is required")
+		}
+		if (a.TenantRef == "") == !a.AllTenants {
+			return fieldErr(f+".tenant_ref", "give a tenant_ref or all_tenants: true, not both")
+		}
+	}
 	return validateName(&u.Meta)
 }
 
@@ -221,8 +233,21 @@ func (u *User) CheckPassword(p string) bool {
 	return u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(p)) == nil
 }
 
-// Refs: none.
-func (u *User) Refs() []Ref { return nil }
+// Refs: the roles and tenants of the user's access, and the default tenant.
+func (u *User) Refs() []Ref {
+	var refs []Ref
+	for i := range u.Access {
+		a := &u.Access[i]
+		refs = append(refs, Ref{Field: fmt.Sprintf("access[%d].role_ref", i), Kind: KindRole, Value: &a.RoleRef})
+		if a.TenantRef != "" {
+			refs = append(refs, Ref{Field: fmt.Sprintf("access[%d].tenant_ref", i), Kind: KindTenant, Value: &a.TenantRef})
+		}
+	}
+	if u.DefaultTenantRef != "" {
+		refs = append(refs, Ref{Field: "default_tenant_ref", Kind: KindTenant, Value: &u.DefaultTenantRef})
+	}
+	return refs
+}
 
 // Secrets: the password and its hash.
 func (u *User) Secrets() []*string { return []*string{&u.Password, &u.PasswordHash} }

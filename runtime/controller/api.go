@@ -28,25 +28,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+sechannel.JoinPath, s.seJoin)
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
-	mux.Handle("POST /api/jointoken", s.authed(s.createJoinToken))
-	mux.Handle("GET /api/jointoken", s.authed(s.listJoinTokens))
-	mux.Handle("DELETE /api/jointoken/{id}", s.authed(s.revokeJoinToken))
-	mux.Handle("GET /api/analytics/metrics/{kind}/{uuid}", s.authed(s.metricsSeries))
-	mux.Handle("GET /api/analytics/logs/virtualservice/{uuid}", s.authed(s.clientLogs))
-	mux.Handle("GET /api/virtualservice-inventory", s.authed(s.inventory))
-	mux.Handle("GET /api/cloud/{uuid}/runtime", s.authed(s.cloudRuntime))
-	mux.HandleFunc("GET /api/linux_host_install", s.linuxHostInstall)
-	mux.Handle("GET /metrics", s.authed(s.prometheus))
-	mux.Handle("POST /api/configuration/export", s.authed(s.exportConfig))
-	mux.Handle("POST /api/configuration/import", s.authed(s.importConfig))
-	mux.Handle("PUT /api/useraccount", s.authed(s.changePassword))
-	mux.Handle("GET /api/useraccount", s.authed(s.whoami))
-	mux.Handle("GET /api/{kind}", s.authed(s.list))
-	mux.Handle("POST /api/{kind}", s.authed(s.create))
-	mux.Handle("GET /api/{kind}/{uuid}", s.authed(s.get))
-	mux.Handle("PUT /api/{kind}/{uuid}", s.authed(s.put))
-	mux.Handle("PATCH /api/{kind}/{uuid}", s.authed(s.patch))
-	mux.Handle("DELETE /api/{kind}/{uuid}", s.authed(s.remove))
+	for _, rt := range s.apiRoutes() {
+		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.handler))
+	}
 	mux.Handle("/", uiHandler())
 	return securityHeaders(mux)
 }
@@ -61,21 +45,6 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
 		hd.Set("Referrer-Policy", "same-origin")
 		h.ServeHTTP(w, r)
-	})
-}
-
-// authed lets a request through once the setup is complete and its sender is authenticated.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, user string)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.setupComplete() {
-			writeError(w, http.StatusForbidden, "the controller is not set up yet: complete the setup wizard at https://"+r.Host+"/")
-			return
-		}
-		user, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		h(w, r, user)
 	})
 }
 
@@ -141,15 +110,19 @@ func redacted(o avi.Object) avi.Object {
 	return o
 }
 
-// present is an object as the API shows it: redacted, and for an SE with its runtime state.
-func (s *Server) present(o avi.Object) avi.Object {
+// present is an object as p sees it: redacted, in its tenant (objects stored before tenants
+// existed are admin's), and for an SE with its runtime state.
+func (s *Server) present(p *principal, o avi.Object) avi.Object {
 	if se, ok := o.(*avi.ServiceEngine); ok {
 		s.se.overlay(se)
+	}
+	if t, ok := o.(avi.Tenanted); ok {
+		*t.Tenant() = p.tenantOf(o)
 	}
 	return redacted(o)
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, ok := kindOf(w, r)
 	if !ok {
 		return
@@ -157,24 +130,24 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.URL.Query().Get("name")
 	results := []avi.Object{}
 	for _, o := range s.store.List(k.Kind) {
-		if name == "" || o.GetMeta().Name == name {
-			results = append(results, s.present(o))
+		if (name == "" || o.GetMeta().Name == name) && p.visible(k, o) {
+			results = append(results, s.present(p, o))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
 }
 
-func (s *Server) get(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) get(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, ok := kindOf(w, r)
 	if !ok {
 		return
 	}
-	o, err := s.store.Get(k.Kind, r.PathValue("uuid"))
+	o, err := s.lookup(p, k, r.PathValue("uuid"))
 	if err != nil {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.present(o))
+	writeJSON(w, http.StatusOK, s.present(p, o))
 }
 
 // decodeObject reads one object strictly: an unknown field or a wrong type is an error that
@@ -221,24 +194,24 @@ func readObject(w http.ResponseWriter, r *http.Request) (avi.KindInfo, avi.Objec
 	return k, o, true
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request, _ string) {
-	_, o, ok := readObject(w, r)
+func (s *Server) create(w http.ResponseWriter, r *http.Request, p *principal) {
+	k, o, ok := readObject(w, r)
 	if !ok {
 		return
 	}
-	if err := s.store.Create(o); err != nil {
+	if err := s.write(p, k, "", o); err != nil {
 		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, redacted(o))
 }
 
-func (s *Server) put(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) put(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, o, ok := readObject(w, r)
 	if !ok {
 		return
 	}
-	s.replace(w, k, r.PathValue("uuid"), o, user)
+	s.replace(w, k, r.PathValue("uuid"), o, p)
 }
 
 // builtIn reports whether an object is one every controller has and relies on.
@@ -253,14 +226,16 @@ func (s *Server) builtIn(kind avi.Kind, uuid string) (string, bool) {
 		return n, true
 	case kind == avi.KindCloud && n == avi.DefaultCloudName:
 		return n, true
+	case kind == avi.KindRole && avi.IsBuiltInRole(n), kind == avi.KindTenant && n == avi.AdminTenant:
+		return n, true
 	}
 	return "", false
 }
 
-func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o avi.Object, user string) {
+func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o avi.Object, p *principal) {
 	if n, ok := s.builtIn(k.Kind, uuid); ok {
 		switch {
-		case k.Kind == avi.KindApplicationProfile:
+		case k.Kind == avi.KindApplicationProfile, k.Kind == avi.KindRole, k.Kind == avi.KindTenant:
 			writeError(w, http.StatusConflict, n+" is built in and cannot be changed")
 			return
 		case o.GetMeta().Name != n:
@@ -274,22 +249,20 @@ func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o a
 	}
 	u, isUser := o.(*avi.User)
 	newPassword := isUser && u.Password != ""
-	if err := s.store.Put(uuid, o); err != nil {
+	if err := s.write(p, k, uuid, o); err != nil {
 		storeError(w, err)
 		return
 	}
 	if newPassword {
 		// A changed password logs the user out elsewhere and forgets cached credentials.
 		s.basic.clear()
-		if uuid != user {
-			s.sessions.endUser(uuid)
-		}
+		s.sessions.endUser(uuid)
 	}
 	writeJSON(w, http.StatusOK, redacted(o))
 }
 
 // patch merges the body into the object (RFC 7386: null removes a field) and replaces it.
-func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, ok := kindOf(w, r)
 	if !ok || !writable(w, k) {
 		return
@@ -298,12 +271,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
 	if !ok {
 		return
 	}
-	var p map[string]any
-	if err := json.Unmarshal(data, &p); err != nil {
+	var body map[string]any
+	if err := json.Unmarshal(data, &body); err != nil {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	cur, err := s.store.Get(k.Kind, r.PathValue("uuid"))
+	cur, err := s.lookup(p, k, r.PathValue("uuid"))
 	if err != nil {
 		storeError(w, err)
 		return
@@ -312,13 +285,13 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, user string) {
 	var doc map[string]any
 	raw, _ := json.Marshal(cur)
 	json.Unmarshal(raw, &doc)
-	merged, _ := json.Marshal(mergePatch(doc, p))
+	merged, _ := json.Marshal(mergePatch(doc, body))
 	o, err := decodeObject(k, merged)
 	if err != nil {
 		storeError(w, err)
 		return
 	}
-	s.replace(w, k, r.PathValue("uuid"), o, user)
+	s.replace(w, k, r.PathValue("uuid"), o, p)
 }
 
 func mergePatch(doc, patch map[string]any) map[string]any {
@@ -340,7 +313,7 @@ func mergePatch(doc, patch map[string]any) map[string]any {
 	return doc
 }
 
-func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, ok := kindOf(w, r)
 	if !ok {
 		return
@@ -350,7 +323,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 		writeError(w, http.StatusMethodNotAllowed, "the "+string(k.Kind)+" cannot be deleted")
 		return
 	}
-	if k.Kind == avi.KindUser && uuid == user {
+	if k.Kind == avi.KindUser && uuid == p.user.UUID {
 		writeError(w, http.StatusConflict, "you cannot delete your own account")
 		return
 	}
@@ -359,6 +332,13 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 		return
 	}
 	err := s.store.Update(func(tx *store.Tx) error {
+		old, err := tx.Get(k.Kind, uuid)
+		if err != nil {
+			return err
+		}
+		if err := s.changeable(tx, p, k, old); err != nil {
+			return err
+		}
 		if k.Kind == avi.KindCloud {
 			// What the cloud's integrations made goes with it, in the same transaction.
 			if err := orchsync.DeleteOwned(tx, s.cloudOwners(uuid)...); err != nil {
@@ -379,17 +359,13 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 // whoami returns the logged-in user.
-func (s *Server) whoami(w http.ResponseWriter, r *http.Request, user string) {
-	u, err := store.Get[*avi.User](s.store, user)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, redacted(u))
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p *principal) {
+	writeJSON(w, http.StatusOK, redacted(p.user))
 }
 
 // changePassword is PUT /api/useraccount {"old_password": ..., "password": ...}.
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *principal) {
+	user := p.user.UUID
 	var req struct {
 		OldPassword string `json:"old_password"`
 		Password    string `json:"password"`

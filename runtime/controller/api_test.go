@@ -537,7 +537,7 @@ func TestAPI(t *testing.T) {
 		e.do(t, "GET", "/api/pool", nil, apiCred{session: sess2}).want(t, http.StatusOK)
 
 		// Deleting a user ends its sessions; changing a user's password ends its sessions.
-		e.mustCreate(t, "user", `{"username": "sess-user", "password": "Sess-Passw0rd"}`)
+		e.mustCreate(t, "user", `{"username": "sess-user", "password": "Sess-Passw0rd", "access": [{"role_ref": "/api/role?name=System-Readonly", "tenant_ref": "/api/tenant?name=admin"}]}`)
 		us, _, r := e.login(t, "sess-user", "Sess-Passw0rd")
 		r.want(t, http.StatusOK)
 		e.do(t, "GET", "/api/pool", nil, apiCred{session: us}).want(t, http.StatusOK)

@@ -76,7 +76,7 @@ func (s *Server) cloudOwners(cloudUUID string) []string {
 // cloudRuntime is GET /api/cloud/{uuid}/runtime: what each integration reports of the cloud
 // (Linux server and Docker hosts and their SE deployments, a Mesos cloud's sync, a Docker
 // cloud's engines and services).
-func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) cloudRuntime(w http.ResponseWriter, r *http.Request, _ *principal) {
 	c, err := store.Get[*avi.Cloud](s.store, r.PathValue("uuid"))
 	if err != nil {
 		storeError(w, err)

@@ -132,13 +132,16 @@ func (s *Server) realtimeMetrics(vsUUID string) bool {
 }
 
 // seed creates, once, what every controller has from first boot: the system configuration, the
-// two built-in application profiles and Default-Cloud.
+// admin tenant and the built-in roles, the two built-in application profiles and Default-Cloud.
 func (s *Server) seed() error {
 	return s.store.Update(func(tx *store.Tx) error {
 		if len(store.List[*avi.SystemConfiguration](tx)) == 0 {
 			if err := tx.Create(&avi.SystemConfiguration{}); err != nil {
 				return err
 			}
+		}
+		if err := seedAccess(tx); err != nil {
+			return err
 		}
 		for _, p := range []avi.ApplicationProfile{
 			{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP},

@@ -178,7 +178,7 @@ func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest,
 }
 
 // exportConfig is POST /api/configuration/export {"passphrase": ...}.
-func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	req, ok := readPassphrase(w, r)
 	if !ok {
 		return
@@ -202,6 +202,9 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 			continue // service engines are runtime state: they join again
 		}
 		for _, o := range s.store.List(k.Kind) {
+			if !p.readable(k, o) {
+				continue // an export holds only what its user may read
+			}
 			for _, p := range o.Secrets() {
 				if *p != "" {
 					*p = seal(keys.aead, *p)
@@ -222,7 +225,7 @@ func (s *Server) exportConfig(w http.ResponseWriter, r *http.Request, _ string) 
 // importConfig is POST /api/configuration/import {"passphrase": ..., "configuration": EXPORT}.
 // Objects are matched by name: an existing one is replaced, a new one created; references are
 // rewritten to the objects they land on. It all commits in one transaction, or nothing does.
-func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *principal) {
 	req, ok := readPassphrase(w, r)
 	if !ok {
 		return
@@ -258,10 +261,13 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, _ string) 
 				continue
 			}
 			for i, raw := range ex.Configuration[string(k.Kind)] {
-				if err := importObject(tx, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, keys.aead, moved); err != nil {
+				staged, err := s.importAs(tx, p, k, fmt.Sprintf("configuration.%s[%d]", k.Kind, i), raw, keys.aead, moved)
+				if err != nil {
 					return err
 				}
-				counts[k.Kind]++
+				if staged {
+					counts[k.Kind]++
+				}
 			}
 		}
 		return nil
@@ -299,7 +305,7 @@ func importObject(tx *store.Tx, k avi.KindInfo, field string, raw json.RawMessag
 	m := o.GetMeta()
 	from := k.Kind.URL(m.UUID)
 	var err error
-	switch id, exists := tx.ByName(k.Kind, m.Name); {
+	switch id, exists := tx.ByNameOf(o); {
 	case k.Singleton:
 		cur := tx.List(k.Kind)
 		if len(cur) == 0 {

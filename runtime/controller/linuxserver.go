@@ -88,7 +88,7 @@ func (c linuxCloudController) RemoveSEs(ip string) error {
 // linuxHostInstall is GET /api/linux_host_install?username=<user>, without authentication as
 // Avi's: a script that prepares a host for the Linux server cloud whose SSH user (a
 // cloudconnectoruser) has that name. It carries only the public key.
-func (s *Server) linuxHostInstall(w http.ResponseWriter, r *http.Request) {
+func (s *Server) linuxHostInstall(w http.ResponseWriter, r *http.Request, _ *principal) {
 	user := r.URL.Query().Get("username")
 	if !sshdeploy.ValidUser(user) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("username: %q is not a Linux user name (lower case letters, digits, _ and -, at most 32)", user))

@@ -17,13 +17,14 @@ import (
 )
 
 // metricsSeries is GET /api/analytics/metrics/{virtualservice|pool}/{uuid}?metric_id=a,b&step=5&limit=N.
-func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, p *principal) {
 	kind, uuid := avi.Kind(r.PathValue("kind")), r.PathValue("uuid")
 	if kind != avi.KindVirtualService && kind != avi.KindPool {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("analytics are kept for %s and %s", avi.KindVirtualService, avi.KindPool))
 		return
 	}
-	if _, err := s.store.Get(kind, uuid); err != nil {
+	k, _ := kind.Info()
+	if _, err := s.lookup(p, k, uuid); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -60,9 +61,10 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, _ string)
 }
 
 // clientLogs is GET /api/analytics/logs/virtualservice/{uuid}?page_size=N.
-func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, p *principal) {
 	uuid := r.PathValue("uuid")
-	if _, err := store.Get[*avi.VirtualService](s.store, uuid); err != nil {
+	k, _ := avi.KindVirtualService.Info()
+	if _, err := s.lookup(p, k, uuid); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -103,11 +105,15 @@ func (s *Server) seStates() map[string]int {
 	return states
 }
 
-func (s *Server) summaries() []vsSummary {
+// summaries are the dashboard's rows of the virtual services keep accepts (nil: all).
+func (s *Server) summaries(keep func(*avi.VirtualService) bool) []vsSummary {
 	sesUp := s.seStates()["OPER_UP"]
 	served := s.se.served(store.List[*avi.ServiceEngine](s.store))
 	out := []vsSummary{}
 	for _, vs := range store.List[*avi.VirtualService](s.store) {
+		if keep != nil && !keep(vs) {
+			continue
+		}
 		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled()}
 		if h, ok := s.analytics.Latest(vs.UUID, "healthscore.health_score_value"); ok {
 			sum.HealthScore = &h
@@ -131,8 +137,9 @@ func (s *Server) summaries() []vsSummary {
 }
 
 // inventory is GET /api/virtualservice-inventory: the dashboard's table.
-func (s *Server) inventory(w http.ResponseWriter, r *http.Request, _ string) {
-	rows := s.summaries()
+func (s *Server) inventory(w http.ResponseWriter, r *http.Request, p *principal) {
+	k, _ := avi.KindVirtualService.Info()
+	rows := s.summaries(func(vs *avi.VirtualService) bool { return p.visible(k, vs) })
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(rows), "results": rows})
 }
 
@@ -164,7 +171,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for st, n := range s.seStates() {
 		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, float64(n), strings.ToLower(strings.TrimPrefix(st, "OPER_")))
 	}
-	for _, v := range s.summaries() {
+	for _, v := range s.summaries(nil) {
 		ch <- prometheus.MustNewConstMetric(descRPS, prometheus.GaugeValue, v.RequestsPerSecond, v.Name, v.UUID)
 		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.GaugeValue, v.ErrorRate, v.Name, v.UUID)
 		ch <- prometheus.MustNewConstMetric(descP99, prometheus.GaugeValue, v.P99LatencyMS, v.Name, v.UUID)
@@ -175,7 +182,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // prometheus is GET /metrics.
-func (s *Server) prometheus(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) prometheus(w http.ResponseWriter, r *http.Request, _ *principal) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{s})
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 10 * time.Second}).ServeHTTP(w, r)

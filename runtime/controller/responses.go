@@ -29,7 +29,13 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // storeError answers with the status an error from the store or the rules calls for.
 func storeError(w http.ResponseWriter, err error) {
 	var fe *avi.FieldError
+	var denied *forbidden
+	var unauth *unauthenticated
 	switch {
+	case errors.As(err, &denied):
+		writeError(w, http.StatusForbidden, denied.Error())
+	case errors.As(err, &unauth):
+		writeError(w, http.StatusUnauthorized, unauth.Error())
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Error())
 	case errors.Is(err, store.ErrNotFound):

@@ -113,7 +113,7 @@ func (s *Server) certHash() (string, error) { return contract.CertHash(s.cfg.Dat
 
 // createJoinToken is POST /api/jointoken {"description", "ttl_seconds"}. The token is in the
 // answer once; the controller keeps only a hash of its secret.
-func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var req struct {
 		Description string `json:"description"`
 		TTLSeconds  int    `json:"ttl_seconds"`
@@ -154,7 +154,7 @@ type tokenSummary struct {
 }
 
 // listJoinTokens is GET /api/jointoken.
-func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ *principal) {
 	out := []tokenSummary{}
 	for _, jt := range store.List[*avi.JoinToken](s.store) {
 		out = append(out, tokenSummary{ID: jt.Name, UUID: jt.UUID, Description: jt.Description, Created: jt.Created, Expires: jt.Expires})
@@ -163,7 +163,7 @@ func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ string
 }
 
 // revokeJoinToken is DELETE /api/jointoken/{id}, by token id or uuid.
-func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ *principal) {
 	id := r.PathValue("id")
 	uuid := id
 	if jt, err := store.GetByName[*avi.JoinToken](s.store, id); err == nil {

@@ -39,7 +39,10 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 		}
 	}
 	err := s.store.Update(func(tx *store.Tx) error {
-		if err := tx.Create(&avi.User{Meta: avi.Meta{Name: req.Admin.Username}, Username: req.Admin.Username, Password: req.Admin.Password, IsSuperuser: true}); err != nil {
+		admin := &avi.User{Meta: avi.Meta{Name: req.Admin.Username}, Username: req.Admin.Username, Password: req.Admin.Password, IsSuperuser: true,
+			Access:           []avi.UserRole{{RoleRef: avi.KindRole.NameRef(avi.RoleSystemAdmin), AllTenants: true}},
+			DefaultTenantRef: avi.KindTenant.NameRef(avi.AdminTenant)}
+		if err := tx.Create(admin); err != nil {
 			return prefixField("admin", err)
 		}
 		if ccu != nil {

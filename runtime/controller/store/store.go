@@ -39,7 +39,7 @@ type Store struct {
 
 	mu      sync.RWMutex
 	objs    map[avi.Kind]map[string]avi.Object // kind, uuid
-	names   map[avi.Kind]map[string]string     // kind, name: uuid
+	names   map[avi.Kind]map[string]string     // kind, name key (nameKey): uuid
 	version int64
 	changed chan struct{} // closed and replaced on every commit
 }
@@ -109,7 +109,7 @@ func Open(path string) (*Store, error) {
 					return fmt.Errorf("%s %s: %w", k.Kind, id, err)
 				}
 				s.objs[k.Kind][string(id)] = o
-				s.names[k.Kind][o.GetMeta().Name] = string(id)
+				s.names[k.Kind][keyOf(k.Kind, o, s.adminURL())] = string(id)
 				return nil
 			}); err != nil {
 				return err
@@ -165,7 +165,8 @@ func (s *Store) Get(kind avi.Kind, uuid string) (avi.Object, error) {
 	return clone(o), nil
 }
 
-// GetByName returns a copy of the object of that kind and name.
+// GetByName returns a copy of the object of that kind and name (for a tenant-scoped kind, the
+// admin tenant's).
 func (s *Store) GetByName(kind avi.Kind, name string) (avi.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -207,9 +208,10 @@ func (v View) Get(kind avi.Kind, uuid string) (avi.Object, error) {
 	return o, nil
 }
 
-// GetByName returns the live object of that kind and name.
+// GetByName returns the live object of that kind and name (for a tenant-scoped kind, the admin
+// tenant's).
 func (v View) GetByName(kind avi.Kind, name string) (avi.Object, error) {
-	if id, ok := v.s.names[kind][name]; ok {
+	if id, ok := v.s.names[kind][nameKey("", name)]; ok {
 		return v.s.objs[kind][id], nil
 	}
 	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
@@ -289,10 +291,11 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("commit to store: %w", err)
 	}
+	admin := tx.adminURL()
 	for kind, objs := range tx.staged {
 		for id := range objs {
 			if old, ok := s.objs[kind][id]; ok {
-				delete(s.names[kind], old.GetMeta().Name)
+				delete(s.names[kind], keyOf(kind, old, admin))
 			}
 		}
 		for id, o := range objs {
@@ -300,7 +303,7 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 				delete(s.objs[kind], id)
 			} else {
 				s.objs[kind][id] = o
-				s.names[kind][o.GetMeta().Name] = id
+				s.names[kind][keyOf(kind, o, admin)] = id
 			}
 		}
 	}
@@ -314,7 +317,7 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 type Tx struct {
 	s           *Store
 	staged      map[avi.Kind]map[string]avi.Object // nil value: deleted
-	stagedNames map[avi.Kind]map[string]string     // names of staged objects: uuid
+	stagedNames map[avi.Kind]map[string]string     // name keys of staged objects: uuid
 }
 
 func (tx *Tx) lookup(kind avi.Kind, uuid string) (avi.Object, bool) {
@@ -355,19 +358,10 @@ func (tx *Tx) GetByName(kind avi.Kind, name string) (avi.Object, error) {
 	return nil, fmt.Errorf("%s named %q: %w", kind, name, ErrNotFound)
 }
 
-// ByName returns the uuid of the object of that kind and name.
+// ByName returns the uuid of the object of that kind and name (for a tenant-scoped kind, the
+// admin tenant's).
 func (tx *Tx) ByName(kind avi.Kind, name string) (string, bool) {
-	if id, ok := tx.stagedNames[kind][name]; ok {
-		return id, true
-	}
-	id, ok := tx.s.names[kind][name]
-	if !ok {
-		return "", false
-	}
-	if _, staged := tx.staged[kind][id]; staged {
-		return "", false // renamed or deleted in this transaction
-	}
-	return id, true
+	return tx.byKey(kind, nameKey("", name))
 }
 
 // List returns copies of every object of a kind, by name.
@@ -381,12 +375,13 @@ func (tx *Tx) stage(kind avi.Kind, uuid string, o avi.Object) {
 	if tx.staged[kind] == nil {
 		tx.staged[kind], tx.stagedNames[kind] = map[string]avi.Object{}, map[string]string{}
 	}
+	admin := tx.adminURL()
 	if prev, ok := tx.staged[kind][uuid]; ok && prev != nil {
-		delete(tx.stagedNames[kind], prev.GetMeta().Name)
+		delete(tx.stagedNames[kind], keyOf(kind, prev, admin))
 	}
 	tx.staged[kind][uuid] = o
 	if o != nil {
-		tx.stagedNames[kind][o.GetMeta().Name] = uuid
+		tx.stagedNames[kind][keyOf(kind, o, admin)] = uuid
 	}
 }
 
@@ -437,14 +432,13 @@ func (tx *Tx) Create(o avi.Object) error {
 	return tx.write(k.Kind, m.UUID, o, nil)
 }
 
-// CreateOrReplace stages o as the object of its kind and name: a replacement of the one that
-// has that name, or a new object when none has.
+// CreateOrReplace stages o as the object of its kind, tenant and name: a replacement of the one
+// that has that name, or a new object when none has.
 func (tx *Tx) CreateOrReplace(o avi.Object) error {
-	k, err := kindOf(o)
-	if err != nil {
+	if _, err := kindOf(o); err != nil {
 		return err
 	}
-	if id, ok := tx.ByName(k.Kind, o.GetMeta().Name); ok {
+	if id, ok := tx.ByNameOf(o); ok {
 		return tx.Put(id, o)
 	}
 	return tx.Create(o)
@@ -477,7 +471,21 @@ func (tx *Tx) write(kind avi.Kind, uuid string, o, old avi.Object) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if other, ok := tx.ByName(kind, m.Name); ok && other != uuid {
+	// The tenant first: the other references and the name are looked up in it.
+	refs := o.Refs()
+	for _, tenantPass := range []bool{true, false} {
+		for _, r := range refs {
+			if (r.Kind == avi.KindTenant) != tenantPass {
+				continue
+			}
+			resolved, err := tx.resolve(r, tenantKey(kind, o, tx.adminURL()))
+			if err != nil {
+				return err
+			}
+			*r.Value = resolved
+		}
+	}
+	if other, ok := tx.ByNameOf(o); ok && other != uuid {
 		return fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
 	}
 	if keyed, ok := o.(avi.Keyed); ok {
@@ -493,21 +501,15 @@ func (tx *Tx) write(kind avi.Kind, uuid string, o, old avi.Object) error {
 			}
 		}
 	}
-	for _, r := range o.Refs() {
-		resolved, err := tx.resolve(r)
-		if err != nil {
-			return err
-		}
-		*r.Value = resolved
-	}
 	m.LastModified = fmt.Sprint(tx.s.now().UnixMicro())
 	tx.stage(kind, uuid, clone(o))
 	return nil
 }
 
 // resolve turns a reference given as /api/kind/uuid, /api/kind?name=NAME or a full URL ending
-// in either into /api/kind/uuid, checking the object exists.
-func (tx *Tx) resolve(r avi.Ref) (string, error) {
+// in either into /api/kind/uuid, checking the object exists. A name is looked up in the tenant
+// of the referring object (its tenant key), then, for a shared kind, in admin.
+func (tx *Tx) resolve(r avi.Ref, tenant string) (string, error) {
 	v := *r.Value
 	if i := strings.Index(v, "/api/"); i > 0 {
 		v = v[i:]
@@ -526,8 +528,14 @@ func (tx *Tx) resolve(r avi.Ref) (string, error) {
 			return r.Kind.URL(parts[1]), nil
 		}
 	case len(parts) == 1 && u.Query().Get("name") != "":
-		if id, ok := tx.ByName(r.Kind, u.Query().Get("name")); ok {
+		name := u.Query().Get("name")
+		if id, ok := tx.ByNameIn(r.Kind, tenant, name); ok {
 			return r.Kind.URL(id), nil
+		}
+		if k, _ := r.Kind.Info(); k.Shared {
+			if id, ok := tx.ByName(r.Kind, name); ok {
+				return r.Kind.URL(id), nil
+			}
 		}
 	default:
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
