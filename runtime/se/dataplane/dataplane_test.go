@@ -512,3 +512,27 @@ func TestL7ConsistentHashKeepsAClientOnOneMember(t *testing.T) {
 		t.Errorf("one client reached %v: want a single member", seen)
 	}
 }
+
+// TestL7ServesWhenEveryMemberIsMarkedDown: passive failures (a restart of one member and a
+// reset on the other, say) have marked every member down; a request still goes to a member
+// that serves, not to the client as a reset while the re-check is seconds away.
+func TestL7ServesWhenEveryMemberIsMarkedDown(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	d := newDP(t)
+	port := testnet.FreePort(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p1", a.server(), b.server())}}); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	for _, u := range d.pools["p1"].members() {
+		u.Health().Failure("connection reset by peer")
+	}
+	d.mu.Unlock()
+	b.Close()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	for i := range 10 {
+		if body, err := get(t, url); err != nil || !strings.HasPrefix(body, "a ") {
+			t.Fatalf("request %d with every member marked down and a serving: %q %v", i, body, err)
+		}
+	}
+}

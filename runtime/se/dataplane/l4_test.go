@@ -152,7 +152,8 @@ func exchange(addr, request string) (string, error) {
 }
 
 // TestPassiveFailureTakesAMemberOutForAWhile: in a pool without monitors, a member that refused
-// a connection is out, and back once it accepts connections again.
+// a connection is marked down, and up again once it accepts connections again (while down, the
+// only member is still tried: see lb.Fallback).
 func TestPassiveFailureTakesAMemberOutForAWhile(t *testing.T) {
 	port := testnet.FreePort(t)
 	member := sechannel.Server{IP: "127.0.0.1", Port: port, Enabled: true, Ratio: 1}
@@ -178,12 +179,12 @@ func TestPassiveFailureTakesAMemberOutForAWhile(t *testing.T) {
 	serve(t, l, answerLine)
 	start := time.Now()
 	for deadline := start.Add(10 * reviveInterval); ; time.Sleep(100 * time.Millisecond) {
-		if got, _ := exchange(addr, "ping\n"); got == "ok\n" {
+		if got, _ := exchange(addr, "ping\n"); got == "ok\n" && u.Health().Up() {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the member accepts again, and is still out after %v", time.Since(start))
 		}
 	}
-	t.Logf("the member serves again %v after it listens", time.Since(start).Round(10*time.Millisecond))
+	t.Logf("the member is up and serves again %v after it listens", time.Since(start).Round(10*time.Millisecond))
 }

@@ -181,6 +181,9 @@ func (t *tries) next() *lb.Upstream {
 		}
 	}
 	u := t.policy.Select(ups, t.client)
+	if u == nil {
+		u = lb.Fallback(ups)
+	}
 	if u != nil {
 		t.tried[t.n] = u
 		t.n++

@@ -114,3 +114,19 @@ func (ConsistentHash) Select(ups []*Upstream, client net.IP) *Upstream {
 	}
 	return best
 }
+
+// Fallback picks a member when a policy found none available: the enabled member with the
+// fewest connections in flight, whatever its health says. A pool whose members are all marked
+// down (most often by passive failures during a restart, before a re-check brings them back)
+// still tries them, as Envoy's panic mode does: a try that fails costs the client no more than
+// the reset it would get, and one that succeeds serves it. It returns nil when no member is
+// enabled.
+func Fallback(ups []*Upstream) *Upstream {
+	var best *Upstream
+	for _, u := range ups {
+		if u.enabled.Load() && (best == nil || u.Conns() < best.Conns()) {
+			best = u
+		}
+	}
+	return best
+}
