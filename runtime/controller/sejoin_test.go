@@ -270,3 +270,33 @@ func TestSEReportsOnlyForPlacedServices(t *testing.T) {
 		t.Errorf("/metrics lacks %q", line)
 	}
 }
+
+// Refused joins leave no SE behind: no object, no runtime state, no series in /metrics. (The
+// controller keeps per-SE state only for SEs whose join committed.)
+func TestRefusedJoinsLeaveNoStats(t *testing.T) {
+	e := newJoinEnv(t)
+	tok := e.newToken(t, nil)
+	e.join(t, tok, "se-a").want(t, http.StatusOK)
+	parts := strings.Split(e.newToken(t, nil), ".")
+	e.join(t, parts[0]+"."+strings.Repeat("x", 16)+"."+strings.Join(parts[2:], "."), "se-guess").want(t, http.StatusUnauthorized)
+	e.join(t, tok, "se-spent").want(t, http.StatusUnauthorized)
+	e.join(t, e.newToken(t, nil), "se-a").want(t, http.StatusConflict)
+	e.join(t, e.newToken(t, nil), "se-\x01bad").want(t, http.StatusBadRequest)
+
+	ses := e.admin(t, "GET", "/api/serviceengine", nil).want(t, http.StatusOK)
+	if ses.obj["count"] != 1.0 {
+		t.Errorf("service engines after refused joins: %s; want se-a alone", ses.raw)
+	}
+	uuid := ses.obj["results"].([]any)[0].(map[string]any)["uuid"].(string)
+	prom := e.admin(t, "GET", "/metrics", nil).want(t, http.StatusOK)
+	if n := strings.Count(prom.raw, "avi_serviceengine_reports_dropped_total{"); n != 1 {
+		t.Errorf("/metrics has %d per-SE series, want se-a's alone", n)
+	}
+	e.srv.se.mu.Lock()
+	defer e.srv.se.mu.Unlock()
+	for id := range e.srv.se.m {
+		if id != uuid {
+			t.Errorf("runtime state kept for %q, which did not join", id)
+		}
+	}
+}
