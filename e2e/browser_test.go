@@ -510,6 +510,7 @@ func TestBrowserUI(t *testing.T) {
 		click("#create-jointoken"),
 		visible("#jointoken-description"),
 		typeInto("#jointoken-description", "rack 4"),
+		typeInto("#jointoken-max-uses", "3"),
 		click("#modal-save"),
 		visible("#jointoken-command"),
 		shot("jointoken.png"))
@@ -518,6 +519,8 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("join command = %q, want sudo ./avi-init -s -m 127.0.0.1 --join-token <token %q>", cmd, token)
 	}
 	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))
+	// The token row counts its joins against the uses the operator chose.
+	step("join token uses", showing(`[data-testid="jointoken-panel"] tr[data-name="rack 4"] [data-testid="jointoken-joins"]`, "0 / 3"))
 
 	// The Mesos cloud's panel: synced, the broken app skipped with the reason, the good app not
 	// listed (it became a virtual service).

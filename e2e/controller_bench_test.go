@@ -65,7 +65,7 @@ func BenchmarkController(b *testing.B) {
 
 		// 10 SEs, in this process, recording when each applies a snapshot holding a name.
 		var tok map[string]string
-		c.call(b, "POST", "/api/jointoken", map[string]any{}, &tok)
+		c.call(b, "POST", "/api/jointoken", map[string]any{"max_uses": 10}, &tok)
 		type seen struct {
 			mu sync.Mutex
 			at map[string]time.Time

@@ -208,8 +208,8 @@ func (s *seProc) snapshot() (version int64, names []string) {
 }
 
 // TestSEChannel: a real SE process joins with a token, receives a snapshot and a change, and is
-// shown down when it stops; a wrong token, an expired token and a wrong certificate hash are
-// refused.
+// shown down when it stops; a wrong token, an expired token, a used-up (single-use) token, a wrong
+// certificate hash and a join under the name of the SE that joined are refused.
 func TestSEChannel(t *testing.T) {
 	if err := exec.Command(aviInit, "version").Run(); err != nil {
 		t.Fatalf("avi-init binary: %v", err)
@@ -255,9 +255,9 @@ func TestSEChannel(t *testing.T) {
 	t.Logf("change reached the SE's disk in %s", time.Since(start).Round(time.Millisecond))
 
 	// Refusals: each SE process exits with an error naming the reason.
-	bad := func(tok, want string) {
+	badNamed := func(tok, name, want string) {
 		t.Helper()
-		s := startSE(t, c, tok, "se-bad")
+		s := startSE(t, c, tok, name)
 		select {
 		case err := <-s.done:
 			if err == nil || !strings.Contains(s.out.String(), want) {
@@ -268,6 +268,7 @@ func TestSEChannel(t *testing.T) {
 			t.Errorf("SE with a bad token (want %q) did not give up", want)
 		}
 	}
+	bad := func(tok, want string) { t.Helper(); badNamed(tok, "se-bad", want) }
 	parts := strings.Split(token, ".")
 	wrongSecret := parts[0] + "." + strings.Repeat("x", 16) + "." + strings.Join(parts[2:], ".")
 	bad(wrongSecret, "unknown or revoked join token")
@@ -276,6 +277,18 @@ func TestSEChannel(t *testing.T) {
 	short := c.token(t, 1)
 	time.Sleep(1500 * time.Millisecond)
 	bad(short, "expired")
+	// The token se-1 joined with is single-use; a fresh one does not take se-1's name.
+	bad(token, "used up")
+	badNamed(c.token(t, 3600), "se-1", "delete it first")
+	waitFor(t, "se-1 to stay up under its own credential", 10*time.Second, func() bool {
+		var l struct {
+			Results []struct {
+				Connected bool `json:"se_connected"`
+			} `json:"results"`
+		}
+		c.call(t, "GET", "/api/serviceengine?name=se-1", nil, &l)
+		return len(l.Results) == 1 && l.Results[0].Connected
+	})
 
 	// Revoked: DELETE the token, then it is refused.
 	var list struct {

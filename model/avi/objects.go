@@ -409,6 +409,7 @@ type ServiceEngine struct {
 	ConfigVersion  int64       `json:"config_version"`
 	LastHeartbeat  string      `json:"last_heartbeat,omitempty"`
 	ConfigError    string      `json:"config_error,omitempty"`
+	ReportsDropped int64       `json:"reports_dropped"` // reports for virtual services not placed on it
 	CredentialHash string      `json:"credential_hash,omitempty"`
 }
 
@@ -431,19 +432,38 @@ func (s *ServiceEngine) Refs() []Ref { return nil }
 func (s *ServiceEngine) Secrets() []*string { return []*string{&s.CredentialHash} }
 
 // JoinToken lets an SE join. Its secret is kept as a hash; the token is shown once, at creation.
+// It lets MaxUses SEs join (one unless the operator chose more) until it expires.
 type JoinToken struct {
 	Meta
 	Description string `json:"description,omitempty"`
 	Created     string `json:"created"`
 	Expires     string `json:"expires"`
+	MaxUses     int    `json:"max_uses"`
+	Uses        int    `json:"uses"`
 	SecretHash  string `json:"secret_hash,omitempty"`
 }
 
-// Defaults: none.
-func (j *JoinToken) Defaults() {}
+// MaxJoinTokenUses bounds how many SEs one join token may let in.
+const MaxJoinTokenUses = 10000
 
-// Validate: the name is the token id.
-func (j *JoinToken) Validate() error { return validateName(&j.Meta) }
+// Defaults: a token is single-use.
+func (j *JoinToken) Defaults() {
+	if j.MaxUses == 0 {
+		j.MaxUses = 1
+	}
+}
+
+// Validate: the name is the token id; max_uses is 1 to MaxJoinTokenUses.
+func (j *JoinToken) Validate() error {
+	if j.MaxUses < 1 || j.MaxUses > MaxJoinTokenUses {
+		return fieldErr("max_uses", "%d: want 1 to %d", j.MaxUses, MaxJoinTokenUses)
+	}
+	return validateName(&j.Meta)
+}
+
+// UsedUp reports whether as many SEs joined with the token as it allows. A token stored before
+// tokens counted their uses (max_uses 0) is single-use.
+func (j *JoinToken) UsedUp() bool { return j.Uses >= max(j.MaxUses, 1) }
 
 // Refs: none.
 func (j *JoinToken) Refs() []Ref { return nil }

@@ -36,7 +36,7 @@ func (c linuxCloudController) JoinToken(desc string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	tok, jt, err := c.s.issueToken(desc, deployTokenTTL, hash)
+	tok, jt, err := c.s.issueToken(desc, deployTokenTTL, 1, hash)
 	if err != nil {
 		return "", nil, err
 	}

@@ -154,10 +154,11 @@ var (
 	descErrors  = prometheus.NewDesc("avi_virtualservice_errors_per_second", "4xx, 5xx and failed requests per second.", []string{"virtualservice", "uuid"}, nil)
 	descP99     = prometheus.NewDesc("avi_virtualservice_latency_p99_milliseconds", "99th percentile latency.", []string{"virtualservice", "uuid"}, nil)
 	descHealth  = prometheus.NewDesc("avi_virtualservice_health_score", "Health score, 0 to 100.", []string{"virtualservice", "uuid"}, nil)
+	descDropped = prometheus.NewDesc("avi_serviceengine_reports_dropped_total", "Metrics and client logs an SE sent for virtual services not placed on it, dropped.", []string{"serviceengine", "uuid"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descVersion, descObjects, descSEs, descRPS, descErrors, descP99, descHealth} {
+	for _, d := range []*prometheus.Desc{descVersion, descObjects, descSEs, descRPS, descErrors, descP99, descHealth, descDropped} {
 		ch <- d
 	}
 }
@@ -170,6 +171,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range s.seStates() {
 		ch <- prometheus.MustNewConstMetric(descSEs, prometheus.GaugeValue, float64(n), strings.ToLower(strings.TrimPrefix(st, "OPER_")))
+	}
+	for _, se := range store.List[*avi.ServiceEngine](s.store) {
+		s.se.overlay(se)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(se.ReportsDropped), se.Name, se.UUID)
 	}
 	for _, v := range s.summaries(nil) {
 		ch <- prometheus.MustNewConstMetric(descRPS, prometheus.GaugeValue, v.RequestsPerSecond, v.Name, v.UUID)

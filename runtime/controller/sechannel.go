@@ -43,6 +43,7 @@ type seState struct {
 	configVersion int64
 	configError   string
 	serving       map[string]bool // the virtual services its last heartbeat reported
+	dropped       int64           // reports for virtual services not placed on it
 }
 
 func newSERuntime(now func() time.Time) *seRuntime {
@@ -93,7 +94,7 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 	st := r.state(se.UUID)
 	up := r.up(st)
 	se.SEConnected = up && st.streams > 0
-	se.ConfigVersion, se.ConfigError = st.configVersion, st.configError
+	se.ConfigVersion, se.ConfigError, se.ReportsDropped = st.configVersion, st.configError, st.dropped
 	if !st.lastHeartbeat.IsZero() {
 		se.LastHeartbeat = st.lastHeartbeat.UTC().Format(time.RFC3339Nano)
 	}
@@ -111,12 +112,13 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 // certHash is the hash of the controller certificate that tokens carry.
 func (s *Server) certHash() (string, error) { return contract.CertHash(s.cfg.DataDir) }
 
-// createJoinToken is POST /api/jointoken {"description", "ttl_seconds"}. The token is in the
-// answer once; the controller keeps only a hash of its secret.
+// createJoinToken is POST /api/jointoken {"description", "ttl_seconds", "max_uses"}. The token
+// is in the answer once; the controller keeps only a hash of its secret.
 func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ *principal) {
 	var req struct {
 		Description string `json:"description"`
 		TTLSeconds  int    `json:"ttl_seconds"`
+		MaxUses     *int   `json:"max_uses"` // absent: one
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		storeError(w, avi.JSONFieldError(err))
@@ -130,12 +132,24 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ *prin
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("ttl_seconds: %d: want 1 to %d", req.TTLSeconds, int(maxTokenTTL.Seconds())))
 		return
 	}
+	maxUses := 1
+	if req.MaxUses != nil {
+		maxUses = *req.MaxUses
+	}
+	if maxUses < 1 || maxUses > avi.MaxJoinTokenUses {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("max_uses: %d: want 1 to %d", maxUses, avi.MaxJoinTokenUses))
+		return
+	}
+	if err := sechannel.CheckText("description", req.Description); err != nil {
+		storeError(w, err)
+		return
+	}
 	hash, err := s.certHash()
 	if err != nil {
 		storeError(w, err)
 		return
 	}
-	tok, jt, err := s.issueToken(req.Description, ttl, hash)
+	tok, jt, err := s.issueToken(req.Description, ttl, maxUses, hash)
 	if err != nil {
 		storeError(w, err)
 		return
@@ -151,13 +165,16 @@ type tokenSummary struct {
 	Description string `json:"description,omitempty"`
 	Created     string `json:"created"`
 	Expires     string `json:"expires"`
+	MaxUses     int    `json:"max_uses"`
+	Uses        int    `json:"uses"`
 }
 
 // listJoinTokens is GET /api/jointoken.
 func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ *principal) {
 	out := []tokenSummary{}
 	for _, jt := range store.List[*avi.JoinToken](s.store) {
-		out = append(out, tokenSummary{ID: jt.Name, UUID: jt.UUID, Description: jt.Description, Created: jt.Created, Expires: jt.Expires})
+		out = append(out, tokenSummary{ID: jt.Name, UUID: jt.UUID, Description: jt.Description, Created: jt.Created, Expires: jt.Expires,
+			MaxUses: max(jt.MaxUses, 1), Uses: jt.Uses})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "results": out})
 }
@@ -176,24 +193,26 @@ func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ *prin
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// issueToken makes a new join token and stores it.
-func (s *Server) issueToken(desc string, ttl time.Duration, certHash string) (sechannel.Token, *avi.JoinToken, error) {
+// issueToken makes a new join token for maxUses SEs and stores it.
+func (s *Server) issueToken(desc string, ttl time.Duration, maxUses int, certHash string) (sechannel.Token, *avi.JoinToken, error) {
 	tok := sechannel.NewToken(certHash)
-	jt, err := s.storeJoinToken(tok.ID, tok.Secret, desc, ttl)
+	jt, err := s.storeJoinToken(tok.ID, tok.Secret, desc, ttl, maxUses)
 	if err != nil {
 		return sechannel.Token{}, nil, err
 	}
 	return tok, jt, nil
 }
 
-// storeJoinToken stores a join token valid from now for ttl: its id and a hash of its secret.
-func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration) (*avi.JoinToken, error) {
+// storeJoinToken stores a join token valid from now for ttl and maxUses joins: its id and a hash
+// of its secret.
+func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration, maxUses int) (*avi.JoinToken, error) {
 	now := s.now().UTC()
 	jt := &avi.JoinToken{
 		Meta:        avi.Meta{Name: id},
 		Description: desc,
 		Created:     now.Format(time.RFC3339),
 		Expires:     now.Add(ttl).Format(time.RFC3339),
+		MaxUses:     maxUses,
 		SecretHash:  sechannel.HashSecret(secret),
 	}
 	if err := s.store.Create(jt); err != nil {
@@ -202,7 +221,25 @@ func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration) (*av
 	return jt, nil
 }
 
-// seJoin is POST /se/join: a valid, unexpired token gets the SE an identity and a credential.
+// Join refusals. A wrong secret is a guess and stays counted against the address; the others
+// come from a client that holds a good token.
+var (
+	errTokenUnknown = errors.New("unknown or revoked join token")
+	// An expired and a used-up token answer alike: either way the operator makes a new one.
+	errTokenSpent = errors.New("join token expired or used up: create a new one")
+)
+
+// nameTakenError is a join under the name of an SE that exists, without that SE's credential.
+type nameTakenError struct{ name string }
+
+func (e *nameTakenError) Error() string {
+	return fmt.Sprintf("name: service engine %q exists and keeps its identity: delete it first (operator), "+
+		"or join again with its own credential (%s and Authorization: Bearer)", e.name, sechannel.SEHeader)
+}
+
+// seJoin is POST /se/join: a valid token with uses left gets the SE an identity and a
+// credential. A join under the name of an SE that exists is refused unless it presents that SE's
+// own credential, as on its other requests; it then keeps its identity.
 func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 	addr := clientAddr(r)
 	var req sechannel.JoinRequest
@@ -210,7 +247,7 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	// The attempt counts as a failure from here on, until the token is known to be good.
+	// The attempt counts as a failed login from here on, until the token is known to be good.
 	if wait := s.throttle.attempt(addr); wait > 0 {
 		tooMany(w, wait)
 		return
@@ -220,51 +257,98 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	jt, err := store.GetByName[*avi.JoinToken](s.store, tok.ID)
-	if err != nil {
+	if _, err := store.GetByName[*avi.JoinToken](s.store, tok.ID); err != nil {
 		// The installer may have left a new bootstrap token since the controller started.
 		if aerr := s.adoptBootstrapToken(); aerr != nil {
 			s.log.Warn("bootstrap token not adopted", "err", aerr)
 		}
-		jt, err = store.GetByName[*avi.JoinToken](s.store, tok.ID)
 	}
-	if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) {
-		writeError(w, http.StatusUnauthorized, "unknown or revoked join token")
+	seUUID, cred := seCredential(r)
+	se, cred, err := s.admit(tok, req, seUUID, cred)
+	if errors.Is(err, errTokenUnknown) {
+		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) {
-		s.throttle.release(addr)
-		writeError(w, http.StatusUnauthorized, "join token expired: create a new one")
+	// A good token is no guess: its attempt is given back, and only that. A join must not wipe
+	// the address's failed logins (it would reset the throttle that joins and logins share).
+	s.throttle.release(addr)
+	var taken *nameTakenError
+	switch {
+	case errors.Is(err, errTokenSpent):
+		writeError(w, http.StatusUnauthorized, err.Error())
 		return
-	}
-	if req.Name == "" {
-		s.throttle.release(addr)
-		writeError(w, http.StatusBadRequest, "name: is required")
+	case errors.As(err, &taken):
+		writeError(w, http.StatusConflict, err.Error())
 		return
-	}
-	cred := sechannel.NewCredential()
-	se := &avi.ServiceEngine{Meta: avi.Meta{Name: req.Name}, Hostname: req.Hostname, Version: req.Version, CredentialHash: sechannel.HashSecret(cred)}
-	if ip, ok := netip.AddrFromSlice(net.ParseIP(req.MgmtIP)); ok {
-		a := avi.IPOf(ip)
-		se.MgmtIPAddress = &a
-	}
-	// An SE joining again under its name (reinstalled, data lost) takes its place.
-	if err := s.store.Update(func(tx *store.Tx) error { return tx.CreateOrReplace(se) }); err != nil {
-		s.throttle.release(addr)
+	case err != nil:
 		storeError(w, err)
 		return
 	}
-	s.throttle.succeed(addr)
-	s.log.Info("service engine joined", "name", req.Name, "uuid", se.UUID, "from", addr)
+	s.log.Info("service engine joined", "name", se.Name, "uuid", se.UUID, "from", addr)
 	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: se.UUID, Credential: cred})
+}
+
+// admit checks a join and commits it in one transaction: the token's use is counted with the
+// SE it lets in, so that concurrent joins cannot use a token more often than it allows. seUUID
+// and ownCred are what the request presents as an SE's own identity (empty: none). It returns
+// the SE and the credential it authenticates with from now on.
+func (s *Server) admit(tok sechannel.Token, req sechannel.JoinRequest, seUUID, ownCred string) (*avi.ServiceEngine, string, error) {
+	se := &avi.ServiceEngine{Meta: avi.Meta{Name: req.Name}, Hostname: req.Hostname, Version: req.Version}
+	cred := sechannel.NewCredential()
+	err := s.store.Update(func(tx *store.Tx) error {
+		jt, err := store.GetByName[*avi.JoinToken](tx, tok.ID)
+		if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) {
+			return errTokenUnknown
+		}
+		if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) || jt.UsedUp() {
+			return errTokenSpent
+		}
+		if err := req.Validate(); err != nil {
+			return err
+		}
+		if ip, ok := netip.AddrFromSlice(net.ParseIP(req.MgmtIP)); ok {
+			a := avi.IPOf(ip)
+			se.MgmtIPAddress = &a
+		}
+		if id, exists := tx.ByNameOf(se); exists {
+			old, err := store.Get[*avi.ServiceEngine](tx, id)
+			if err != nil {
+				return err
+			}
+			if seUUID != id || ownCred == "" || !sechannel.SecretMatches(ownCred, old.CredentialHash) {
+				return &nameTakenError{name: req.Name}
+			}
+			// The SE itself, joining again: it keeps its uuid and credential.
+			cred, se.CredentialHash = ownCred, old.CredentialHash
+			if err := tx.Put(id, se); err != nil {
+				return err
+			}
+		} else {
+			se.CredentialHash = sechannel.HashSecret(cred)
+			if err := tx.Create(se); err != nil {
+				return err
+			}
+		}
+		jt.Uses++
+		return tx.Put(jt.UUID, jt)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return se, cred, nil
+}
+
+// seCredential is the identity a request presents: the SE's uuid and its credential.
+func seCredential(r *http.Request) (uuid, cred string) {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
+		cred = h[7:]
+	}
+	return r.Header.Get(sechannel.SEHeader), cred
 }
 
 // seAuth returns the uuid of the SE a request comes from.
 func (s *Server) seAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
-	uuid, cred := r.Header.Get(sechannel.SEHeader), ""
-	if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
-		cred = h[7:]
-	}
+	uuid, cred := seCredential(r)
 	ok := false
 	s.store.View(func(v store.View) {
 		se, err := store.Get[*avi.ServiceEngine](v, uuid)
@@ -355,17 +439,65 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
+	var dropped int
+	s.store.View(func(v store.View) { dropped = keepPlaced(placedOn(v, seUUID), &hb) })
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
 	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
+	st.dropped += int64(dropped)
+	total := st.dropped
 	// An SE reports every virtual service it serves, with or without traffic.
 	st.serving = map[string]bool{}
 	for _, m := range hb.Metrics {
 		st.serving[m.VSUUID] = true
 	}
 	s.se.mu.Unlock()
+	if dropped > 0 {
+		s.log.Warn("reports for virtual services not placed on the SE dropped", "se", seUUID, "dropped", dropped)
+	}
 	s.analytics.Ingest(hb.Metrics, hb.Logs)
-	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version()})
+	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
+}
+
+// placedOn is the virtual services placed on an SE, by uuid, each with the uuid of its pool
+// (empty when it has none). It is the one place that decides placement: today every SE is sent
+// every virtual service, so every one is placed on every SE.
+func placedOn(v store.View, _ string) map[string]string {
+	pools := byURL(store.List[*avi.Pool](v))
+	placed := map[string]string{}
+	for _, vs := range store.List[*avi.VirtualService](v) {
+		placed[vs.UUID] = ""
+		if p, ok := pools[vs.PoolRef]; ok {
+			placed[vs.UUID] = p.UUID
+		}
+	}
+	return placed
+}
+
+// keepPlaced keeps, of a heartbeat's metrics and client logs, those for the virtual services
+// placed on the SE (a pool member's only under that service's pool), so that an SE cannot write
+// another service's analytics. It returns how many it dropped.
+func keepPlaced(placed map[string]string, hb *sechannel.Heartbeat) int {
+	dropped := 0
+	metrics := hb.Metrics[:0]
+	for _, m := range hb.Metrics {
+		pool, ok := placed[m.VSUUID]
+		if !ok || (m.Server != "" && (pool == "" || m.PoolUUID != pool)) {
+			dropped++
+			continue
+		}
+		metrics = append(metrics, m)
+	}
+	logs := hb.Logs[:0]
+	for _, l := range hb.Logs {
+		if _, ok := placed[l.VSUUID]; !ok {
+			dropped++
+			continue
+		}
+		logs = append(logs, l)
+	}
+	hb.Metrics, hb.Logs = metrics, logs
+	return dropped
 }
 
 // snapshotCache keeps the last few configuration versions, each virtual service encoded once,
@@ -574,7 +706,7 @@ func (s *Server) adoptBootstrapToken() error {
 		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", contract.BootstrapTokenFile)
 	}
 	if _, err := store.GetByName[*avi.JoinToken](s.store, bt.ID); err != nil {
-		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL); err != nil {
+		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL, 1); err != nil {
 			return err
 		}
 	}

@@ -89,10 +89,16 @@ func (c *ctl) call(t *testing.T, method, path string, body, out any) {
 // seConfig configures an SE that joins c with a new token, keeping its data in a new directory.
 func (c *ctl) seConfig(t *testing.T, name string) se.Config {
 	t.Helper()
-	var tok map[string]string
-	c.call(t, "POST", "/api/jointoken", map[string]any{}, &tok)
-	return se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: t.TempDir(), Name: name,
+	return se.Config{Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: c.token(t, 1), DataDir: t.TempDir(), Name: name,
 		HeartbeatInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// token mints a join token that lets maxUses SEs join.
+func (c *ctl) token(t *testing.T, maxUses int) string {
+	t.Helper()
+	var tok map[string]string
+	c.call(t, "POST", "/api/jointoken", map[string]any{"max_uses": maxUses}, &tok)
+	return tok["token"]
 }
 
 // run runs rt until the returned stop is called.
@@ -199,11 +205,13 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	}
 }
 
-// An SE the controller no longer knows (deleted by the operator) joins again with its token and
-// keeps the new identity.
+// An SE the controller no longer knows (deleted by the operator) joins again with its token (one
+// with a use left) and keeps the new identity.
 func TestJoinsAgainWhenTheControllerForgetsIt(t *testing.T) {
 	c := startController(t, t.TempDir(), true)
 	cfg := c.seConfig(t, "se-b")
+	// Tokens are single-use by default: joining again after the delete takes a second use.
+	cfg.JoinToken = c.token(t, 2)
 	rt, err := se.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

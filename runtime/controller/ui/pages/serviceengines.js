@@ -57,13 +57,16 @@ export async function pageServiceEngines(c, live) {
       tokPanel.lastChild.classList.add('compact');
       return;
     }
-    tokPanel.append(table('table-jointoken', ['Description', 'ID', 'Created', 'Expires', ''],
+    tokPanel.append(table('table-jointoken', ['Description', 'ID', ['Joins', 'num'], 'Created', 'Expires', ''],
       toks.map((t) => {
         const expired = t.expires && new Date(t.expires).getTime() < Date.now();
+        const maxUses = t.max_uses || 1;
+        const usedUp = (t.uses || 0) >= maxUses;
         const id = t.id || t.name || t.uuid;
         return h('tr', { 'data-id': id, 'data-name': t.description || id },
           h('td', null, t.description || h('span', { class: 'muted' }, 'no description')),
           h('td', { class: 'mono' }, id),
+          h('td', { class: 'num', testid: 'jointoken-joins', title: usedUp ? 'Used up: create a new token' : null }, (t.uses || 0) + ' / ' + maxUses),
           h('td', { title: fmtTime(t.created) }, fmtAgo(t.created)),
           h('td', null, expired ? h('span', { class: 'pill red nodot' }, 'expired') : h('span', { title: fmtTime(t.expires) }, t.expires ? fmtAgo(t.expires) : 'never')),
           h('td', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-ghost btn-sm danger', testid: 'revoke', onclick: () => revokeToken(t) }, icon('ban', 'icon-sm'), 'Revoke')));
@@ -96,14 +99,20 @@ function tokenForm(after) {
   const TTLS = { 3600: '1 hour', 86400: '24 hours', 604800: '7 days', 2592000: '30 days' };
   const body = h('div', null,
     field('Description', input('jointoken-description', { testid: 'jointoken-description', placeholder: 'e.g. rack 4 hosts' }), { field: 'description' }),
-    field('Valid for', select('jointoken-ttl', TTLS, '86400', { testid: 'jointoken-ttl' }), { field: 'ttl_seconds' }));
+    field('Valid for', select('jointoken-ttl', TTLS, '86400', { testid: 'jointoken-ttl' }), { field: 'ttl_seconds' }),
+    field('Service engines that may join', input('jointoken-max-uses', { type: 'number', min: 1, max: 10000, value: '1', testid: 'jointoken-max-uses' }),
+      { field: 'max_uses', hint: 'One by default: a token lets that many service engines join, then it is used up.' }));
   const m = modal({
     title: 'Create join token',
     saveLabel: 'Create',
     keepOpen: true,
     body,
     onSave: async (form) => {
-      const t = await post('/api/jointoken', { description: $('#jointoken-description', form).value.trim(), ttl_seconds: Number($('#jointoken-ttl', form).value) });
+      const t = await post('/api/jointoken', {
+        description: $('#jointoken-description', form).value.trim(),
+        ttl_seconds: Number($('#jointoken-ttl', form).value),
+        max_uses: Number($('#jointoken-max-uses', form).value),
+      });
       const cmd = 'sudo ./avi-init -s -m ' + (t.controller_ip || controllerHost()) + ' --join-token ' + t.token;
       clear(m.body).append(
         h('div', { class: 'alert alert-warn' }, icon('alert', 'icon-sm'), h('span', null, 'Copy the token now: it is shown only once.')),
