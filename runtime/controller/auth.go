@@ -21,14 +21,21 @@ const (
 	csrfCookie    = "csrftoken"
 	csrfHeader    = "X-CSRFToken"
 	sessionIdle   = 30 * time.Minute
+	// sessionLifetime ends a session however busy it is: a stolen cookie is not good forever.
+	sessionLifetime = 12 * time.Hour
 )
 
-// session is a logged-in browser or API client.
+// session is a logged-in browser or API client. It ends sessionIdle after its last use, and
+// sessionLifetime after the login at the latest.
 type session struct {
 	user    string // user uuid
 	csrf    string
-	expires time.Time
+	expires time.Time // idle expiry, moved on by each use
+	ends    time.Time // absolute expiry
 }
+
+// over reports whether the session has ended at now.
+func (ss *session) over(now time.Time) bool { return now.After(ss.expires) || now.After(ss.ends) }
 
 // sessions are kept in memory: a controller restart logs everyone out, which is safe.
 type sessions struct {
@@ -61,25 +68,27 @@ func (s *sessions) start(user string) (id, csrf string) {
 	defer s.mu.Unlock()
 	now := s.now()
 	for k, v := range s.m {
-		if now.After(v.expires) {
+		if v.over(now) {
 			delete(s.m, k)
 		}
 	}
-	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle)}
+	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle), ends: now.Add(sessionLifetime)}
 	return id, csrf
 }
 
-// get returns the live session of a cookie value, extending it.
+// get returns the live session of a cookie value, extending its idle expiry (never past its
+// absolute one).
 func (s *sessions) get(id string) (*session, bool) {
 	key := hashToken(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	ss, ok := s.m[key]
-	if !ok || s.now().After(ss.expires) {
+	if !ok || ss.over(now) {
 		delete(s.m, key)
 		return nil, false
 	}
-	ss.expires = s.now().Add(sessionIdle)
+	ss.expires = now.Add(sessionIdle)
 	return ss, true
 }
 

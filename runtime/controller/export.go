@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -166,8 +165,7 @@ type passphraseRequest struct {
 
 func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest, bool) {
 	var req passphraseRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		storeError(w, avi.JSONFieldError(err))
+	if !decodeBody(w, r, maxImportBody, &req) {
 		return nil, false
 	}
 	if len(req.Passphrase) < minPassphraseLen {
