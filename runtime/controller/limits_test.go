@@ -299,3 +299,27 @@ func TestPasswordChangeLogsOut(t *testing.T) {
 		})
 	}
 }
+
+// An import that brings back another password for a user logs that user out as a password
+// change does; the administrator who imports keeps the session the import came in.
+func TestImportedPasswordLogsOut(t *testing.T) {
+	const newPassword = "N3w-Passw0rd!"
+	e := newSetUpAPIEnv(t)
+	e.mustUser(t, "imp-user", avi.RoleReadonly, avi.AdminTenant)
+	ex := e.admin(t, "POST", "/api/configuration/export", map[string]string{"passphrase": apiExportPhrase}).want(t, http.StatusOK)
+	var export map[string]any
+	if err := json.Unmarshal([]byte(ex.raw), &export); err != nil {
+		t.Fatal(err)
+	}
+	e.admin(t, "PATCH", e.urlOf(t, "user", "imp-user"), map[string]string{"password": newPassword}).want(t, http.StatusOK)
+	sess, _, r := e.login(t, "imp-user", newPassword)
+	r.want(t, http.StatusOK)
+	basic := apiCred{user: "imp-user", pass: newPassword}
+	e.do(t, "GET", "/api/pool", nil, basic).want(t, http.StatusOK)
+
+	e.admin(t, "POST", "/api/configuration/import", map[string]any{"passphrase": apiExportPhrase, "configuration": export}).want(t, http.StatusOK)
+	e.do(t, "GET", "/api/pool", nil, apiCred{session: sess}).want(t, http.StatusUnauthorized, "session expired")
+	e.do(t, "GET", "/api/pool", nil, basic).want(t, http.StatusUnauthorized)
+	e.do(t, "GET", "/api/pool", nil, apiCred{user: "imp-user", pass: accessPassword}).want(t, http.StatusOK)
+	e.admin(t, "GET", "/api/useraccount", nil).want(t, http.StatusOK)
+}
