@@ -225,6 +225,9 @@ type credCache struct {
 	key [32]byte
 	m   map[string]cachedCred
 	now func() time.Time
+	// gen counts clears: a credential verified before a clear (against a password that has
+	// changed since) is not cached after it.
+	gen uint64
 }
 
 type cachedCred struct {
@@ -257,9 +260,21 @@ func (c *credCache) get(user, pass string) (string, bool) {
 	return e.user, true
 }
 
-func (c *credCache) put(user, pass, uuid string) {
+// generation is what put needs to know that no clear came in between.
+func (c *credCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches a credential verified after generation gen was read, unless the cache was cleared
+// since.
+func (c *credCache) put(gen uint64, user, pass, uuid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	c.m[c.id(user, pass)] = cachedCred{user: uuid, expires: c.now().Add(basicCacheTime)}
 }
 
@@ -267,6 +282,7 @@ func (c *credCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m = map[string]cachedCred{}
+	c.gen++
 }
 
 // checkLogin verifies a username and password against the store, counting the attempt against
@@ -309,11 +325,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		if uuid, ok := s.basic.get(user, pass); ok {
 			return uuid, true
 		}
+		gen := s.basic.generation()
 		u, status := s.checkLogin(w, clientAddr(r), user, pass)
 		if status != http.StatusOK {
 			return "", false
 		}
-		s.basic.put(user, pass, u.UUID)
+		s.basic.put(gen, user, pass, u.UUID)
 		return u.UUID, true
 	}
 	c, err := r.Cookie(sessionCookie)

@@ -323,3 +323,20 @@ func TestImportedPasswordLogsOut(t *testing.T) {
 	e.do(t, "GET", "/api/pool", nil, apiCred{user: "imp-user", pass: accessPassword}).want(t, http.StatusOK)
 	e.admin(t, "GET", "/api/useraccount", nil).want(t, http.StatusOK)
 }
+
+// A basic-auth credential verified against a password that changed meanwhile is not cached
+// after the change cleared the cache: it would let the old password in for a minute.
+func TestCredCacheSkipsCredentialsVerifiedBeforeAClear(t *testing.T) {
+	c := newCredCache(time.Now)
+	gen := c.generation()
+	// The password changes while the request's bcrypt comparison runs.
+	c.clear()
+	c.put(gen, "u", "old-password", "user-1")
+	if _, ok := c.get("u", "old-password"); ok {
+		t.Error("a credential verified before the clear was cached after it")
+	}
+	c.put(c.generation(), "u", "new-password", "user-1")
+	if uuid, ok := c.get("u", "new-password"); !ok || uuid != "user-1" {
+		t.Errorf("a credential verified after the clear: cached %v as %q", ok, uuid)
+	}
+}
