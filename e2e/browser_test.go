@@ -515,8 +515,9 @@ func TestBrowserUI(t *testing.T) {
 		visible("#jointoken-command"),
 		shot("jointoken.png"))
 	token := read("join token", chromedp.Value(css("#jointoken-value")))
-	if cmd := read("join command", chromedp.Value(css("#jointoken-command"))); token == "" || cmd != "sudo ./avi-init -s -m 127.0.0.1 --join-token "+token {
-		t.Errorf("join command = %q, want sudo ./avi-init -s -m 127.0.0.1 --join-token <token %q>", cmd, token)
+	// Every value of a command the UI shows is quoted for the shell.
+	if cmd, want := read("join command", chromedp.Value(css("#jointoken-command"))), "sudo ./avi-init -s -m '127.0.0.1' --join-token '"+token+"'"; token == "" || cmd != want {
+		t.Errorf("join command = %q, want %q", cmd, want)
 	}
 	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))
 	// The token row counts its joins against the uses the operator chose.
@@ -558,6 +559,11 @@ func TestBrowserUI(t *testing.T) {
 		shot("serviceengines-integrations.png"))
 	if title := textOf(hostsPanel + " .panel-head h2"); !strings.HasPrefix(title, "Docker hosts:") {
 		t.Errorf("hosts panel title %q, want Docker hosts: docker-ui", title)
+	}
+	// How to prepare the host, its URL quoted for the shell.
+	if cmd, want := read("prepare command", chromedp.Value(css(hostsPanel+` [data-testid="linuxhost-prepare"]`))),
+		"curl -ks '"+origin+"/api/linux_host_install?username=uiuser' | sudo bash"; cmd != want {
+		t.Errorf("prepare command = %q, want %q", cmd, want)
 	}
 	// How to prepare the host, inside the panel rather than against its border.
 	inset := read("prepare command inset", chromedp.Evaluate[string](fmt.Sprintf(`(() => {

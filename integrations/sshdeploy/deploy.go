@@ -18,7 +18,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +25,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 // DefaultRemoteDir is where the binary goes on a host: below the SSH user's home, in a directory
@@ -86,12 +87,6 @@ func (d *Deployer) localSum() (string, error) {
 	return d.sum, d.sumErr
 }
 
-// userRE is a portable Linux user name, as useradd accepts it by default.
-var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-
-// ValidUser reports whether name is a user name this package logs in as.
-func ValidUser(name string) bool { return userRE.MatchString(name) }
-
 // Conn is an SSH connection to one host, its key verified.
 type Conn struct {
 	client      *ssh.Client
@@ -121,7 +116,7 @@ func HostID(host string, port int) string {
 // one: none recorded, it is recorded (trust on first use); a different one is refused with a
 // *HostKeyChangedError.
 func (d *Deployer) Dial(ctx context.Context, host string, port int, user string, signer ssh.Signer) (*Conn, error) {
-	if !ValidUser(user) {
+	if !avi.ValidLinuxUser(user) {
 		return nil, fmt.Errorf("ssh user %q is not a valid Linux user name", user)
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))

@@ -165,10 +165,7 @@ func (t *Tenant) Validate() error {
 	if strings.Contains(t.Name, "/") || t.Name == "*" {
 		return fieldErr("name", "%q: a tenant name has no '/' and is not '*'", t.Name)
 	}
-	if strings.ContainsFunc(t.Description, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }) {
-		return fieldErr("description", "must be printable")
-	}
-	return nil
+	return checkDescription("description", t.Description)
 }
 
 // Refs: none.
@@ -196,6 +193,9 @@ func (r *Role) Defaults() {}
 // Validate checks that each privilege names a known resource, once, with a known access type.
 func (r *Role) Validate() error {
 	if err := validateName(&r.Meta); err != nil {
+		return err
+	}
+	if err := maxItems("privileges", len(r.Privileges), MaxListItems, "privileges"); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // Meta is what every object carries.
@@ -92,8 +93,11 @@ func (a IPAddr) validate(field string) error {
 			return fieldErr(field+".addr", "%q is not an IPv6 address", a.Addr)
 		}
 	case "DNS":
-		if a.Addr == "" || strings.ContainsAny(a.Addr, " /\t\n") {
-			return fieldErr(field+".addr", "%q is not a host name", a.Addr)
+		if len(a.Addr) > MaxHostnameLength {
+			return fieldErr(field+".addr", "%d bytes: a host name has at most %d", len(a.Addr), MaxHostnameLength)
+		}
+		if a.Addr == "" || strings.ContainsFunc(a.Addr, func(r rune) bool { return r == ' ' || r == '/' || isControl(r) }) {
+			return fieldErr(field+".addr", "%q is not a host name (no spaces, '/' or control characters)", a.Addr)
 		}
 	default:
 		return fieldErr(field+".type", "%q: want V4, V6 or DNS", a.Type)
@@ -121,10 +125,10 @@ func validateName(m *Meta) error {
 	if strings.TrimSpace(m.Name) == "" {
 		return fieldErr("name", "is required")
 	}
-	if len(m.Name) > 256 || strings.ContainsFunc(m.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fieldErr("name", "must be at most 256 printable characters")
+	if n := utf8.RuneCountInString(m.Name); n > MaxNameLength {
+		return fieldErr("name", "%d characters: at most %d allowed", n, MaxNameLength)
 	}
-	return nil
+	return printable("name", m.Name, len(m.Name))
 }
 
 func boolPtr(b bool) *bool { return &b }

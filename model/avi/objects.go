@@ -93,8 +93,14 @@ func (h *HealthMonitor) Validate() error {
 			return fieldErr("http_monitor", "only for type %s", HealthMonitorHTTP)
 		}
 		req := h.HTTPMonitor.HTTPRequest
+		if err := printable("http_monitor.http_request", req, MaxMonitorDataLength); err != nil {
+			return err
+		}
 		if parts := strings.Fields(req); len(parts) < 2 || !strings.HasPrefix(parts[1], "/") || strings.ContainsAny(req, "\r\n") {
 			return fieldErr("http_monitor.http_request", "%q: want a request line such as \"GET / HTTP/1.0\"", req)
+		}
+		if err := maxItems("http_monitor.http_response_code", len(h.HTTPMonitor.HTTPResponseCode), MaxListItems, "codes"); err != nil {
+			return err
 		}
 		for i, c := range h.HTTPMonitor.HTTPResponseCode {
 			if err := oneOf(fmt.Sprintf("http_monitor.http_response_code[%d]", i), c, "HTTP_1XX", "HTTP_2XX", "HTTP_3XX", "HTTP_4XX", "HTTP_5XX", "HTTP_ANY"); err != nil {
@@ -102,8 +108,11 @@ func (h *HealthMonitor) Validate() error {
 			}
 		}
 	}
-	if h.TCPMonitor != nil && h.Type != HealthMonitorTCP {
-		return fieldErr("tcp_monitor", "only for type %s", HealthMonitorTCP)
+	if t := h.TCPMonitor; t != nil {
+		if h.Type != HealthMonitorTCP {
+			return fieldErr("tcp_monitor", "only for type %s", HealthMonitorTCP)
+		}
+		return firstErr(checkMonitorData("tcp_monitor.tcp_request", t.TCPRequest), checkMonitorData("tcp_monitor.tcp_response", t.TCPResponse))
 	}
 	return nil
 }
@@ -184,6 +193,12 @@ func (p *Pool) Validate() error {
 	if err := between("default_server_port", p.DefaultServerPort, 1, 65535); err != nil {
 		return err
 	}
+	if err := maxItems("servers", len(p.Servers), MaxServersPerPool, "servers"); err != nil {
+		return err
+	}
+	if err := maxItems("health_monitor_refs", len(p.HealthMonitorRefs), MaxHealthMonitorsPerPool, "health monitors"); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, s := range p.Servers {
 		f := fmt.Sprintf("servers[%d]", i)
@@ -196,6 +211,9 @@ func (p *Pool) Validate() error {
 			}
 		}
 		if err := between(f+".ratio", s.Ratio, 1, 20); err != nil {
+			return err
+		}
+		if err := printable(f+".hostname", s.Hostname, MaxHostnameLength); err != nil {
 			return err
 		}
 		key := fmt.Sprintf("%s:%d", s.IP.Addr, s.Port)
@@ -334,6 +352,9 @@ func (v *VirtualService) Validate() error {
 	if len(v.Services) == 0 {
 		return fieldErr("services", "at least one service port is required")
 	}
+	if err := maxItems("services", len(v.Services), MaxServicesPerVirtualService, "services"); err != nil {
+		return err
+	}
 	seen := map[int]bool{}
 	for i, s := range v.Services {
 		f := fmt.Sprintf("services[%d]", i)
@@ -422,8 +443,10 @@ type OperStatus struct {
 // Defaults: none.
 func (s *ServiceEngine) Defaults() {}
 
-// Validate: only the name is required.
-func (s *ServiceEngine) Validate() error { return validateName(&s.Meta) }
+// Validate checks what the SE reported of itself: its name, host name and version.
+func (s *ServiceEngine) Validate() error {
+	return firstErr(validateName(&s.Meta), printable("hostname", s.Hostname, MaxHostnameLength), printable("version", s.Version, MaxStringLength))
+}
 
 // Refs: none.
 func (s *ServiceEngine) Refs() []Ref { return nil }
@@ -453,12 +476,13 @@ func (j *JoinToken) Defaults() {
 	}
 }
 
-// Validate: the name is the token id; max_uses is 1 to MaxJoinTokenUses.
+// Validate: the name is the token id; max_uses is 1 to MaxJoinTokenUses; the description is the
+// operator's.
 func (j *JoinToken) Validate() error {
 	if j.MaxUses < 1 || j.MaxUses > MaxJoinTokenUses {
 		return fieldErr("max_uses", "%d: want 1 to %d", j.MaxUses, MaxJoinTokenUses)
 	}
-	return validateName(&j.Meta)
+	return firstErr(validateName(&j.Meta), checkDescription("description", j.Description))
 }
 
 // UsedUp reports whether as many SEs joined with the token as it allows. A token stored before

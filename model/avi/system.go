@@ -71,6 +71,10 @@ func (s *SystemConfiguration) Defaults() {
 // Validate checks the settings.
 func (s *SystemConfiguration) Validate() error {
 	if d := s.DNSConfiguration; d != nil {
+		if err := firstErr(maxItems("dns_configuration.server_list", len(d.ServerList), MaxListItems, "servers"),
+			printable("dns_configuration.search_domain", d.SearchDomain, MaxHostnameLength)); err != nil {
+			return err
+		}
 		for i, a := range d.ServerList {
 			if err := a.validate(fmt.Sprintf("dns_configuration.server_list[%d]", i)); err != nil {
 				return err
@@ -78,6 +82,9 @@ func (s *SystemConfiguration) Validate() error {
 		}
 	}
 	if n := s.NTPConfiguration; n != nil {
+		if err := maxItems("ntp_configuration.ntp_servers", len(n.NTPServers), MaxListItems, "servers"); err != nil {
+			return err
+		}
 		for i, a := range n.NTPServers {
 			if err := a.Server.validate(fmt.Sprintf("ntp_configuration.ntp_servers[%d].server", i)); err != nil {
 				return err
@@ -86,6 +93,11 @@ func (s *SystemConfiguration) Validate() error {
 	}
 	if e := s.EmailConfiguration; e != nil {
 		if err := oneOf("email_configuration.smtp_type", e.SMTPType, "SMTP_NONE", "SMTP_LOCAL_HOST", "SMTP_SERVER", "SMTP_ANONYMOUS_SERVER"); err != nil {
+			return err
+		}
+		if err := firstErr(printable("email_configuration.smtp_server", e.SMTPServer, MaxHostnameLength),
+			printable("email_configuration.from_email", e.FromEmail, MaxStringLength),
+			printable("email_configuration.auth_username", e.AuthUsername, MaxStringLength)); err != nil {
 			return err
 		}
 		if (e.SMTPType == "SMTP_SERVER" || e.SMTPType == "SMTP_ANONYMOUS_SERVER") && e.SMTPServer == "" {
@@ -136,10 +148,13 @@ type User struct {
 const MinPasswordLength = 8
 
 // CheckPasswordStrength is the strength rule: at least 8 characters, of at least three of
-// lower case, upper case, digits and other characters.
+// lower case, upper case, digits and other characters; and at most MaxPasswordBytes bytes.
 func CheckPasswordStrength(p string) error {
 	if utf8.RuneCountInString(p) < MinPasswordLength {
 		return fmt.Errorf("must be at least %d characters", MinPasswordLength)
+	}
+	if len(p) > MaxPasswordBytes {
+		return fmt.Errorf("%d bytes: at most %d allowed (bcrypt's limit)", len(p), MaxPasswordBytes)
 	}
 	var lower, upper, digit, other bool
 	for _, r := range p {
@@ -208,7 +223,13 @@ func (u *User) Prepare(old Object) error {
 // Validate checks the account's fields.
 func (u *User) Validate() error {
 	if u.Username == "" || strings.ContainsFunc(u.Username, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == ':' }) {
-		return fieldErr("username", "is required, without spaces or ':'")
+		return fieldErr("username", "is required, without spaces, control characters or ':'")
+	}
+	if n := utf8.RuneCountInString(u.Username); n > MaxNameLength {
+		return fieldErr("username", "%d characters: at most %d allowed", n, MaxNameLength)
+	}
+	if err := maxItems("access", len(u.Access), MaxListItems, "grants"); err != nil {
+		return err
 	}
 	if u.PasswordHash == "" {
 		return fieldErr("password", "is required")
@@ -228,9 +249,10 @@ func (u *User) Validate() error {
 // UniqueKeys: a username names one account.
 func (u *User) UniqueKeys() map[string]string { return map[string]string{"username": u.Username} }
 
-// CheckPassword reports whether p is the user's password.
+// CheckPassword reports whether p is the user's password. A password longer than bcrypt reads
+// is no password: bcrypt would compare only its first MaxPasswordBytes bytes.
 func (u *User) CheckPassword(p string) bool {
-	return u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(p)) == nil
+	return u.PasswordHash != "" && len(p) <= MaxPasswordBytes && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(p)) == nil
 }
 
 // Refs: the roles and tenants of the user's access, and the default tenant.
@@ -289,10 +311,13 @@ func (c *CloudConnectorUser) Prepare(old Object) error {
 	return nil
 }
 
-// Validate: a name and a key.
+// Validate: a name, which is the user the controller logs in to hosts as, and a key.
 func (c *CloudConnectorUser) Validate() error {
 	if err := validateName(&c.Meta); err != nil {
 		return err
+	}
+	if !ValidLinuxUser(c.Name) {
+		return fieldErr("name", "%q is not %s", c.Name, LinuxUserRule)
 	}
 	if c.PublicKey == "" {
 		return fieldErr("private_key", "is required")
@@ -386,8 +411,12 @@ func (c *Cloud) Defaults() {
 	}
 }
 
-// validateHosts checks the address of each host in a cloud's configuration (config names it).
+// validateHosts checks the number of hosts in a cloud's configuration (config names it) and
+// the address of each.
 func validateHosts(config string, hosts []LinuxHost) error {
+	if err := maxItems(config+".hosts", len(hosts), MaxHostsPerCloud, "hosts"); err != nil {
+		return err
+	}
 	for i, h := range hosts {
 		if err := h.HostIP.validate(fmt.Sprintf("%s.hosts[%d].host_ip", config, i)); err != nil {
 			return err
@@ -405,7 +434,9 @@ func (c *Cloud) Validate() error {
 		return err
 	}
 	if l := c.LinuxserverConfiguration; l != nil {
-		if err := validateHosts("linuxserver_configuration", l.Hosts); err != nil {
+		if err := firstErr(validateHosts("linuxserver_configuration", l.Hosts),
+			printable("linuxserver_configuration.se_sys_disk_path", l.SESysDiskPath, MaxStringLength),
+			printable("linuxserver_configuration.se_log_disk_path", l.SELogDiskPath, MaxStringLength)); err != nil {
 			return err
 		}
 	}
@@ -424,7 +455,16 @@ func (c *Cloud) Validate() error {
 		if err := between("mesos_configuration.app_sync_frequency", m.AppSyncFrequency, 1, 3600); err != nil {
 			return err
 		}
+		if err := firstErr(maxItems("mesos_configuration.marathon_configurations", len(m.MarathonConfigurations), MaxListItems, "Marathons"),
+			printable("mesos_configuration.mesos_url", m.MesosURL, MaxStringLength)); err != nil {
+			return err
+		}
 		for i, mc := range m.MarathonConfigurations {
+			f := fmt.Sprintf("mesos_configuration.marathon_configurations[%d]", i)
+			if err := firstErr(printable(f+".marathon_url", mc.MarathonURL, MaxStringLength),
+				printable(f+".marathon_username", mc.MarathonUsername, MaxStringLength)); err != nil {
+				return err
+			}
 			if !strings.HasPrefix(mc.MarathonURL, "http://") && !strings.HasPrefix(mc.MarathonURL, "https://") {
 				return fieldErr(fmt.Sprintf("mesos_configuration.marathon_configurations[%d].marathon_url", i), "%q: want an http:// or https:// URL", mc.MarathonURL)
 			}

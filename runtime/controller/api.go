@@ -3,8 +3,8 @@ package controller
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -59,11 +59,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&cred); err != nil {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody)).Decode(&cred); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				bodyError(w, err)
+				return
+			}
 			writeError(w, http.StatusBadRequest, "want {\"username\": ..., \"password\": ...}")
 			return
 		}
 	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+		if err := r.ParseForm(); err != nil {
+			bodyError(w, err)
+			return
+		}
 		cred.Username, cred.Password = r.PostFormValue("username"), r.PostFormValue("password")
 	}
 	u, status := s.checkLogin(w, addr, cred.Username, cred.Password)
@@ -182,7 +192,7 @@ func readObject(w http.ResponseWriter, r *http.Request) (avi.KindInfo, avi.Objec
 	if !ok || !writable(w, k) {
 		return k, nil, false
 	}
-	data, ok := readBody(w, r)
+	data, ok := readBody(w, r, maxObjectBody)
 	if !ok {
 		return k, nil, false
 	}
@@ -267,7 +277,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, p *principal) {
 	if !ok || !writable(w, k) {
 		return
 	}
-	data, ok := readBody(w, r)
+	data, ok := readBody(w, r, maxObjectBody)
 	if !ok {
 		return
 	}
@@ -370,8 +380,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 		OldPassword string `json:"old_password"`
 		Password    string `json:"password"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-		storeError(w, avi.JSONFieldError(err))
+	if !decodeBody(w, r, maxLoginBody, &req) {
 		return
 	}
 	u, err := store.Get[*avi.User](s.store, user)

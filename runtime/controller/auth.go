@@ -21,14 +21,21 @@ const (
 	csrfCookie    = "csrftoken"
 	csrfHeader    = "X-CSRFToken"
 	sessionIdle   = 30 * time.Minute
+	// sessionLifetime ends a session however busy it is: a stolen cookie is not good forever.
+	sessionLifetime = 12 * time.Hour
 )
 
-// session is a logged-in browser or API client.
+// session is a logged-in browser or API client. It ends sessionIdle after its last use, and
+// sessionLifetime after the login at the latest.
 type session struct {
 	user    string // user uuid
 	csrf    string
-	expires time.Time
+	expires time.Time // idle expiry, moved on by each use
+	ends    time.Time // absolute expiry
 }
+
+// over reports whether the session has ended at now.
+func (ss *session) over(now time.Time) bool { return now.After(ss.expires) || now.After(ss.ends) }
 
 // sessions are kept in memory: a controller restart logs everyone out, which is safe.
 type sessions struct {
@@ -61,25 +68,27 @@ func (s *sessions) start(user string) (id, csrf string) {
 	defer s.mu.Unlock()
 	now := s.now()
 	for k, v := range s.m {
-		if now.After(v.expires) {
+		if v.over(now) {
 			delete(s.m, k)
 		}
 	}
-	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle)}
+	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle), ends: now.Add(sessionLifetime)}
 	return id, csrf
 }
 
-// get returns the live session of a cookie value, extending it.
+// get returns the live session of a cookie value, extending its idle expiry (never past its
+// absolute one).
 func (s *sessions) get(id string) (*session, bool) {
 	key := hashToken(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	ss, ok := s.m[key]
-	if !ok || s.now().After(ss.expires) {
+	if !ok || ss.over(now) {
 		delete(s.m, key)
 		return nil, false
 	}
-	ss.expires = s.now().Add(sessionIdle)
+	ss.expires = now.Add(sessionIdle)
 	return ss, true
 }
 
@@ -216,6 +225,9 @@ type credCache struct {
 	key [32]byte
 	m   map[string]cachedCred
 	now func() time.Time
+	// gen counts clears: a credential verified before a clear (against a password that has
+	// changed since) is not cached after it.
+	gen uint64
 }
 
 type cachedCred struct {
@@ -248,9 +260,21 @@ func (c *credCache) get(user, pass string) (string, bool) {
 	return e.user, true
 }
 
-func (c *credCache) put(user, pass, uuid string) {
+// generation is what put needs to know that no clear came in between.
+func (c *credCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches a credential verified after generation gen was read, unless the cache was cleared
+// since.
+func (c *credCache) put(gen uint64, user, pass, uuid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	c.m[c.id(user, pass)] = cachedCred{user: uuid, expires: c.now().Add(basicCacheTime)}
 }
 
@@ -258,6 +282,7 @@ func (c *credCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m = map[string]cachedCred{}
+	c.gen++
 }
 
 // checkLogin verifies a username and password against the store, counting the attempt against
@@ -300,11 +325,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		if uuid, ok := s.basic.get(user, pass); ok {
 			return uuid, true
 		}
+		gen := s.basic.generation()
 		u, status := s.checkLogin(w, clientAddr(r), user, pass)
 		if status != http.StatusOK {
 			return "", false
 		}
-		s.basic.put(user, pass, u.UUID)
+		s.basic.put(gen, user, pass, u.UUID)
 		return u.UUID, true
 	}
 	c, err := r.Cookie(sessionCookie)

@@ -12,7 +12,7 @@ type connLimits struct {
 	perAddr                       int // concurrent connections from one address, on all ports
 }
 
-// defaultConnLimits: a whole configuration import (maxBody) fits in the read timeout on a
+// defaultConnLimits: a whole configuration import (maxImportBody) fits in the read timeout on a
 // management network; SE snapshot streams extend their own deadlines.
 var defaultConnLimits = connLimits{
 	readHeader: 10 * time.Second,

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -166,8 +165,7 @@ type passphraseRequest struct {
 
 func readPassphrase(w http.ResponseWriter, r *http.Request) (*passphraseRequest, bool) {
 	var req passphraseRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		storeError(w, avi.JSONFieldError(err))
+	if !decodeBody(w, r, maxImportBody, &req) {
 		return nil, false
 	}
 	if len(req.Passphrase) < minPassphraseLen {
@@ -253,6 +251,10 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 		storeError(w, err)
 		return
 	}
+	hashes := map[string]string{} // user uuid -> password hash before the import
+	for _, u := range store.List[*avi.User](s.store) {
+		hashes[u.UUID] = u.PasswordHash
+	}
 	counts := map[avi.Kind]int{}
 	err = s.store.Update(func(tx *store.Tx) error {
 		moved := map[string]string{} // exported URL -> URL here
@@ -277,6 +279,17 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 		return
 	}
 	s.basic.clear()
+	// A password the import changed logs its user out, as any password change does; the
+	// importer keeps the session the import came in.
+	keep := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		keep = c.Value
+	}
+	for _, u := range store.List[*avi.User](s.store) {
+		if old, ok := hashes[u.UUID]; ok && old != u.PasswordHash {
+			s.sessions.endUserExcept(u.UUID, keep)
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"imported": counts, "config_version": s.store.Version()})
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/avi-init/avi-init/integrations/sshdeploy"
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/linuxcloud"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -90,8 +89,8 @@ func (c linuxCloudController) RemoveSEs(ip string) error {
 // cloudconnectoruser) has that name. It carries only the public key.
 func (s *Server) linuxHostInstall(w http.ResponseWriter, r *http.Request, _ *principal) {
 	user := r.URL.Query().Get("username")
-	if !sshdeploy.ValidUser(user) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("username: %q is not a Linux user name (lower case letters, digits, _ and -, at most 32)", user))
+	if !avi.ValidLinuxUser(user) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("username: %q is not %s", user, avi.LinuxUserRule))
 		return
 	}
 	ccu, err := store.GetByName[*avi.CloudConnectorUser](s.store, user)

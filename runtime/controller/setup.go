@@ -147,7 +147,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, errSetupDone.Error())
 		return
 	}
-	data, ok := readBody(w, r)
+	data, ok := readBody(w, r, maxObjectBody)
 	if !ok || !s.checkSetupToken(w, r, bodySetupToken(data)) {
 		return
 	}
@@ -178,7 +178,7 @@ func (s *Server) setupKeyPair(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, errSetupDone.Error())
 		return
 	}
-	data, ok := readBody(w, r)
+	data, ok := readBody(w, r, maxObjectBody)
 	if !ok || !s.checkSetupToken(w, r, bodySetupToken(data)) {
 		return
 	}

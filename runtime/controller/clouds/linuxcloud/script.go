@@ -7,6 +7,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/integrations/sshdeploy"
+	"github.com/avi-init/avi-init/model/avi"
 )
 
 // hostInstallScript prepares a host for a Linux server cloud, run as root through
@@ -90,8 +91,8 @@ echo "this host is ready for the controller's Linux server and Docker clouds (us
 // HostInstallScript is the linux_host_install script for user, authorizing publicKey (an
 // authorized_keys line). Both are validated, then quoted.
 func HostInstallScript(user, publicKey string) (string, error) {
-	if !sshdeploy.ValidUser(user) {
-		return "", fmt.Errorf("username %q: want a Linux user name (lower case letters, digits, _ and -, at most 32)", user)
+	if !avi.ValidLinuxUser(user) {
+		return "", fmt.Errorf("username %q: want %s", user, avi.LinuxUserRule)
 	}
 	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(publicKey))
 	if err != nil {

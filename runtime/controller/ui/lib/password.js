@@ -6,12 +6,17 @@ import { h } from './dom.js';
 function passwordChecks(p) {
   const kinds = [/\p{Ll}/u, /\p{Lu}/u, /\p{Nd}/u, /[^\p{Ll}\p{Lu}\p{Nd}]/u].filter((re) => re.test(p)).length;
   // The controller counts bytes of UTF-8, as this does.
-  return { length: new TextEncoder().encode(p).length >= 8, kinds: kinds >= 3, count: kinds };
+  const bytes = new TextEncoder().encode(p).length;
+  return { length: bytes >= 8, kinds: kinds >= 3, count: kinds, bytes };
 }
+
+// MAX_PASSWORD_BYTES is bcrypt's limit, which the controller enforces (docs/api.md, Limits).
+const MAX_PASSWORD_BYTES = 72;
 
 export function passwordProblem(p) {
   const c = passwordChecks(p);
   if (!c.length) return 'password: must be at least 8 characters';
+  if (c.bytes > MAX_PASSWORD_BYTES) return 'password: ' + c.bytes + ' bytes: at most ' + MAX_PASSWORD_BYTES + ' allowed (bcrypt\'s limit)';
   if (!c.kinds) return 'password: must mix at least three of: lower case, upper case, digits, other characters';
   return '';
 }

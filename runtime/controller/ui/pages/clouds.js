@@ -9,6 +9,7 @@ import { fmtAgo, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { createButton, empty, panelHead, table } from '../lib/layout.js';
 import { ipAddr } from '../lib/parse.js';
+import { shellCommand } from '../lib/shellquote.js';
 
 // hostStatePill shows a Linux server host's deployment state (docs/api.md).
 function hostStatePill(state) {
@@ -62,7 +63,7 @@ export function linuxHostsPanel(live) {
         createButton('linuxhost-add', 'Add host', () => hostForm(cl))));
       if (user.name) {
         // In a panel body: fields appended to the panel itself would touch its border.
-        const cmd = 'curl -ks https://' + location.host + '/api/linux_host_install?username=' + user.name + ' | sudo bash';
+        const cmd = shellCommand`curl -ks ${'https://' + location.host + '/api/linux_host_install?username=' + encodeURIComponent(user.name)} | sudo bash`;
         const prepare = h('div', { class: 'panel-body' },
           h('div', { class: 'field' }, h('label', { for: 'linuxhost-prepare' }, 'Prepare a host (as root): authorizes the key below, grants ' + user.name + ' password-less sudo and adds it to the docker group'),
             h('div', { class: 'copy-box' }, input('linuxhost-prepare', { class: 'mono', readOnly: true, value: cmd, testid: 'linuxhost-prepare' }), copyButton(cmd, 'linuxhost-prepare-copy'))));
