@@ -15,6 +15,11 @@ import (
 const (
 	// StoreFile is the configuration store.
 	StoreFile = "config.db"
+	// SecretsKeyFile holds the key (32 random bytes, 0600) that encrypts the secrets inside the
+	// store: password hashes, private keys, Marathon and SMTP passwords. The controller makes
+	// it on first start and will not start without it once the store holds secrets. It is kept
+	// apart from the store: a copy of config.db alone reveals no secret.
+	SecretsKeyFile = "secrets.key"
 	// SetupFile is where the installer leaves --setup-json. It is applied once, on first boot,
 	// then deleted.
 	SetupFile = "setup.json"
