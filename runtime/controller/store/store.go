@@ -88,9 +88,9 @@ func List[T avi.Object](r Reader) []T {
 }
 
 // Open opens (creating if needed) the store file and loads it. The secrets in it are sealed
-// with the key in contract.SecretsKeyFile beside it, which Open makes when the store has no
-// sealed secret yet and requires once it has. A store that holds secrets in clear (written
-// before they were sealed) is rewritten with them sealed.
+// with the key in contract.SecretsKeyFile beside it, which Open makes for a store that has none
+// (a new one, or one from before secrets were sealed) and requires ever after. A store that
+// holds secrets in clear is rewritten with them sealed.
 func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
