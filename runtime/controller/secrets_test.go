@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/store"
@@ -110,5 +113,60 @@ func TestSecretsAreSealedInConfigDB(t *testing.T) {
 	}
 	if _, err := NewServer(Config{DataDir: dir}); err == nil || !strings.Contains(err.Error(), keyPath) {
 		t.Errorf("start without secrets.key: %v, want an error naming %s", err, keyPath)
+	}
+}
+
+// A data directory from a version that kept secrets in clear: the controller starts, seals them
+// (config.db no longer holds the admin's hash), and the admin logs in as before.
+func TestUpgradeSealsTheSecretsOfAnOlderConfigDB(t *testing.T) {
+	// An older controller's store: set up, then rewritten as it wrote objects, secrets in clear.
+	dir := t.TempDir()
+	e, stop := startAPIIn(t, dir)
+	e.setUp(t, apiAdminPassword, nil)
+	stop()
+	path := filepath.Join(dir, contract.StoreFile)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hash string
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("_meta")).Delete([]byte("secrets_key_check")); err != nil {
+			return err
+		}
+		b := tx.Bucket([]byte(avi.KindUser))
+		return b.ForEach(func(id, data []byte) error {
+			var u map[string]any
+			if err := json.Unmarshal(data, &u); err != nil {
+				return err
+			}
+			h, err := bcrypt.GenerateFromPassword([]byte(apiAdminPassword), bcrypt.MinCost)
+			if err != nil {
+				return err
+			}
+			hash, u["password_hash"] = string(h), string(h)
+			data, _ = json.Marshal(u)
+			return b.Put(id, data)
+		})
+	})
+	db.Close()
+	if err != nil || hash == "" {
+		t.Fatalf("write an older store: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, contract.SecretsKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(path); !bytes.Contains(raw, []byte(hash)) {
+		t.Fatal("the older store does not hold the hash in clear: nothing to check")
+	}
+
+	e2, _ := startAPIIn(t, dir)
+	_, _, r := e2.login(t, "admin", apiAdminPassword)
+	r.want(t, http.StatusOK)
+	if raw, _ := os.ReadFile(path); bytes.Contains(raw, []byte(hash)) {
+		t.Error("config.db still holds the admin's hash in clear after the upgrade")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, contract.SecretsKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secrets key after the upgrade: %v %v, want a file of mode 0600", fi, err)
 	}
 }
