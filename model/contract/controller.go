@@ -17,8 +17,9 @@ const (
 	StoreFile = "config.db"
 	// SecretsKeyFile holds the key (32 random bytes, 0600) that encrypts the secrets inside the
 	// store: password hashes, private keys, Marathon and SMTP passwords. The controller makes
-	// it on first start and will not start without it once the store holds secrets. It is kept
-	// apart from the store: a copy of config.db alone reveals no secret.
+	// it on first start (and at the first start of a version that seals secrets) and does not
+	// start without it after that. Keep copies of it apart from copies of config.db, which
+	// alone reveal no secret.
 	SecretsKeyFile = "secrets.key"
 	// SetupFile is where the installer leaves --setup-json. It is applied once, on first boot,
 	// then deleted.
