@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 const envFile = "/etc/avi-init/avicontroller.env"
@@ -363,6 +365,21 @@ func TestSetupJSON(t *testing.T) {
 	if strings.Contains(logs, testAdminPassword) {
 		t.Error("the controller's log shows the admin password")
 	}
+	// The admin's password hash is sealed in config.db with the key beside it (0600), and opened
+	// again after a restart: the admin still logs in.
+	if fi, err := os.Stat(filepath.Join(data, contract.SecretsKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the controller's secrets key: %v %v, want a file of mode 0600", fi, err)
+	}
+	if raw, err := os.ReadFile(filepath.Join(data, contract.StoreFile)); err != nil || strings.Contains(string(raw), "$2a$") {
+		t.Errorf("config.db holds a password hash in clear (%v)", err)
+	}
+	if out, err := execCommand("docker", "restart", "avicontroller"); err != nil {
+		t.Fatalf("docker restart avicontroller: %v: %s", err, out)
+	}
+	waitFor(t, "the admin to log in after a restart", time.Minute, func() bool {
+		code, _, err := c.send("GET", "/api/systemconfiguration", nil)
+		return err == nil && code == 200
+	})
 	if again := mustRun(t, append(args, "-sj", setup)...); !strings.Contains(again.out, "Nothing to change") {
 		t.Errorf("re-run with --setup-json after first boot changed something:\n%s", again)
 	}

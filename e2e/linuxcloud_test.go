@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/avi-init/avi-init/e2e/sehost"
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 // linuxHost is one entry of linuxserver_hosts in GET /api/cloud/<uuid>/runtime.
@@ -270,27 +272,59 @@ func (p *psWatch) finish() map[string]string {
 	return p.lines
 }
 
-// storedPrivateKeys reads the private keys the controller keeps from its store file (the API
-// never returns them): the base64 lines of each OpenSSH PEM block, as they are stored in JSON.
+// storedPrivateKeys returns the private keys the controller keeps (the API never returns them):
+// the base64 lines of each OpenSSH PEM block, read from a copy of its store opened with its
+// secrets key, as the controller opens it. The store file itself must not hold them.
 func storedPrivateKeys(t testing.TB, dataDir string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dataDir, "config.db"))
+	var lines []string
+	var err error
+	for range 3 { // a copy taken while the controller writes may be torn: take another
+		if lines, err = privateKeysInCopy(t.TempDir(), dataDir); err == nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
 	if err != nil {
 		t.Fatalf("read the controller's store: %v", err)
-	}
-	re := regexp.MustCompile(`-----BEGIN OPENSSH PRIVATE KEY-----((?:\\n[A-Za-z0-9+/=]+)+)\\n-----END OPENSSH PRIVATE KEY-----`)
-	var lines []string
-	for _, m := range re.FindAllSubmatch(raw, -1) {
-		for _, l := range strings.Split(string(m[1]), `\n`) {
-			if len(l) >= 20 {
-				lines = append(lines, l)
-			}
-		}
 	}
 	if len(lines) == 0 {
 		t.Fatal("no private key found in the controller's store: cannot check that it leaks nowhere")
 	}
+	raw, err := os.ReadFile(filepath.Join(dataDir, contract.StoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecret(t, "the store file "+contract.StoreFile, string(raw), lines)
 	return lines
+}
+
+// privateKeysInCopy copies the store and its key from dataDir into dir and returns the lines of
+// the private keys the copy holds.
+func privateKeysInCopy(dir, dataDir string) ([]string, error) {
+	for _, f := range []string{contract.StoreFile, contract.SecretsKeyFile} {
+		data, err := os.ReadFile(filepath.Join(dataDir, f))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.Open(filepath.Join(dir, contract.StoreFile))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var lines []string
+	for _, cu := range store.List[*avi.CloudConnectorUser](st) {
+		for l := range strings.SplitSeq(cu.PrivateKey, "\n") {
+			if len(l) >= 20 && !strings.HasPrefix(l, "-----") {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines, nil
 }
 
 // noSecret fails the test if text holds a private key or one of the key's lines.

@@ -40,10 +40,23 @@ func write(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	return rename(tmp.Name(), path)
+}
+
+// Rename replaces newpath with oldpath, a file the caller wrote and synced in the same
+// directory, and syncs the directory so the rename itself is durable.
+func Rename(oldpath, newpath string) error {
+	if err := rename(oldpath, newpath); err != nil {
+		return fmt.Errorf("replace %s: %w", newpath, err)
+	}
+	return nil
+}
+
+func rename(oldpath, newpath string) error {
+	if err := os.Rename(oldpath, newpath); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
+	d, err := os.Open(filepath.Dir(newpath))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,12 @@ import (
 const (
 	// StoreFile is the configuration store.
 	StoreFile = "config.db"
+	// SecretsKeyFile holds the key (32 random bytes, 0600) that encrypts the secrets inside the
+	// store: password hashes, private keys, Marathon and SMTP passwords. The controller makes
+	// it on first start (and at the first start of a version that seals secrets) and does not
+	// start without it after that. Keep copies of it apart from copies of config.db, which
+	// alone reveal no secret.
+	SecretsKeyFile = "secrets.key"
 	// SetupFile is where the installer leaves --setup-json. It is applied once, on first boot,
 	// then deleted.
 	SetupFile = "setup.json"

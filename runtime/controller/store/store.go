@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -20,7 +22,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/avi-init/avi-init/internal/atomicfile"
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 // Errors the API turns into status codes.
@@ -34,8 +38,9 @@ var metaBucket = []byte("_meta")
 
 // Store holds the configuration.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db      *bolt.DB
+	secrets *secretBox // seals the secrets the file holds
+	now     func() time.Time
 
 	mu      sync.RWMutex
 	objs    map[avi.Kind]map[string]avi.Object // kind, uuid
@@ -82,20 +87,41 @@ func List[T avi.Object](r Reader) []T {
 	return out
 }
 
-// Open opens (creating if needed) the store file and loads it.
+// Open opens (creating if needed) the store file and loads it. The secrets in it are sealed
+// with the key in contract.SecretsKeyFile beside it, which Open makes for a store that has none
+// (a new one, or one from before secrets were sealed) and requires ever after. A store that
+// holds secrets in clear is rewritten with them sealed.
 func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, now: time.Now, objs: map[avi.Kind]map[string]avi.Object{}, names: map[avi.Kind]map[string]string{}, changed: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
+	clear, err := s.load(filepath.Join(filepath.Dir(path), contract.SecretsKeyFile))
+	if err == nil && clear > 0 {
+		err = s.sealClearSecrets(path)
+	}
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("load store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// load reads the store file into memory, its secrets opened with the key in keyPath, and
+// returns how many secrets it holds in clear.
+func (s *Store) load(keyPath string) (clear int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
 			return err
 		}
 		if v := meta.Get([]byte("version")); len(v) == 8 {
 			s.version = int64(binary.BigEndian.Uint64(v))
+		}
+		check := meta.Get(keyCheck)
+		if s.secrets, err = openSecretsKey(keyPath, check); err != nil {
+			return err
 		}
 		for _, k := range avi.Kinds {
 			b, err := tx.CreateBucketIfNotExists([]byte(k.Kind))
@@ -108,6 +134,11 @@ func Open(path string) (*Store, error) {
 				if err := json.Unmarshal(data, o); err != nil {
 					return fmt.Errorf("%s %s: %w", k.Kind, id, err)
 				}
+				n, err := s.secrets.openSecrets(k.Kind, string(id), o, check != nil)
+				if err != nil {
+					return err
+				}
+				clear += n
 				s.objs[k.Kind][string(id)] = o
 				s.names[k.Kind][keyOf(k.Kind, o, s.adminURL())] = string(id)
 				return nil
@@ -115,13 +146,70 @@ func Open(path string) (*Store, error) {
 				return err
 			}
 		}
+		if check == nil && clear == 0 {
+			return meta.Put(keyCheck, []byte(s.secrets.seal(keyCheckText, keyCheckAD)))
+		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load store %s: %w", path, err)
+	return clear, err
+}
+
+// sealClearSecrets replaces the store file with a copy of it in which every secret is sealed
+// and the key check is set, written in one transaction. A new file rather than an update in
+// place: the pages an update frees keep their old bytes, the very secrets in clear. A start
+// that stops before the rename leaves the store as it was, and the next start seals it.
+func (s *Store) sealClearSecrets(path string) error {
+	tmp := path + ".sealing"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("seal secrets: %w", err)
 	}
-	return s, nil
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	err = s.db.View(func(src *bolt.Tx) error {
+		return dst.Update(func(out *bolt.Tx) error {
+			if err := src.ForEach(func(name []byte, b *bolt.Bucket) error {
+				ob, err := out.CreateBucket(name)
+				if err != nil {
+					return err
+				}
+				kind := avi.Kind(name)
+				objs, isKind := s.objs[kind]
+				return b.ForEach(func(id, data []byte) error {
+					if data == nil {
+						return fmt.Errorf("bucket %s: unexpected nested bucket %s", name, id)
+					}
+					if isKind {
+						if data, err = s.secrets.encode(kind, string(id), objs[string(id)]); err != nil {
+							return err
+						}
+					}
+					return ob.Put(id, data)
+				})
+			}); err != nil {
+				return err
+			}
+			return out.Bucket(metaBucket).Put(keyCheck, []byte(s.secrets.seal(keyCheckText, keyCheckAD)))
+		})
+	})
+	if closeErr := dst.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = atomicfile.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("seal secrets: %w", err)
+	}
+	s.db.Close()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open store with its secrets sealed: %w", err)
+	}
+	s.db = db
+	return nil
 }
 
 // Close closes the file.
@@ -275,7 +363,7 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 					}
 					continue
 				}
-				data, err := json.Marshal(o)
+				data, err := s.secrets.encode(kind, id, o)
 				if err != nil {
 					return err
 				}
