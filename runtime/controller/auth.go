@@ -293,35 +293,42 @@ func (s *Server) verifyPassword(username, password string) (*avi.User, bool) {
 	return nil, false
 }
 
-// authenticate returns the user uuid of a request, by session cookie (with the CSRF header on
-// state-changing methods) or by HTTP basic auth.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+// authenticate returns the user uuid of a request, by API token (then also the token), by
+// session cookie (with the CSRF header on state-changing methods) or by HTTP basic auth.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *avi.AuthToken, bool) {
+	if value, ok := bearerToken(r); ok {
+		tok, ok := s.tokenAuth(w, value)
+		if !ok {
+			return "", nil, false
+		}
+		return store.UUIDOf(tok.UserRef), tok, true
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		if uuid, ok := s.basic.get(user, pass); ok {
-			return uuid, true
+			return uuid, nil, true
 		}
 		u, status := s.checkLogin(w, clientAddr(r), user, pass)
 		if status != http.StatusOK {
-			return "", false
+			return "", nil, false
 		}
 		s.basic.put(user, pass, u.UUID)
-		return u.UUID, true
+		return u.UUID, nil, true
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "log in first: POST /login, or use HTTP basic auth")
-		return "", false
+		writeError(w, http.StatusUnauthorized, "log in first: POST /login, use HTTP basic auth, or send an API token (Authorization: Token <token>)")
+		return "", nil, false
 	}
 	ss, ok := s.sessions.get(c.Value)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "session expired: log in again")
-		return "", false
+		return "", nil, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 		if !ss.csrfMatches(r) {
 			writeError(w, http.StatusForbidden, "CSRF token missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header")
-			return "", false
+			return "", nil, false
 		}
 	}
-	return ss.user, true
+	return ss.user, nil, true
 }

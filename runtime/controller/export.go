@@ -254,7 +254,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 		return
 	}
 	counts := map[avi.Kind]int{}
-	err = s.store.Update(func(tx *store.Tx) error {
+	err = s.update(p, func(tx *store.Tx) error {
 		moved := map[string]string{} // exported URL -> URL here
 		for _, k := range avi.Kinds {
 			if k.Internal {
