@@ -116,9 +116,20 @@ func fields(o avi.Object) (raw, masked map[string]json.RawMessage) {
 			*p = Masked
 		}
 	}
-	mdata, _ := json.Marshal(cp)
+	mdata, _ := marshal(cp)
 	json.Unmarshal(mdata, &masked)
 	return raw, masked
+}
+
+// marshal encodes v without escaping <, > and &, so that Masked reads as itself in the file.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Log is the audit log file and its rotated predecessors.
@@ -172,7 +183,7 @@ func (l *Log) Close() error {
 // Write appends an entry, rotating first when it would take the file past its size. An entry
 // larger than MaxEntryBytes keeps the names of its changed fields, not their values.
 func (l *Log) Write(e Entry) error {
-	line, err := json.Marshal(e)
+	line, err := marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit entry: %w", err)
 	}
@@ -181,7 +192,7 @@ func (l *Log) Write(e Entry) error {
 			e.Diff[k] = FieldChange{}
 		}
 		e.DiffTruncated = true
-		if line, err = json.Marshal(e); err != nil {
+		if line, err = marshal(e); err != nil {
 			return fmt.Errorf("audit entry: %w", err)
 		}
 	}
