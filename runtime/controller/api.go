@@ -58,6 +58,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var cred struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		Token    string `json:"token"` // an API token instead of the password, as Avi's SDK logs in
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&cred); err != nil {
@@ -65,18 +66,29 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		cred.Username, cred.Password = r.PostFormValue("username"), r.PostFormValue("password")
+		cred.Username, cred.Password, cred.Token = r.PostFormValue("username"), r.PostFormValue("password"), r.PostFormValue("token")
 	}
-	u, status := s.checkLogin(w, addr, cred.Username, cred.Password)
+	var u *avi.User
+	var tok *avi.AuthToken
+	var status int
+	if cred.Password == "" && cred.Token != "" {
+		u, tok, status = s.tokenLogin(w, addr, cred.Username, cred.Token)
+	} else {
+		u, status = s.checkLogin(w, addr, cred.Username, cred.Password)
+	}
 	if status != http.StatusOK {
 		if status == http.StatusUnauthorized {
 			s.log.Warn("failed login", "username", cred.Username, "from", addr)
 		}
-		s.auditEvent(r, cred.Username, audit.ActionLoginFailed, status)
+		s.auditEvent(r, cred.Username, "", audit.ActionLoginFailed, status)
 		return
 	}
-	s.auditEvent(r, u.Username, audit.ActionLogin, http.StatusOK)
-	id, csrf := s.sessions.start(u.UUID)
+	tokUUID, tokID := "", ""
+	if tok != nil {
+		tokUUID, tokID = tok.UUID, tok.Name
+	}
+	s.auditEvent(r, u.Username, tokID, audit.ActionLogin, http.StatusOK)
+	id, csrf := s.sessions.start(u.UUID, tokUUID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// The UI reads the CSRF token from this cookie and sends it back in X-CSRFToken.
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: true, SameSite: http.SameSiteStrictMode})
@@ -94,7 +106,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			if u, err := store.Get[*avi.User](s.store, ss.user); err == nil {
 				name = u.Username
 			}
-			s.auditEvent(r, name, audit.ActionLogout, http.StatusOK)
+			s.auditEvent(r, name, "", audit.ActionLogout, http.StatusOK)
 		}
 		s.sessions.end(c.Value)
 	}

@@ -108,10 +108,10 @@ func methodAction(method string) string {
 	return audit.ActionUpdate
 }
 
-// auditEvent records a request outside the API's authorization: a login, a failed one, a
-// logout.
-func (s *Server) auditEvent(r *http.Request, user, action string, status int) {
-	s.writeAudit(audit.Entry{Time: s.now().UTC(), User: user, Client: clientAddr(r), Method: r.Method, Path: r.URL.Path, Action: action, Status: status})
+// auditEvent records a request outside the API's authorization: a login (with an API token:
+// its id), a failed one, a logout.
+func (s *Server) auditEvent(r *http.Request, user, tokenID, action string, status int) {
+	s.writeAudit(audit.Entry{Time: s.now().UTC(), User: user, TokenID: tokenID, Client: clientAddr(r), Method: r.Method, Path: r.URL.Path, Action: action, Status: status})
 }
 
 func (s *Server) writeAudit(e audit.Entry) {

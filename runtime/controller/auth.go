@@ -26,6 +26,7 @@ const (
 // session is a logged-in browser or API client.
 type session struct {
 	user    string // user uuid
+	token   string // uuid of the API token the session was opened with, if any
 	csrf    string
 	expires time.Time
 }
@@ -54,8 +55,9 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// start creates a session and returns its cookie value and CSRF token.
-func (s *sessions) start(user string) (id, csrf string) {
+// start creates a session of a user (opened with an API token: its uuid, else empty) and returns
+// its cookie value and CSRF token.
+func (s *sessions) start(user, token string) (id, csrf string) {
 	id, csrf = randomToken(), randomToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -65,7 +67,7 @@ func (s *sessions) start(user string) (id, csrf string) {
 			delete(s.m, k)
 		}
 	}
-	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle)}
+	s.m[hashToken(id)] = &session{user: user, token: token, csrf: csrf, expires: now.Add(sessionIdle)}
 	return id, csrf
 }
 
@@ -297,8 +299,12 @@ func (s *Server) verifyPassword(username, password string) (*avi.User, bool) {
 // session cookie (with the CSRF header on state-changing methods) or by HTTP basic auth.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *avi.AuthToken, bool) {
 	if value, ok := bearerToken(r); ok {
-		tok, ok := s.tokenAuth(w, value)
-		if !ok {
+		tok := s.tokenByValue(value)
+		if tok == nil {
+			writeError(w, http.StatusUnauthorized, "API token unknown or revoked")
+			return "", nil, false
+		}
+		if !s.useToken(w, tok) {
 			return "", nil, false
 		}
 		return store.UUIDOf(tok.UserRef), tok, true
@@ -330,5 +336,19 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *
 			return "", nil, false
 		}
 	}
-	return ss.user, nil, true
+	if ss.token == "" {
+		return ss.user, nil, true
+	}
+	// A session opened with an API token lasts no longer than the token and has its scope.
+	tok, err := store.Get[*avi.AuthToken](s.store, ss.token)
+	if err != nil {
+		s.sessions.end(c.Value)
+		writeError(w, http.StatusUnauthorized, "the API token this session was opened with is revoked: log in again")
+		return "", nil, false
+	}
+	if !s.useToken(w, tok) {
+		s.sessions.end(c.Value)
+		return "", nil, false
+	}
+	return ss.user, tok, true
 }

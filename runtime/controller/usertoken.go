@@ -14,8 +14,9 @@ import (
 )
 
 // API tokens (/api/user-token): a user mints a token for automation and sends it as
-// "Authorization: Token <t>" (Avi's form) or "Authorization: Bearer <t>". A token is no cookie,
-// so it needs no CSRF header. It acts as its owner with at most the owner's access at the time
+// "Authorization: Token <t>" or "Authorization: Bearer <t>" (a token is no cookie, so it needs
+// no CSRF header), or logs in with it as Avi's SDK does (POST /login {"username", "token"}: the
+// session has the token's scope and ends with it). It acts as its owner with at most the owner's access at the time
 // of each request, capped by its scope; it cannot mint tokens or change the password. The
 // controller keeps only the token's SHA-256; deleting the owner or changing their password
 // revokes the owner's tokens.
@@ -55,24 +56,24 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// tokenAuth finds the live token of that value, answering 401 itself when there is none.
-func (s *Server) tokenAuth(w http.ResponseWriter, value string) (*avi.AuthToken, bool) {
+// tokenByValue returns the stored token of that value, nil when there is none.
+func (s *Server) tokenByValue(value string) *avi.AuthToken {
 	hash := hashToken(value)
-	var tok *avi.AuthToken
 	for _, t := range store.List[*avi.AuthToken](s.store) {
 		if t.TokenHash == hash {
-			tok = t
-			break
+			return t
 		}
 	}
-	if tok == nil {
-		writeError(w, http.StatusUnauthorized, "API token unknown or revoked")
-		return nil, false
-	}
+	return nil
+}
+
+// useToken checks that a token has not expired, answering 401 itself when it has, and notes
+// its use.
+func (s *Server) useToken(w http.ResponseWriter, tok *avi.AuthToken) bool {
 	now := s.now().UTC()
 	if exp, err := time.Parse(time.RFC3339, tok.Expires); err != nil || !now.Before(exp) {
 		writeError(w, http.StatusUnauthorized, "API token expired at "+tok.Expires+": mint a new one (POST /api/user-token)")
-		return nil, false
+		return false
 	}
 	s.tokenUses.set(tok.UUID, now)
 	if last, err := time.Parse(time.RFC3339, tok.LastUsed); err != nil || now.Sub(last) >= lastUsedEvery {
@@ -88,7 +89,31 @@ func (s *Server) tokenAuth(w http.ResponseWriter, value string) (*avi.AuthToken,
 			s.log.Warn("API token last use not stored", "token", tok.Name, "err", err)
 		}
 	}
-	return tok, true
+	return true
+}
+
+// tokenLogin checks a login with an API token instead of a password, as Avi's SDK sends it
+// (POST /login {"username", "token"}), counting the attempt against addr first. Unless the token
+// is live and the user's, it answers the request itself, with the status it returns.
+func (s *Server) tokenLogin(w http.ResponseWriter, addr, username, value string) (*avi.User, *avi.AuthToken, int) {
+	if wait := s.throttle.attempt(addr); wait > 0 {
+		tooMany(w, wait)
+		return nil, nil, http.StatusTooManyRequests
+	}
+	tok := s.tokenByValue(value)
+	var u *avi.User
+	if tok != nil {
+		u, _ = store.Get[*avi.User](s.store, store.UUIDOf(tok.UserRef))
+	}
+	if u == nil || u.Username != username {
+		writeError(w, http.StatusUnauthorized, "wrong username or token")
+		return nil, nil, http.StatusUnauthorized
+	}
+	if !s.useToken(w, tok) {
+		return nil, nil, http.StatusUnauthorized
+	}
+	s.throttle.succeed(addr)
+	return u, tok, http.StatusOK
 }
 
 // userTokenRequest is the body of POST /api/user-token.

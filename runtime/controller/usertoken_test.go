@@ -181,3 +181,33 @@ func TestAPITokenLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestAPITokenLogin: Avi's SDK logs in with {"username", "token"}; the session it gets has the
+// token's scope and ends with the token.
+func TestAPITokenLogin(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	sys := e.mustUser(t, "sdk", avi.RoleSystemAdmin, "*")
+	obj, tok := e.mintToken(t, sys, `{"read_only": true}`)
+	value := tok.extraHeaders["Authorization"][len("Token "):]
+	// As the SDK posts it: a form.
+	form := apiCred{none: true, contentType: "application/x-www-form-urlencoded"}
+	e.do(t, "POST", "/login", "username=other&token="+value, form).want(t, http.StatusUnauthorized)
+	e.do(t, "POST", "/login", "username=sdk&token=nope", form).want(t, http.StatusUnauthorized)
+	r := e.do(t, "POST", "/login", "username=sdk&token="+value, form).want(t, http.StatusOK)
+	sess := apiCred{}
+	for _, c := range r.resp.Cookies() {
+		switch c.Name {
+		case "avi-sessionid":
+			sess.session = c.Value
+		case "csrftoken":
+			sess.csrf = c.Value
+		}
+	}
+	e.do(t, "GET", "/api/user", nil, sess).want(t, http.StatusOK)
+	e.do(t, "POST", "/api/pool", `{"name": "sdk-pool"}`, sess).want(t, http.StatusForbidden, "READ_ACCESS")
+	e.do(t, "POST", "/api/user-token", `{}`, sess).want(t, http.StatusForbidden, "API token")
+	apiWantEq(t, "login entry's token", e.auditEntries(t, "user=sdk&action=login")[0]["token_id"], obj["id"])
+	// Revoked: the session ends too.
+	e.do(t, "DELETE", "/api/user-token/"+obj["uuid"].(string), nil, sys).want(t, http.StatusNoContent)
+	e.do(t, "GET", "/api/user", nil, sess).want(t, http.StatusUnauthorized, "revoked")
+}
