@@ -672,6 +672,12 @@ func TestBrowserUI(t *testing.T) {
 	if n := count(`#table-auditlog tbody tr:not([data-action="create"])`); n != 0 {
 		t.Errorf("the audit log filtered by action create shows %d other rows", n)
 	}
+	step("audit log: a time that is none", typeInto("#audit-since", "yesterday-ish"), click("#audit-apply"), showing("#audit-error", "2026-03-01 12:00"))
+	step("audit log: since tomorrow",
+		typeInto("#audit-since", time.Now().Add(24*time.Hour).Format("2006-01-02 15:04")),
+		click("#audit-apply"),
+		gone("#table-auditlog"),
+		showing(`[data-testid="audit-results"]`, "Nothing matches"))
 
 	// The dashboard lists the virtual service.
 	step("dashboard", open("dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))

@@ -74,6 +74,10 @@ type FieldChange struct {
 	New json.RawMessage `json:"new,omitempty"`
 }
 
+// bookkeeping are the fields every object has that the entry itself says (uuid) or that change
+// with every write (_last_modified): a diff leaves them out.
+var bookkeeping = map[string]bool{"uuid": true, "url": true, "_last_modified": true}
+
 // Diff is what changed from old to new (either nil: a creation or a deletion), by top-level
 // field, every secret of either masked. A secret that changed shows as changed, with both values
 // masked.
@@ -83,7 +87,7 @@ func Diff(old, new avi.Object) map[string]FieldChange {
 	out := map[string]FieldChange{}
 	for _, m := range []map[string]json.RawMessage{rawOld, rawNew} {
 		for k := range m {
-			if _, done := out[k]; done || bytes.Equal(rawOld[k], rawNew[k]) {
+			if _, done := out[k]; done || bookkeeping[k] || bytes.Equal(rawOld[k], rawNew[k]) {
 				continue
 			}
 			out[k] = FieldChange{Old: maskedOld[k], New: maskedNew[k]}

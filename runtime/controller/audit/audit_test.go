@@ -126,8 +126,8 @@ func TestFileMode(t *testing.T) {
 // TestDiffMasksSecrets: a changed password shows as changed, masked on both sides; the hash
 // never appears.
 func TestDiffMasksSecrets(t *testing.T) {
-	old := &avi.User{Meta: avi.Meta{Name: "bob"}, Username: "bob", PasswordHash: "$2a$10$oldhash"}
-	cur := &avi.User{Meta: avi.Meta{Name: "bob"}, Username: "bob", PasswordHash: "$2a$10$newhash", IsSuperuser: true}
+	old := &avi.User{Meta: avi.Meta{Name: "bob", UUID: "user-1", LastModified: "1"}, Username: "bob", PasswordHash: "$2a$10$oldhash"}
+	cur := &avi.User{Meta: avi.Meta{Name: "bob", UUID: "user-1", LastModified: "2"}, Username: "bob", PasswordHash: "$2a$10$newhash", IsSuperuser: true}
 	d := Diff(old, cur)
 	raw, _ := json.Marshal(d)
 	if strings.Contains(string(raw), "$2a$") {
@@ -139,8 +139,10 @@ func TestDiffMasksSecrets(t *testing.T) {
 	if string(d["is_superuser"].Old) != "false" || string(d["is_superuser"].New) != "true" {
 		t.Errorf("is_superuser: %s", raw)
 	}
-	if _, ok := d["username"]; ok {
-		t.Errorf("unchanged field in the diff: %s", raw)
+	for _, f := range []string{"username", "_last_modified", "uuid"} {
+		if _, ok := d[f]; ok {
+			t.Errorf("%s in the diff: %s", f, raw)
+		}
 	}
 	// A creation shows every field as new.
 	if c := Diff(nil, cur); string(c["password_hash"].New) != `"<redacted>"` || c["password_hash"].Old != nil {

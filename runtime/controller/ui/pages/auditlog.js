@@ -19,8 +19,9 @@ export async function pageAuditLog(c, live) {
   const user = input('audit-user', { testid: 'audit-user', placeholder: 'any user' });
   const kind = input('audit-kind', { testid: 'audit-kind', placeholder: 'any, e.g. pool' });
   const action = select('audit-action', ACTIONS, '', { testid: 'audit-action' });
-  const since = input('audit-since', { type: 'datetime-local', testid: 'audit-since' });
-  const until = input('audit-until', { type: 'datetime-local', testid: 'audit-until' });
+  // Text, not datetime-local: the browser's picker draws its icon from a data: URL.
+  const since = input('audit-since', { testid: 'audit-since', placeholder: 'e.g. 2026-03-01 12:00' });
+  const until = input('audit-until', { testid: 'audit-until', placeholder: 'local time' });
   const apply = h('button', { type: 'submit', class: 'btn btn-primary', id: 'audit-apply', testid: 'audit-apply' }, 'Filter');
   const form = h('form', { id: 'audit-filters', testid: 'audit-filters', novalidate: true, class: 'panel-body' }, err,
     h('div', { class: 'field-row' },
@@ -39,9 +40,10 @@ export async function pageAuditLog(c, live) {
     if (kind.value.trim()) q.set('kind', kind.value.trim());
     if (action.value) q.set('action', action.value);
     for (const [name, el] of [['since', since], ['until', until]]) {
-      if (!el.value) continue;
-      const d = new Date(el.value);
-      if (Number.isNaN(d.getTime())) throw new FormError(name, 'is not a time');
+      const v = el.value.trim();
+      if (!v) continue;
+      const d = new Date(/^\d{4}-\d{2}-\d{2} /.test(v) ? v.replace(' ', 'T') : v);
+      if (Number.isNaN(d.getTime())) throw new FormError(name, 'is not a time: write it as 2026-03-01 12:00');
       q.set(name, d.toISOString().replace(/\.\d+Z$/, 'Z'));
     }
     return '/api/auditlog?' + q.toString();
