@@ -507,14 +507,7 @@ func (s *Server) write(p *principal, k avi.KindInfo, uuid string, o avi.Object) 
 		if err != nil {
 			return err
 		}
-		if err := s.checkWritten(tx, p, k, o, old, sent); err != nil {
-			return err
-		}
-		// A new password revokes the user's API tokens, as it ends their sessions.
-		if u, ok := o.(*avi.User); ok && old != nil && u.PasswordHash != old.(*avi.User).PasswordHash {
-			return revokeUserTokens(tx, uuid)
-		}
-		return nil
+		return s.checkWritten(tx, p, k, o, old, sent)
 	})
 }
 

@@ -420,13 +420,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "password: is required")
 		return
 	}
-	err = s.update(p, func(tx *store.Tx) error {
-		if err := tx.Put(user, u); err != nil {
-			return err
-		}
-		return revokeUserTokens(tx, user)
-	})
-	if err != nil {
+	if err := s.update(p, func(tx *store.Tx) error { return tx.Put(user, u) }); err != nil {
 		storeError(w, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -17,12 +18,22 @@ import (
 // writes through update, which keeps what they changed.
 
 // update runs fn in a store transaction as p's request, keeping what it committed for the
-// audit log.
+// audit log. A user's new password, however it came (the API, an import), revokes the user's
+// API tokens in the same transaction, as it ends their sessions.
 func (s *Server) update(p *principal, fn func(tx *store.Tx) error) error {
 	var changes []store.Change
 	err := s.store.Update(func(tx *store.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
+		}
+		for _, c := range tx.Changes() {
+			old, _ := c.Old.(*avi.User)
+			cur, _ := c.New.(*avi.User)
+			if old != nil && cur != nil && old.PasswordHash != cur.PasswordHash {
+				if err := revokeUserTokens(tx, c.UUID); err != nil {
+					return err
+				}
+			}
 		}
 		changes = tx.Changes()
 		return nil

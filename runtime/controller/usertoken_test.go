@@ -211,3 +211,18 @@ func TestAPITokenLogin(t *testing.T) {
 	e.do(t, "DELETE", "/api/user-token/"+obj["uuid"].(string), nil, sys).want(t, http.StatusNoContent)
 	e.do(t, "GET", "/api/user", nil, sess).want(t, http.StatusUnauthorized, "revoked")
 }
+
+// TestImportedPasswordRevokesTokens: an import that gives a user another password revokes the
+// user's tokens, as a change through the API does.
+func TestImportedPasswordRevokesTokens(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	ops := e.mustUser(t, "ops2", avi.RoleApplicationAdmin, avi.AdminTenant)
+	ex := e.admin(t, "POST", "/api/configuration/export", map[string]string{"passphrase": apiExportPhrase}).want(t, http.StatusOK)
+	e.admin(t, "PATCH", e.urlOf(t, "user", "ops2"), `{"password": "N3w-Passw0rd!"}`).want(t, http.StatusOK)
+	ops.pass = "N3w-Passw0rd!"
+	_, tok := e.mintToken(t, ops, `{}`)
+	e.do(t, "GET", "/api/pool", nil, tok).want(t, http.StatusOK)
+	e.admin(t, "POST", "/api/configuration/import", map[string]any{"passphrase": apiExportPhrase, "configuration": ex.obj}).want(t, http.StatusOK)
+	e.do(t, "GET", "/api/pool", nil, tok).want(t, http.StatusUnauthorized, "revoked")
+	e.do(t, "GET", "/api/useraccount", nil, apiCred{user: "ops2", pass: accessPassword}).want(t, http.StatusOK)
+}
