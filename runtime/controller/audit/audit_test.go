@@ -96,10 +96,12 @@ func TestRealBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	writeMany(t, l, 4000, Budget+1<<20, time.Now())
-	if size, files := dirBytes(t, dir); size > Budget || files != KeepFiles+1 {
+	n := writeMany(t, l, 4000, Budget+1<<20, time.Now())
+	size, files := dirBytes(t, dir)
+	if size > Budget || files != KeepFiles+1 {
 		t.Fatalf("%d bytes in %d files, budget %d", size, files, Budget)
 	}
+	t.Logf("%d entries written (%d MiB); %d bytes kept in %d files", n, (Budget+1<<20)>>20, size, files)
 }
 
 // TestFileMode: the log is 0600, even when a wider file was there.
