@@ -622,6 +622,72 @@ func TestBrowserUI(t *testing.T) {
 	}
 	step("save settings", click("#settings-save"), showing(`[data-testid="toasts"]`, "System configuration saved"))
 
+	// API tokens: minted read-only in Settings, shown once, used by a script, revoked.
+	const tokRow = `#table-apitoken tr[data-name="e2e script"]`
+	step("create an API token",
+		click("#create-apitoken"), visible("#apitoken-hours"),
+		typeInto("#apitoken-description", "e2e script"),
+		typeInto("#apitoken-hours", "2"),
+		selectByText("#apitoken-scope", "Read-only"),
+		click("#modal-save"), visible("#apitoken-value"), visible("#apitoken-copy"), shot("apitoken.png"))
+	apiToken := read("API token", chromedp.Value(css("#apitoken-value")))
+	if len(apiToken) < 32 {
+		t.Fatalf("API token shown: %q", apiToken)
+	}
+	step("close the token", click("#modal-cancel"), gone("#modal"), visible(tokRow))
+	if scope := textOf(tokRow); !strings.Contains(scope, "read-only") || strings.Contains(scope, apiToken) {
+		t.Errorf("the API token row shows %q: want its read-only scope and never the token", scope)
+	}
+	withToken := func(method, path string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, api.url(path), strings.NewReader(`{"name": "by-token"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Token "+apiToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := api.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := withToken("GET", "/api/pool"); code != http.StatusOK {
+		t.Errorf("GET /api/pool with the read-only token: %d", code)
+	}
+	if code := withToken("POST", "/api/pool"); code != http.StatusForbidden {
+		t.Errorf("POST /api/pool with the read-only token: %d, want 403", code)
+	}
+	step("revoke the API token", click(tokRow+` [data-testid="revoke-apitoken"]`), visible("#modal-save"), click("#modal-save"), gone(tokRow))
+	if code := withToken("GET", "/api/pool"); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/pool with the revoked token: %d, want 401", code)
+	}
+
+	// The audit log shows what was done, newest first, filtered.
+	step("audit log", open("auditlog"), visible("#table-auditlog"), showing(`[data-testid="audit-page"]`, "Page 1 of"), shot("auditlog.png"))
+	step("audit log: tokens",
+		selectByText("#audit-action", "token"),
+		click("#audit-apply"),
+		visible(`#table-auditlog tr[data-action="token"][data-kind="authtoken"]`))
+	if n := count(`#table-auditlog tbody tr:not([data-action="token"])`); n != 0 {
+		t.Errorf("the audit log filtered by action token shows %d other rows", n)
+	}
+	step("audit log: user admin's creations",
+		selectByText("#audit-action", "create"),
+		typeInto("#audit-user", admin),
+		click("#audit-apply"),
+		visible(`#table-auditlog tr[data-action="create"][data-kind="pool"]`))
+	if n := count(`#table-auditlog tbody tr:not([data-action="create"])`); n != 0 {
+		t.Errorf("the audit log filtered by action create shows %d other rows", n)
+	}
+	step("audit log: a time that is none", typeInto("#audit-since", "yesterday-ish"), click("#audit-apply"), showing("#audit-error", "2026-03-01 12:00"))
+	step("audit log: since tomorrow",
+		typeInto("#audit-since", time.Now().Add(24*time.Hour).Format("2006-01-02 15:04")),
+		click("#audit-apply"),
+		gone("#table-auditlog"),
+		showing(`[data-testid="audit-results"]`, "Nothing matches"))
+
 	// The dashboard lists the virtual service.
 	step("dashboard", open("dashboard"), visible(`#dashboard-vs-table tr[data-name="web-vs"]`))
 	if n := textOf(`[data-testid="count-vs-value"]`); n != "1" {

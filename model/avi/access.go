@@ -41,7 +41,10 @@ const (
 	PermTenant              = "PERMISSION_TENANT"
 	PermSystemConfiguration = "PERMISSION_SYSTEMCONFIGURATION"
 	PermController          = "PERMISSION_CONTROLLER"
-	PermissionExempt        = "PERMISSION_EXEMPT"
+	// PermAuditLog is this controller's own: Avi has no privilege of that name. It guards the
+	// audit log (GET /api/auditlog).
+	PermAuditLog     = "PERMISSION_AUDITLOG"
+	PermissionExempt = "PERMISSION_EXEMPT"
 )
 
 // Section is an area of Avi's UI that the built-in roles grant as a whole.
@@ -55,6 +58,7 @@ const (
 	SectionInfrastructure                // clouds, their credentials, service engines, join tokens
 	SectionAccount                       // users, roles, tenants
 	SectionSystem                        // system settings, configuration export and import, metrics
+	SectionAudit                         // the audit log: System-Admin writes, System-Security-Admin reads
 )
 
 // Resource is one resource a role can grant access to.
@@ -81,6 +85,7 @@ var Resources = []Resource{
 	{PermTenant, SectionAccount, false},
 	{PermSystemConfiguration, SectionSystem, false},
 	{PermController, SectionSystem, false},
+	{PermAuditLog, SectionAudit, false},
 }
 
 // LookupResource returns the resource of that name.
@@ -116,10 +121,10 @@ type builtInRole struct {
 // a section not listed is NO_ACCESS.
 var builtInRoles = []builtInRole{
 	{RoleSystemAdmin, map[Section]string{SectionApplication: WriteAccess, SectionProfiles: WriteAccess, SectionSecurity: WriteAccess,
-		SectionInfrastructure: WriteAccess, SectionAccount: WriteAccess, SectionSystem: WriteAccess}},
+		SectionInfrastructure: WriteAccess, SectionAccount: WriteAccess, SectionSystem: WriteAccess, SectionAudit: WriteAccess}},
 	{RoleApplicationAdmin, map[Section]string{SectionApplication: WriteAccess, SectionProfiles: WriteAccess, SectionInfrastructure: ReadAccess}},
 	{RoleApplicationOperator, map[Section]string{SectionApplication: ReadAccess, SectionProfiles: ReadAccess}},
-	{RoleSecurityAdmin, map[Section]string{SectionSecurity: WriteAccess}},
+	{RoleSecurityAdmin, map[Section]string{SectionSecurity: WriteAccess, SectionAudit: ReadAccess}},
 	{RoleReadonly, map[Section]string{SectionApplication: ReadAccess, SectionProfiles: ReadAccess, SectionSecurity: ReadAccess,
 		SectionInfrastructure: ReadAccess, SectionAccount: ReadAccess, SectionSystem: ReadAccess}},
 	{RoleTenantAdmin, map[Section]string{SectionApplication: WriteAccess, SectionProfiles: WriteAccess, SectionSecurity: WriteAccess,

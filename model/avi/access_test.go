@@ -83,6 +83,12 @@ func TestBuiltInRoles(t *testing.T) {
 		{RoleReadonly, PermSystemConfiguration, ReadAccess},
 		{RoleTenantAdmin, PermUser, WriteAccess},
 		{RoleTenantAdmin, PermSystemConfiguration, NoAccess},
+		// The audit log: System-Admin writes, System-Security-Admin reads, nobody else sees it.
+		{RoleSystemAdmin, PermAuditLog, WriteAccess},
+		{RoleSecurityAdmin, PermAuditLog, ReadAccess},
+		{RoleReadonly, PermAuditLog, NoAccess},
+		{RoleTenantAdmin, PermAuditLog, NoAccess},
+		{RoleApplicationAdmin, PermAuditLog, NoAccess},
 	} {
 		if got := roles[c.role].Access(c.resource); got != c.want {
 			t.Errorf("%s grants %s %s, want %s", c.role, c.resource, got, c.want)
@@ -95,7 +101,8 @@ func TestBuiltInRoles(t *testing.T) {
 func TestKindPermissions(t *testing.T) {
 	tenanted := map[Kind]bool{KindVirtualService: true, KindPool: true, KindHealthMonitor: true, KindApplicationProfile: true}
 	for _, k := range Kinds {
-		if _, ok := LookupResource(k.Permission); !ok {
+		// A private kind's own routes say who may use them (API tokens: their owner).
+		if _, ok := LookupResource(k.Permission); !ok && !(k.Private && k.Permission == PermissionExempt) {
 			t.Errorf("%s: permission %q is no resource", k.Kind, k.Permission)
 		}
 		if k.Tenanted() != tenanted[k.Kind] {
@@ -110,5 +117,31 @@ func TestKindPermissions(t *testing.T) {
 	}
 	if err := (&Tenant{Meta: Meta{Name: "a/b"}}).Validate(); err == nil {
 		t.Error("a tenant name with '/' is accepted")
+	}
+}
+
+// TestTokenCap: a token's scope caps the access its owner holds, never raises it.
+func TestTokenCap(t *testing.T) {
+	readonly := &AuthToken{ReadOnly: true}
+	full := &AuthToken{}
+	operator := BuiltInRoles()[2] // System-Application-Operator
+	for _, c := range []struct {
+		tok        *AuthToken
+		role       *Role
+		have, want string
+	}{
+		{full, nil, WriteAccess, WriteAccess},
+		{full, nil, NoAccess, NoAccess},
+		{readonly, nil, WriteAccess, ReadAccess},
+		{readonly, nil, NoAccess, NoAccess},
+		{full, operator, WriteAccess, ReadAccess},
+		{full, operator, NoAccess, NoAccess},
+	} {
+		if got := c.tok.Cap(PermVirtualService, c.have, c.role); got != c.want {
+			t.Errorf("read_only %v, role %v: cap of %s = %s, want %s", c.tok.ReadOnly, c.role != nil, c.have, got, c.want)
+		}
+	}
+	if operator.Name != RoleApplicationOperator {
+		t.Fatalf("role 2 is %s", operator.Name)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	KindVirtualService      Kind = "virtualservice"
 	KindServiceEngine       Kind = "serviceengine"
 	KindJoinToken           Kind = "jointoken"
+	KindAuthToken           Kind = "authtoken"
 )
 
 // KindInfo is what the API and the store know of a kind.
@@ -43,6 +44,9 @@ type KindInfo struct {
 	// Shared kinds' objects in the admin tenant are seen and referred to from every tenant, as
 	// Avi shares the admin tenant's profiles; they are changed in the admin tenant only.
 	Shared bool
+	// Private kinds are served by their own routes only (API tokens: /api/user-token): the
+	// generic object routes answer 404 for them and exports leave them out.
+	Private bool
 }
 
 // Tenanted reports whether the kind's objects belong to a tenant each.
@@ -66,6 +70,8 @@ var Kinds = []KindInfo{
 	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }, Permission: PermVirtualService},
 	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true, Permission: PermServiceEngine},
 	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true, Permission: PermSEToken},
+	// After the users and roles it refers to.
+	{Kind: KindAuthToken, New: func() Object { return &AuthToken{} }, Internal: true, Private: true, Permission: PermissionExempt},
 }
 
 // ErrUnknownKind is returned for an object type the API does not have.

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -27,44 +28,55 @@ const byKind = "{kind}"
 // principal.
 const public = "public"
 
+// loginOnly is the resource of the routes every user may use on their own account, but not with
+// an API token: minting tokens and changing the password need the password's authority.
+const loginOnly = "login only"
+
 // handler is an API handler that runs once its request is authorized.
 type handler func(w http.ResponseWriter, r *http.Request, p *principal)
 
 // route is one authorized API route.
 type route struct {
 	pattern  string
-	resource string // avi.Perm*, avi.PermissionExempt or byKind
+	resource string // avi.Perm*, avi.PermissionExempt, loginOnly or byKind
 	handler  handler
+	// action is what the audit log records the route's requests as; empty: by the change each
+	// made (create, update, delete), and only for the methods that change.
+	action string
 }
 
 // apiRoutes are the API routes past the setup, each with its resource.
 func (s *Server) apiRoutes() []route {
 	return []route{
 		// The script carries only a public key; hosts fetch it with curl.
-		{"GET /api/linux_host_install", public, s.linuxHostInstall},
-		{"POST /api/jointoken", avi.PermSEToken, s.createJoinToken},
-		{"GET /api/jointoken", avi.PermSEToken, s.listJoinTokens},
-		{"DELETE /api/jointoken/{id}", avi.PermSEToken, s.revokeJoinToken},
-		{"GET /api/analytics/metrics/{kind}/{uuid}", byKind, s.metricsSeries},
-		{"GET /api/analytics/logs/virtualservice/{uuid}", avi.PermVirtualService, s.clientLogs},
-		{"GET /api/virtualservice-inventory", avi.PermVirtualService, s.inventory},
-		{"GET /api/cloud/{uuid}/runtime", avi.PermCloud, s.cloudRuntime},
-		{"GET /metrics", avi.PermController, s.prometheus},
-		{"POST /api/configuration/export", avi.PermController, s.exportConfig},
-		{"POST /api/configuration/import", avi.PermController, s.importConfig},
-		{"PUT /api/useraccount", avi.PermissionExempt, s.changePassword},
-		{"GET /api/useraccount", avi.PermissionExempt, s.whoami},
-		{"GET /api/{kind}", byKind, s.list},
-		{"POST /api/{kind}", byKind, s.create},
-		{"GET /api/{kind}/{uuid}", byKind, s.get},
-		{"PUT /api/{kind}/{uuid}", byKind, s.put},
-		{"PATCH /api/{kind}/{uuid}", byKind, s.patch},
-		{"DELETE /api/{kind}/{uuid}", byKind, s.remove},
+		{"GET /api/linux_host_install", public, s.linuxHostInstall, ""},
+		{"POST /api/jointoken", avi.PermSEToken, s.createJoinToken, audit.ActionToken},
+		{"GET /api/jointoken", avi.PermSEToken, s.listJoinTokens, ""},
+		{"DELETE /api/jointoken/{id}", avi.PermSEToken, s.revokeJoinToken, ""},
+		{"POST /api/user-token", loginOnly, s.createUserToken, audit.ActionToken},
+		{"GET /api/user-token", avi.PermissionExempt, s.listUserTokens, ""},
+		{"DELETE /api/user-token/{uuid}", avi.PermissionExempt, s.revokeUserToken, ""},
+		{"GET /api/auditlog", avi.PermAuditLog, s.auditLog, ""},
+		{"GET /api/analytics/metrics/{kind}/{uuid}", byKind, s.metricsSeries, ""},
+		{"GET /api/analytics/logs/virtualservice/{uuid}", avi.PermVirtualService, s.clientLogs, ""},
+		{"GET /api/virtualservice-inventory", avi.PermVirtualService, s.inventory, ""},
+		{"GET /api/cloud/{uuid}/runtime", avi.PermCloud, s.cloudRuntime, ""},
+		{"GET /metrics", avi.PermController, s.prometheus, ""},
+		{"POST /api/configuration/export", avi.PermController, s.exportConfig, audit.ActionExport},
+		{"POST /api/configuration/import", avi.PermController, s.importConfig, audit.ActionImport},
+		{"PUT /api/useraccount", loginOnly, s.changePassword, ""},
+		{"GET /api/useraccount", avi.PermissionExempt, s.whoami, ""},
+		{"GET /api/{kind}", byKind, s.list, ""},
+		{"POST /api/{kind}", byKind, s.create, ""},
+		{"GET /api/{kind}/{uuid}", byKind, s.get, ""},
+		{"PUT /api/{kind}/{uuid}", byKind, s.put, ""},
+		{"PATCH /api/{kind}/{uuid}", byKind, s.patch, ""},
+		{"DELETE /api/{kind}/{uuid}", byKind, s.remove, ""},
 	}
 }
 
-// principal is who a request acts as: a user, the tenant the request works in, and the roles
-// the user holds where.
+// principal is who a request acts as: a user, the tenant the request works in, the roles the
+// user holds where, and the API token the request came with, which caps them.
 type principal struct {
 	user      *avi.User
 	superuser bool
@@ -72,6 +84,10 @@ type principal struct {
 	admin     string // URL of the admin tenant
 	grants    []grant
 	names     map[string]string // tenant URL: name, for messages
+	token     *avi.AuthToken    // nil: a session or basic auth
+	tokenRole *avi.Role         // the role a token's scope names
+	// changes are what the request's writes committed, for the audit log.
+	changes []store.Change
 }
 
 // grant is a role held in one tenant ("" for all tenants).
@@ -91,7 +107,7 @@ func (p *principal) access(resource, tenant string) string {
 			best = g.role.Access(resource)
 		}
 	}
-	return best
+	return p.capped(resource, best)
 }
 
 // everywhere is the access p holds to a resource in every tenant, present and future.
@@ -105,7 +121,15 @@ func (p *principal) everywhere(resource string) string {
 			best = g.role.Access(resource)
 		}
 	}
-	return best
+	return p.capped(resource, best)
+}
+
+// capped is what an API token's scope leaves of the access its owner holds.
+func (p *principal) capped(resource, have string) string {
+	if p.token == nil {
+		return have
+	}
+	return p.token.Cap(resource, have, p.tokenRole)
 }
 
 // can reports whether p holds at least the access want to a resource in a tenant.
@@ -151,7 +175,7 @@ func wantAccess(r *http.Request) string {
 
 // authorize lets a request through once the setup is complete, its sender is authenticated,
 // and the sender holds the access its method needs to the route's resource.
-func (s *Server) authorize(resource string, h handler) http.Handler {
+func (s *Server) authorize(resource, action string, h handler) http.Handler {
 	if resource == public {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, nil) })
 	}
@@ -160,7 +184,7 @@ func (s *Server) authorize(resource string, h handler) http.Handler {
 			writeError(w, http.StatusForbidden, "the controller is not set up yet: complete the setup wizard at https://"+r.Host+"/")
 			return
 		}
-		uuid, ok := s.authenticate(w, r)
+		uuid, tok, ok := s.authenticate(w, r)
 		if !ok {
 			return
 		}
@@ -172,15 +196,23 @@ func (s *Server) authorize(resource string, h handler) http.Handler {
 			}
 			res = k.Permission
 		}
-		p, err := s.principal(uuid, r.Header.Get(tenantHeader))
-		if err == nil && res != avi.PermissionExempt {
+		p, err := s.principal(uuid, tok, r.Header.Get(tenantHeader))
+		switch {
+		case err != nil:
+		case res == loginOnly && tok != nil:
+			err = forbid("an API token cannot do this: log in with your password")
+		case res != avi.PermissionExempt && res != loginOnly:
 			err = p.check(res, wantAccess(r))
 		}
 		if err != nil {
-			storeError(w, err)
+			if p != nil {
+				s.audited(w, r, p, action, func(w http.ResponseWriter) { storeError(w, err) })
+			} else {
+				storeError(w, err)
+			}
 			return
 		}
-		h(w, r, p)
+		s.audited(w, r, p, action, func(w http.ResponseWriter) { h(w, r, p) })
 	})
 }
 
@@ -198,14 +230,14 @@ func (p *principal) check(resource, want string) error {
 	return forbid("%s: %s needed in tenant %q; you have %s", resource, want, p.tenantName(scope), have)
 }
 
-// principal resolves the user with that uuid and the tenant a request names (by name; empty:
-// the user's default tenant, else admin).
-func (s *Server) principal(uuid, tenantName string) (*principal, error) {
+// principal resolves the user with that uuid, the API token the request came with (nil: none)
+// and the tenant a request names (by name; empty: the user's default tenant, else admin).
+func (s *Server) principal(uuid string, tok *avi.AuthToken, tenantName string) (*principal, error) {
 	u, err := store.Get[*avi.User](s.store, uuid)
 	if err != nil {
 		return nil, &unauthenticated{"your account no longer exists: log in again"}
 	}
-	p := &principal{user: u, superuser: u.IsSuperuser, names: map[string]string{}}
+	p := &principal{user: u, superuser: u.IsSuperuser, names: map[string]string{}, token: tok}
 	for _, t := range store.List[*avi.Tenant](s.store) {
 		p.names[t.URL] = t.Name
 		if t.Name == avi.AdminTenant {
@@ -215,6 +247,19 @@ func (s *Server) principal(uuid, tenantName string) (*principal, error) {
 	for _, a := range u.Access {
 		if role, err := store.Get[*avi.Role](s.store, store.UUIDOf(a.RoleRef)); err == nil {
 			p.grants = append(p.grants, grant{tenant: a.TenantRef, role: role})
+		}
+	}
+	if tok != nil && (tok.ReadOnly || tok.RoleRef != "") {
+		if tok.RoleRef != "" {
+			if p.tokenRole, err = store.Get[*avi.Role](s.store, store.UUIDOf(tok.RoleRef)); err != nil {
+				return nil, &unauthenticated{"the API token's role no longer exists"}
+			}
+		}
+		// A scoped token of a superuser is no superuser: it holds every privilege everywhere, as
+		// grants its scope caps.
+		if p.superuser {
+			p.superuser = false
+			p.grants = []grant{{role: avi.AllAccessRole()}}
 		}
 	}
 	switch {
@@ -437,7 +482,7 @@ func (s *Server) write(p *principal, k avi.KindInfo, uuid string, o avi.Object) 
 	if err := checkOwnPassword(p, k, uuid, o); err != nil {
 		return err
 	}
-	return s.store.Update(func(tx *store.Tx) error {
+	return s.update(p, func(tx *store.Tx) error {
 		var old avi.Object
 		if uuid != "" {
 			var err error

@@ -10,6 +10,7 @@ import (
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/sechannel"
+	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -29,7 +30,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
 	for _, rt := range s.apiRoutes() {
-		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.handler))
+		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.action, rt.handler))
 	}
 	mux.Handle("/", uiHandler())
 	return securityHeaders(mux)
@@ -57,6 +58,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var cred struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		Token    string `json:"token"` // an API token instead of the password, as Avi's SDK logs in
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody)).Decode(&cred); err != nil {
@@ -74,16 +76,29 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			bodyError(w, err)
 			return
 		}
-		cred.Username, cred.Password = r.PostFormValue("username"), r.PostFormValue("password")
+		cred.Username, cred.Password, cred.Token = r.PostFormValue("username"), r.PostFormValue("password"), r.PostFormValue("token")
 	}
-	u, status := s.checkLogin(w, addr, cred.Username, cred.Password)
+	var u *avi.User
+	var tok *avi.AuthToken
+	var status int
+	if cred.Password == "" && cred.Token != "" {
+		u, tok, status = s.tokenLogin(w, addr, cred.Username, cred.Token)
+	} else {
+		u, status = s.checkLogin(w, addr, cred.Username, cred.Password)
+	}
 	if status != http.StatusOK {
 		if status == http.StatusUnauthorized {
 			s.log.Warn("failed login", "username", cred.Username, "from", addr)
 		}
+		s.auditEvent(r, cred.Username, "", audit.ActionLoginFailed, status)
 		return
 	}
-	id, csrf := s.sessions.start(u.UUID)
+	tokUUID, tokID := "", ""
+	if tok != nil {
+		tokUUID, tokID = tok.UUID, tok.Name
+	}
+	s.auditEvent(r, u.Username, tokID, audit.ActionLogin, http.StatusOK)
+	id, csrf := s.sessions.start(u.UUID, tokUUID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	// The UI reads the CSRF token from this cookie and sends it back in X-CSRFToken.
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: true, SameSite: http.SameSiteStrictMode})
@@ -97,6 +112,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusForbidden, "CSRF token missing or wrong")
 				return
 			}
+			name := ss.user
+			if u, err := store.Get[*avi.User](s.store, ss.user); err == nil {
+				name = u.Username
+			}
+			s.auditEvent(r, name, "", audit.ActionLogout, http.StatusOK)
 		}
 		s.sessions.end(c.Value)
 	}
@@ -109,10 +129,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // kindOf returns the kind named in the path, or answers 404.
 func kindOf(w http.ResponseWriter, r *http.Request) (avi.KindInfo, bool) {
 	k, ok := avi.LookupKind(r.PathValue("kind"))
-	if !ok {
+	if !ok || k.Private {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no object type %q", r.PathValue("kind")))
+		return avi.KindInfo{}, false
 	}
-	return k, ok
+	return k, true
 }
 
 func redacted(o avi.Object) avi.Object {
@@ -341,7 +362,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, p *principal) {
 		writeError(w, http.StatusConflict, n+" is built in and cannot be deleted")
 		return
 	}
-	err := s.store.Update(func(tx *store.Tx) error {
+	err := s.update(p, func(tx *store.Tx) error {
 		old, err := tx.Get(k.Kind, uuid)
 		if err != nil {
 			return err
@@ -349,9 +370,14 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, p *principal) {
 		if err := s.changeable(tx, p, k, old); err != nil {
 			return err
 		}
-		if k.Kind == avi.KindCloud {
+		switch k.Kind {
+		case avi.KindCloud:
 			// What the cloud's integrations made goes with it, in the same transaction.
 			if err := orchsync.DeleteOwned(tx, s.cloudOwners(uuid)...); err != nil {
+				return err
+			}
+		case avi.KindUser:
+			if err := revokeUserTokens(tx, uuid); err != nil {
 				return err
 			}
 		}
@@ -403,7 +429,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *princ
 		writeError(w, http.StatusBadRequest, "password: is required")
 		return
 	}
-	if err := s.store.Put(user, u); err != nil {
+	if err := s.update(p, func(tx *store.Tx) error { return tx.Put(user, u) }); err != nil {
 		storeError(w, err)
 		return
 	}

@@ -29,6 +29,7 @@ const (
 // sessionLifetime after the login at the latest.
 type session struct {
 	user    string // user uuid
+	token   string // uuid of the API token the session was opened with, if any
 	csrf    string
 	expires time.Time // idle expiry, moved on by each use
 	ends    time.Time // absolute expiry
@@ -61,8 +62,9 @@ func hashToken(t string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// start creates a session and returns its cookie value and CSRF token.
-func (s *sessions) start(user string) (id, csrf string) {
+// start creates a session of a user (opened with an API token: its uuid, else empty) and returns
+// its cookie value and CSRF token.
+func (s *sessions) start(user, token string) (id, csrf string) {
 	id, csrf = randomToken(), randomToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,7 +74,7 @@ func (s *sessions) start(user string) (id, csrf string) {
 			delete(s.m, k)
 		}
 	}
-	s.m[hashToken(id)] = &session{user: user, csrf: csrf, expires: now.Add(sessionIdle), ends: now.Add(sessionLifetime)}
+	s.m[hashToken(id)] = &session{user: user, token: token, csrf: csrf, expires: now.Add(sessionIdle), ends: now.Add(sessionLifetime)}
 	return id, csrf
 }
 
@@ -318,36 +320,61 @@ func (s *Server) verifyPassword(username, password string) (*avi.User, bool) {
 	return nil, false
 }
 
-// authenticate returns the user uuid of a request, by session cookie (with the CSRF header on
-// state-changing methods) or by HTTP basic auth.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+// authenticate returns the user uuid of a request, by API token (then also the token), by
+// session cookie (with the CSRF header on state-changing methods) or by HTTP basic auth.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *avi.AuthToken, bool) {
+	if value, ok := bearerToken(r); ok {
+		tok := s.tokenByValue(value)
+		if tok == nil {
+			writeError(w, http.StatusUnauthorized, "API token unknown or revoked")
+			return "", nil, false
+		}
+		if !s.useToken(w, tok) {
+			return "", nil, false
+		}
+		return store.UUIDOf(tok.UserRef), tok, true
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		if uuid, ok := s.basic.get(user, pass); ok {
-			return uuid, true
+			return uuid, nil, true
 		}
 		gen := s.basic.generation()
 		u, status := s.checkLogin(w, clientAddr(r), user, pass)
 		if status != http.StatusOK {
-			return "", false
+			return "", nil, false
 		}
 		s.basic.put(gen, user, pass, u.UUID)
-		return u.UUID, true
+		return u.UUID, nil, true
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "log in first: POST /login, or use HTTP basic auth")
-		return "", false
+		writeError(w, http.StatusUnauthorized, "log in first: POST /login, use HTTP basic auth, or send an API token (Authorization: Token <token>)")
+		return "", nil, false
 	}
 	ss, ok := s.sessions.get(c.Value)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "session expired: log in again")
-		return "", false
+		return "", nil, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 		if !ss.csrfMatches(r) {
 			writeError(w, http.StatusForbidden, "CSRF token missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header")
-			return "", false
+			return "", nil, false
 		}
 	}
-	return ss.user, true
+	if ss.token == "" {
+		return ss.user, nil, true
+	}
+	// A session opened with an API token lasts no longer than the token and has its scope.
+	tok, err := store.Get[*avi.AuthToken](s.store, ss.token)
+	if err != nil {
+		s.sessions.end(c.Value)
+		writeError(w, http.StatusUnauthorized, "the API token this session was opened with is revoked: log in again")
+		return "", nil, false
+	}
+	if !s.useToken(w, tok) {
+		s.sessions.end(c.Value)
+		return "", nil, false
+	}
+	return ss.user, tok, true
 }

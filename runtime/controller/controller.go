@@ -23,6 +23,7 @@ import (
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -61,6 +62,8 @@ type Server struct {
 	clouds    map[string]cloudType // by vtype
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
+	audit     *audit.Log
+	tokenUses tokenUses
 }
 
 // NewServer opens the store and seeds what exists from first boot.
@@ -87,15 +90,21 @@ func NewServer(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	if s.audit, err = audit.Open(cfg.DataDir); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.se, s.snapshots = newSERuntime(time.Now), &snapshotCache{}
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
+		s.audit.Close()
 		st.Close()
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
 	if s.clouds, err = s.newClouds(22); err != nil {
 		s.logFiles.Close()
+		s.audit.Close()
 		st.Close()
 		return nil, err
 	}
@@ -104,6 +113,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if err := s.prepareSetupToken(); err != nil {
 		s.logFiles.Close()
+		s.audit.Close()
 		st.Close()
 		return nil, err
 	}
@@ -113,9 +123,10 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close closes the store and the client log.
+// Close closes the store, the client log and the audit log.
 func (s *Server) Close() error {
 	s.logFiles.Close()
+	s.audit.Close()
 	return s.store.Close()
 }
 

@@ -256,7 +256,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 		hashes[u.UUID] = u.PasswordHash
 	}
 	counts := map[avi.Kind]int{}
-	err = s.store.Update(func(tx *store.Tx) error {
+	err = s.update(p, func(tx *store.Tx) error {
 		moved := map[string]string{} // exported URL -> URL here
 		for _, k := range avi.Kinds {
 			if k.Internal {

@@ -114,7 +114,7 @@ func (s *Server) certHash() (string, error) { return contract.CertHash(s.cfg.Dat
 
 // createJoinToken is POST /api/jointoken {"description", "ttl_seconds", "max_uses"}. The token
 // is in the answer once; the controller keeps only a hash of its secret.
-func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req struct {
 		Description string `json:"description"`
 		TTLSeconds  int    `json:"ttl_seconds"`
@@ -154,6 +154,8 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, _ *prin
 		storeError(w, err)
 		return
 	}
+	// For the audit log: the token was stored by issueToken, which the Linux cloud shares.
+	p.changes = append(p.changes, store.Change{Kind: avi.KindJoinToken, UUID: jt.UUID, New: jt})
 	writeJSON(w, http.StatusCreated, map[string]string{"id": jt.Name, "uuid": jt.UUID, "token": tok.String(), "expires": jt.Expires,
 		"description": jt.Description, "controller_ip": s.cfg.IP, "sysint_port": strconv.Itoa(s.cfg.SysintPort)})
 }
@@ -180,13 +182,13 @@ func (s *Server) listJoinTokens(w http.ResponseWriter, r *http.Request, _ *princ
 }
 
 // revokeJoinToken is DELETE /api/jointoken/{id}, by token id or uuid.
-func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, _ *principal) {
+func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, p *principal) {
 	id := r.PathValue("id")
 	uuid := id
 	if jt, err := store.GetByName[*avi.JoinToken](s.store, id); err == nil {
 		uuid = jt.UUID
 	}
-	if err := s.store.Delete(avi.KindJoinToken, uuid); err != nil {
+	if err := s.update(p, func(tx *store.Tx) error { return tx.Delete(avi.KindJoinToken, uuid) }); err != nil {
 		storeError(w, err)
 		return
 	}

@@ -660,3 +660,36 @@ func (tx *Tx) Delete(kind avi.Kind, uuid string) error {
 	tx.stage(kind, uuid, nil)
 	return nil
 }
+
+// Change is one object a transaction wrote: Old is nil for a creation, New nil for a deletion.
+type Change struct {
+	Kind     avi.Kind
+	UUID     string
+	Old, New avi.Object
+}
+
+// Changes lists copies of what the transaction staged so far, each with the committed object it
+// replaces, by kind and uuid. An object created and deleted in the transaction is no change.
+func (tx *Tx) Changes() []Change {
+	var out []Change
+	for _, k := range avi.Kinds {
+		ids := make([]string, 0, len(tx.staged[k.Kind]))
+		for id := range tx.staged[k.Kind] {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			c := Change{Kind: k.Kind, UUID: id}
+			if o, ok := tx.s.objs[k.Kind][id]; ok {
+				c.Old = clone(o)
+			}
+			if o := tx.staged[k.Kind][id]; o != nil {
+				c.New = clone(o)
+			}
+			if c.Old != nil || c.New != nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

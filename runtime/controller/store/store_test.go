@@ -580,3 +580,61 @@ func TestUUIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestChanges: a transaction lists what it staged with what each replaced; an object created and
+// deleted within it is no change.
+func TestChanges(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "config.db"))
+	a := &avi.Pool{Meta: avi.Meta{Name: "a"}}
+	b := &avi.Pool{Meta: avi.Meta{Name: "b"}}
+	for _, p := range []*avi.Pool{a, b} {
+		if err := s.Create(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []Change
+	err := s.Update(func(tx *Tx) error {
+		if err := tx.Put(a.UUID, &avi.Pool{Meta: avi.Meta{Name: "a"}, DefaultServerPort: 8080}); err != nil {
+			return err
+		}
+		if err := tx.Delete(avi.KindPool, b.UUID); err != nil {
+			return err
+		}
+		c := &avi.Pool{Meta: avi.Meta{Name: "c"}}
+		if err := tx.Create(c); err != nil {
+			return err
+		}
+		tmp := &avi.Pool{Meta: avi.Meta{Name: "tmp"}}
+		if err := tx.Create(tmp); err != nil {
+			return err
+		}
+		if err := tx.Delete(avi.KindPool, tmp.UUID); err != nil {
+			return err
+		}
+		got = tx.Changes()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Change{}
+	for _, c := range got {
+		o := c.New
+		if o == nil {
+			o = c.Old
+		}
+		byName[o.GetMeta().Name] = c
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d changes, want 3: %+v", len(got), got)
+	}
+	if c := byName["a"]; c.Old.(*avi.Pool).DefaultServerPort == 8080 || c.New.(*avi.Pool).DefaultServerPort != 8080 {
+		t.Errorf("a: %+v", c)
+	}
+	if c := byName["b"]; c.Old == nil || c.New != nil {
+		t.Errorf("b: %+v", c)
+	}
+	if c := byName["c"]; c.Old != nil || c.New == nil {
+		t.Errorf("c: %+v", c)
+	}
+}

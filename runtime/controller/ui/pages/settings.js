@@ -10,17 +10,21 @@ import { crumbs, pageHead, panelHead } from '../lib/layout.js';
 import { FormError, addrList, isHostname } from '../lib/parse.js';
 import { passwordProblem, passwordRules } from '../lib/password.js';
 import { state } from '../lib/state.js';
+import { apiTokensPanel } from './apitokens.js';
 
 export async function pageSettings(c, live) {
   crumbs('Settings');
   const d = await get('/api/systemconfiguration');
   if (!live()) return;
   const sc = (d.results || [])[0] || {};
+  const tokens = apiTokensPanel(live);
   c.append(h('div', { id: 'page-settings', testid: 'page-settings' },
-    pageHead('Settings', 'System configuration, your account, and configuration backups.'),
+    pageHead('Settings', 'System configuration, your account, API tokens and configuration backups.'),
     h('div', { class: 'stack' },
       systemPanel(sc),
-      h('div', { class: 'grid-2' }, passwordPanel(), backupPanel()))));
+      h('div', { class: 'grid-2' }, passwordPanel(), backupPanel()),
+      tokens.panel)));
+  await tokens.load();
 }
 
 function systemPanel(sc) {

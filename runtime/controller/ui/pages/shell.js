@@ -4,6 +4,7 @@ import { icon } from '../lib/icons.js';
 import { brand, root } from '../lib/layout.js';
 import { route, setRoutes } from '../lib/router.js';
 import { state } from '../lib/state.js';
+import { pageAuditLog } from './auditlog.js';
 import { pageDashboard } from './dashboard.js';
 import { pageHealthMonitors } from './healthmonitors.js';
 import { pagePools } from './pools.js';
@@ -20,6 +21,8 @@ const NAV = [
   { route: 'healthmonitors', title: 'Health monitors', icon: 'hm' },
   { section: 'Infrastructure' },
   { route: 'serviceengines', title: 'Service engines', icon: 'se' },
+  { section: 'Administration' },
+  { route: 'auditlog', title: 'Audit log', icon: 'list' },
   { route: 'settings', title: 'Settings', icon: 'settings' },
 ];
 
@@ -30,6 +33,7 @@ const ROUTES = [
   [/^pools$/, pagePools],
   [/^healthmonitors$/, pageHealthMonitors],
   [/^serviceengines$/, pageServiceEngines],
+  [/^auditlog$/, pageAuditLog],
   [/^settings$/, pageSettings],
 ];
 

@@ -1,0 +1,218 @@
+package audit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avi-init/avi-init/model/avi"
+)
+
+// TestBudgetConstants: the standard log keeps within 24 MiB.
+func TestBudgetConstants(t *testing.T) {
+	if Budget != 24<<20 || (KeepFiles+1)*MaxFileBytes > 24<<20 || MaxEntryBytes > MaxFileBytes {
+		t.Fatalf("budget %d, files %d of %d, entry %d", Budget, KeepFiles+1, MaxFileBytes, MaxEntryBytes)
+	}
+}
+
+// dirBytes is the size of the files in dir, and how many there are.
+func dirBytes(t *testing.T, dir string) (int64, int) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	return total, len(ents)
+}
+
+// writeMany writes entries of about size bytes until more than n bytes were written.
+func writeMany(t *testing.T, l *Log, size int, n int64, start time.Time) int {
+	t.Helper()
+	pad := strings.Repeat("x", size)
+	var written int64
+	i := 0
+	for ; written <= n; i++ {
+		e := Entry{Time: start.Add(time.Duration(i) * time.Second), User: "u", Action: ActionUpdate, Status: 200, Path: "/api/pool/" + pad}
+		if err := l.Write(e); err != nil {
+			t.Fatal(err)
+		}
+		written += int64(size)
+	}
+	return i
+}
+
+// TestLogStaysWithinBudget: past its budget the log rotates and drops the oldest file; a query
+// still reads the rotated files, newest first.
+func TestLogStaysWithinBudget(t *testing.T) {
+	dir := t.TempDir()
+	const maxBytes, keep = 8 << 10, 3
+	l, err := OpenSized(dir, maxBytes, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := writeMany(t, l, 300, 10*(keep+1)*maxBytes, start)
+	size, files := dirBytes(t, dir)
+	if size > (keep+1)*maxBytes || files > keep+1 {
+		t.Fatalf("%d bytes in %d files, budget %d in %d", size, files, (keep+1)*maxBytes, keep+1)
+	}
+	total, page, err := l.Query(Filter{Page: 1, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total < 2*maxBytes/400 || total >= n {
+		t.Errorf("%d entries kept of %d written", total, n)
+	}
+	if want := start.Add(time.Duration(n-1) * time.Second); !page[0].Time.Equal(want) {
+		t.Errorf("newest entry at %v, want %v", page[0].Time, want)
+	}
+	for i := 1; i < len(page); i++ {
+		if !page[i].Time.Before(page[i-1].Time) {
+			t.Fatalf("entries not newest first at %d", i)
+		}
+	}
+}
+
+// TestRealBudget: the standard log, fed more than 24 MiB, keeps within it.
+func TestRealBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 25 MiB")
+	}
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := writeMany(t, l, 4000, Budget+1<<20, time.Now())
+	size, files := dirBytes(t, dir)
+	if size > Budget || files != KeepFiles+1 {
+		t.Fatalf("%d bytes in %d files, budget %d", size, files, Budget)
+	}
+	t.Logf("%d entries written (%d MiB); %d bytes kept in %d files", n, (Budget+1<<20)>>20, size, files)
+}
+
+// TestFileMode: the log is 0600, even when a wider file was there.
+func TestFileMode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenSized(dir, 1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	writeMany(t, l, 300, 4096, time.Now()) // rotated files too
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", e.Name(), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestDiffMasksSecrets: a changed password shows as changed, masked on both sides; the hash
+// never appears.
+func TestDiffMasksSecrets(t *testing.T) {
+	old := &avi.User{Meta: avi.Meta{Name: "bob", UUID: "user-1", LastModified: "1"}, Username: "bob", PasswordHash: "$2a$10$oldhash"}
+	cur := &avi.User{Meta: avi.Meta{Name: "bob", UUID: "user-1", LastModified: "2"}, Username: "bob", PasswordHash: "$2a$10$newhash", IsSuperuser: true}
+	d := Diff(old, cur)
+	raw, _ := json.Marshal(d)
+	if strings.Contains(string(raw), "$2a$") {
+		t.Fatalf("diff shows a hash: %s", raw)
+	}
+	if string(d["password_hash"].Old) != `"<redacted>"` || string(d["password_hash"].New) != `"<redacted>"` {
+		t.Errorf("password_hash: %s", raw)
+	}
+	if string(d["is_superuser"].Old) != "false" || string(d["is_superuser"].New) != "true" {
+		t.Errorf("is_superuser: %s", raw)
+	}
+	for _, f := range []string{"username", "_last_modified", "uuid"} {
+		if _, ok := d[f]; ok {
+			t.Errorf("%s in the diff: %s", f, raw)
+		}
+	}
+	// A creation shows every field as new.
+	if c := Diff(nil, cur); string(c["password_hash"].New) != `"<redacted>"` || c["password_hash"].Old != nil {
+		t.Errorf("creation: %v", c)
+	}
+}
+
+// TestLargeEntry: an entry past MaxEntryBytes keeps the names of its changed fields, not their
+// values.
+func TestLargeEntry(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big, _ := json.Marshal(strings.Repeat("s", MaxEntryBytes))
+	if err := l.Write(Entry{Action: ActionUpdate, Diff: map[string]FieldChange{"servers": {New: big}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, page, err := l.Query(Filter{Page: 1, PageSize: 10})
+	if err != nil || len(page) != 1 {
+		t.Fatalf("%v %v", page, err)
+	}
+	if _, ok := page[0].Diff["servers"]; !ok || !page[0].DiffTruncated || page[0].Diff["servers"].New != nil {
+		t.Errorf("large entry: %+v", page[0])
+	}
+}
+
+// TestFilters: by user, kind, action and time, paged.
+func TestFilters(t *testing.T) {
+	l, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, e := range []Entry{
+		{User: "a", Kind: "pool", Action: ActionCreate},
+		{User: "b", Kind: "pool", Action: ActionUpdate},
+		{User: "a", Kind: "virtualservice", Action: ActionCreate},
+		{User: "a", Action: ActionLogin},
+		{User: "a", Kind: "pool", Action: ActionDelete},
+	} {
+		e.Time = t0.Add(time.Duration(i) * time.Minute)
+		if err := l.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		f    Filter
+		want int
+	}{
+		{Filter{}, 5},
+		{Filter{User: "a"}, 4},
+		{Filter{User: "a", Kind: "pool"}, 2},
+		{Filter{Action: ActionCreate}, 2},
+		{Filter{Since: t0.Add(2 * time.Minute)}, 3},
+		{Filter{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, 3},
+	} {
+		c.f.Page, c.f.PageSize = 1, 1000
+		total, page, err := l.Query(c.f)
+		if err != nil || total != c.want || len(page) != c.want {
+			t.Errorf("%+v: %d (%d on the page), want %d: %v", c.f, total, len(page), c.want, err)
+		}
+	}
+	total, page, _ := l.Query(Filter{User: "a", Page: 2, PageSize: 3})
+	if total != 4 || len(page) != 1 || page[0].Kind != "pool" || page[0].Action != ActionCreate {
+		t.Errorf("page 2: %d %+v", total, page)
+	}
+}
