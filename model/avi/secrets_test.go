@@ -26,6 +26,7 @@ func TestSecretFieldsNameEachSecretByItsPath(t *testing.T) {
 		}},
 		{&ServiceEngine{CredentialHash: "c"}, []string{"credential_hash"}},
 		{&JoinToken{SecretHash: "s"}, []string{"secret_hash"}},
+		{&AuthToken{TokenHash: "t"}, []string{"token_hash"}},
 		{&Pool{}, nil},
 	} {
 		fields, err := SecretFields(c.o)

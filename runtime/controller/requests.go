@@ -19,7 +19,7 @@ import (
 const (
 	maxObjectBody = 4 << 20  // an object write, the setup
 	maxImportBody = 64 << 20 // a configuration import (and export's request, which shares its reader)
-	maxLoginBody  = 64 << 10 // a login, a password change
+	maxLoginBody  = 64 << 10 // a login, a password change, an API token request
 )
 
 // readBody reads a body of at most limit bytes, answering the error itself.

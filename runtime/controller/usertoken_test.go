@@ -14,6 +14,7 @@ import (
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 // mintToken mints an API token as cred and returns the answer and how to authenticate with it.
@@ -146,8 +147,11 @@ func TestAPITokenLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), hashToken(secret)) {
-		t.Errorf("the store holds the token, or not its SHA-256")
+	if strings.Contains(string(raw), secret) || strings.Contains(string(raw), hashToken(secret)) {
+		t.Errorf("config.db holds the token or its clear SHA-256 (the hash is sealed at rest)")
+	}
+	if stored, err := store.Get[*avi.AuthToken](e.srv.store, obj["uuid"].(string)); err != nil || stored.TokenHash != hashToken(secret) {
+		t.Errorf("the stored token is not the token's SHA-256: %v", err)
 	}
 	// Others see none of ops1's tokens; the superuser sees them all.
 	other := e.mustUser(t, "other", avi.RoleApplicationAdmin, avi.AdminTenant)
