@@ -419,6 +419,9 @@ func (v *VirtualService) Secrets() []*string { return nil }
 // IsEnabled reports whether the virtual service is enabled (the default).
 func (v *VirtualService) IsEnabled() bool { return v.Enabled == nil || *v.Enabled }
 
+// DefaultSEGroup is the service engine group every cloud has built in, as Avi's.
+const DefaultSEGroup = "Default-Group"
+
 // ServiceEngine is an SE that joined the controller. The controller writes it; the API reads it.
 type ServiceEngine struct {
 	Meta

@@ -123,6 +123,8 @@ type JoinRequest struct {
 	Hostname string `json:"hostname,omitempty"`
 	MgmtIP   string `json:"mgmt_ip,omitempty"`
 	Version  string `json:"version,omitempty"`
+	// SEGroup names the service engine group the SE joins (default avi.DefaultSEGroup).
+	SEGroup string `json:"se_group,omitempty"`
 }
 
 // JoinResponse gives the SE its identity.
@@ -171,8 +173,17 @@ type Server struct {
 type Heartbeat struct {
 	ConfigVersion int64       `json:"config_version"`
 	ConfigError   string      `json:"config_error,omitempty"`
+	// NotApplied lists the virtual services of the held configuration the SE could not apply,
+	// each with its reason; every other one is applied.
+	NotApplied []ServiceError `json:"not_applied,omitempty"`
 	Metrics       []Metrics   `json:"metrics,omitempty"`
 	Logs          []ClientLog `json:"logs,omitempty"`
+}
+
+// ServiceError is a virtual service an SE could not apply, and why.
+type ServiceError struct {
+	VSUUID string `json:"vs_uuid"`
+	Reason string `json:"reason"`
 }
 
 // Metrics are one virtual service's (or one pool member's) counters over an interval.
