@@ -171,13 +171,13 @@ type Server struct {
 
 // Heartbeat is what an SE reports, every HeartbeatInterval.
 type Heartbeat struct {
-	ConfigVersion int64       `json:"config_version"`
-	ConfigError   string      `json:"config_error,omitempty"`
+	ConfigVersion int64  `json:"config_version"`
+	ConfigError   string `json:"config_error,omitempty"`
 	// NotApplied lists the virtual services of the held configuration the SE could not apply,
 	// each with its reason; every other one is applied.
 	NotApplied []ServiceError `json:"not_applied,omitempty"`
-	Metrics       []Metrics   `json:"metrics,omitempty"`
-	Logs          []ClientLog `json:"logs,omitempty"`
+	Metrics    []Metrics      `json:"metrics,omitempty"`
+	Logs       []ClientLog    `json:"logs,omitempty"`
 }
 
 // ServiceError is a virtual service an SE could not apply, and why.
