@@ -207,6 +207,9 @@ type Metrics struct {
 	LatencyP90 float64 `json:"latency_p90_ms"`
 	LatencyP99 float64 `json:"latency_p99_ms"`
 	Up         *bool   `json:"up,omitempty"` // a member's health
+	// Reason is why a member is down: the failing monitor and its last result, or the passive
+	// failure that took it out.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClientLog is one request as the SE saw it.

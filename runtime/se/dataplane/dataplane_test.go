@@ -392,6 +392,21 @@ func TestActiveHealthMonitorTakesMembersOutAndBack(t *testing.T) {
 	if seen := backends(20); seen["good"] != 20 {
 		t.Errorf("after the monitor failed twice, requests still reach the sick member: %v", seen)
 	}
+	// The controller is told which monitor failed and how.
+	flakyAddr := flaky.Listener.Addr().String()
+	reported := false
+	metrics, _ := d.Report()
+	for _, m := range metrics {
+		if m.Server == flakyAddr {
+			reported = true
+			if m.Up == nil || *m.Up || !strings.HasPrefix(m.Reason, "hm-http: ") || !strings.Contains(m.Reason, "500") {
+				t.Errorf("sick member reported as up %v, reason %q; want down with the monitor's reason", m.Up, m.Reason)
+			}
+		}
+	}
+	if !reported {
+		t.Errorf("no report for the sick member %s in %+v", flakyAddr, metrics)
+	}
 	sick.Store(false)
 	time.Sleep(2500 * time.Millisecond)
 	if seen := backends(20); seen["flaky"] == 0 {

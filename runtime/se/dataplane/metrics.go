@@ -128,9 +128,9 @@ func (d *Dataplane) Report() ([]sechannel.Metrics, []sechannel.ClientLog) {
 	d.mu.Lock()
 	for _, p := range d.pools {
 		for _, u := range p.members() {
-			up := u.Available()
+			up, reason, open := u.Available(), u.Health().Reason(), u.Conns()
 			for _, vs := range p.vsUUIDs {
-				metrics = append(metrics, sechannel.Metrics{VSUUID: vs, PoolUUID: p.uuid, Server: u.Addr, Seconds: secs, Up: &up})
+				metrics = append(metrics, sechannel.Metrics{VSUUID: vs, PoolUUID: p.uuid, Server: u.Addr, Seconds: secs, Up: &up, Reason: reason, OpenConns: open})
 			}
 		}
 	}
