@@ -83,16 +83,18 @@ func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, p *principal
 
 // vsSummary is one row of the dashboard.
 type vsSummary struct {
-	UUID              string         `json:"uuid"`
-	Name              string         `json:"name"`
-	HealthScore       *float64       `json:"health_score"` // null until SEs report traffic
-	OperStatus        avi.OperStatus `json:"oper_status"`
-	RequestsPerSecond float64        `json:"requests_per_second"`
-	P99LatencyMS      float64        `json:"p99_latency_ms"`
-	ErrorRate         float64        `json:"error_rate"`
-	Services          []avi.Service  `json:"services"`
-	VIP               *avi.IPAddr    `json:"ip_address,omitempty"`
-	Enabled           bool           `json:"enabled"`
+	UUID              string                `json:"uuid"`
+	Name              string                `json:"name"`
+	HealthScore       *float64              `json:"health_score"` // null while disabled
+	HealthReasons     []string              `json:"health_score_reasons,omitempty"`
+	OperStatus        avi.OperationalStatus `json:"oper_status"`
+	NotApplied        []seApply             `json:"not_applied,omitempty"` // the SEs it is placed on that do not serve it, and why
+	RequestsPerSecond float64               `json:"requests_per_second"`
+	P99LatencyMS      float64               `json:"p99_latency_ms"`
+	ErrorRate         float64               `json:"error_rate"`
+	Services          []avi.Service         `json:"services"`
+	VIP               *avi.IPAddr           `json:"ip_address,omitempty"`
+	Enabled           bool                  `json:"enabled"`
 }
 
 // seStates counts the service engines by operational state (OPER_UP, OPER_DOWN).
@@ -105,32 +107,29 @@ func (s *Server) seStates() map[string]int {
 	return states
 }
 
-// summaries are the dashboard's rows of the virtual services keep accepts (nil: all).
+// summaries are the dashboard's rows of the virtual services keep accepts (nil: all), each with
+// its runtime state and health as GET /api/virtualservice/{uuid}/runtime computes them.
 func (s *Server) summaries(keep func(*avi.VirtualService) bool) []vsSummary {
-	sesUp := s.seStates()["OPER_UP"]
-	served := s.se.served(store.List[*avi.ServiceEngine](s.store))
+	rv := s.runtimeView()
 	out := []vsSummary{}
 	for _, vs := range store.List[*avi.VirtualService](s.store) {
 		if keep != nil && !keep(vs) {
 			continue
 		}
-		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled()}
-		if h, ok := s.analytics.Latest(vs.UUID, "healthscore.health_score_value"); ok {
-			sum.HealthScore = &h
+		rt := s.vsRuntime(rv, vs)
+		sum := vsSummary{UUID: vs.UUID, Name: vs.Name, Services: vs.Services, VIP: vs.IPAddress, Enabled: vs.IsEnabled(),
+			OperStatus: rt.OperStatus, HealthReasons: rt.HealthReasons}
+		if vs.IsEnabled() {
+			sum.HealthScore = &rt.HealthScore
+		}
+		for _, a := range rt.VIPSummary[0].ServiceEngine {
+			if !a.Applied {
+				sum.NotApplied = append(sum.NotApplied, a)
+			}
 		}
 		sum.RequestsPerSecond, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_complete_responses")
 		sum.P99LatencyMS, _ = s.analytics.Latest(vs.UUID, "l7_client.pct_latency_p99")
 		sum.ErrorRate, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses")
-		switch {
-		case !vs.IsEnabled():
-			sum.OperStatus = avi.OperStatus{State: "OPER_DISABLED"}
-		case sesUp == 0:
-			sum.OperStatus = avi.OperStatus{State: "OPER_DOWN", Reason: "no service engine is up"}
-		case !served[vs.UUID]:
-			sum.OperStatus = avi.OperStatus{State: "OPER_DOWN", Reason: "no service engine that is up reports serving it"}
-		default:
-			sum.OperStatus = avi.OperStatus{State: "OPER_UP"}
-		}
 		out = append(out, sum)
 	}
 	return out

@@ -19,6 +19,7 @@ import (
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
+	"github.com/avi-init/avi-init/runtime/controller/analytics"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -35,6 +36,14 @@ type seRuntime struct {
 	mu  sync.Mutex
 	m   map[string]*seState
 	now func() time.Time
+	// oper is the last operational state shown of each virtual service, and since when.
+	oper map[string]operMark
+}
+
+// operMark is a state and the time the controller first showed it.
+type operMark struct {
+	state string
+	since time.Time
 }
 
 type seState struct {
@@ -44,10 +53,61 @@ type seState struct {
 	configError   string
 	serving       map[string]bool // the virtual services its last heartbeat reported
 	dropped       int64           // reports for virtual services not placed on it
+	// notApplied is, by virtual service uuid, why the SE could not apply it. Like members, it is
+	// replaced whole by each heartbeat, never changed in place, so a copy of the state may share it.
+	notApplied map[string]string
+	members    map[string]memberReport // by pool uuid/ip:port
 }
 
+// memberReport is a pool member as an SE last reported it.
+type memberReport struct {
+	up        bool
+	reason    string    // why it is down
+	since     time.Time // when the SE's report of it last changed between up and down
+	seen      time.Time // the heartbeat that reported it
+	openConns int64
+}
+
+// maxReasonLength bounds what the controller keeps of a reason an SE sends.
+const maxReasonLength = 512
+
 func newSERuntime(now func() time.Time) *seRuntime {
-	return &seRuntime{m: map[string]*seState{}, now: now}
+	return &seRuntime{m: map[string]*seState{}, now: now, oper: map[string]operMark{}}
+}
+
+// record takes in what one heartbeat says of the services placed on the SE and their members.
+// The caller holds r.mu.
+func (st *seState) record(hb *sechannel.Heartbeat, placed map[string]string, now time.Time) {
+	// An SE reports every virtual service it serves, with or without traffic.
+	st.serving = map[string]bool{}
+	members := map[string]memberReport{}
+	for _, m := range hb.Metrics {
+		st.serving[m.VSUUID] = true
+		if m.Server == "" || m.Up == nil {
+			continue
+		}
+		key := analytics.MemberKey(m.PoolUUID, m.Server)
+		rep := memberReport{up: *m.Up, reason: clip(m.Reason), since: now, seen: now, openConns: m.OpenConns}
+		if old, ok := st.members[key]; ok && old.up == rep.up {
+			rep.since = old.since
+		}
+		members[key] = rep
+	}
+	st.members = members
+	st.notApplied = map[string]string{}
+	for _, e := range hb.NotApplied {
+		if _, ok := placed[e.VSUUID]; ok {
+			st.notApplied[e.VSUUID] = clip(e.Reason)
+		}
+	}
+}
+
+// clip shortens a reason an SE sent to what the controller keeps.
+func clip(reason string) string {
+	if len(reason) > maxReasonLength {
+		return strings.ToValidUTF8(reason[:maxReasonLength], "") + "..."
+	}
+	return reason
 }
 
 func (r *seRuntime) state(uuid string) *seState {
@@ -70,21 +130,6 @@ func (r *seRuntime) connected(uuid string) bool {
 	defer r.mu.Unlock()
 	st, ok := r.m[uuid]
 	return ok && r.up(st) && st.streams > 0
-}
-
-// served is the set of virtual services that an SE of ses, up, reported in its last heartbeat.
-func (r *seRuntime) served(ses []*avi.ServiceEngine) map[string]bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]bool{}
-	for _, se := range ses {
-		if st, ok := r.m[se.UUID]; ok && r.up(st) {
-			for uuid := range st.serving {
-				out[uuid] = true
-			}
-		}
-	}
-	return out
 }
 
 // overlay fills an SE object's runtime fields.
@@ -442,17 +487,17 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var dropped int
-	s.store.View(func(v store.View) { dropped = keepPlaced(placedOn(v, seUUID), &hb) })
+	var placed map[string]string
+	s.store.View(func(v store.View) {
+		placed = placedOn(v, seUUID)
+		dropped = keepPlaced(placed, &hb)
+	})
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
-	st.lastHeartbeat, st.configVersion, st.configError = s.now(), hb.ConfigVersion, hb.ConfigError
+	st.lastHeartbeat, st.configVersion, st.configError = s.se.now(), hb.ConfigVersion, clip(hb.ConfigError)
 	st.dropped += int64(dropped)
 	total := st.dropped
-	// An SE reports every virtual service it serves, with or without traffic.
-	st.serving = map[string]bool{}
-	for _, m := range hb.Metrics {
-		st.serving[m.VSUUID] = true
-	}
+	st.record(&hb, placed, st.lastHeartbeat)
 	s.se.mu.Unlock()
 	if dropped > 0 {
 		s.log.Warn("reports for virtual services not placed on the SE dropped", "se", seUUID, "dropped", dropped)

@@ -147,8 +147,9 @@ func New(now func() time.Time, realtime func(vsUUID string) bool, disk *LogFiles
 		logs: map[string][]sechannel.ClientLog{}, next: map[string]int{}, disk: disk}
 }
 
-// Entity keys: a virtual service by its uuid; a pool member as pool uuid/ip:port; a pool by its uuid.
-func memberKey(pool, server string) string { return pool + "/" + server }
+// MemberKey is the entity key of a pool member: pool uuid/ip:port. (A virtual service's and a
+// pool's are their uuids.)
+func MemberKey(pool, server string) string { return pool + "/" + server }
 
 // Ingest adds one SE's report. Client logs are written to disk after the in-memory series and
 // logs are updated, outside their lock, so that queries do not wait on the disk.
@@ -166,7 +167,7 @@ func (s *Store) ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 	for _, m := range metrics {
 		keys := []string{m.VSUUID}
 		if m.Server != "" {
-			keys = []string{memberKey(m.PoolUUID, m.Server), m.PoolUUID}
+			keys = []string{MemberKey(m.PoolUUID, m.Server), m.PoolUUID}
 		}
 		realtime := s.realtime(m.VSUUID)
 		for _, k := range keys {
