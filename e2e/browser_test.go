@@ -515,8 +515,10 @@ func TestBrowserUI(t *testing.T) {
 		visible("#jointoken-command"),
 		shot("jointoken.png"))
 	token := read("join token", chromedp.Value(css("#jointoken-value")))
-	// Every value of a command the UI shows is quoted for the shell.
-	if cmd, want := read("join command", chromedp.Value(css("#jointoken-command"))), "sudo ./avi-init -s -m '127.0.0.1' --join-token '"+token+"'"; token == "" || cmd != want {
+	// Every value of a command the UI shows is quoted for the shell; the token goes by the
+	// environment, never argv; the controller's sysint port is not the default, so it is given.
+	if cmd, want := read("join command", chromedp.Value(css("#jointoken-command"))),
+		"AVI_JOIN_TOKEN='"+token+"' sudo --preserve-env=AVI_JOIN_TOKEN ./avi-init -s -m '127.0.0.1' -sysint '"+strconv.Itoa(api.sysint)+"'"; token == "" || cmd != want {
 		t.Errorf("join command = %q, want %q", cmd, want)
 	}
 	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))

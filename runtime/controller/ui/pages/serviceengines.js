@@ -7,7 +7,7 @@ import { fmtAddr, fmtAgo, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { createButton, crumbs, empty, loadingPanel, pageHead, panelHead, rowActions, table } from '../lib/layout.js';
 import { every } from '../lib/router.js';
-import { shellCommand } from '../lib/shellquote.js';
+import { joinCommand } from '../lib/joincommand.js';
 import { operPill } from '../lib/status.js';
 import { dockerServicesPanel, linuxHostsPanel, mesosAppsPanel } from './clouds.js';
 
@@ -114,7 +114,7 @@ function tokenForm(after) {
         ttl_seconds: Number($('#jointoken-ttl', form).value),
         max_uses: Number($('#jointoken-max-uses', form).value),
       });
-      const cmd = shellCommand`sudo ./avi-init -s -m ${t.controller_ip || controllerHost()} --join-token ${t.token}`;
+      const cmd = joinCommand(t.token, t.controller_ip || controllerHost(), t.sysint_port);
       clear(m.body).append(
         h('div', { class: 'alert alert-warn' }, icon('alert', 'icon-sm'), h('span', null, 'Copy the token now: it is shown only once.')),
         h('div', { class: 'field' }, h('label', { for: 'jointoken-value' }, 'Token'),
