@@ -69,7 +69,8 @@ export function loadingPanel(props) {
 // with Edit and Delete on each row, or an empty state, and a create button in both. Its ids are
 // page-<kind>s, create-<kind>, create-<kind>-empty and table-<kind>. The objects are loaded with
 // the kinds in p.related, whose lists p.cells gets after the object; p.what names one object
-// in texts ("Create pool", "Delete pool").
+// in texts ("Create pool", "Delete pool"). p.extra, when set, loads more (runtime state) that
+// p.cells gets last.
 export async function listPage(c, live, p) {
   crumbs(p.title);
   const panel = loadingPanel();
@@ -79,7 +80,7 @@ export async function listPage(c, live, p) {
     panel));
 
   async function load() {
-    const [objs, ...related] = await Promise.all([p.kind, ...p.related].map((k) => list(k)));
+    const [extra, objs, ...related] = await Promise.all([p.extra ? p.extra() : null, ...[p.kind, ...p.related].map((k) => list(k))]);
     if (!live()) return;
     clear(panel);
     if (!objs.length) {
@@ -88,7 +89,7 @@ export async function listPage(c, live, p) {
     }
     panel.append(table('table-' + p.kind, p.headers,
       objs.map((o) => h('tr', { 'data-name': o.name, 'data-uuid': o.uuid },
-        p.cells(o, ...related),
+        p.cells(o, ...related, extra),
         rowActions(() => p.form(o, load), () => confirmDelete(p.what, o.name, '/api/' + p.kind + '/' + o.uuid, load), o.name)))));
   }
   await load();

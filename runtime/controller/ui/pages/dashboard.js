@@ -5,6 +5,7 @@ import { fmtMs, fmtNum } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { crumbs, empty, pageHead, panelHead, table } from '../lib/layout.js';
 import { every } from '../lib/router.js';
+import { notApplied } from '../lib/members.js';
 import { healthBadge, operPill } from '../lib/status.js';
 import { vsAddress } from './virtualservices.js';
 
@@ -54,8 +55,8 @@ export async function pageDashboard(c, live) {
       ['Name', 'Health', 'Status', 'Address', 'Pool', ['Requests/s', 'num'], ['p99 latency', 'num'], ['Errors/s', 'num']],
       rows.map(({ v, m }) => h('tr', { 'data-name': v.name, 'data-uuid': v.uuid },
         h('td', null, h('a', { class: 'name', href: '#/virtualservices/' + v.uuid }, v.name)),
-        h('td', null, healthBadge(m && !(m.oper_status && m.oper_status.state === 'OPER_DISABLED') ? m.health_score : null)),
-        h('td', null, m ? operPill(m.oper_status) : v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : h('span', { class: 'pill' }, 'No data')),
+        h('td', null, healthBadge(m && !(m.oper_status && m.oper_status.state === 'OPER_DISABLED') ? m.health_score : null, m && m.health_score_reasons)),
+        h('td', null, m ? [operPill(m.oper_status), notApplied(m.not_applied)] : v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : h('span', { class: 'pill' }, 'No data')),
         h('td', null, vsAddress(v)),
         h('td', null, poolName(v.pool_ref) || h('span', { class: 'muted' }, '—')),
         h('td', { class: 'num' }, m ? fmtNum(m.requests_per_second, 1) : '—'),

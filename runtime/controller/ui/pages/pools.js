@@ -1,5 +1,5 @@
 // The pools page and the pool form.
-import { byRef, list, refOf } from '../lib/api.js';
+import { byRef, list, optional, refOf } from '../lib/api.js';
 import { editModal } from '../lib/dialogs.js';
 import { $, $$, h } from '../lib/dom.js';
 import { field, input, nameField, select } from '../lib/forms.js';
@@ -25,13 +25,33 @@ export function pagePools(c, live) {
     emptyText: 'A pool lists the servers behind a virtual service and how to balance across them.',
     related: ['healthmonitor', 'virtualservice'],
     headers: ['Name', 'Servers', 'Algorithm', 'Health monitors', 'Used by', ''],
-    cells: (p, hms, vss) => {
+    // Each pool's members as the SEs report them, by pool uuid then ip:port.
+    extra: async () => {
+      const pools = await list('pool');
+      const states = {};
+      await Promise.all(pools.map(async (p) => {
+        const d = await optional('/api/pool/' + encodeURIComponent(p.uuid) + '/runtime/server');
+        states[p.uuid] = {};
+        ((d && d.results) || []).forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
+      }));
+      return states;
+    },
+    cells: (p, hms, vss, states) => {
       const servers = p.servers || [];
       const users = vss.filter((v) => byRef([p], v.pool_ref));
+      const state = (s) => {
+        const rt = states && states[p.uuid] && states[p.uuid][hostPort(s.ip && s.ip.addr, s.port || p.default_server_port)];
+        return rt && rt.oper_status ? rt.oper_status : null;
+      };
       return [
-        h('td', null, h('span', { class: 'name' }, p.name)),
+        h('td', null, h('a', { class: 'name', href: '#/pools/' + p.uuid }, p.name)),
         h('td', null, servers.length ? h('div', { class: 'chips' },
-          servers.slice(0, 4).map((s) => h('span', { class: 'chip' + (s.enabled === false ? ' muted' : '') }, hostPort(s.ip && s.ip.addr, s.port || p.default_server_port))),
+          servers.slice(0, 4).map((s) => {
+            const st = state(s);
+            const color = s.enabled === false ? ' muted' : st && st.state === 'OPER_UP' ? ' green' : st && st.state === 'OPER_DOWN' ? ' red' : '';
+            return h('span', { class: 'chip' + color, title: st && st.reason ? st.reason.join('; ') : null, 'data-state': st ? st.state : null },
+              hostPort(s.ip && s.ip.addr, s.port || p.default_server_port));
+          }),
           servers.length > 4 ? h('span', { class: 'chip plain' }, '+' + (servers.length - 4)) : null) : h('span', { class: 'muted' }, 'no servers')),
         h('td', null, ALGORITHMS[p.lb_algorithm] || p.lb_algorithm || '—'),
         h('td', null, (p.health_monitor_refs || []).length ? h('div', { class: 'chips' },

@@ -27,21 +27,33 @@ export async function pageServiceEngines(c, live) {
     const d = await optional('/api/serviceengine');
     if (!live()) return;
     const ses = (d && d.results) || [];
+    // Each SE's runtime: the configuration version it holds against the current one, and the
+    // virtual services it could not apply, with its reasons.
+    const rts = await Promise.all(ses.map((s) => optional('/api/serviceengine/' + encodeURIComponent(s.uuid) + '/runtime').catch(() => null)));
+    if (!live()) return;
     clear(sePanel).append(panelHead('Service engines', 'Refreshed every 10 seconds.'));
     if (!ses.length) {
       sePanel.append(empty('se', 'No service engines yet', 'Create a join token, then run the installer in SE mode on each host with that token.'));
       return;
     }
-    sePanel.append(table('table-serviceengine', ['Name', 'Management IP', 'Connected', 'State', ['Config version', 'num'], 'Last heartbeat', ''],
-      ses.map((s) => h('tr', { 'data-name': s.name, 'data-uuid': s.uuid },
-        h('td', null, h('span', { class: 'name' }, s.name), s.hostname && s.hostname !== s.name ? h('div', { class: 'sub' }, s.hostname) : null,
-          s.config_error ? h('div', { class: 'sub' }, h('span', { class: 'pill red nodot', title: s.config_error }, 'config error')) : null),
-        h('td', { class: 'mono' }, fmtAddr(s.mgmt_ip_address) || '—'),
-        h('td', null, s.se_connected ? h('span', { class: 'pill green' }, 'Connected') : h('span', { class: 'pill red' }, 'Disconnected')),
-        h('td', null, operPill(s.oper_status)),
-        h('td', { class: 'num' }, String(s.config_version || 0)),
-        h('td', { title: fmtTime(s.last_heartbeat) }, fmtAgo(s.last_heartbeat)),
-        rowActions(null, () => confirmDelete('service engine', s.name, '/api/serviceengine/' + s.uuid, loadSEs), s.name)))));
+    sePanel.append(table('table-serviceengine', ['Name', 'Management IP', 'Connected', 'State', ['Config version (held / current)', 'num'], 'Last heartbeat', ''],
+      ses.map((s, i) => {
+        const rt = rts[i];
+        const held = rt ? rt.config_version : s.config_version || 0;
+        const behind = rt && held < rt.current_config_version;
+        return h('tr', { 'data-name': s.name, 'data-uuid': s.uuid },
+          h('td', null, h('span', { class: 'name' }, s.name), s.hostname && s.hostname !== s.name ? h('div', { class: 'sub' }, s.hostname) : null,
+            s.config_error ? h('div', { class: 'sub bad', testid: 'se-config-error' }, 'Configuration rejected: ' + s.config_error) : null,
+            rt && rt.not_applied && rt.not_applied.length ? h('div', { class: 'not-applied', testid: 'not-applied' }, h('span', { class: 'pill red nodot' }, 'Not applied'),
+              rt.not_applied.map((n) => h('div', { class: 'sub', testid: 'not-applied-reason' }, (n.name || n.vs_uuid) + ': ' + n.reason))) : null),
+          h('td', { class: 'mono' }, fmtAddr(s.mgmt_ip_address) || '—'),
+          h('td', null, s.se_connected ? h('span', { class: 'pill green' }, 'Connected') : h('span', { class: 'pill red' }, 'Disconnected')),
+          h('td', null, operPill(s.oper_status)),
+          h('td', { class: 'num' + (behind ? ' bad' : ''), testid: 'se-config-version', title: behind ? 'The service engine holds an older configuration than the current one' : null },
+            rt ? held + ' / ' + rt.current_config_version : String(held)),
+          h('td', { title: fmtTime(s.last_heartbeat) }, fmtAgo(s.last_heartbeat)),
+          rowActions(null, () => confirmDelete('service engine', s.name, '/api/serviceengine/' + s.uuid, loadSEs), s.name));
+      })));
   }
 
   async function loadTokens() {

@@ -7,6 +7,7 @@ import { state } from '../lib/state.js';
 import { pageAuditLog } from './auditlog.js';
 import { pageDashboard } from './dashboard.js';
 import { pageHealthMonitors } from './healthmonitors.js';
+import { pagePool } from './pooldetail.js';
 import { pagePools } from './pools.js';
 import { pageServiceEngines } from './serviceengines.js';
 import { pageSettings } from './settings.js';
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^virtualservices$/, pageVirtualServices],
   [/^virtualservices\/([\w-]+)$/, pageVirtualService],
   [/^pools$/, pagePools],
+  [/^pools\/([\w-]+)$/, pagePool],
   [/^healthmonitors$/, pageHealthMonitors],
   [/^serviceengines$/, pageServiceEngines],
   [/^auditlog$/, pageAuditLog],

@@ -1,10 +1,12 @@
 // The virtual services page and the virtual service form.
-import { byRef, list, refOf } from '../lib/api.js';
+import { byRef, list, optional, refOf } from '../lib/api.js';
 import { editModal } from '../lib/dialogs.js';
 import { $, h } from '../lib/dom.js';
 import { field, input, nameField, select, toggle } from '../lib/forms.js';
 import { hostPort } from '../lib/format.js';
 import { listPage } from '../lib/layout.js';
+import { notApplied } from '../lib/members.js';
+import { healthBadge, operPill } from '../lib/status.js';
 import { FormError, ipAddr, splitList } from '../lib/parse.js';
 
 // servicePorts is a virtual service's ports as the form takes them: "80, 8000-8010".
@@ -29,8 +31,16 @@ export function pageVirtualServices(c, live) {
     emptyTitle: 'No virtual services yet',
     emptyText: 'Create one to offer an application on the service engines. Without an address it is east-west: it listens on its ports on every service engine.',
     related: ['pool', 'applicationprofile'],
-    headers: ['Name', 'Address', 'Pool', 'Profile', 'Analytics', 'State', ''],
-    cells: (v, pools, profiles) => {
+    headers: ['Name', 'Address', 'Pool', 'Profile', 'Analytics', 'Health', 'Status', ''],
+    // The runtime state of each, as the dashboard shows it.
+    extra: async () => {
+      const inv = await optional('/api/virtualservice-inventory');
+      const byUUID = {};
+      ((inv && inv.results) || []).forEach((r) => { byUUID[r.uuid] = r; });
+      return byUUID;
+    },
+    cells: (v, pools, profiles, inv) => {
+      const m = inv && inv[v.uuid];
       const pool = byRef(pools, v.pool_ref);
       const prof = byRef(profiles, v.application_profile_ref);
       const ap = v.analytics_policy || {};
@@ -45,7 +55,8 @@ export function pageVirtualServices(c, live) {
         h('td', null, h('div', { class: 'chips' },
           h('span', { class: 'pill nodot ' + (realtime ? 'blue' : '') }, realtime ? 'Realtime' : '5-min metrics'),
           logs ? h('span', { class: 'pill nodot blue' }, 'Client logs') : null)),
-        h('td', null, v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : h('span', { class: 'pill green' }, 'Enabled')),
+        h('td', null, healthBadge(m && v.enabled !== false ? m.health_score : null, m && m.health_score_reasons)),
+        h('td', null, v.enabled === false ? h('span', { class: 'pill' }, 'Disabled') : m ? [operPill(m.oper_status), notApplied(m.not_applied)] : h('span', { class: 'pill' }, 'No data')),
       ];
     },
   });

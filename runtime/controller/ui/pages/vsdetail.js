@@ -6,7 +6,8 @@ import { fmtBytes, fmtNum, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { crumbs, empty, panelHead, table } from '../lib/layout.js';
 import { every, onResize, route } from '../lib/router.js';
-import { healthBadge, operPill } from '../lib/status.js';
+import { memberTable, notApplied } from '../lib/members.js';
+import { healthBadge, operPill, reasonText } from '../lib/status.js';
 import { vsAddress, vsForm } from './virtualservices.js';
 
 const METRICS = {
@@ -53,13 +54,14 @@ export async function pageVirtualService(c, live, uuid) {
   };
   const note = h('div', { class: 'alert alert-info hidden', testid: 'metrics-note' });
   const logsPanel = h('div', { class: 'panel', testid: 'vs-logs-panel' });
+  const sePanel = h('div', { class: 'panel', testid: 'vs-se-panel' });
+  const membersPanel = pool ? h('div', { class: 'panel', testid: 'vs-members-panel' }) : null;
   c.append(h('div', { id: 'page-vs-detail', testid: 'page-vs-detail', 'data-uuid': vs.uuid },
-    head, summary, note,
+    head, summary, sePanel, membersPanel, note,
     h('div', { class: 'charts' }, Object.values(charts).map((x) => x.el)),
     logsPanel));
 
   onResize(() => Object.values(charts).forEach((x) => x.redraw()));
-  let metricsServed = false; // the header's health comes from the series when there are any
 
   async function loadMetrics() {
     const ids = Object.values(METRICS).join(',');
@@ -77,29 +79,46 @@ export async function pageVirtualService(c, live, uuid) {
         .map((d) => ({ t: new Date(d.timestamp).getTime(), v: Number(d.value) })).filter((d) => !Number.isNaN(d.t));
     });
     const none = data === null;
-    metricsServed = !none && !failure;
     const emptyText = failure ? 'Metrics unavailable' : none ? 'Analytics not available yet' : 'No data yet';
     charts.rps.set([series[METRICS.rps]], emptyText);
     charts.latency.set([series[METRICS.p50], series[METRICS.p90], series[METRICS.p99]], emptyText);
     charts.errors.set([series[METRICS.errors]], emptyText);
     charts.health.set([series[METRICS.health]], emptyText);
-    const hs = series[METRICS.health];
-    clear(healthSlot);
-    if (hs && hs.length) healthSlot.append(healthBadge(hs[hs.length - 1].v));
     note.classList.toggle('hidden', !(failure || !realtime));
     note.textContent = failure ? 'Metrics: ' + failure : !realtime ? 'Realtime metrics are off for this virtual service: the charts show 5-minute averages. Turn them on with Edit.' : '';
   }
 
+  // The runtime: state and health (with why), each SE it is placed on, its pool's members.
   async function loadStatus() {
-    const inv = await optional('/api/virtualservice-inventory');
+    const [rt, members] = await Promise.all([
+      optional('/api/virtualservice/' + encodeURIComponent(vs.uuid) + '/runtime'),
+      pool ? optional('/api/pool/' + encodeURIComponent(pool.uuid) + '/runtime/server') : null,
+    ]);
     if (!live()) return;
-    const m = inv && (inv.results || []).find((r) => r.uuid === vs.uuid);
     clear(statusSlot);
-    if (m) {
-      statusSlot.append(operPill(m.oper_status));
-      if (!metricsServed && !healthSlot.firstChild && m.health_score !== undefined) healthSlot.append(healthBadge(m.health_score));
-    } else if (vs.enabled === false) {
-      statusSlot.append(h('span', { class: 'pill' }, 'Disabled'));
+    clear(healthSlot);
+    clear(sePanel);
+    if (!rt) {
+      if (vs.enabled === false) statusSlot.append(h('span', { class: 'pill' }, 'Disabled'));
+      sePanel.remove();
+      return;
+    }
+    const ses = (rt.vip_summary || []).flatMap((v) => v.service_engine || []);
+    statusSlot.append(operPill(rt.oper_status), notApplied(ses.filter((a) => !a.applied)));
+    if (vs.enabled !== false) healthSlot.append(healthBadge(rt.health_score, rt.health_score_reasons));
+    const why = reasonText(rt.oper_status);
+    sePanel.append(panelHead('Service engines', why || 'Where it is placed, and whether each service engine applied it.'));
+    sePanel.append(ses.length ? table('vs-ses', ['Service engine', 'Applied', 'Reason', ['Config version', 'num']],
+      ses.map((a) => h('tr', { 'data-name': a.name },
+        h('td', null, h('span', { class: 'name' }, a.name)),
+        h('td', null, a.applied ? h('span', { class: 'pill green' }, 'Applied') : h('span', { class: 'pill red', testid: 'vs-se-not-applied' }, 'Not applied')),
+        h('td', { class: 'small' }, a.reason || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'num' + (a.config_version < rt.current_config_version ? ' bad' : '') }, a.config_version + ' / ' + rt.current_config_version))))
+      : empty('se', 'Not placed', 'No service engine to place it on: join one on the Service engines page.'));
+    if (membersPanel) {
+      const servers = (members && members.results) || [];
+      clear(membersPanel).append(panelHead('Servers of ' + pool.name, 'State, last check and why a server is down.'));
+      membersPanel.append(servers.length ? memberTable('vs-members', servers) : empty('pool', 'No servers', 'The pool has no servers.'));
     }
   }
 
