@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/avi-init/avi-init/e2e/systemdhost"
 	"github.com/avi-init/avi-init/integrations/marathon/marathontest"
+	"github.com/avi-init/avi-init/model/sechannel"
 )
 
 // chromium returns Debian's chromium. Under CI=true a missing browser fails the test; elsewhere
@@ -524,6 +527,82 @@ func TestBrowserUI(t *testing.T) {
 	step("close join token", click("#modal-cancel"), gone("#modal"), visible(`[data-testid="jointoken-panel"] h2`), shot("serviceengines.png"))
 	// The token row counts its joins against the uses the operator chose.
 	step("join token uses", showing(`[data-testid="jointoken-panel"] tr[data-name="rack 4"] [data-testid="jointoken-joins"]`, "0 / 3"))
+
+	// Two service engines join with that token and report on web-vs as SEs do (heartbeats made
+	// here, every second, until the test ends): se-ui-a serves it and finds 192.0.2.22:8080 down
+	// by hm-http; se-ui-b could not apply it. The pool's member table, the service's page, the
+	// list, the dashboard and the SE page show it.
+	api.user, api.pass = admin, strong
+	vsUUID, poolUUID := api.uuidOf(t, "virtualservice", "web-vs"), api.uuidOf(t, "pool", "web")
+	up, down := true, false
+	const busy = "listen tcp :10001: address already in use"
+	fakeSEs := []struct {
+		name string
+		hb   sechannel.Heartbeat
+	}{
+		{"se-ui-a", sechannel.Heartbeat{Metrics: []sechannel.Metrics{
+			{VSUUID: vsUUID, Seconds: 1},
+			{VSUUID: vsUUID, PoolUUID: poolUUID, Server: "192.0.2.21:8080", Up: &up, OpenConns: 2},
+			{VSUUID: vsUUID, PoolUUID: poolUUID, Server: "192.0.2.22:8080", Up: &down, Reason: "hm-http: connect: connection refused"},
+		}}},
+		{"se-ui-b", sechannel.Heartbeat{NotApplied: []sechannel.ServiceError{{VSUUID: vsUUID, Reason: busy}}}},
+	}
+	seHeaders := make([]map[string]string, len(fakeSEs))
+	for i, f := range fakeSEs {
+		var joined sechannel.JoinResponse
+		if code := api.call(t, "POST", sechannel.JoinPath, sechannel.JoinRequest{Token: token, Name: f.name}, &joined); code != http.StatusOK {
+			t.Fatalf("join %s: %d", f.name, code)
+		}
+		seHeaders[i] = map[string]string{sechannel.SEHeader: joined.SEUUID, "Authorization": "Bearer " + joined.Credential}
+	}
+	beat := func() {
+		for i, f := range fakeSEs {
+			data, _ := json.Marshal(f.hb)
+			req, _ := http.NewRequest("POST", api.url(sechannel.HeartbeatPath), bytes.NewReader(data))
+			for k, v := range seHeaders[i] {
+				req.Header.Set(k, v)
+			}
+			if resp, err := api.client.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	beat()
+	hbCtx, stopBeats := context.WithCancel(context.Background())
+	t.Cleanup(stopBeats)
+	go func() {
+		for tick := time.NewTicker(time.Second); ; {
+			select {
+			case <-hbCtx.Done():
+				tick.Stop()
+				return
+			case <-tick.C:
+				beat()
+			}
+		}
+	}()
+	const downRow = `#pool-members tr[data-server="192.0.2.22:8080"]`
+	step("pool member table",
+		chromedp.Navigate(origin+"/#/pools/"+poolUUID), visible("#page-pool-detail"),
+		showing(downRow, "DOWN", "hm-http: connect: connection refused"),
+		showing(`#pool-members tr[data-server="192.0.2.21:8080"]`, "UP"),
+		shot("pool-members.png"))
+	if n := count(`#pool-members tr.member-down[data-server="192.0.2.22:8080"]`); n != 1 {
+		t.Errorf("the member down is not drawn as down (red): %d rows", n)
+	}
+	step("virtual service not applied",
+		chromedp.Navigate(origin+"/#/virtualservices/"+vsUUID), visible("#page-vs-detail"),
+		showing(`[data-testid="vs-status"]`, "Partitioned", "Not applied", "se-ui-b: "+busy),
+		showing(`#vs-members tr[data-server="192.0.2.22:8080"]`, "DOWN", "hm-http"),
+		showing(`#vs-ses tr[data-name="se-ui-b"]`, "Not applied", busy),
+		shot("vs-not-applied.png"))
+	if health := textOf(`[data-testid="vs-health"]`); health != "25" {
+		t.Errorf("health score %q, want 25: placed on two SEs, served by one, one server of two down", health)
+	}
+	step("list shows not applied", open("virtualservices"), showing(`#table-virtualservice tr[data-name="web-vs"]`, "Not applied", "se-ui-b: "+busy))
+	step("dashboard shows not applied", open("dashboard"), showing(`#dashboard-vs-table tr[data-name="web-vs"]`, "Not applied", "se-ui-b: "+busy))
+	step("SE page shows not applied and versions", open("serviceengines"),
+		showing(`#table-serviceengine tr[data-name="se-ui-b"]`, "Not applied", "web-vs: "+busy, " / "))
 
 	// The Mesos cloud's panel: synced, the broken app skipped with the reason, the good app not
 	// listed (it became a virtual service).
