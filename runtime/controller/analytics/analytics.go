@@ -70,11 +70,16 @@ func (b *bucket) add(m sechannel.Metrics) {
 		b.p99 += w * m.LatencyP99
 	}
 	if m.Up != nil {
-		b.hasUp = 1
-		b.membersTotal++
-		if *m.Up {
-			b.membersUp++
-		}
+		b.addMember(*m.Up)
+	}
+}
+
+// addMember counts one report of a member's health.
+func (b *bucket) addMember(up bool) {
+	b.hasUp = 1
+	b.membersTotal++
+	if up {
+		b.membersUp++
 	}
 }
 
@@ -165,29 +170,17 @@ func (s *Store) ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range metrics {
-		keys := []string{m.VSUUID}
-		if m.Server != "" {
-			keys = []string{MemberKey(m.PoolUUID, m.Server), m.PoolUUID}
-		}
 		realtime := s.realtime(m.VSUUID)
-		for _, k := range keys {
-			if k == "" {
-				continue
-			}
-			r, ok := s.coarse[k]
-			if !ok {
-				r = newRing(CoarseStep, CoarseBuckets)
-				s.coarse[k] = r
-			}
-			r.at(now).add(m)
-			if realtime {
-				f, ok := s.fine[k]
-				if !ok {
-					f = newRing(RealtimeStep, RealtimeBuckets)
-					s.fine[k] = f
-				}
-				f.at(now).add(m)
-			}
+		if m.Server == "" {
+			s.each(m.VSUUID, realtime, now, func(b *bucket) { b.add(m) })
+			continue
+		}
+		for _, k := range []string{MemberKey(m.PoolUUID, m.Server), m.PoolUUID} {
+			s.each(k, realtime, now, func(b *bucket) { b.add(m) })
+		}
+		// The service's own health counts its members: its score drops with each one down.
+		if m.Up != nil {
+			s.each(m.VSUUID, realtime, now, func(b *bucket) { b.addMember(*m.Up) })
 		}
 	}
 	for _, l := range logs {
@@ -198,6 +191,28 @@ func (s *Store) ingest(metrics []sechannel.Metrics, logs []sechannel.ClientLog) 
 			ring[s.next[l.VSUUID]] = l
 		}
 		s.next[l.VSUUID] = (s.next[l.VSUUID] + 1) % logsPerVS
+	}
+}
+
+// each calls f with an entity's current buckets: the coarse one, and the realtime one when
+// realtime. The caller holds s.mu.
+func (s *Store) each(k string, realtime bool, now time.Time, f func(*bucket)) {
+	if k == "" {
+		return
+	}
+	r, ok := s.coarse[k]
+	if !ok {
+		r = newRing(CoarseStep, CoarseBuckets)
+		s.coarse[k] = r
+	}
+	f(r.at(now))
+	if realtime {
+		fr, ok := s.fine[k]
+		if !ok {
+			fr = newRing(RealtimeStep, RealtimeBuckets)
+			s.fine[k] = fr
+		}
+		f(fr.at(now))
 	}
 }
 

@@ -110,3 +110,26 @@ func TestLogsNewestFirstAndBoundedOnDisk(t *testing.T) {
 		t.Error("the newest log file is empty")
 	}
 }
+
+// A service's health series counts its pool's members: one of two down halves it, though the
+// member reports carry no traffic of the service's own.
+func TestHealthSeriesCountsMembersDown(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 5, 9, 0, 1, 0, time.UTC)}
+	s := New(c.now, func(string) bool { return true }, nil)
+	up, down := true, false
+	s.Ingest([]sechannel.Metrics{
+		{VSUUID: "vs", Seconds: 5, Requests: 10, Resp2xx: 10},
+		{VSUUID: "vs", PoolUUID: "p", Server: "192.0.2.21:80", Seconds: 5, Up: &up},
+		{VSUUID: "vs", PoolUUID: "p", Server: "192.0.2.22:80", Seconds: 5, Up: &down, Reason: "hm: refused"},
+	}, nil)
+	series, err := s.Query("vs", []string{"healthscore.health_score_value", "l7_client.avg_complete_responses"}, RealtimeStep, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := series[0].Data; len(got) != 1 || got[0].Value != 50 {
+		t.Errorf("health series %+v, want 50 with one of two members down", got)
+	}
+	if got := series[1].Data; len(got) != 1 || got[0].Value != 2 {
+		t.Errorf("requests/s %+v, want the service's own 10 over 5 s, not counting member reports", got)
+	}
+}
