@@ -112,7 +112,10 @@ func (s *Server) seStates() map[string]int {
 func (s *Server) summaries(keep func(*avi.VirtualService) bool) []vsSummary {
 	rv := s.runtimeView()
 	out := []vsSummary{}
-	for _, vs := range store.List[*avi.VirtualService](s.store) {
+	vss := store.List[*avi.VirtualService](s.store)
+	exists := make(map[string]bool, len(vss))
+	for _, vs := range vss {
+		exists[vs.UUID] = true
 		if keep != nil && !keep(vs) {
 			continue
 		}
@@ -132,6 +135,7 @@ func (s *Server) summaries(keep func(*avi.VirtualService) bool) []vsSummary {
 		sum.ErrorRate, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses")
 		out = append(out, sum)
 	}
+	s.se.forgetMarks(exists)
 	return out
 }
 

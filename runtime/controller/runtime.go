@@ -221,6 +221,17 @@ func (r *seRuntime) mark(vsUUID, state string, now time.Time) time.Time {
 	return m.since
 }
 
+// forgetMarks drops the states kept for virtual services that no longer exist.
+func (r *seRuntime) forgetMarks(exists map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.oper {
+		if !exists[id] {
+			delete(r.oper, id)
+		}
+	}
+}
+
 // serverSE is one SE's view of a pool member.
 type serverSE struct {
 	UUID   string `json:"uuid"`

@@ -136,3 +136,18 @@ func TestRuntimeFromHeartbeats(t *testing.T) {
 	e.admin(t, "GET", "/api/pool/nope/runtime/server", nil).want(t, http.StatusNotFound)
 	e.admin(t, "GET", "/api/serviceengine/nope/runtime", nil).want(t, http.StatusNotFound)
 }
+
+// A deleted virtual service's state is not kept: the dashboard's pass forgets it.
+func TestRuntimeForgetsDeletedServices(t *testing.T) {
+	e := newJoinEnv(t)
+	vs := e.mustCreate(t, "virtualservice", map[string]any{"name": "gone-vs", "services": []any{map[string]any{"port": 10080}}})
+	e.admin(t, "GET", "/api/virtualservice/"+vs["uuid"].(string)+"/runtime", nil).want(t, http.StatusOK)
+	if _, ok := e.srv.se.oper[vs["uuid"].(string)]; !ok {
+		t.Fatal("no state kept for a service whose runtime was asked")
+	}
+	e.admin(t, "DELETE", "/api/virtualservice/"+vs["uuid"].(string), nil).want(t, http.StatusNoContent)
+	e.admin(t, "GET", "/api/virtualservice-inventory", nil).want(t, http.StatusOK)
+	if n := len(e.srv.se.oper); n != 0 {
+		t.Errorf("%d states kept after the service was deleted", n)
+	}
+}
