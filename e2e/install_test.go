@@ -408,7 +408,7 @@ func installControllerAndSE(t *testing.T) (c *controllerProc, seData string, arg
 	if se == nil || field(se, "State", "Running") != true || field(se, "HostConfig", "NetworkMode") != "host" ||
 		fmt.Sprint(field(se, "HostConfig", "CapDrop")) != "[ALL]" || field(se, "HostConfig", "Privileged") != false ||
 		field(se, "HostConfig", "NanoCpus") != float64(1e9) || field(se, "HostConfig", "Memory") != float64(512<<20) ||
-		fmt.Sprint(field(se, "HostConfig", "CapAdd")) != "[CAP_NET_ADMIN CAP_NET_BIND_SERVICE]" {
+		fmt.Sprint(field(se, "HostConfig", "CapAdd")) != "[CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW]" {
 		t.Fatalf("avise container: %v", se)
 	}
 	if _, err := os.Stat(filepath.Join(seData, "join-token")); !os.IsNotExist(err) {
