@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -65,6 +66,7 @@ type service struct {
 // pool is a pool's members and policy. Members keep their health and connection counts across
 // configurations as long as their address stays.
 type pool struct {
+	cfg     sechannel.Pool
 	uuid    string
 	policy  lb.Policy
 	ups     atomic.Pointer[[]*lb.Upstream]
@@ -265,12 +267,16 @@ func (d *Dataplane) commit(cands []*candidate, want map[string]*candidate) {
 		}
 	}
 	for _, p := range d.pools {
-		p.retire(pools[p.uuid])
+		if next := pools[p.uuid]; next != p {
+			p.retire(next)
+		}
 	}
 	d.pools = pools
 	for _, p := range pools {
-		p.checks = startMonitors(p)
-		p.reaper = startReaper(p)
+		if p.checks == nil {
+			p.checks = startMonitors(p)
+			p.reaper = startReaper(p)
+		}
 	}
 	d.statsMu.Lock()
 	for uuid := range d.stats {
@@ -281,12 +287,19 @@ func (d *Dataplane) commit(cands []*candidate, want map[string]*candidate) {
 	d.statsMu.Unlock()
 }
 
-// compilePool returns the pool for a configuration, reusing members by address.
+// compilePool returns the pool for a configuration, reusing members by address. A pool whose
+// configuration did not change is kept whole, monitors running: a retry of the services left
+// out, or a change elsewhere, does not check its members out of turn.
 func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *pool {
 	if p, ok := pools[cfg.UUID]; ok {
 		return p
 	}
 	old := d.pools[cfg.UUID]
+	if old != nil && reflect.DeepEqual(old.cfg, cfg) {
+		old.vsUUIDs = nil
+		pools[cfg.UUID] = old
+		return old
+	}
 	byAddr := map[string]*lb.Upstream{}
 	if old != nil {
 		for _, u := range old.members() {
@@ -310,7 +323,7 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 			idle[u] = &idleConns{}
 		}
 	}
-	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), idle: idle, hms: cfg.HealthMonitors}
+	p := &pool{cfg: cfg, uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), idle: idle, hms: cfg.HealthMonitors}
 	p.ups.Store(&ups)
 	pools[cfg.UUID] = p
 	return p

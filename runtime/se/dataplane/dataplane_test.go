@@ -553,3 +553,36 @@ func TestL7ServesWhenEveryMemberIsMarkedDown(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryKeepsUnchangedPoolsMonitors: applying the same snapshot again (the SE retrying a
+// service left out) checks no member out of turn: an unchanged pool keeps its monitors.
+func TestRetryKeepsUnchangedPoolsMonitors(t *testing.T) {
+	var checks atomic.Int64
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			checks.Add(1)
+		}
+	}))
+	defer member.Close()
+	hm := avi.HealthMonitor{Meta: avi.Meta{Name: "hm-http"}, Type: avi.HealthMonitorHTTP, SendInterval: 30, ReceiveTimeout: 1,
+		SuccessfulChecks: 1, FailedChecks: 1, HTTPMonitor: &avi.HTTPMonitor{HTTPRequest: "GET /health HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX"}}}
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(member.Listener))
+	v.Pool.HealthMonitors = []avi.HealthMonitor{hm}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	snap := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v,
+		vs("busy", busy.Addr().(*net.TCPAddr).Port, avi.ProfileHTTP, "p2")}}
+	d := newDP(t)
+	for range 5 {
+		if errs := d.Apply(snap); len(errs) != 1 {
+			t.Fatalf("not applied %+v, want busy", errs)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := checks.Load(); n != 1 {
+		t.Errorf("%d health checks after 5 applies of one snapshot, want 1 (a 30 s interval)", n)
+	}
+}
