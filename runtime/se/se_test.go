@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,16 +224,13 @@ func (f *fakeController) last() (sechannel.Heartbeat, bool) {
 	return f.heartbeats[len(f.heartbeats)-1], true
 }
 
-// TestHeartbeatReportsServicesNotAppliedAndRetriesThem: every heartbeat names the virtual
-// services left out with their reasons (and no configuration error: the snapshot was read);
-// the SE retries them without a new snapshot, and once one applies, the heartbeats say so.
-func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
+// startWithFakeController starts an SE whose controller streams the given line, then waits.
+func startWithFakeController(t *testing.T, a *applied, line string) (*fakeController, *se.Runtime) {
+	t.Helper()
 	f := &fakeController{}
-	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
-		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(snap)
+		fmt.Fprintln(w, line)
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
@@ -248,18 +246,41 @@ func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
 	srv := httptest.NewUnstartedServer(mux)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 
 	dir := t.TempDir()
 	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
 	data, _ := json.Marshal(id)
 	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
-	a := &applied{refuse: true}
 	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond,
 		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, rt
+}
+
+// TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
+// update the SE could not read at all.
+func TestHeartbeatReportsAnUnreadableUpdate(t *testing.T) {
+	f, rt := startWithFakeController(t, &applied{}, `{"version": "four"`)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "a heartbeat with the configuration error", func() bool {
+		hb, ok := f.last()
+		return ok && strings.Contains(hb.ConfigError, "unreadable") && hb.ConfigVersion == -1
+	})
+}
+
+// TestHeartbeatReportsServicesNotAppliedAndRetriesThem: every heartbeat names the virtual
+// services left out with their reasons (and no configuration error: the snapshot was read);
+// the SE retries them without a new snapshot, and once one applies, the heartbeats say so.
+func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
+	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
+		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
+	line, _ := json.Marshal(snap)
+	a := &applied{refuse: true}
+	f, rt := startWithFakeController(t, a, string(line))
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "a heartbeat naming the service not applied", func() bool {
