@@ -79,7 +79,7 @@ func BenchmarkController(b *testing.B) {
 			rt, err := se.New(ctx, se.Config{
 				Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: filepath.Join(b.TempDir(), "se"), Name: fmt.Sprintf("se-%d", i),
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Apply: func(snap sechannel.Snapshot) error {
+				Apply: func(snap sechannel.Snapshot) []sechannel.ServiceError {
 					now := time.Now()
 					s.mu.Lock()
 					defer s.mu.Unlock()

@@ -408,7 +408,7 @@ func installControllerAndSE(t *testing.T) (c *controllerProc, seData string, arg
 	if se == nil || field(se, "State", "Running") != true || field(se, "HostConfig", "NetworkMode") != "host" ||
 		fmt.Sprint(field(se, "HostConfig", "CapDrop")) != "[ALL]" || field(se, "HostConfig", "Privileged") != false ||
 		field(se, "HostConfig", "NanoCpus") != float64(1e9) || field(se, "HostConfig", "Memory") != float64(512<<20) ||
-		fmt.Sprint(field(se, "HostConfig", "CapAdd")) != "[CAP_NET_ADMIN CAP_NET_BIND_SERVICE]" {
+		fmt.Sprint(field(se, "HostConfig", "CapAdd")) != "[CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW]" {
 		t.Fatalf("avise container: %v", se)
 	}
 	if _, err := os.Stat(filepath.Join(seData, "join-token")); !os.IsNotExist(err) {
@@ -481,6 +481,38 @@ func TestControllerAndSE(t *testing.T) {
 		c.call(t, "GET", "/api/analytics/metrics/virtualservice/"+vsUUID+"?metric_id=l7_client.avg_complete_responses", nil, &m)
 		return len(m.Series) == 1 && len(m.Series[0].Data) > 0 && m.Series[0].Data[len(m.Series[0].Data)-1].Value > 0
 	})
+
+	// A port another process holds on the SE's host leaves out only the service asking for it:
+	// a service created after it applies, the SE's metrics say which is not applied, and once
+	// the process frees the port the SE takes it without a configuration change.
+	squatter, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clashPort, laterPort := squatter.Addr().(*net.TCPAddr).Port, freePorts(t, 1)[0]
+	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "clash-vs", "services": []any{map[string]int{"port": clashPort}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
+		squatter.Close()
+		t.Fatalf("create the clashing virtual service: %d %v", code, out)
+	}
+	clashUUID := out["uuid"].(string)
+	if code := c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "later-vs", "services": []any{map[string]int{"port": laterPort}}, "pool_ref": "/api/pool?name=web"}, &out); code != 201 {
+		squatter.Close()
+		t.Fatalf("create a virtual service after the clash: %d %v", code, out)
+	}
+	waitFor(t, "the SE to serve the service created after the one it cannot apply", 15*time.Second, func() bool { return serves(laterPort, "from the backend") })
+	seMetrics := func() string {
+		body, err := httpGet(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/metrics", contract.DefaultSEMetricsPort))
+		if err != nil {
+			return err.Error()
+		}
+		return body
+	}
+	notApplied := `avi_se_virtualservice_applied{uuid="` + clashUUID + `",virtualservice="clash-vs"} 0`
+	waitFor(t, "the SE's metrics to show the clashing service not applied", 15*time.Second, func() bool { return strings.Contains(seMetrics(), notApplied) })
+	squatter.Close()
+	freed := time.Now()
+	waitFor(t, "the SE to take the freed port", 15*time.Second, func() bool { return serves(clashPort, "from the backend") })
+	t.Logf("the freed port served by the SE after %v", time.Since(freed).Round(100*time.Millisecond))
 
 	// Headless: with the controller stopped the SE keeps serving, and a restarted SE serves its
 	// last configuration; once the controller is back the SE catches up.

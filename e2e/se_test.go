@@ -18,7 +18,8 @@ import (
 // backend is taken out within the monitor's interval times its failed checks and no request
 // fails after that; started again it comes back; pools change and services are added under
 // traffic without a failed request; a north-south VIP is added to the interface that reaches it
-// and removed with its service; the SE's own /metrics count it all.
+// and removed with its service, even when the service goes while the SE is killed; the SE's own
+// /metrics count it all.
 func TestSEServesBackendContainers(t *testing.T) {
 	needTool(t, "ab")
 	c, _, _ := installControllerAndSE(t)
@@ -167,10 +168,22 @@ func TestSEServesBackendContainers(t *testing.T) {
 	if !strings.Contains(addrs(), "10.213.41.50/32") {
 		t.Errorf("the VIP is not on avie2e0:\n%s", addrs())
 	}
+	// The SE dies without cleaning up (SIGKILL) while holding the VIP, and the service goes
+	// while it is down: restarted, it serves its last configuration, learns of the deletion and
+	// removes the VIP, which it recorded as its own before the crash.
+	if out, err := execCommand("docker", "kill", "--signal", "KILL", "avise"); err != nil {
+		t.Fatalf("docker kill avise: %v %s", err, out)
+	}
+	if !strings.Contains(addrs(), "10.213.41.50/32") {
+		t.Errorf("the VIP left with the killed SE (nothing should have removed it):\n%s", addrs())
+	}
 	if code := c.call(t, "DELETE", "/api/virtualservice/"+nsUUID, nil, nil); code != 204 {
 		t.Fatalf("delete the north-south service: %d", code)
 	}
-	waitFor(t, "the VIP to leave the interface with its service", 15*time.Second, func() bool {
+	if out, err := execCommand("docker", "start", "avise"); err != nil {
+		t.Fatalf("docker start avise: %v %s", err, out)
+	}
+	waitFor(t, "the restarted SE to remove the VIP it added before the crash", 30*time.Second, func() bool {
 		return !strings.Contains(addrs(), "10.213.41.50")
 	})
 	if !strings.Contains(addrs(), "10.213.41.1/24") {

@@ -218,7 +218,9 @@ func (s Settings) seSpec(hash string) docker.ContainerSpec {
 		cmd = append(cmd, "--mgmt-ip", s.MgmtIP)
 	}
 	// NET_ADMIN: a north-south VIP no interface holds yet is added to one (runtime/se/vip).
-	return s.spec(hash, cmd, []string{BinaryInImage, "probe", s.Role, "--data", DataMount}, []string{"NET_ADMIN"})
+	// NET_RAW: the VIP is then announced with gratuitous ARP and an unsolicited neighbour
+	// advertisement, sent on raw sockets, so that the LAN follows a VIP that moved here.
+	return s.spec(hash, cmd, []string{BinaryInImage, "probe", s.Role, "--data", DataMount}, []string{"NET_ADMIN", "NET_RAW"})
 }
 
 // Hash identifies the settings: equal settings, equal hash.

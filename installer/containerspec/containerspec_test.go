@@ -236,8 +236,9 @@ func TestSpec(t *testing.T) {
 	if seSpec.Name != "avise" {
 		t.Errorf("SE container name = %q, want avise", seSpec.Name)
 	}
-	// The SE adds VIPs to interfaces; nothing else beyond binding ports.
-	if want := []string{"NET_BIND_SERVICE", "NET_ADMIN"}; !reflect.DeepEqual(seSpec.CapAdd, want) {
+	// The SE adds VIPs to interfaces and announces them on raw sockets; nothing else beyond
+	// binding ports.
+	if want := []string{"NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"}; !reflect.DeepEqual(seSpec.CapAdd, want) {
 		t.Errorf("SE CapAdd = %q, want exactly %q", seSpec.CapAdd, want)
 	}
 	// The SE joins the controller on its sysint port, with the token from its data directory.

@@ -3,9 +3,11 @@ package se
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/se/dataplane"
 	"github.com/avi-init/avi-init/runtime/se/semetrics"
 	"github.com/avi-init/avi-init/runtime/se/vip"
@@ -16,20 +18,28 @@ const drainTimeout = 20 * time.Second
 
 // Serve runs a whole service engine until ctx ends: the control channel (cfg, whose Apply and
 // Report it fills in) driving the data plane, the VIPs it owns and its Prometheus metrics on
-// metricsAddr (none when empty). On the way out connections drain, then the VIPs go.
+// metricsAddr (none when empty). On the way out connections drain, then the VIPs go; the VIPs it
+// added are recorded in its data directory, so that after a crash the next start removes those
+// it no longer serves.
 func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	dp := dataplane.New(log)
-	vips := vip.New(vip.Netlink{}, log)
+	vips := vip.New(vip.Netlink{}, vip.DefaultGratuitous, filepath.Join(cfg.DataDir, vip.StateFile), log)
 	defer vips.Close()
 	exp := semetrics.New()
-	cfg.Apply, cfg.Report = exp.WrapApply(vips.Wrap(dp.Apply)), exp.WrapReport(dp.Report)
+	apply := vips.Wrap(dp.Apply)
+	cfg.Apply, cfg.Report = exp.WrapApply(apply), exp.WrapReport(dp.Report)
 	rt, err := New(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if rt.Version() < 0 {
+		// No configuration to serve yet: the VIPs an earlier run of this SE added (and a crash
+		// left behind) go now rather than at the first snapshot, which may be long in coming.
+		apply(sechannel.Snapshot{Version: -1})
 	}
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
 	var metrics sync.WaitGroup

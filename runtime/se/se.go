@@ -1,8 +1,8 @@
 // Package se is the service engine runtime that runs inside the avise container. This part
 // keeps the SE joined to its controller: it joins with a token (trusting the controller by the
-// certificate hash the token carries), keeps the last good configuration on disk and serves it
-// when the controller is away, applies each snapshot the controller pushes, and reports
-// heartbeats.
+// certificate hash the token carries), keeps the last configuration on disk and serves it
+// when the controller is away, applies each snapshot the controller pushes, retries the virtual
+// services it could not apply, and reports heartbeats naming them.
 package se
 
 import (
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,14 +50,22 @@ type Config struct {
 	Hostname string
 	MgmtIP   string
 	Logger   *slog.Logger
-	// Apply makes a snapshot the running configuration; an error rejects it whole and the SE
-	// keeps the last good one.
-	Apply func(sechannel.Snapshot) error
+	// Apply makes a snapshot the running configuration, each virtual service on its own, and
+	// returns those it could not apply, with their reasons. Applying the same snapshot again
+	// retries them.
+	Apply func(sechannel.Snapshot) []sechannel.ServiceError
 	// Report returns the metrics and client logs gathered since the last call.
 	Report func() ([]sechannel.Metrics, []sechannel.ClientLog)
 	// HeartbeatInterval defaults to sechannel.HeartbeatInterval (tests shorten it).
 	HeartbeatInterval time.Duration
+	// RetryInterval is how often virtual services not applied are tried again, so that a port
+	// freed on the host is taken without a configuration change; defaults to retryInterval.
+	RetryInterval time.Duration
 }
+
+// retryInterval is the default Config.RetryInterval: a few seconds, short next to how long an
+// operator takes to free a port, long next to what one apply costs.
+const retryInterval = 5 * time.Second
 
 // saveDelay is how long the saver waits to coalesce changes before writing.
 const saveDelay = 500 * time.Millisecond
@@ -71,12 +80,16 @@ type Runtime struct {
 	kick chan struct{} // asks for a heartbeat now
 	save chan struct{} // asks for the configuration to be written
 
-	mu      sync.Mutex
-	id      Identity
-	client  *http.Client
-	current int64 // version applied
-	lastErr string
-	unsaved *sechannel.Snapshot // applied, not yet on disk
+	applyMu sync.Mutex          // one apply at a time: a retry never runs an older snapshot over a newer one
+	held    *sechannel.Snapshot // the configuration applied last, for retries; guarded by applyMu
+
+	mu         sync.Mutex
+	id         Identity
+	client     *http.Client
+	current    int64  // version applied
+	lastErr    string // why the last update could not be read
+	notApplied []sechannel.ServiceError
+	unsaved    *sechannel.Snapshot // applied, not yet on disk
 }
 
 // setIdentity takes a new identity and a client that trusts its controller.
@@ -93,13 +106,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Apply == nil {
-		cfg.Apply = func(sechannel.Snapshot) error { return nil }
+		cfg.Apply = func(sechannel.Snapshot) []sechannel.ServiceError { return nil }
 	}
 	if cfg.Report == nil {
 		cfg.Report = func() ([]sechannel.Metrics, []sechannel.ClientLog) { return nil, nil }
 	}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = sechannel.HeartbeatInterval
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = retryInterval
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
@@ -204,12 +220,9 @@ func (rt *Runtime) loadLastGood() error {
 	if err := json.Unmarshal(data, &snap); err != nil {
 		return fmt.Errorf("%s: %w", contract.SEConfigFile, err)
 	}
-	if err := rt.cfg.Apply(snap); err != nil {
-		return err
-	}
-	rt.mu.Lock()
-	rt.current = snap.Version
-	rt.mu.Unlock()
+	rt.applyMu.Lock()
+	defer rt.applyMu.Unlock()
+	rt.applyHeld(snap)
 	rt.log.Info("serving the last configuration kept on disk", "version", snap.Version)
 	return nil
 }
@@ -224,15 +237,9 @@ func (rt *Runtime) Version() int64 {
 // Run keeps the snapshot stream and the heartbeats going until ctx ends.
 func (rt *Runtime) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		rt.heartbeats(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		rt.saver(ctx)
-	}()
+	wg.Go(func() { rt.heartbeats(ctx) })
+	wg.Go(func() { rt.saver(ctx) })
+	wg.Go(func() { rt.retries(ctx) })
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := rt.stream(ctx)
@@ -311,6 +318,9 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		}
 		var u sechannel.Update
 		if err := json.Unmarshal(line, &u); err != nil {
+			rt.mu.Lock()
+			rt.lastErr = fmt.Sprintf("update after version %d unreadable: %v", rt.current, err)
+			rt.mu.Unlock()
 			return fmt.Errorf("decode update: %w", err)
 		}
 		snap, err := received.Apply(u)
@@ -325,22 +335,19 @@ func (rt *Runtime) stream(ctx context.Context) error {
 	return io.ErrUnexpectedEOF
 }
 
-// apply makes a snapshot current, or rejects it whole and keeps the last good one.
+// apply makes a snapshot current. The virtual services that could not be applied are
+// reported, and retried while the snapshot stays current.
 func (rt *Runtime) apply(snap sechannel.Snapshot) {
 	if snap.Version == rt.Version() {
 		return
 	}
-	if err := rt.cfg.Apply(snap); err != nil {
-		rt.mu.Lock()
-		rt.lastErr = fmt.Sprintf("version %d: %v", snap.Version, err)
-		rt.mu.Unlock()
-		rt.log.Error("configuration rejected; keeping the last good one", "version", snap.Version, "err", err)
-		return
-	}
+	rt.applyMu.Lock()
+	notApplied := rt.applyHeld(snap)
+	rt.applyMu.Unlock()
 	rt.mu.Lock()
-	rt.current, rt.lastErr, rt.unsaved = snap.Version, "", &snap
+	rt.lastErr, rt.unsaved = "", &snap
 	rt.mu.Unlock()
-	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices))
+	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices), "not_applied", notApplied)
 	// Tell the controller at once, rather than at the next heartbeat, and keep the
 	// configuration on disk.
 	for _, ch := range []chan struct{}{rt.kick, rt.save} {
@@ -348,6 +355,51 @@ func (rt *Runtime) apply(snap sechannel.Snapshot) {
 		case ch <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// applyHeld applies snap and holds it as the current configuration, returning how many virtual
+// services were left out. The caller holds applyMu.
+func (rt *Runtime) applyHeld(snap sechannel.Snapshot) int {
+	notApplied := rt.cfg.Apply(snap)
+	rt.held = &snap
+	rt.mu.Lock()
+	changed := !slices.Equal(notApplied, rt.notApplied)
+	rt.current, rt.notApplied = snap.Version, notApplied
+	rt.mu.Unlock()
+	if changed {
+		select {
+		case rt.kick <- struct{}{}:
+		default:
+		}
+	}
+	return len(notApplied)
+}
+
+// retries applies the held configuration again every RetryInterval while some of its virtual
+// services are not applied.
+func (rt *Runtime) retries(ctx context.Context) {
+	t := time.NewTicker(rt.cfg.RetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rt.mu.Lock()
+		pending := len(rt.notApplied) > 0
+		rt.mu.Unlock()
+		if !pending {
+			continue
+		}
+		rt.applyMu.Lock()
+		if rt.held != nil {
+			if left := rt.applyHeld(*rt.held); left == 0 {
+				rt.log.Info("every virtual service applied", "version", rt.held.Version)
+			}
+		}
+		rt.applyMu.Unlock()
 	}
 }
 
@@ -407,7 +459,7 @@ func (rt *Runtime) heartbeat(ctx context.Context) {
 	defer cancel()
 	metrics, logs := rt.cfg.Report()
 	rt.mu.Lock()
-	hb := sechannel.Heartbeat{ConfigVersion: rt.current, ConfigError: rt.lastErr, Metrics: metrics, Logs: logs}
+	hb := sechannel.Heartbeat{ConfigVersion: rt.current, ConfigError: rt.lastErr, NotApplied: rt.notApplied, Metrics: metrics, Logs: logs}
 	rt.mu.Unlock()
 	body, _ := json.Marshal(hb)
 	resp, err := rt.request(ctx, http.MethodPost, sechannel.HeartbeatPath, bytes.NewReader(body))

@@ -5,13 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,27 +113,35 @@ func run(rt *se.Runtime) (stop func()) {
 	}
 }
 
-// applied records the snapshots the SE applied; it refuses any with a VS named "refuse-me".
+// applied records the snapshots the SE applied; it leaves out any VS named "refuse-me" while
+// refuse is set.
 type applied struct {
 	mu       sync.Mutex
+	refuse   bool
 	versions []int64
 	names    map[string]bool
 }
 
-func (a *applied) apply(s sechannel.Snapshot) error {
-	for _, v := range s.VirtualServices {
-		if v.Name == "refuse-me" {
-			return errors.New("cannot listen on port 1")
-		}
-	}
+func (a *applied) apply(s sechannel.Snapshot) []sechannel.ServiceError {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.versions = append(a.versions, s.Version)
 	a.names = map[string]bool{}
+	var out []sechannel.ServiceError
 	for _, v := range s.VirtualServices {
+		if v.Name == "refuse-me" && a.refuse {
+			out = append(out, sechannel.ServiceError{VSUUID: v.UUID, Reason: "listen on :1: address already in use"})
+			continue
+		}
 		a.names[v.Name] = true
 	}
-	return nil
+	return out
+}
+
+func (a *applied) setRefuse(refuse bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refuse = refuse
 }
 
 func (a *applied) has(name string) bool {
@@ -150,9 +159,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
+// TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart: a virtual service the SE cannot
+// apply no longer freezes its configuration: the others of the same and later versions apply,
+// and a restarted SE serves the newest from disk.
+func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 	c := startController(t, t.TempDir(), true)
-	a := &applied{}
+	a := &applied{refuse: true}
 	cfg := c.seConfig(t, "se-a")
 	seDir := cfg.DataDir
 	cfg.Apply, cfg.JoinTokenFile = a.apply, filepath.Join(seDir, "join-token")
@@ -171,28 +183,19 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 
 	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "good", "services": []map[string]int{{"port": 8080}}}, nil)
 	waitFor(t, "the good VS", func() bool { return a.has("good") && rt.Version() > 0 })
-	good := rt.Version()
-
 	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "refuse-me", "services": []map[string]int{{"port": 1}}}, nil)
-	var ses struct {
-		Results []struct {
-			ConfigError   string `json:"config_error"`
-			ConfigVersion int64  `json:"config_version"`
-		} `json:"results"`
+	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "later", "services": []map[string]int{{"port": 8081}}}, nil)
+	waitFor(t, "the VS created after the one left out", func() bool { return a.has("later") })
+	if !a.has("good") || a.has("refuse-me") {
+		t.Errorf("applied %v, want good and later, not refuse-me", a.names)
 	}
-	waitFor(t, "the controller to show the rejection", func() bool {
-		c.call(t, "GET", "/api/serviceengine", nil, &ses)
-		return len(ses.Results) == 1 && ses.Results[0].ConfigError != ""
-	})
-	if rt.Version() != good || ses.Results[0].ConfigVersion != good || !a.has("good") {
-		t.Errorf("after a rejected snapshot the SE serves version %d (controller sees %d), want the last good %d", rt.Version(), ses.Results[0].ConfigVersion, good)
-	}
+	newest := rt.Version()
 	stop()
 	if err := contract.ProbeSE(seDir); err != nil {
 		t.Errorf("probe after the SE applied a configuration: %v", err)
 	}
 
-	// The controller goes away; a restarted SE serves its last good configuration from disk.
+	// The controller goes away; a restarted SE serves its last configuration from disk.
 	c.stop()
 	b := &applied{}
 	cfg.Apply, cfg.JoinToken = b.apply, ""
@@ -200,8 +203,112 @@ func TestRejectedConfigKeepsLastGoodAndHeadlessRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart without the controller: %v", err)
 	}
-	if rt2.Version() != good || !b.has("good") {
-		t.Errorf("headless restart serves version %d, want %d with the good VS", rt2.Version(), good)
+	if rt2.Version() != newest || !b.has("good") || !b.has("later") {
+		t.Errorf("headless restart serves version %d, want %d with good and later", rt2.Version(), newest)
+	}
+}
+
+// fakeController serves one snapshot and records the heartbeats, so that a test sees exactly
+// what the SE reports.
+type fakeController struct {
+	mu         sync.Mutex
+	heartbeats []sechannel.Heartbeat
+}
+
+func (f *fakeController) last() (sechannel.Heartbeat, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.heartbeats) == 0 {
+		return sechannel.Heartbeat{}, false
+	}
+	return f.heartbeats[len(f.heartbeats)-1], true
+}
+
+// startWithFakeController starts an SE whose controller streams the given line, then waits.
+func startWithFakeController(t *testing.T, a *applied, line string) (*fakeController, *se.Runtime) {
+	t.Helper()
+	f := &fakeController{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, line)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		var hb sechannel.Heartbeat
+		if err := json.NewDecoder(r.Body).Decode(&hb); err != nil {
+			t.Errorf("heartbeat: %v", err)
+		}
+		f.mu.Lock()
+		f.heartbeats = append(f.heartbeats, hb)
+		f.mu.Unlock()
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
+	data, _ := json.Marshal(id)
+	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
+	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond,
+		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, rt
+}
+
+// TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
+// update the SE could not read at all.
+func TestHeartbeatReportsAnUnreadableUpdate(t *testing.T) {
+	f, rt := startWithFakeController(t, &applied{}, `{"version": "four"`)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "a heartbeat with the configuration error", func() bool {
+		hb, ok := f.last()
+		return ok && strings.Contains(hb.ConfigError, "unreadable") && hb.ConfigVersion == -1
+	})
+}
+
+// TestHeartbeatReportsServicesNotAppliedAndRetriesThem: every heartbeat names the virtual
+// services left out with their reasons (and no configuration error: the snapshot was read);
+// the SE retries them without a new snapshot, and once one applies, the heartbeats say so.
+func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
+	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
+		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
+	line, _ := json.Marshal(snap)
+	a := &applied{refuse: true}
+	f, rt := startWithFakeController(t, a, string(line))
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "a heartbeat naming the service not applied", func() bool {
+		hb, ok := f.last()
+		return ok && hb.ConfigVersion == 4 && len(hb.NotApplied) == 1
+	})
+	hb, _ := f.last()
+	if want := (sechannel.ServiceError{VSUUID: "vs-2", Reason: "listen on :1: address already in use"}); hb.NotApplied[0] != want || hb.ConfigError != "" {
+		t.Errorf("heartbeat not applied %+v, config error %q; want %+v and none", hb.NotApplied, hb.ConfigError, want)
+	}
+	if !a.has("good") {
+		t.Error("the service that could apply did not")
+	}
+
+	// The host frees the port: the retry applies the service with no new snapshot.
+	a.setRefuse(false)
+	waitFor(t, "a heartbeat with every service applied", func() bool {
+		hb, ok := f.last()
+		return ok && len(hb.NotApplied) == 0 && a.has("refuse-me")
+	})
+	a.mu.Lock()
+	retries := len(a.versions)
+	a.mu.Unlock()
+	time.Sleep(300 * time.Millisecond)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.versions) != retries {
+		t.Errorf("applied %d more times once every service applied, want no more retries", len(a.versions)-retries)
 	}
 }
 

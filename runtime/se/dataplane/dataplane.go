@@ -1,15 +1,19 @@
 // Package dataplane is the service engine's traffic path: one listener per virtual service
 // port, an L4 TCP proxy or an L7 HTTP proxy behind it, balancing over the pool with the policies
-// of package lb. A configuration is applied whole or not at all; listeners that do not change
+// of package lb. Each virtual service of a configuration applies on its own: one that cannot
+// (its port taken) is left out and reported, and the others apply. Listeners that do not change
 // keep their connections, and removed listeners stop accepting and let their connections finish.
 package dataplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,6 +33,7 @@ type Dataplane struct {
 	mu        sync.Mutex // serialises Apply and Close
 	listeners map[string]*listener
 	pools     map[string]*pool
+	running   map[string]bool // the virtual services applied, by uuid
 
 	statsMu    sync.Mutex
 	stats      map[string]*vsStats // by virtual service uuid
@@ -61,6 +66,7 @@ type service struct {
 // pool is a pool's members and policy. Members keep their health and connection counts across
 // configurations as long as their address stays.
 type pool struct {
+	cfg     sechannel.Pool
 	uuid    string
 	policy  lb.Policy
 	ups     atomic.Pointer[[]*lb.Upstream]
@@ -98,103 +104,202 @@ func listenAddrs(vs sechannel.VirtualService) []string {
 // ErrConflict is two virtual services claiming one address and port.
 var ErrConflict = errors.New("address and port claimed twice")
 
-// Apply makes the snapshot the running configuration, or changes nothing and returns why not.
-func (d *Dataplane) Apply(snap sechannel.Snapshot) error {
+// candidate is one enabled virtual service of a snapshot on its way to being applied.
+type candidate struct {
+	svc    *service
+	addrs  []string
+	reason string // why it is left out; empty while it can still apply
+}
+
+// Apply makes the snapshot the running configuration, each virtual service on its own: one
+// that cannot be applied (an address and port another service of the snapshot holds, a port
+// taken on the host) is left out, and the others apply. It returns those left out, with their
+// reasons, in snapshot order; applying the same snapshot again retries them.
+func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 
-	// Compile: every listener's service, and the pools they use.
-	want := map[string]*service{}
-	pools := map[string]*pool{}
-	enabled := map[string]bool{}
+	// Services that run now claim their addresses first, so that a new service asking for a
+	// taken address and port is the one left out, not the one serving.
+	var cands []*candidate
 	for _, vs := range snap.VirtualServices {
-		if !vs.Enabled {
-			continue
+		if vs.Enabled {
+			cands = append(cands, &candidate{svc: &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4}, addrs: listenAddrs(vs)})
 		}
-		enabled[vs.UUID] = true
-		svc := &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4, stats: d.statsFor(vs.UUID)}
-		svc.stats.fullLogs.Store(vs.FullClientLogs)
-		if vs.Pool != nil {
-			svc.pool = d.compilePool(pools, *vs.Pool)
-			svc.pool.vsUUIDs = append(svc.pool.vsUUIDs, vs.UUID)
-		}
-		for _, addr := range listenAddrs(vs) {
+	}
+	order := slices.Clone(cands)
+	slices.SortStableFunc(order, func(a, b *candidate) int {
+		return cmp.Compare(d.runsBool(b.svc.vs.UUID), d.runsBool(a.svc.vs.UUID))
+	})
+	want := map[string]*candidate{}
+	for _, c := range order {
+		for _, addr := range c.addrs {
 			if other, ok := want[addr]; ok {
-				return fmt.Errorf("%w: %s by %s and %s", ErrConflict, addr, other.vs.Name, vs.Name)
+				c.reason = fmt.Sprintf("%v: %s is held by virtual service %s", ErrConflict, addr, other.svc.vs.Name)
+				break
 			}
-			want[addr] = svc
+		}
+		if c.reason == "" {
+			for _, addr := range c.addrs {
+				want[addr] = c
+			}
 		}
 	}
 
-	// Open what is new before changing anything, so that a port in use rejects the whole
-	// configuration.
+	// Open what is new before changing anything; a port taken on the host leaves its service
+	// out, and the listeners it had opened close again.
 	opened := map[string]*listener{}
-	var reopen []string // a listener changing between L4 and L7: its port is free only once closed
-	for addr, svc := range want {
-		if l, ok := d.listeners[addr]; ok {
-			if l.l4 != svc.l4 {
-				reopen = append(reopen, addr)
-			}
+	for _, c := range order {
+		if c.reason != "" {
 			continue
 		}
-		ln, err := d.listen(addr)
-		if err != nil {
-			for _, l := range opened {
-				l.ln.Close()
+		var mine []string
+		for _, addr := range c.addrs {
+			if _, ok := d.listeners[addr]; ok {
+				continue
 			}
-			return fmt.Errorf("virtual service %s: listen on %s: %w", svc.vs.Name, addr, err)
+			ln, err := d.listen(addr)
+			if err != nil {
+				c.reason = fmt.Sprintf("listen on %s: %v", addr, err)
+				break
+			}
+			opened[addr] = &listener{addr: addr, l4: c.svc.l4, ln: ln, log: d.log}
+			mine = append(mine, addr)
 		}
-		opened[addr] = &listener{addr: addr, l4: svc.l4, ln: ln, log: d.log}
+		if c.reason != "" {
+			d.leaveOut(c, want, opened, mine)
+		}
 	}
 
 	// Commit. Members of pools that stay keep their state; the swap is atomic per listener.
 	// Monitors restart with the new pool configuration.
-	for _, p := range d.pools {
-		p.retire(pools[p.uuid])
-	}
-	d.pools = pools
-	for _, p := range pools {
-		p.checks = startMonitors(p)
-		p.reaper = startReaper(p)
-	}
-	d.statsMu.Lock()
-	for uuid := range d.stats {
-		if !enabled[uuid] {
-			delete(d.stats, uuid)
-		}
-	}
-	d.statsMu.Unlock()
+	d.commit(cands, want)
+	var reopen []string // a listener changing between L4 and L7: its port is free only once closed
 	for addr, l := range d.listeners {
-		svc, keep := want[addr]
-		if keep && l.l4 == svc.l4 {
-			l.svc.Store(svc)
+		c, keep := want[addr]
+		if keep && l.l4 == c.svc.l4 {
+			l.svc.Store(c.svc)
 			continue
+		}
+		if keep {
+			reopen = append(reopen, addr)
 		}
 		l.stop()
 		delete(d.listeners, addr)
 	}
 	for _, addr := range reopen {
+		c, ok := want[addr]
+		if !ok {
+			continue // its service was left out at an earlier address
+		}
 		ln, err := d.listen(addr)
 		if err != nil {
-			d.log.Error("listener not reopened with its new profile", "addr", addr, "err", err)
+			// The service is committed already: its other listeners go, and the next apply
+			// retries it whole.
+			c.reason = fmt.Sprintf("listen on %s with its new profile: %v", addr, err)
+			for _, a := range c.addrs {
+				if l, ok := d.listeners[a]; ok && l.svc.Load() == c.svc {
+					l.stop()
+					delete(d.listeners, a)
+				}
+			}
+			d.leaveOut(c, want, opened, c.addrs)
 			continue
 		}
-		opened[addr] = &listener{addr: addr, l4: want[addr].l4, ln: ln, log: d.log}
+		opened[addr] = &listener{addr: addr, l4: c.svc.l4, ln: ln, log: d.log}
 	}
 	for addr, l := range opened {
-		l.svc.Store(want[addr])
+		l.svc.Store(want[addr].svc)
 		d.listeners[addr] = l
 		l.start()
 	}
-	return nil
+	d.running = map[string]bool{}
+	var out []sechannel.ServiceError
+	for _, c := range cands {
+		if c.reason != "" {
+			out = append(out, sechannel.ServiceError{VSUUID: c.svc.vs.UUID, Reason: c.reason})
+			d.log.Warn("virtual service not applied", "virtual_service", c.svc.vs.Name, "reason", c.reason)
+			continue
+		}
+		d.running[c.svc.vs.UUID] = true
+	}
+	return out
 }
 
-// compilePool returns the pool for a configuration, reusing members by address.
+// runsBool is 1 when the virtual service runs now, for ordering.
+func (d *Dataplane) runsBool(uuid string) int {
+	if d.running[uuid] {
+		return 1
+	}
+	return 0
+}
+
+// leaveOut releases the addresses a service left out claimed, closing the listeners opened for it.
+func (d *Dataplane) leaveOut(c *candidate, want map[string]*candidate, opened map[string]*listener, addrs []string) {
+	for _, addr := range addrs {
+		if l, ok := opened[addr]; ok {
+			l.ln.Close()
+			delete(opened, addr)
+		}
+	}
+	for _, addr := range c.addrs {
+		if want[addr] == c {
+			delete(want, addr)
+		}
+	}
+}
+
+// commit compiles the pools and statistics of the services that apply and swaps them in.
+func (d *Dataplane) commit(cands []*candidate, want map[string]*candidate) {
+	pools := map[string]*pool{}
+	applied := map[string]bool{}
+	for _, c := range cands {
+		if c.reason != "" {
+			continue
+		}
+		vs := c.svc.vs
+		applied[vs.UUID] = true
+		c.svc.stats = d.statsFor(vs.UUID)
+		c.svc.stats.fullLogs.Store(vs.FullClientLogs)
+		if vs.Pool != nil {
+			c.svc.pool = d.compilePool(pools, *vs.Pool)
+			c.svc.pool.vsUUIDs = append(c.svc.pool.vsUUIDs, vs.UUID)
+		}
+	}
+	for _, p := range d.pools {
+		if next := pools[p.uuid]; next != p {
+			p.retire(next)
+		}
+	}
+	d.pools = pools
+	for _, p := range pools {
+		if p.checks == nil {
+			p.checks = startMonitors(p)
+			p.reaper = startReaper(p)
+		}
+	}
+	d.statsMu.Lock()
+	for uuid := range d.stats {
+		if !applied[uuid] {
+			delete(d.stats, uuid)
+		}
+	}
+	d.statsMu.Unlock()
+}
+
+// compilePool returns the pool for a configuration, reusing members by address. A pool whose
+// configuration did not change is kept whole, monitors running: a retry of the services left
+// out, or a change elsewhere, does not check its members out of turn.
 func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *pool {
 	if p, ok := pools[cfg.UUID]; ok {
 		return p
 	}
 	old := d.pools[cfg.UUID]
+	if old != nil && reflect.DeepEqual(old.cfg, cfg) {
+		old.vsUUIDs = nil
+		pools[cfg.UUID] = old
+		return old
+	}
 	byAddr := map[string]*lb.Upstream{}
 	if old != nil {
 		for _, u := range old.members() {
@@ -218,7 +323,7 @@ func (d *Dataplane) compilePool(pools map[string]*pool, cfg sechannel.Pool) *poo
 			idle[u] = &idleConns{}
 		}
 	}
-	p := &pool{uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), idle: idle, hms: cfg.HealthMonitors}
+	p := &pool{cfg: cfg, uuid: cfg.UUID, policy: lb.NewPolicy(cfg.Algorithm), idle: idle, hms: cfg.HealthMonitors}
 	p.ups.Store(&ups)
 	pools[cfg.UUID] = p
 	return p

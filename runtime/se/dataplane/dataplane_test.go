@@ -261,36 +261,53 @@ func TestL4ProxyHalfCloseAndDrain(t *testing.T) {
 	}
 }
 
-func TestRejectsWholeConfigurationAndKeepsTheLast(t *testing.T) {
-	a := newBackend(t, "a")
+// TestAppliesEachServiceOnItsOwn: a service whose port the host holds, and one claiming an
+// address and port another service serves, are left out with their reasons; every other
+// change of the same snapshot (a new service, a changed one, a removed one) applies. Once the
+// host frees the port, applying the same snapshot again applies the service left out.
+func TestAppliesEachServiceOnItsOwn(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
 	d := newDP(t)
-	port := testnet.FreePort(t)
-	good := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{vs("web", port, avi.ProfileHTTP, "p", a.server())}}
-	if err := d.Apply(good); err != nil {
-		t.Fatal(err)
+	port, gone := testnet.FreePort(t), testnet.FreePort(t)
+	if errs := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{
+		vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("old", gone, avi.ProfileHTTP, "p3", a.server())}}); errs != nil {
+		t.Fatal(errs)
 	}
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 	other := testnet.FreePort(t)
-	for name, snap := range map[string]sechannel.Snapshot{
-		"port in use": {Version: 2, VirtualServices: []sechannel.VirtualService{
-			vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("new", other, avi.ProfileHTTP, "p"), vs("busy", busyPort, avi.ProfileHTTP, "p")}},
-		"same port twice": {Version: 3, VirtualServices: []sechannel.VirtualService{
-			vs("web", port, avi.ProfileHTTP, "p", a.server()), vs("twin", port, avi.ProfileL4, "p2")}},
-	} {
-		if err := d.Apply(snap); err == nil {
-			t.Errorf("%s: configuration accepted", name)
+	snap := sechannel.Snapshot{Version: 2, VirtualServices: []sechannel.VirtualService{
+		vs("twin", port, avi.ProfileL4, "p2", b.server()),
+		vs("web", port, avi.ProfileHTTP, "p", b.server()),
+		vs("new", other, avi.ProfileHTTP, "p", b.server()),
+		vs("busy", busyPort, avi.ProfileHTTP, "p", b.server())}}
+	errs := d.Apply(snap)
+	reasons := map[string]string{}
+	for _, e := range errs {
+		reasons[e.VSUUID] = e.Reason
+	}
+	if len(reasons) != 2 || !strings.Contains(reasons["vs-twin"], "held by virtual service web") ||
+		!strings.Contains(reasons["vs-busy"], fmt.Sprintf("listen on 127.0.0.1:%d", busyPort)) {
+		t.Fatalf("not applied = %+v, want twin (port held by web) and busy (port taken on the host)", errs)
+	}
+	for _, url := range []string{fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.1:%d/", other)} {
+		if body, err := get(t, url); err != nil || !strings.HasPrefix(body, "b ") {
+			t.Errorf("%s = %q, %v; want the new configuration's member b", url, body, err)
 		}
 	}
-	if _, err := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil {
-		t.Errorf("the last good configuration stopped serving: %v", err)
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", gone), time.Second); err == nil {
+		t.Error("a removed service still listens")
 	}
-	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", other), time.Second); err == nil {
-		t.Error("a rejected configuration left a listener open")
+
+	busy.Close()
+	if errs := d.Apply(snap); len(errs) != 1 || errs[0].VSUUID != "vs-twin" {
+		t.Fatalf("retry: not applied = %+v, want only twin", errs)
+	}
+	if body, err := get(t, fmt.Sprintf("http://127.0.0.1:%d/", busyPort)); err != nil || !strings.HasPrefix(body, "b ") {
+		t.Errorf("the service whose port was freed = %q, %v; want it served", body, err)
 	}
 }
 
@@ -549,5 +566,38 @@ func TestL7ServesWhenEveryMemberIsMarkedDown(t *testing.T) {
 		if body, err := get(t, url); err != nil || !strings.HasPrefix(body, "a ") {
 			t.Fatalf("request %d with every member marked down and a serving: %q %v", i, body, err)
 		}
+	}
+}
+
+// TestRetryKeepsUnchangedPoolsMonitors: applying the same snapshot again (the SE retrying a
+// service left out) checks no member out of turn: an unchanged pool keeps its monitors.
+func TestRetryKeepsUnchangedPoolsMonitors(t *testing.T) {
+	var checks atomic.Int64
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			checks.Add(1)
+		}
+	}))
+	defer member.Close()
+	hm := avi.HealthMonitor{Meta: avi.Meta{Name: "hm-http"}, Type: avi.HealthMonitorHTTP, SendInterval: 30, ReceiveTimeout: 1,
+		SuccessfulChecks: 1, FailedChecks: 1, HTTPMonitor: &avi.HTTPMonitor{HTTPRequest: "GET /health HTTP/1.0", HTTPResponseCode: []string{"HTTP_2XX"}}}
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(member.Listener))
+	v.Pool.HealthMonitors = []avi.HealthMonitor{hm}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	snap := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v,
+		vs("busy", busy.Addr().(*net.TCPAddr).Port, avi.ProfileHTTP, "p2")}}
+	d := newDP(t)
+	for range 5 {
+		if errs := d.Apply(snap); len(errs) != 1 {
+			t.Fatalf("not applied %+v, want busy", errs)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := checks.Load(); n != 1 {
+		t.Errorf("%d health checks after 5 applies of one snapshot, want 1 (a 30 s interval)", n)
 	}
 }

@@ -24,6 +24,7 @@ type Exporter struct {
 	mu      sync.Mutex
 	version int64
 	names   map[string]string // virtual service uuid -> name, from the running configuration
+	applied map[string]bool   // virtual service uuid -> whether the SE could apply it
 	vs      map[string]*totals
 	members map[memberKey]bool // up
 }
@@ -39,20 +40,24 @@ type memberKey struct{ vs, server string }
 
 // New makes an exporter with nothing observed yet.
 func New() *Exporter {
-	return &Exporter{names: map[string]string{}, vs: map[string]*totals{}, members: map[memberKey]bool{}}
+	return &Exporter{names: map[string]string{}, applied: map[string]bool{}, vs: map[string]*totals{}, members: map[memberKey]bool{}}
 }
 
-// Configured tells the exporter the running configuration: names for labels, and which
-// virtual services still exist (the others' series go away).
-func (e *Exporter) Configured(snap sechannel.Snapshot) {
+// Configured tells the exporter the running configuration: names for labels, which virtual
+// services still exist (the others' series go away), and which of them the SE could not apply.
+func (e *Exporter) Configured(snap sechannel.Snapshot, notApplied []sechannel.ServiceError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.version = snap.Version
-	e.names = map[string]string{}
+	e.names, e.applied = map[string]string{}, map[string]bool{}
 	for _, vs := range snap.VirtualServices {
 		if vs.Enabled {
 			e.names[vs.UUID] = vs.Name
+			e.applied[vs.UUID] = true
 		}
+	}
+	for _, ne := range notApplied {
+		e.applied[ne.VSUUID] = false
 	}
 	for uuid := range e.vs {
 		if _, ok := e.names[uuid]; !ok {
@@ -110,13 +115,14 @@ var (
 	descOpen     = prometheus.NewDesc("avi_se_virtualservice_open_connections", "Client connections open (L4).", vsLabels, nil)
 	descBytes    = prometheus.NewDesc("avi_se_virtualservice_bytes_total", "Bytes from clients (in) and to clients (out).", append(vsLabels, "direction"), nil)
 	descLatency  = prometheus.NewDesc("avi_se_virtualservice_latency_milliseconds", "Request latency quantiles over the last report interval.", append(vsLabels, "quantile"), nil)
+	descApplied  = prometheus.NewDesc("avi_se_virtualservice_applied", "Whether the SE applied the virtual service (1) or could not (0; the heartbeat says why).", vsLabels, nil)
 	descMember   = prometheus.NewDesc("avi_se_pool_member_up", "Whether a pool member takes traffic (1) or is down (0).", append(vsLabels, "server"), nil)
 	classes      = []string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 )
 
 // Describe implements prometheus.Collector.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descVersion, descRequests, descStatus, descFailed, descConns, descOpen, descBytes, descLatency, descMember} {
+	for _, d := range []*prometheus.Desc{descVersion, descRequests, descStatus, descFailed, descConns, descOpen, descBytes, descLatency, descApplied, descMember} {
 		ch <- d
 	}
 }
@@ -147,13 +153,20 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descLatency, prometheus.GaugeValue, q.v, name, uuid, q.q)
 		}
 	}
-	for k, isUp := range e.members {
-		up := 0.0
-		if isUp {
-			up = 1
-		}
-		ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, up, e.names[k.vs], k.vs, k.server)
+	for uuid, ok := range e.applied {
+		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, gauge(ok), e.names[uuid], uuid)
 	}
+	for k, isUp := range e.members {
+		ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, gauge(isUp), e.names[k.vs], k.vs, k.server)
+	}
+}
+
+// gauge is a yes/no as a gauge's 1/0.
+func gauge(yes bool) float64 {
+	if yes {
+		return 1
+	}
+	return 0
 }
 
 // Handler serves the exposition format.
@@ -163,14 +176,12 @@ func (e *Exporter) Handler() http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// WrapApply follows the configurations apply accepts.
-func (e *Exporter) WrapApply(apply func(sechannel.Snapshot) error) func(sechannel.Snapshot) error {
-	return func(snap sechannel.Snapshot) error {
-		if err := apply(snap); err != nil {
-			return err
-		}
-		e.Configured(snap)
-		return nil
+// WrapApply follows the configurations apply runs and the virtual services it leaves out.
+func (e *Exporter) WrapApply(apply func(sechannel.Snapshot) []sechannel.ServiceError) func(sechannel.Snapshot) []sechannel.ServiceError {
+	return func(snap sechannel.Snapshot) []sechannel.ServiceError {
+		notApplied := apply(snap)
+		e.Configured(snap, notApplied)
+		return notApplied
 	}
 }
 

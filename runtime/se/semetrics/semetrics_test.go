@@ -19,7 +19,8 @@ import (
 func TestTotalsAccumulateAndFollowTheConfiguration(t *testing.T) {
 	e := New()
 	e.Configured(sechannel.Snapshot{Version: 7, VirtualServices: []sechannel.VirtualService{
-		{UUID: "vs-1", Name: "web", Enabled: true}, {UUID: "vs-2", Name: "db", Enabled: true}}})
+		{UUID: "vs-1", Name: "web", Enabled: true}, {UUID: "vs-2", Name: "db", Enabled: true}}},
+		[]sechannel.ServiceError{{VSUUID: "vs-2", Reason: "listen on :5432: address already in use"}})
 	up, down := true, false
 	e.Observe([]sechannel.Metrics{
 		{VSUUID: "vs-1", Requests: 10, Resp2xx: 9, Resp5xx: 1, BytesIn: 100, BytesOut: 1000, LatencyP50: 1, LatencyP90: 2, LatencyP99: 5},
@@ -37,6 +38,10 @@ func TestTotalsAccumulateAndFollowTheConfiguration(t *testing.T) {
 # HELP avi_se_config_version Configuration version the SE runs.
 # TYPE avi_se_config_version gauge
 avi_se_config_version 7
+# HELP avi_se_virtualservice_applied Whether the SE applied the virtual service (1) or could not (0; the heartbeat says why).
+# TYPE avi_se_virtualservice_applied gauge
+avi_se_virtualservice_applied{uuid="vs-1",virtualservice="web"} 1
+avi_se_virtualservice_applied{uuid="vs-2",virtualservice="db"} 0
 # HELP avi_se_pool_member_up Whether a pool member takes traffic (1) or is down (0).
 # TYPE avi_se_pool_member_up gauge
 avi_se_pool_member_up{server="192.0.2.1:80",uuid="vs-1",virtualservice="web"} 1
@@ -74,14 +79,14 @@ avi_se_virtualservice_responses_total{class="4xx",uuid="vs-2",virtualservice="db
 avi_se_virtualservice_responses_total{class="5xx",uuid="vs-1",virtualservice="web"} 1
 avi_se_virtualservice_responses_total{class="5xx",uuid="vs-2",virtualservice="db"} 0
 `
-	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "avi_se_config_version", "avi_se_pool_member_up",
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "avi_se_config_version", "avi_se_virtualservice_applied", "avi_se_pool_member_up",
 		"avi_se_virtualservice_connections_total", "avi_se_virtualservice_latency_milliseconds", "avi_se_virtualservice_open_connections",
 		"avi_se_virtualservice_requests_total", "avi_se_virtualservice_responses_total"); err != nil {
 		t.Error(err)
 	}
 
 	// A virtual service removed from the configuration loses its series.
-	e.Configured(sechannel.Snapshot{Version: 8, VirtualServices: []sechannel.VirtualService{{UUID: "vs-2", Name: "db", Enabled: true}}})
+	e.Configured(sechannel.Snapshot{Version: 8, VirtualServices: []sechannel.VirtualService{{UUID: "vs-2", Name: "db", Enabled: true}}}, nil)
 	rec := httptest.NewRecorder()
 	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -98,7 +103,7 @@ avi_se_virtualservice_responses_total{class="5xx",uuid="vs-2",virtualservice="db
 
 func TestServeAnswersMetricsUntilTheContextEnds(t *testing.T) {
 	e := New()
-	e.Configured(sechannel.Snapshot{Version: 3})
+	e.Configured(sechannel.Snapshot{Version: 3}, nil)
 	addr := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,9 +3,12 @@ package vip
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/avi-init/avi-init/model/sechannel"
@@ -50,39 +53,69 @@ func (h *fakeHost) Remove(link string, ip netip.Addr) error {
 	return nil
 }
 
-func addrs(s ...string) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range s {
-		out = append(out, netip.MustParseAddr(a))
-	}
+// recorder is an announcer that keeps what it was asked to announce.
+type recorder struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (r *recorder) Announce(link string, ip netip.Addr) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, ip.String()+" "+link)
+	return nil
+}
+
+// taken returns what was announced since the last call, once announcements in flight are done.
+func (r *recorder) taken(m *Manager) []string {
+	m.announces.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.sent
+	r.sent = nil
+	slices.Sort(out)
 	return out
 }
 
-func TestApplyAddsMissingVIPsBeforeListeningAndRemovesThemAfter(t *testing.T) {
-	h := newFakeHost()
-	m := New(h, nil)
+func service(name, vip string) sechannel.VirtualService {
+	return sechannel.VirtualService{UUID: "vs-" + name, Name: name, Enabled: true, VIP: vip}
+}
+
+func snapshot(version int64, vss ...sechannel.VirtualService) sechannel.Snapshot {
+	return sechannel.Snapshot{Version: version, VirtualServices: vss}
+}
+
+func TestAddsMissingVIPsBeforeListeningAnnouncesThemAndRemovesThemAfter(t *testing.T) {
+	h, ann := newFakeHost(), &recorder{}
+	m := New(h, ann, "", nil)
 	var during []string
-	apply := func() error {
+	apply := m.Wrap(func(sechannel.Snapshot) []sechannel.ServiceError {
+		during = nil
 		for ip := range h.have {
 			during = append(during, ip.String())
 		}
 		slices.Sort(during)
 		return nil
-	}
-	if err := m.Apply(addrs("192.0.2.10", "192.0.2.50", "198.51.100.7"), apply); err != nil {
-		t.Fatal(err)
+	})
+	if errs := apply(snapshot(1, service("own", "192.0.2.10"), service("a", "192.0.2.50"), service("b", "198.51.100.7"))); errs != nil {
+		t.Fatal(errs)
 	}
 	if want := []string{"192.0.2.10", "192.0.2.50", "198.51.100.7"}; !reflect.DeepEqual(during, want) {
 		t.Errorf("addresses while listeners open %v, want %v", during, want)
 	}
+	slices.Sort(h.calls)
 	if want := []string{"add 192.0.2.50 eth0", "add 198.51.100.7 eth1"}; !reflect.DeepEqual(h.calls, want) {
 		t.Errorf("calls %v, want %v (the local address untouched)", h.calls, want)
 	}
+	if got, want := ann.taken(m), []string{"192.0.2.50 eth0", "198.51.100.7 eth1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("announced %v, want %v (only the VIPs added)", got, want)
+	}
 
-	// The next configuration drops one VIP: it goes only after the listeners moved.
-	h.calls, during = nil, nil
-	if err := m.Apply(addrs("198.51.100.7"), apply); err != nil {
-		t.Fatal(err)
+	// The next configuration drops one VIP: it goes only after the listeners moved, and the
+	// VIP kept is not announced again.
+	h.calls = nil
+	if errs := apply(snapshot(2, service("b", "198.51.100.7"))); errs != nil {
+		t.Fatal(errs)
 	}
 	if !slices.Contains(during, "192.0.2.50") {
 		t.Errorf("VIP removed before the listeners closed: %v", during)
@@ -90,11 +123,14 @@ func TestApplyAddsMissingVIPsBeforeListeningAndRemovesThemAfter(t *testing.T) {
 	if want := []string{"del 192.0.2.50 eth0"}; !reflect.DeepEqual(h.calls, want) {
 		t.Errorf("calls %v, want %v", h.calls, want)
 	}
+	if got := ann.taken(m); len(got) != 0 {
+		t.Errorf("announced %v again", got)
+	}
 
 	// A configuration without VIPs never removes the operator's own address.
 	h.calls = nil
-	if err := m.Apply(nil, apply); err != nil {
-		t.Fatal(err)
+	if errs := apply(snapshot(3)); errs != nil {
+		t.Fatal(errs)
 	}
 	if want := []string{"del 198.51.100.7 eth1"}; !reflect.DeepEqual(h.calls, want) {
 		t.Errorf("calls %v, want %v", h.calls, want)
@@ -104,89 +140,114 @@ func TestApplyAddsMissingVIPsBeforeListeningAndRemovesThemAfter(t *testing.T) {
 	}
 }
 
-func TestApplyFailureKeepsTheLastGoodVIPs(t *testing.T) {
+// TestOneVIPFailingLeavesOutOnlyItsServices: a VIP the host refuses, and one that is not an
+// address, leave out the services using them, with the reason; the other services apply with
+// their VIPs. The next apply retries the refused VIP.
+func TestOneVIPFailingLeavesOutOnlyItsServices(t *testing.T) {
 	h := newFakeHost()
-	m := New(h, nil)
-	if err := m.Apply(addrs("192.0.2.50"), func() error { return nil }); err != nil {
-		t.Fatal(err)
+	m := New(h, nil, "", nil)
+	var got []string
+	apply := m.Wrap(func(snap sechannel.Snapshot) []sechannel.ServiceError {
+		got = nil
+		for _, vs := range snap.VirtualServices {
+			got = append(got, vs.Name)
+		}
+		// The data plane leaves one out in turn: its VIP stays, placed on this SE.
+		return []sechannel.ServiceError{{VSUUID: "vs-busy", Reason: "listen on 192.0.2.70:80: address already in use"}}
+	})
+	h.failAdd = netip.MustParseAddr("198.51.100.9")
+	errs := apply(snapshot(1, service("refused", "198.51.100.9"), service("refused2", "198.51.100.9"),
+		service("ok", "192.0.2.50"), service("bad", "198.51.100"), service("busy", "192.0.2.70"), service("ew", "")))
+	if want := []string{"ok", "busy", "ew"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("data plane got %v, want %v", got, want)
 	}
+	reasons := map[string]string{}
+	for _, e := range errs {
+		reasons[e.VSUUID] = e.Reason
+	}
+	if len(errs) != 4 || !strings.Contains(reasons["vs-refused"], "198.51.100.9") || !strings.Contains(reasons["vs-refused"], "operation not permitted") ||
+		reasons["vs-refused2"] != reasons["vs-refused"] || !strings.Contains(reasons["vs-bad"], "not an IP address") || !strings.Contains(reasons["vs-busy"], "in use") {
+		t.Errorf("not applied %+v, want refused, refused2, bad and busy with their reasons", errs)
+	}
+	for _, ip := range []string{"192.0.2.50", "192.0.2.70"} {
+		if _, ok := h.have[netip.MustParseAddr(ip)]; !ok {
+			t.Errorf("VIP %s not added", ip)
+		}
+	}
+
+	h.failAdd = netip.Addr{}
+	errs = apply(snapshot(1, service("refused", "198.51.100.9"), service("ok", "192.0.2.50")))
+	if len(errs) != 0 || !slices.Contains(got, "refused") {
+		t.Errorf("retry: not applied %+v, data plane got %v; want the refused VIP added and its service applied", errs, got)
+	}
+	if _, ok := h.have[netip.MustParseAddr("192.0.2.70")]; ok {
+		t.Error("a VIP no longer placed on this SE stayed")
+	}
+}
+
+// TestRemovesVIPsRecordedBeforeACrash: an SE that dies without Close (SIGKILL) leaves its
+// VIPs on the host; the record in its data directory makes the next start remove those it no
+// longer serves, keep the one it does, and leave the host's own address alone.
+func TestRemovesVIPsRecordedBeforeACrash(t *testing.T) {
+	h := newFakeHost()
+	state := filepath.Join(t.TempDir(), StateFile)
+	none := func(sechannel.Snapshot) []sechannel.ServiceError { return nil }
+	before := New(h, nil, state, nil)
+	before.Wrap(none)(snapshot(1, service("own", "192.0.2.10"), service("a", "192.0.2.50"), service("b", "2001:db8::7")))
+	data, err := os.ReadFile(state)
+	if err != nil || strings.Contains(string(data), "192.0.2.10") || !strings.Contains(string(data), "192.0.2.50") || !strings.Contains(string(data), "2001:db8::7") {
+		t.Fatalf("record %s, %v; want the two VIPs added, not the host's own", data, err)
+	}
+
 	h.calls = nil
-	err := m.Apply(addrs("192.0.2.60"), func() error { return errors.New("port in use") })
-	if err == nil || err.Error() != "port in use" {
-		t.Fatalf("err %v, want the apply error", err)
+	after := New(h, nil, state, nil)
+	after.Wrap(none)(snapshot(2, service("own", "192.0.2.10"), service("b", "2001:db8::7")))
+	if want := []string{"del 192.0.2.50 eth0"}; !reflect.DeepEqual(h.calls, want) {
+		t.Errorf("calls after the restart %v, want %v", h.calls, want)
 	}
-	if want := []string{"add 192.0.2.60 eth0", "del 192.0.2.60 eth0"}; !reflect.DeepEqual(h.calls, want) {
-		t.Errorf("calls %v, want %v", h.calls, want)
-	}
-	if _, ok := h.have[netip.MustParseAddr("192.0.2.50")]; !ok {
-		t.Error("the last good configuration's VIP was removed")
-	}
-
-	// Adding fails half way: nothing is applied and what was added for it goes again.
-	h.calls, h.failAdd = nil, netip.MustParseAddr("198.51.100.9")
-	applied := false
-	err = m.Apply(addrs("192.0.2.70", "198.51.100.9"), func() error { applied = true; return nil })
-	if err == nil || !strings.Contains(err.Error(), "198.51.100.9") || !strings.Contains(err.Error(), "operation not permitted") {
-		t.Errorf("err %v, want one naming the VIP and the cause", err)
-	}
-	if applied {
-		t.Error("configuration applied although a VIP could not be added")
-	}
-	if want := []string{"add 192.0.2.70 eth0", "del 192.0.2.70 eth0"}; !reflect.DeepEqual(h.calls, want) {
-		t.Errorf("calls %v, want %v", h.calls, want)
-	}
-
-	m.Close()
-	if _, ok := h.have[netip.MustParseAddr("192.0.2.50")]; ok {
-		t.Error("Close left a VIP the SE added")
+	after.Close()
+	if _, ok := h.have[netip.MustParseAddr("2001:db8::7")]; ok {
+		t.Error("Close kept a VIP recorded by the earlier run and served by this one")
 	}
 	if _, ok := h.have[netip.MustParseAddr("192.0.2.10")]; !ok {
-		t.Error("Close removed the host's own address")
+		t.Error("the host's own address was removed")
+	}
+	if data, _ := os.ReadFile(state); strings.TrimSpace(string(data)) != "[]" {
+		t.Errorf("record after Close %s, want empty", data)
+	}
+}
+
+// TestAddsARecordedVIPTheHostLost: a VIP recorded as owned but gone from the host (a reboot)
+// is added again when the configuration still names it.
+func TestAddsARecordedVIPTheHostLost(t *testing.T) {
+	state := filepath.Join(t.TempDir(), StateFile)
+	none := func(sechannel.Snapshot) []sechannel.ServiceError { return nil }
+	New(newFakeHost(), nil, state, nil).Wrap(none)(snapshot(1, service("a", "192.0.2.50")))
+	h, ann := newFakeHost(), &recorder{}
+	m := New(h, ann, state, nil)
+	m.Wrap(none)(snapshot(1, service("a", "192.0.2.50")))
+	if want := []string{"add 192.0.2.50 eth0"}; !reflect.DeepEqual(h.calls, want) {
+		t.Errorf("calls %v, want %v", h.calls, want)
+	}
+	if got := ann.taken(m); len(got) != 1 {
+		t.Errorf("announced %v, want the VIP added again", got)
 	}
 }
 
 func TestOf(t *testing.T) {
-	snap := sechannel.Snapshot{VirtualServices: []sechannel.VirtualService{
-		{Name: "ew", Enabled: true},
-		{Name: "any", Enabled: true, VIP: "0.0.0.0"},
-		{Name: "a", Enabled: true, VIP: "198.51.100.7"},
-		{Name: "a2", Enabled: true, VIP: "198.51.100.7"},
-		{Name: "mapped", Enabled: true, VIP: "::ffff:198.51.100.8"},
-		{Name: "v6", Enabled: true, VIP: "2001:db8::7"},
-		{Name: "off", Enabled: false, VIP: "198.51.100.9"},
-	}}
-	got, err := Of(snap)
-	if err != nil {
-		t.Fatal(err)
+	users, bad := Of(snapshot(1,
+		service("ew", ""), service("any", "0.0.0.0"), service("a", "198.51.100.7"), service("a2", "198.51.100.7"),
+		service("mapped", "::ffff:198.51.100.8"), service("v6", "2001:db8::7"),
+		sechannel.VirtualService{UUID: "vs-off", VIP: "198.51.100.9"}, service("bad", "198.51.100")))
+	want := map[netip.Addr][]string{
+		netip.MustParseAddr("198.51.100.7"): {"vs-a", "vs-a2"},
+		netip.MustParseAddr("198.51.100.8"): {"vs-mapped"},
+		netip.MustParseAddr("2001:db8::7"):  {"vs-v6"},
 	}
-	if want := addrs("198.51.100.7", "198.51.100.8", "2001:db8::7"); !reflect.DeepEqual(got, want) {
-		t.Errorf("Of = %v, want %v", got, want)
+	if !reflect.DeepEqual(users, want) {
+		t.Errorf("Of = %v, want %v", users, want)
 	}
-	snap.VirtualServices = append(snap.VirtualServices, sechannel.VirtualService{Name: "bad", Enabled: true, VIP: "198.51.100"})
-	if _, err := Of(snap); err == nil || !strings.Contains(err.Error(), "bad") {
-		t.Errorf("Of with a bad VIP: %v, want an error naming the virtual service", err)
-	}
-}
-
-func TestWrapHoldsTheSnapshotsVIPsWhileItApplies(t *testing.T) {
-	h := newFakeHost()
-	m := New(h, nil)
-	vip := netip.MustParseAddr("198.51.100.7")
-	var calls int
-	apply := m.Wrap(func(snap sechannel.Snapshot) error {
-		calls++
-		if _, ok := h.have[vip]; !ok {
-			t.Errorf("version %d applied without its VIP on the host", snap.Version)
-		}
-		return nil
-	})
-	if err := apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{{Name: "a", Enabled: true, VIP: vip.String()}}}); err != nil || calls != 1 {
-		t.Fatalf("apply: %v after %d calls", err, calls)
-	}
-	if err := apply(sechannel.Snapshot{Version: 2, VirtualServices: []sechannel.VirtualService{{Name: "bad", Enabled: true, VIP: "nope"}}}); err == nil || calls != 1 {
-		t.Errorf("a snapshot with a bad VIP: %v after %d calls, want an error and no apply", err, calls)
-	}
-	if _, ok := h.have[vip]; !ok {
-		t.Error("a rejected snapshot took the last good one's VIP")
+	if len(bad) != 1 || !strings.Contains(bad["vs-bad"], "198.51.100") {
+		t.Errorf("bad = %v, want vs-bad with its VIP", bad)
 	}
 }
