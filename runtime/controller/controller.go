@@ -143,7 +143,8 @@ func (s *Server) realtimeMetrics(vsUUID string) bool {
 }
 
 // seed creates, once, what every controller has from first boot: the system configuration, the
-// admin tenant and the built-in roles, the two built-in application profiles and Default-Cloud.
+// admin tenant and the built-in roles, the two built-in application profiles, Default-Cloud and
+// each cloud's Default-Group.
 func (s *Server) seed() error {
 	return s.store.Update(func(tx *store.Tx) error {
 		if len(store.List[*avi.SystemConfiguration](tx)) == 0 {
@@ -169,7 +170,7 @@ func (s *Server) seed() error {
 				return err
 			}
 		}
-		return nil
+		return ensureDefaultSEGroups(tx)
 	})
 }
 

@@ -308,6 +308,11 @@ func (s *Server) admit(tok sechannel.Token, req sechannel.JoinRequest, seUUID, o
 		if err := req.Validate(); err != nil {
 			return err
 		}
+		group, err := joinGroup(tx, req.SEGroup)
+		if err != nil {
+			return err
+		}
+		se.SEGroupRef = group
 		if ip, ok := netip.AddrFromSlice(net.ParseIP(req.MgmtIP)); ok {
 			a := avi.IPOf(ip)
 			se.MgmtIPAddress = &a
