@@ -59,6 +59,7 @@ type Server struct {
 
 	se        *seRuntime
 	snapshots *snapshotCache
+	placer    *placer
 	clouds    map[string]cloudType // by vtype
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
@@ -94,7 +95,7 @@ func NewServer(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.se, s.snapshots = newSERuntime(time.Now), &snapshotCache{}
+	s.se, s.snapshots, s.placer = newSERuntime(time.Now), &snapshotCache{}, newPlacer()
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		s.audit.Close()
@@ -250,6 +251,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopClouds()
 	var clouds sync.WaitGroup
 	clouds.Go(func() { s.runClouds(cloudCtx) })
+	clouds.Go(func() { s.runPlacement(cloudCtx) })
 
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server
