@@ -95,7 +95,7 @@ func NewServer(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.se, s.snapshots, s.placer = newSERuntime(time.Now), &snapshotCache{}, newPlacer()
+	s.se, s.snapshots, s.placer = newSERuntime(time.Now), &snapshotCache{}, newPlacer(time.Now())
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		s.audit.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,7 +19,12 @@ const placeCheck = 100 * time.Millisecond
 
 // placer keeps the placement of the virtual services on the SEs. It lives in memory: it is
 // recomputed from the store and the SEs' liveness, which a restarted controller learns again.
+// For DownAfter after it starts, the controller is settling: every SE that is up has
+// heartbeated in that time, telling what it serves; until then the placement is recomputed
+// from those reports each time rather than kept, so that the first SE to reconnect does not
+// take every service, and a north-south VIP stays where it is across a controller restart.
 type placer struct {
+	settled time.Time // the end of settling
 	mu      sync.Mutex
 	cur     placement.Placement
 	bySE    map[string]map[string]bool // the virtual services each SE serves
@@ -28,8 +34,8 @@ type placer struct {
 	changed chan struct{}
 }
 
-func newPlacer() *placer {
-	return &placer{version: -1, up: map[string]bool{}, since: map[string]time.Time{}, changed: make(chan struct{})}
+func newPlacer(started time.Time) *placer {
+	return &placer{settled: started.Add(DownAfter), version: -1, up: map[string]bool{}, since: map[string]time.Time{}, changed: make(chan struct{})}
 }
 
 // Changed is closed at the next change of placement.
@@ -46,11 +52,12 @@ func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	up := s.se.alive()
+	now := s.now()
+	settling := now.Before(p.settled)
 	s.store.View(func(v store.View) {
-		if v.Version() == p.version && maps.Equal(up, p.up) {
+		if !settling && v.Version() == p.version && maps.Equal(up, p.up) {
 			return
 		}
-		now := s.now()
 		for uuid := range up {
 			if !p.up[uuid] {
 				p.since[uuid] = now
@@ -62,7 +69,15 @@ func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 			}
 		}
 		groups, ses, vss := placementInputs(v, up, p.since)
-		next := placement.Place(groups, ses, vss, p.cur)
+		prev := p.cur
+		if settling {
+			prev = placement.Placement{}
+			for vs, holders := range s.se.claims(up) {
+				slices.Sort(holders)
+				prev[vs] = placement.Assignment{Active: holders}
+			}
+		}
+		next := placement.Place(groups, ses, vss, prev)
 		p.version, p.up = v.Version(), up
 		if reflect.DeepEqual(next, p.cur) {
 			return

@@ -3,6 +3,7 @@ package controller
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
 	e := newJoinEnv(t)
 	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	e.srv.now, e.srv.se.now = clock.now, clock.now
+	e.srv.placer.settled = clock.now() // started long ago
 	ns := e.mustCreate(t, "virtualservice", map[string]any{"name": "ns", "ip_address": map[string]any{"addr": "10.0.0.5", "type": "V4"},
 		"services": []any{map[string]any{"port": 80}}})["uuid"].(string)
 	ew := e.mustCreate(t, "virtualservice", map[string]any{"name": "ew", "services": []any{map[string]any{"port": 8080}}})["uuid"].(string)
@@ -108,5 +110,39 @@ func TestClosedStreamIsDownAfterGrace(t *testing.T) {
 	clock.add(streamGrace + 100*time.Millisecond)
 	if r.alive()["se-a"] {
 		t.Error("still up after its stream closed for longer than the grace")
+	}
+}
+
+// A controller that starts again learns where the north-south services are from what the SEs
+// report serving: the first SE heard from does not take them all, and each stays on the SE
+// that holds it once the controller has settled.
+func TestRestartKeepsWhatSEsReportServing(t *testing.T) {
+	e := newJoinEnv(t)
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.srv.now, e.srv.se.now = clock.now, clock.now
+	e.srv.placer.settled = clock.now().Add(DownAfter) // just started
+	var vss []string
+	for i, vip := range []string{"10.0.0.5", "10.0.0.6"} {
+		vss = append(vss, e.mustCreate(t, "virtualservice", map[string]any{"name": "ns" + strconv.Itoa(i),
+			"ip_address": map[string]any{"addr": vip, "type": "V4"}, "services": []any{map[string]any{"port": 80}}})["uuid"].(string))
+	}
+	tok := e.newToken(t, map[string]any{"max_uses": 2})
+	a, b := e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+	serving := func(vs string) sechannel.Heartbeat {
+		return sechannel.Heartbeat{Metrics: []sechannel.Metrics{{VSUUID: vs, Seconds: 1}}}
+	}
+	// se-b held ns1 before the restart, se-a ns0; se-b is heard from first.
+	e.do(t, "POST", sechannel.HeartbeatPath, serving(vss[1]), seCredOf(b)).want(t, http.StatusOK)
+	clock.add(300 * time.Millisecond)
+	e.do(t, "POST", sechannel.HeartbeatPath, serving(vss[0]), seCredOf(a)).want(t, http.StatusOK)
+	clock.add(DownAfter - 200*time.Millisecond) // settled, both up
+	e.do(t, "POST", sechannel.HeartbeatPath, serving(vss[1]), seCredOf(b)).want(t, http.StatusOK)
+	e.do(t, "POST", sechannel.HeartbeatPath, serving(vss[0]), seCredOf(a)).want(t, http.StatusOK)
+	p, _ := e.srv.placement()
+	if want := []string{a.obj["se_uuid"].(string)}; !slices.Equal(p[vss[0]].Active, want) {
+		t.Errorf("ns0 on %v after the restart, want se-a which serves it", p[vss[0]].Active)
+	}
+	if want := []string{b.obj["se_uuid"].(string)}; !slices.Equal(p[vss[1]].Active, want) {
+		t.Errorf("ns1 on %v after the restart, want se-b which serves it", p[vss[1]].Active)
 	}
 }

@@ -52,6 +52,21 @@ func (se *testSE) beat() error {
 	return resp.Body.Close()
 }
 
+// beatUntil heartbeats every half interval until stop is closed (a miss shows as a service not
+// placed where the test expects it).
+func (se *testSE) beatUntil(stop <-chan struct{}) {
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(sechannel.HeartbeatInterval / 2):
+				se.beat()
+			}
+		}
+	}()
+}
+
 // stream opens the SE's snapshot stream; the updates arrive on the channel until ctx ends.
 func (se *testSE) stream(t *testing.T, ctx context.Context) <-chan sechannel.Update {
 	t.Helper()
@@ -74,7 +89,8 @@ func (se *testSE) stream(t *testing.T, ctx context.Context) <-chan sechannel.Upd
 	return out
 }
 
-// Each SE's stream carries only what is placed on it: the north-south service on one SE, the
+// Each SE's stream carries only what is placed on it (after the controller settled: the first
+// message waits for it): the north-south service on one SE, the
 // east-west one on both. The primary's stream closes: the other SE's stream gets the
 // north-south service within streamGrace and a placement check.
 func TestStreamsCarryPlacementAndFailover(t *testing.T) {
@@ -94,11 +110,15 @@ func TestStreamsCarryPlacementAndFailover(t *testing.T) {
 	if err := a.beat(); err != nil {
 		t.Fatal(err)
 	}
+	stopA, stopB := make(chan struct{}), make(chan struct{})
+	defer close(stopB)
+	a.beatUntil(stopA)
 	aUpdates := a.stream(t, actx)
 	time.Sleep(50 * time.Millisecond) // se-a up first: the primary
 	if err := b.beat(); err != nil {
 		t.Fatal(err)
 	}
+	b.beatUntil(stopB)
 	bUpdates := b.stream(t, bctx)
 
 	names := func(u sechannel.Update) map[string]bool {
@@ -134,18 +154,6 @@ func TestStreamsCarryPlacementAndFailover(t *testing.T) {
 	// se-a's stream closes while se-b beats: ns moves to se-b.
 	closeA()
 	start := time.Now()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(sechannel.HeartbeatInterval / 2):
-				b.beat() // a miss shows as ns not reaching se-b
-			}
-		}
-	}()
 	for !heldB["ns"] {
 		u := next(bUpdates, "se-b after se-a's stream closed")
 		for n := range names(u) {

@@ -49,6 +49,7 @@ type seState struct {
 	configVersion int64
 	configError   string
 	serving       map[string]bool // the virtual services its last heartbeat reported
+	claimed       map[string]bool // the same, before reports for services not placed on it were dropped
 	dropped       int64           // reports for virtual services not placed on it
 }
 
@@ -83,6 +84,21 @@ func (r *seRuntime) alive() map[string]bool {
 		stream := st.streams > 0 || st.closed.IsZero() || now.Sub(st.closed) < streamGrace
 		if heard && stream {
 			out[uuid] = true
+		}
+	}
+	return out
+}
+
+// claims is, for each virtual service that up SEs (alive) report serving, those SEs.
+func (r *seRuntime) claims(alive map[string]bool) map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]string{}
+	for uuid, st := range r.m {
+		if alive[uuid] {
+			for vs := range st.claimed {
+				out[vs] = append(out[vs], uuid)
+			}
 		}
 	}
 	return out
@@ -427,6 +443,13 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	// A controller settling after its start sends nothing until the SEs have told what they
+	// serve (placer): the SE keeps serving what it holds meanwhile.
+	select {
+	case <-r.Context().Done():
+		return
+	case <-time.After(s.placer.settled.Sub(s.now())):
+	}
 	var stream streamState
 	for {
 		changed, moved := s.store.Changed(), s.placer.Changed()
@@ -475,14 +498,20 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.se.mu.Lock()
-	s.se.state(seUUID).lastHeartbeat = s.now()
+	st := s.se.state(seUUID)
+	st.lastHeartbeat = s.now()
+	// What it serves, for a controller that starts and learns the placement again.
+	st.claimed = map[string]bool{}
+	for _, m := range hb.Metrics {
+		st.claimed[m.VSUUID] = true
+	}
 	s.se.mu.Unlock()
 	// An SE heard from again may be placed services at once.
 	_, bySE := s.placement()
 	var dropped int
 	s.store.View(func(v store.View) { dropped = keepPlaced(placedOn(v, bySE[seUUID]), &hb) })
 	s.se.mu.Lock()
-	st := s.se.state(seUUID)
+	st = s.se.state(seUUID)
 	st.configVersion, st.configError = hb.ConfigVersion, hb.ConfigError
 	st.dropped += int64(dropped)
 	total := st.dropped

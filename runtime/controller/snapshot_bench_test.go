@@ -56,7 +56,7 @@ func BenchmarkChangeTo100SEs(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	s := &Server{store: st, se: newSERuntime(func() time.Time { return now }), placer: newPlacer(), snapshots: &snapshotCache{}, now: func() time.Time { return now }}
+	s := &Server{store: st, se: newSERuntime(func() time.Time { return now }), placer: newPlacer(now.Add(-DownAfter)), snapshots: &snapshotCache{}, now: func() time.Time { return now }}
 	for _, se := range ses {
 		s.se.state(se).lastHeartbeat = now
 	}
