@@ -356,6 +356,9 @@ func (r *run) plan(ctx context.Context) error {
 		s := containerspec.Settings{
 			Role: rr.role, Image: ref, ControllerIP: req.ControllerIP, MgmtIP: req.MgmtIP, SysintPort: req.SysintPort,
 		}
+		if rr.role == containerspec.RoleSE {
+			s.SEGroup = req.SEGroup
+		}
 		if rr.role == containerspec.RoleController {
 			s.Cores, s.MemoryMB, s.DataDir, s.DiskGB = req.ControllerCores, req.ControllerMemoryGB*1024, r.env.path(req.DataDir), req.ControllerDiskGB
 			s.HTTPSPort, s.HTTPPort, s.DNSPort = req.HTTPSPort, req.HTTPPort, req.DNSPort

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/templates"
@@ -31,7 +33,8 @@ type Request struct {
 	SECores            int    `json:"se_cores,omitempty"`
 	SEMemoryMB         int    `json:"se_memory_mb,omitempty"`
 	SEDataDir          string `json:"se_data_dir,omitempty"`
-	MgmtIP             string `json:"mgmt_ip,omitempty"` // this host's address
+	MgmtIP             string `json:"mgmt_ip,omitempty"`  // this host's address
+	SEGroup            string `json:"se_group,omitempty"` // the group the SE joins; empty: Default-Group
 	// JoinToken lets an SE alone join its controller; it is a secret and never shown.
 	JoinToken string `json:"-"`
 	// SetupJSON is the first-boot configuration file; its content is never shown.
@@ -95,10 +98,17 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 			return Request{}, err
 		}
 	}
+	if o.SEGroup != "" && !r.SE {
+		return Request{}, usagef("--se-group: only for an SE (-s)")
+	}
 	if r.SE {
 		if err := p.serviceEngine(&r, h); err != nil {
 			return Request{}, err
 		}
+		if err := checkSEGroup(o.SEGroup); err != nil {
+			return Request{}, usagef("--se-group: %v", err)
+		}
+		r.SEGroup = o.SEGroup
 		if r.Controller {
 			r.MgmtIP = r.ControllerIP
 		}
@@ -427,4 +437,16 @@ func PrintSummary(w io.Writer, r Request) {
 		fmt.Fprintf(w, "SE Cores         : %d\n", r.SECores)
 		fmt.Fprintf(w, "SE Memory(MB)    : %d\n", r.SEMemoryMB)
 	}
+}
+
+// checkSEGroup checks a service engine group name as the SE's unit carries it to its join: a
+// value an env file keeps as is, of a name's length, and not read as a flag.
+func checkSEGroup(name string) error {
+	if name == "" {
+		return nil
+	}
+	if utf8.RuneCountInString(name) > avi.MaxNameLength || strings.HasPrefix(name, "-") {
+		return fmt.Errorf("%q: want a group name of at most %d characters, not starting with '-'", name, avi.MaxNameLength)
+	}
+	return templates.ValidateValue("service engine group name", name)
 }

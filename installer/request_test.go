@@ -459,3 +459,24 @@ func TestResolveSEAloneMgmtIP(t *testing.T) {
 		}
 	}
 }
+
+// --se-group names the group an SE joins; it is checked as a unit-file value and refused for a
+// controller alone.
+func TestResolveSEGroup(t *testing.T) {
+	token := "abcdef.0123456789abcdef.sha256:" + strings.Repeat("0", 64)
+	base := []string{"-s", "-m", "192.0.2.1", "--join-token", token}
+	r, err := Resolve(parseOpts(t, append(base, "--se-group", "edge")...), readFixture(t, "debian12-systemd"), nil)
+	if err != nil || r.SEGroup != "edge" {
+		t.Fatalf("Resolve --se-group edge: %v, group %q", err, r.SEGroup)
+	}
+	if r, err := Resolve(parseOpts(t, base...), readFixture(t, "debian12-systemd"), nil); err != nil || r.SEGroup != "" {
+		t.Errorf("Resolve without --se-group: %v, group %q; want none (Default-Group)", err, r.SEGroup)
+	}
+	for _, args := range [][]string{append(base, "--se-group", "a\"b"), append(base, "--se-group=-x"), {"-c", "--se-group", "edge"}} {
+		_, err := Resolve(parseOpts(t, args...), readFixture(t, "debian12-systemd"), nil)
+		var usage *UsageError
+		if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--se-group") {
+			t.Errorf("Resolve(%q): %v, want a usage error naming --se-group", args, err)
+		}
+	}
+}

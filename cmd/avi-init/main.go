@@ -261,6 +261,7 @@ func runSE(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", containerspec.DataMount, "SE data directory")
 	name := fs.String("name", "", "SE name (default: the host name)")
 	mgmtIP := fs.String("mgmt-ip", "", "SE management IP")
+	seGroup := fs.String("se-group", "", "service engine group the SE joins (default Default-Group)")
 	metricsAddr := fs.String("metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(contract.DefaultSEMetricsPort)), "address of the SE's Prometheus /metrics (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -270,5 +271,5 @@ func runSE(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return se.Serve(ctx, se.Config{Controller: *controllerAddr, JoinToken: os.Getenv("AVI_JOIN_TOKEN"), JoinTokenFile: *tokenFile,
-		DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, Logger: log}, *metricsAddr)
+		DataDir: *dataDir, Name: *name, MgmtIP: *mgmtIP, SEGroup: *seGroup, Logger: log}, *metricsAddr)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/avi-init/avi-init/integrations/docker"
 	"github.com/avi-init/avi-init/model/contract"
@@ -57,6 +58,7 @@ type Settings struct {
 	HTTPPort     int
 	DNSPort      int
 	SysintPort   int
+	SEGroup      string // the group an SE joins; empty: Default-Group
 }
 
 // field binds one env variable to one Settings field, so that writing and reading the env
@@ -65,6 +67,8 @@ type field struct {
 	key string
 	str *string
 	num *int
+	// optional: an env file written before the setting existed may lack it (empty).
+	optional bool
 }
 
 func (s *Settings) fields() []field {
@@ -83,6 +87,7 @@ func (s *Settings) fields() []field {
 		{key: "AVI_HTTP_PORT", num: &s.HTTPPort},
 		{key: "AVI_DNS_PORT", num: &s.DNSPort},
 		{key: "AVI_SYSINT_PORT", num: &s.SysintPort},
+		{key: "AVI_SE_GROUP", str: &s.SEGroup, optional: true},
 	}
 }
 
@@ -107,6 +112,9 @@ func FromEnv(lookup func(string) (string, bool)) (Settings, error) {
 	var s Settings
 	for _, f := range s.fields() {
 		v, ok := lookup(f.key)
+		if !ok && f.optional {
+			continue
+		}
 		if !ok {
 			return Settings{}, fmt.Errorf("setting %s is missing", f.key)
 		}
@@ -158,7 +166,10 @@ func (s Settings) Validate() error {
 	if net.ParseIP(s.ControllerIP) == nil {
 		return fmt.Errorf("controller IP %q is not an IP address", s.ControllerIP)
 	}
-	return nil
+	if strings.HasPrefix(s.SEGroup, "-") {
+		return fmt.Errorf("service engine group %q: must not start with '-'", s.SEGroup)
+	}
+	return templates.ValidateValue("service engine group", s.SEGroup)
 }
 
 // Spec returns the container for these settings. hash identifies the settings and is kept as a
@@ -216,6 +227,9 @@ func (s Settings) seSpec(hash string) docker.ContainerSpec {
 		"--join-token-file", DataMount + "/" + contract.JoinTokenFile}
 	if s.MgmtIP != "" {
 		cmd = append(cmd, "--mgmt-ip", s.MgmtIP)
+	}
+	if s.SEGroup != "" {
+		cmd = append(cmd, "--se-group", s.SEGroup)
 	}
 	// NET_ADMIN: a north-south VIP no interface holds yet is added to one (runtime/se/vip).
 	// NET_RAW: the VIP is then announced with gratuitous ARP and an unsolicited neighbour

@@ -95,7 +95,14 @@ func TestFromEnvErrorsNameTheKey(t *testing.T) {
 	for i, kv := range kvs {
 		// Missing.
 		missing := append(append([]templates.KV(nil), kvs[:i]...), kvs[i+1:]...)
-		_, err := containerspec.FromEnv(lookupIn(missing))
+		s, err := containerspec.FromEnv(lookupIn(missing))
+		if kv.Key == "AVI_SE_GROUP" {
+			// An env file written before SE groups: the SE joins Default-Group.
+			if err != nil || s.SEGroup != "" {
+				t.Errorf("FromEnv without %s: %v, SE group %q; want it read, with no group", kv.Key, err, s.SEGroup)
+			}
+			continue
+		}
 		if err == nil || !strings.Contains(err.Error(), kv.Key) || !strings.Contains(err.Error(), "missing") {
 			t.Errorf("FromEnv without %s: %v, want an error naming %s as missing", kv.Key, err, kv.Key)
 		}
@@ -255,6 +262,17 @@ func TestSpec(t *testing.T) {
 			t.Errorf("SE Cmd = %q: %s without a management IP, or a controller port", seSpec.Cmd, arg)
 		}
 	}
+	se.SEGroup = "edge group"
+	if cmd := se.Spec("h").Cmd; !hasPair(cmd, "--se-group", "edge group") {
+		t.Errorf("SE Cmd = %q, want --se-group \"edge group\"", cmd)
+	}
+	for _, bad := range []string{"-rf", "a\nb", `a"b`, " edge"} {
+		se.SEGroup = bad
+		if err := se.Validate(); err == nil || !strings.Contains(err.Error(), "group") {
+			t.Errorf("SE group %q: %v, want refused naming the group", bad, err)
+		}
+	}
+	se.SEGroup = ""
 	se.MgmtIP, se.ControllerIP = "192.0.2.20", "2001:db8::1"
 	if cmd := se.Spec("h").Cmd; !hasPair(cmd, "--mgmt-ip", "192.0.2.20") || !hasPair(cmd, "--controller", "[2001:db8::1]:8443") {
 		t.Errorf("SE Cmd = %q, want --mgmt-ip 192.0.2.20 and the IPv6 controller in brackets", cmd)

@@ -35,6 +35,7 @@ const (
 	PermCloud               = "PERMISSION_CLOUD"
 	PermUserCredential      = "PERMISSION_USER_CREDENTIAL"
 	PermServiceEngine       = "PERMISSION_SERVICEENGINE"
+	PermServiceEngineGroup  = "PERMISSION_SERVICEENGINEGROUP"
 	PermSEToken             = "PERMISSION_SE_TOKEN"
 	PermUser                = "PERMISSION_USER"
 	PermRole                = "PERMISSION_ROLE"
@@ -79,6 +80,7 @@ var Resources = []Resource{
 	{PermCloud, SectionInfrastructure, false},
 	{PermUserCredential, SectionInfrastructure, false},
 	{PermServiceEngine, SectionInfrastructure, false},
+	{PermServiceEngineGroup, SectionInfrastructure, false},
 	{PermSEToken, SectionInfrastructure, false},
 	{PermUser, SectionAccount, false},
 	{PermRole, SectionAccount, false},

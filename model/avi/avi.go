@@ -54,6 +54,10 @@ type Ref struct {
 	Field string
 	Kind  Kind
 	Value *string
+	// Scope, when set, is where a name reference is looked up: the URL of the object whose
+	// children the referred kind's names are unique among (a cloud for service engine groups;
+	// empty: Default-Cloud). See Scoped.
+	Scope *string
 }
 
 // FieldError is a validation error naming the field at fault.

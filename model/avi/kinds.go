@@ -18,6 +18,7 @@ const (
 	KindUser                Kind = "user"
 	KindCloudConnectorUser  Kind = "cloudconnectoruser"
 	KindCloud               Kind = "cloud"
+	KindServiceEngineGroup  Kind = "serviceenginegroup"
 	KindApplicationProfile  Kind = "applicationprofile"
 	KindHealthMonitor       Kind = "healthmonitor"
 	KindPool                Kind = "pool"
@@ -64,6 +65,7 @@ var Kinds = []KindInfo{
 	{Kind: KindUser, New: func() Object { return &User{} }, Permission: PermUser},
 	{Kind: KindCloudConnectorUser, New: func() Object { return &CloudConnectorUser{} }, Permission: PermUserCredential},
 	{Kind: KindCloud, New: func() Object { return &Cloud{} }, Permission: PermCloud},
+	{Kind: KindServiceEngineGroup, New: func() Object { return &ServiceEngineGroup{} }, Permission: PermServiceEngineGroup},
 	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }, Permission: PermApplicationProfile, Shared: true},
 	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }, Permission: PermHealthMonitor, Shared: true},
 	{Kind: KindPool, New: func() Object { return &Pool{} }, Permission: PermPool},

@@ -294,6 +294,9 @@ type VirtualService struct {
 	EastWestPlacement     bool             `json:"east_west_placement,omitempty"`
 	Enabled               *bool            `json:"enabled,omitempty"`
 	CloudRef              string           `json:"cloud_ref,omitempty"`
+	// SEGroupRef is the service engine group whose SEs serve the virtual service: by default
+	// its cloud's DefaultSEGroup (filled by Settle).
+	SEGroupRef string `json:"se_group_ref,omitempty"`
 }
 
 // Subnet is an address and mask.
@@ -401,7 +404,8 @@ func (v *VirtualService) Validate() error {
 // Tenant is the virtual service's tenant reference.
 func (v *VirtualService) Tenant() *string { return &v.TenantRef }
 
-// Refs: the profile, the pool, the cloud and the tenant.
+// Refs: the profile, the pool, the cloud, the SE group (named within the cloud, which resolves
+// first) and the tenant.
 func (v *VirtualService) Refs() []Ref {
 	refs := []Ref{{Field: "application_profile_ref", Kind: KindApplicationProfile, Value: &v.ApplicationProfileRef}}
 	if v.PoolRef != "" {
@@ -409,6 +413,9 @@ func (v *VirtualService) Refs() []Ref {
 	}
 	if v.CloudRef != "" {
 		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &v.CloudRef})
+	}
+	if v.SEGroupRef != "" {
+		refs = append(refs, Ref{Field: "se_group_ref", Kind: KindServiceEngineGroup, Value: &v.SEGroupRef, Scope: &v.CloudRef})
 	}
 	return append(refs, tenantRefs(&v.TenantRef)...)
 }
@@ -426,6 +433,7 @@ const DefaultSEGroup = "Default-Group"
 type ServiceEngine struct {
 	Meta
 	MgmtIPAddress  *IPAddr     `json:"mgmt_ip_address,omitempty"`
+	SEGroupRef     string      `json:"se_group_ref,omitempty"` // the group it joined
 	Hostname       string      `json:"hostname,omitempty"`
 	Version        string      `json:"version,omitempty"`
 	SEConnected    bool        `json:"se_connected"`
@@ -451,8 +459,14 @@ func (s *ServiceEngine) Validate() error {
 	return firstErr(validateName(&s.Meta), printable("hostname", s.Hostname, MaxHostnameLength), printable("version", s.Version, MaxStringLength))
 }
 
-// Refs: none.
-func (s *ServiceEngine) Refs() []Ref { return nil }
+// Refs: its group (an SE stored before groups existed has none: it is in Default-Cloud's
+// DefaultSEGroup).
+func (s *ServiceEngine) Refs() []Ref {
+	if s.SEGroupRef == "" {
+		return nil
+	}
+	return []Ref{{Field: "se_group_ref", Kind: KindServiceEngineGroup, Value: &s.SEGroupRef}}
+}
 
 // Secrets: the hash of the SE's credential.
 func (s *ServiceEngine) Secrets() []*string { return []*string{&s.CredentialHash} }

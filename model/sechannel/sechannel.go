@@ -23,7 +23,7 @@ import (
 
 // HeartbeatInterval is how often an SE reports; the controller shows an SE silent for a few
 // of them as down.
-const HeartbeatInterval = 2 * time.Second
+const HeartbeatInterval = time.Second
 
 // Paths on the controller.
 const (

@@ -550,14 +550,15 @@ func seedAccess(tx *store.Tx) error {
 // controller's own: references to them are mapped to this controller's, which stay as they are
 // (staged is false).
 func (s *Server) importAs(tx *store.Tx, p *principal, k avi.KindInfo, field string, raw json.RawMessage, aead cipher.AEAD, moved map[string]string) (staged bool, err error) {
-	// The object as it lands: its tenant (and with it its name's) mapped as importObject maps it.
+	// The object as it lands: its references (its tenant and, for a scoped name, its scope)
+	// mapped as importObject maps them.
 	head := k.New()
 	if err := json.Unmarshal(raw, head); err != nil {
 		return false, prefixField(field, avi.JSONFieldError(err))
 	}
-	if t, ok := head.(avi.Tenanted); ok {
-		if to, ok := moved[*t.Tenant()]; ok {
-			*t.Tenant() = to
+	for _, ref := range head.Refs() {
+		if to, ok := moved[*ref.Value]; ok {
+			*ref.Value = to
 		}
 	}
 	name := head.GetMeta().Name

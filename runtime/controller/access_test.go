@@ -109,18 +109,18 @@ func TestNonSuperuserCannotActAsOne(t *testing.T) {
 // its roles (docs/api.md): W write, R read, absent none.
 var accessWant = map[string]map[string]string{
 	avi.RoleSystemAdmin: {"PERMISSION_VIRTUALSERVICE": "W", "PERMISSION_POOL": "W", "PERMISSION_APPLICATIONPROFILE": "W", "PERMISSION_HEALTHMONITOR": "W",
-		"PERMISSION_CLOUD": "W", "PERMISSION_USER_CREDENTIAL": "W", "PERMISSION_SERVICEENGINE": "W", "PERMISSION_SE_TOKEN": "W",
+		"PERMISSION_CLOUD": "W", "PERMISSION_USER_CREDENTIAL": "W", "PERMISSION_SERVICEENGINE": "W", "PERMISSION_SERVICEENGINEGROUP": "W", "PERMISSION_SE_TOKEN": "W",
 		"PERMISSION_USER": "W", "PERMISSION_ROLE": "W", "PERMISSION_TENANT": "W", "PERMISSION_SYSTEMCONFIGURATION": "W", "PERMISSION_CONTROLLER": "W",
 		"PERMISSION_AUDITLOG": "W"},
 	avi.RoleApplicationAdmin: {"PERMISSION_VIRTUALSERVICE": "W", "PERMISSION_POOL": "W", "PERMISSION_APPLICATIONPROFILE": "W", "PERMISSION_HEALTHMONITOR": "W",
-		"PERMISSION_CLOUD": "R", "PERMISSION_USER_CREDENTIAL": "R", "PERMISSION_SERVICEENGINE": "R", "PERMISSION_SE_TOKEN": "R"},
+		"PERMISSION_CLOUD": "R", "PERMISSION_USER_CREDENTIAL": "R", "PERMISSION_SERVICEENGINE": "R", "PERMISSION_SERVICEENGINEGROUP": "R", "PERMISSION_SE_TOKEN": "R"},
 	avi.RoleApplicationOperator: {"PERMISSION_VIRTUALSERVICE": "R", "PERMISSION_POOL": "R", "PERMISSION_APPLICATIONPROFILE": "R", "PERMISSION_HEALTHMONITOR": "R"},
 	avi.RoleSecurityAdmin:       {"PERMISSION_AUDITLOG": "R"},
 	avi.RoleReadonly: {"PERMISSION_VIRTUALSERVICE": "R", "PERMISSION_POOL": "R", "PERMISSION_APPLICATIONPROFILE": "R", "PERMISSION_HEALTHMONITOR": "R",
-		"PERMISSION_CLOUD": "R", "PERMISSION_USER_CREDENTIAL": "R", "PERMISSION_SERVICEENGINE": "R", "PERMISSION_SE_TOKEN": "R",
+		"PERMISSION_CLOUD": "R", "PERMISSION_USER_CREDENTIAL": "R", "PERMISSION_SERVICEENGINE": "R", "PERMISSION_SERVICEENGINEGROUP": "R", "PERMISSION_SE_TOKEN": "R",
 		"PERMISSION_USER": "R", "PERMISSION_ROLE": "R", "PERMISSION_TENANT": "R", "PERMISSION_SYSTEMCONFIGURATION": "R", "PERMISSION_CONTROLLER": "R"},
 	avi.RoleTenantAdmin: {"PERMISSION_VIRTUALSERVICE": "W", "PERMISSION_POOL": "W", "PERMISSION_APPLICATIONPROFILE": "W", "PERMISSION_HEALTHMONITOR": "W",
-		"PERMISSION_CLOUD": "W", "PERMISSION_USER_CREDENTIAL": "W", "PERMISSION_SERVICEENGINE": "W", "PERMISSION_SE_TOKEN": "W",
+		"PERMISSION_CLOUD": "W", "PERMISSION_USER_CREDENTIAL": "W", "PERMISSION_SERVICEENGINE": "W", "PERMISSION_SERVICEENGINEGROUP": "W", "PERMISSION_SE_TOKEN": "W",
 		"PERMISSION_USER": "W", "PERMISSION_ROLE": "W", "PERMISSION_TENANT": "W"},
 	"": {}, // a user without roles
 }
@@ -131,6 +131,7 @@ var kindResource = map[avi.Kind]string{
 	avi.KindUser: "PERMISSION_USER", avi.KindCloudConnectorUser: "PERMISSION_USER_CREDENTIAL", avi.KindCloud: "PERMISSION_CLOUD",
 	avi.KindApplicationProfile: "PERMISSION_APPLICATIONPROFILE", avi.KindHealthMonitor: "PERMISSION_HEALTHMONITOR", avi.KindPool: "PERMISSION_POOL",
 	avi.KindVirtualService: "PERMISSION_VIRTUALSERVICE", avi.KindServiceEngine: "PERMISSION_SERVICEENGINE", avi.KindJoinToken: "PERMISSION_SE_TOKEN",
+	avi.KindServiceEngineGroup: "PERMISSION_SERVICEENGINEGROUP",
 }
 
 // matrixRequest is one request of the matrix: no request changes anything the next depend on
@@ -339,7 +340,8 @@ func TestTenantIsolation(t *testing.T) {
 	e.do(t, "PATCH", "/api/virtualservice/"+vs1["uuid"].(string), map[string]any{"pool_ref": adminPool["url"]}, u1).want(t, http.StatusBadRequest, "pool_ref")
 	// Names are per tenant: t2 has its own p1, which its references by name find.
 	p1t2 := e.do(t, "POST", "/api/pool", `{"name": "p1"}`, u2).want(t, http.StatusCreated).obj
-	vs2 := e.do(t, "POST", "/api/virtualservice", `{"name": "vs1", "services": [{"port": 8080}], "pool_ref": "/api/pool?name=p1"}`, u2).want(t, http.StatusCreated).obj
+	// The tenants' services share the SEs of Default-Group: each on its own port.
+	vs2 := e.do(t, "POST", "/api/virtualservice", `{"name": "vs1", "services": [{"port": 8081}], "pool_ref": "/api/pool?name=p1"}`, u2).want(t, http.StatusCreated).obj
 	apiWantEq(t, "t2's vs1 pool_ref", vs2["pool_ref"], p1t2["url"])
 	e.do(t, "POST", "/api/pool", `{"name": "p1"}`, u1).want(t, http.StatusConflict, "name")
 	e.do(t, "DELETE", "/api/virtualservice/"+vs2["uuid"].(string), nil, u2).want(t, http.StatusNoContent)

@@ -255,7 +255,7 @@ func (s *Server) builtIn(kind avi.Kind, uuid string) (string, bool) {
 	switch {
 	case kind == avi.KindApplicationProfile && (n == avi.SystemHTTP || n == avi.SystemL4):
 		return n, true
-	case kind == avi.KindCloud && n == avi.DefaultCloudName:
+	case kind == avi.KindCloud && n == avi.DefaultCloudName, kind == avi.KindServiceEngineGroup && n == avi.DefaultSEGroup:
 		return n, true
 	case kind == avi.KindRole && avi.IsBuiltInRole(n), kind == avi.KindTenant && n == avi.AdminTenant:
 		return n, true
@@ -374,6 +374,9 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, p *principal) {
 		case avi.KindCloud:
 			// What the cloud's integrations made goes with it, in the same transaction.
 			if err := orchsync.DeleteOwned(tx, s.cloudOwners(uuid)...); err != nil {
+				return err
+			}
+			if err := deleteCloudSEGroups(tx, avi.KindCloud.URL(uuid)); err != nil {
 				return err
 			}
 		case avi.KindUser:

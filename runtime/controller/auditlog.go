@@ -26,6 +26,10 @@ func (s *Server) update(p *principal, fn func(tx *store.Tx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
+		// A cloud written through the API or an import comes with its Default-Group.
+		if err := ensureDefaultSEGroups(tx); err != nil {
+			return err
+		}
 		for _, c := range tx.Changes() {
 			old, _ := c.Old.(*avi.User)
 			cur, _ := c.New.(*avi.User)

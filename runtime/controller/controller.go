@@ -59,6 +59,7 @@ type Server struct {
 
 	se        *seRuntime
 	snapshots *snapshotCache
+	placer    *placer
 	clouds    map[string]cloudType // by vtype
 	analytics *analytics.Store
 	logFiles  *analytics.LogFiles
@@ -94,7 +95,7 @@ func NewServer(cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.se, s.snapshots = newSERuntime(time.Now), &snapshotCache{}
+	s.se, s.snapshots, s.placer = newSERuntime(time.Now), &snapshotCache{}, newPlacer(time.Now())
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		s.audit.Close()
@@ -143,7 +144,8 @@ func (s *Server) realtimeMetrics(vsUUID string) bool {
 }
 
 // seed creates, once, what every controller has from first boot: the system configuration, the
-// admin tenant and the built-in roles, the two built-in application profiles and Default-Cloud.
+// admin tenant and the built-in roles, the two built-in application profiles, Default-Cloud and
+// each cloud's Default-Group.
 func (s *Server) seed() error {
 	return s.store.Update(func(tx *store.Tx) error {
 		if len(store.List[*avi.SystemConfiguration](tx)) == 0 {
@@ -169,7 +171,7 @@ func (s *Server) seed() error {
 				return err
 			}
 		}
-		return nil
+		return ensureDefaultSEGroups(tx)
 	})
 }
 
@@ -249,6 +251,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopClouds()
 	var clouds sync.WaitGroup
 	clouds.Go(func() { s.runClouds(cloudCtx) })
+	clouds.Go(func() { s.runPlacement(cloudCtx) })
 
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server

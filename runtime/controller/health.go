@@ -12,6 +12,7 @@ type healthInputs struct {
 	latencyP99                float64 // ms, the current interval
 	latencyUsual              float64 // ms, the service's own recent level (0: none yet)
 	sesPlaced, sesServing     int     // the SEs it is placed on, and those up that applied it
+	unplaced                  string  // why it is placed on no SE ("": it is placed)
 }
 
 // Thresholds of the health score.
@@ -28,6 +29,9 @@ const (
 // trouble scales the score down: the share of service engines not serving it, of servers down, of
 // requests that errored, and a p99 latency well above the service's own recent level.
 func healthScore(in healthInputs) (float64, []string) {
+	if in.unplaced != "" {
+		return 0, []string{in.unplaced}
+	}
 	score := 1.0
 	var reasons []string
 	if in.sesPlaced > 0 && in.sesServing < in.sesPlaced {

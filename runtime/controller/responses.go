@@ -31,6 +31,7 @@ func storeError(w http.ResponseWriter, err error) {
 	var fe *avi.FieldError
 	var denied *forbidden
 	var unauth *unauthenticated
+	var held *avi.ConflictError
 	switch {
 	case errors.As(err, &denied):
 		writeError(w, http.StatusForbidden, denied.Error())
@@ -38,6 +39,8 @@ func storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnauthorized, unauth.Error())
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Error())
+	case errors.As(err, &held):
+		writeError(w, http.StatusConflict, held.Error())
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrReferenced):

@@ -35,12 +35,13 @@ type runtimeView struct {
 func (s *Server) runtimeView() *runtimeView {
 	rv := &runtimeView{}
 	var ses []*avi.ServiceEngine
+	_, bySE := s.placement()
 	s.store.View(func(v store.View) {
 		rv.version = v.Version()
 		rv.pools = byURL(store.List[*avi.Pool](v))
 		ses = store.List[*avi.ServiceEngine](v)
 		for _, se := range ses {
-			rv.placed = append(rv.placed, placedOn(v, se.UUID))
+			rv.placed = append(rv.placed, placedOn(v, bySE[se.UUID]))
 		}
 	})
 	s.se.mu.Lock()
@@ -149,6 +150,8 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 	switch {
 	case !vs.IsEnabled():
 		state = avi.OperDisabled
+	case len(placed) == 0 && !anyUp(rv.ses):
+		state, reasons = avi.OperDown, []string{"no service engine is up"}
 	case len(placed) == 0:
 		state, reasons = avi.OperResources, []string{"no service engine to place it on"}
 	case upPlaced == 0:
@@ -167,6 +170,9 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 	out.OperStatus = avi.OperationalStatus{State: state, Reason: reasons, LastChangedTime: avi.TimeStampOf(s.se.mark(vs.UUID, state, rv.now))}
 
 	in := healthInputs{serversTotal: out.ServersTotal, serversDown: down, sesPlaced: len(placed), sesServing: serving}
+	if len(placed) == 0 && len(reasons) > 0 {
+		in.unplaced = reasons[0]
+	}
 	in.requests, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_complete_responses")
 	in.errors, _ = s.analytics.Latest(vs.UUID, "l7_client.avg_error_responses")
 	in.latencyP99, _ = s.analytics.Latest(vs.UUID, "l7_client.pct_latency_p99")
@@ -175,6 +181,16 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 		out.HealthScore, out.HealthReasons = healthScore(in)
 	}
 	return out
+}
+
+// anyUp reports whether any SE is up.
+func anyUp(ses []seSnap) bool {
+	for _, se := range ses {
+		if se.up {
+			return true
+		}
+	}
+	return false
 }
 
 // notServing names the SEs a virtual service is placed on but not served by, with why.

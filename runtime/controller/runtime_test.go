@@ -17,7 +17,9 @@ import (
 func TestRuntimeFromHeartbeats(t *testing.T) {
 	e := newJoinEnv(t)
 	clock := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
-	e.srv.se.now = func() time.Time { return clock }
+	e.srv.now = func() time.Time { return clock }
+	e.srv.se.now = e.srv.now
+	e.srv.placer.settled = clock // started long ago
 	pool := e.mustCreate(t, "pool", map[string]any{"name": "web-pool", "default_server_port": 8080, "servers": []any{
 		map[string]any{"ip": map[string]any{"addr": "192.0.2.21", "type": "V4"}},
 		map[string]any{"ip": map[string]any{"addr": "192.0.2.22", "type": "V4"}},

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +24,12 @@ import (
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
-// An SE silent for DownAfter (three heartbeats) is shown down.
+// An SE silent for DownAfter (two heartbeats) is down: its north-south services move to
+// another SE of its group. So is an SE whose configuration stream closed and did not reconnect
+// within streamGrace.
 const (
-	DownAfter       = 3 * sechannel.HeartbeatInterval
+	DownAfter       = 2 * sechannel.HeartbeatInterval
+	streamGrace     = 500 * time.Millisecond
 	defaultTokenTTL = 24 * time.Hour
 	maxTokenTTL     = 30 * 24 * time.Hour
 )
@@ -48,10 +52,13 @@ type operMark struct {
 
 type seState struct {
 	streams       int
+	opened        time.Time // when its last stream opened
+	closed        time.Time // when its last stream closed
 	lastHeartbeat time.Time
 	configVersion int64
 	configError   string
 	serving       map[string]bool // the virtual services its last heartbeat reported
+	claimed       map[string]bool // the same, before reports for services not placed on it were dropped
 	dropped       int64           // reports for virtual services not placed on it
 	// notApplied is, by virtual service uuid, why the SE could not apply it. Like members, it is
 	// replaced whole by each heartbeat, never changed in place, so a copy of the state may share it.
@@ -122,6 +129,39 @@ func (r *seRuntime) state(uuid string) *seState {
 // up reports whether an SE heartbeats; the caller holds r.mu.
 func (r *seRuntime) up(st *seState) bool {
 	return !st.lastHeartbeat.IsZero() && r.now().Sub(st.lastHeartbeat) < DownAfter
+}
+
+// alive is the set of SEs up for placement: heard from within DownAfter (a heartbeat, or a
+// stream opened before the first heartbeat), and holding a stream or having lost it less than
+// streamGrace ago (an SE that never opened one is judged by its heartbeats alone).
+func (r *seRuntime) alive() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := map[string]bool{}
+	for uuid, st := range r.m {
+		heard := r.up(st) || !st.opened.IsZero() && now.Sub(st.opened) < DownAfter
+		stream := st.streams > 0 || st.closed.IsZero() || now.Sub(st.closed) < streamGrace
+		if heard && stream {
+			out[uuid] = true
+		}
+	}
+	return out
+}
+
+// claims is, for each virtual service that up SEs (alive) report serving, those SEs.
+func (r *seRuntime) claims(alive map[string]bool) map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]string{}
+	for uuid, st := range r.m {
+		if alive[uuid] {
+			for vs := range st.claimed {
+				out[vs] = append(out[vs], uuid)
+			}
+		}
+	}
+	return out
 }
 
 // connected reports whether an SE heartbeats and holds a configuration stream.
@@ -353,6 +393,11 @@ func (s *Server) admit(tok sechannel.Token, req sechannel.JoinRequest, seUUID, o
 		if err := req.Validate(); err != nil {
 			return err
 		}
+		group, err := joinGroup(tx, req.SEGroup)
+		if err != nil {
+			return err
+		}
+		se.SEGroupRef = group
 		if ip, ok := netip.AddrFromSlice(net.ParseIP(req.MgmtIP)); ok {
 			a := avi.IPOf(ip)
 			se.MgmtIPAddress = &a
@@ -429,38 +474,51 @@ func (s *Server) seSnapshots(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush()
 	}
 	s.se.mu.Lock()
-	s.se.state(seUUID).streams++
+	st := s.se.state(seUUID)
+	st.streams++
+	st.opened = s.se.now()
 	s.se.mu.Unlock()
 	defer func() {
 		s.se.mu.Lock()
-		s.se.state(seUUID).streams--
+		st := s.se.state(seUUID)
+		st.streams--
+		st.closed = s.se.now()
 		s.se.mu.Unlock()
 	}()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	var sent int64 = -1
+	// A controller settling after its start sends nothing until the SEs have told what they
+	// serve (placer): the SE keeps serving what it holds meanwhile.
+	select {
+	case <-r.Context().Done():
+		return
+	case <-time.After(s.placer.settled.Sub(s.now())):
+	}
+	var stream streamState
 	for {
-		changed := s.store.Changed()
-		if v := s.store.Version(); v != sent {
-			msg, version := s.snapshots.update(s.store, sent)
+		changed, moved := s.store.Changed(), s.placer.Changed()
+		// Checked after taking the change channels: a delete committed between a check at the
+		// end of the loop and taking them would wake nothing.
+		if !s.seExists(seUUID) {
+			return // deleted: it must join again
+		}
+		_, bySE := s.placement()
+		if msg := s.snapshots.update(s.store, bySE[seUUID], &stream); msg != nil {
 			if err := write(msg); err != nil {
 				return
 			}
-			sent = version
 		}
 		select {
 		case <-r.Context().Done():
 			return
 		case <-changed:
+		case <-moved:
 		case <-time.After(30 * time.Second):
 			// A blank line keeps idle connections (and middleboxes) from timing out.
 			if err := write([]byte("\n")); err != nil {
 				return
 			}
-		}
-		if !s.seExists(seUUID) {
-			return // deleted: it must join again
 		}
 	}
 }
@@ -486,15 +544,26 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
+	s.se.mu.Lock()
+	st := s.se.state(seUUID)
+	st.lastHeartbeat = s.now()
+	// What it serves, for a controller that starts and learns the placement again.
+	st.claimed = map[string]bool{}
+	for _, m := range hb.Metrics {
+		st.claimed[m.VSUUID] = true
+	}
+	s.se.mu.Unlock()
+	// An SE heard from again may be placed services at once.
+	_, bySE := s.placement()
 	var dropped int
 	var placed map[string]string
 	s.store.View(func(v store.View) {
-		placed = placedOn(v, seUUID)
+		placed = placedOn(v, bySE[seUUID])
 		dropped = keepPlaced(placed, &hb)
 	})
 	s.se.mu.Lock()
-	st := s.se.state(seUUID)
-	st.lastHeartbeat, st.configVersion, st.configError = s.se.now(), hb.ConfigVersion, clip(hb.ConfigError)
+	st = s.se.state(seUUID)
+	st.configVersion, st.configError = hb.ConfigVersion, clip(hb.ConfigError)
 	st.dropped += int64(dropped)
 	total := st.dropped
 	st.record(&hb, placed, st.lastHeartbeat)
@@ -506,19 +575,21 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
 }
 
-// placedOn is the virtual services placed on an SE, by uuid, each with the uuid of its pool
-// (empty when it has none). It is the one place that decides placement: today every SE is sent
-// every virtual service, so every one is placed on every SE.
-func placedOn(v store.View, _ string) map[string]string {
+// placedOn is the virtual services placed on an SE (placed: their uuids), each with the uuid
+// of its pool (empty when it has none).
+func placedOn(v store.View, placed map[string]bool) map[string]string {
 	pools := byURL(store.List[*avi.Pool](v))
-	placed := map[string]string{}
+	out := map[string]string{}
 	for _, vs := range store.List[*avi.VirtualService](v) {
-		placed[vs.UUID] = ""
+		if !placed[vs.UUID] {
+			continue
+		}
+		out[vs.UUID] = ""
 		if p, ok := pools[vs.PoolRef]; ok {
-			placed[vs.UUID] = p.UUID
+			out[vs.UUID] = p.UUID
 		}
 	}
-	return placed
+	return out
 }
 
 // keepPlaced keeps, of a heartbeat's metrics and client logs, those for the virtual services
@@ -547,15 +618,13 @@ func keepPlaced(placed map[string]string, hb *sechannel.Heartbeat) int {
 	return dropped
 }
 
-// snapshotCache keeps the last few configuration versions, each virtual service encoded once,
-// so that every SE stream gets its update (whole or incremental) without encoding it again.
+// snapshotCache keeps the newest configuration version, each virtual service encoded once, so
+// that every SE stream gets its update (whole or incremental, of the services placed on it)
+// without encoding anything again.
 type snapshotCache struct {
-	mu      sync.Mutex
-	history []*encodedVersion // oldest first, at most historyLen
-	full    []byte            // the whole-configuration message of the newest version
+	mu  sync.Mutex
+	cur *encodedVersion
 }
-
-const historyLen = 32
 
 // encodedVersion is one configuration version: each virtual service's JSON, by uuid.
 type encodedVersion struct {
@@ -568,10 +637,7 @@ type encodedVersion struct {
 // latest returns the newest version, encoding it if the store has moved on. A virtual service
 // whose encoding did not change keeps the previous version's bytes.
 func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
-	var cur *encodedVersion
-	if n := len(c.history); n > 0 {
-		cur = c.history[n-1]
-	}
+	cur := c.cur
 	st.View(func(v store.View) {
 		version := v.Version()
 		if cur != nil && cur.version == version {
@@ -593,12 +659,7 @@ func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
 			next.vs[vs.UUID], next.keys[vs.UUID] = data, key
 			next.order = append(next.order, vs.UUID)
 		}
-		c.history = append(c.history, next)
-		if len(c.history) > historyLen {
-			c.history = c.history[len(c.history)-historyLen:]
-		}
-		c.full = nil
-		cur = next
+		c.cur, cur = next, next
 	})
 	return cur
 }
@@ -623,65 +684,84 @@ func dependencyKey(vs *avi.VirtualService, idx refIndex) string {
 	return b.String()
 }
 
-// update returns the message taking an SE from version from (-1: nothing) to the newest.
-func (c *snapshotCache) update(st *store.Store, from int64) ([]byte, int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur := c.latest(st)
-	var base *encodedVersion
-	for _, h := range c.history {
-		if h.version == from {
-			base = h
-		}
-	}
-	if base == nil {
-		if c.full == nil {
-			c.full = encodeUpdate(cur, nil)
-		}
-		return c.full, cur.version
-	}
-	return encodeUpdate(cur, base), cur.version
+// streamState is what one SE stream has sent: the version, and the encoding of each virtual
+// service the SE holds (nil before the first message).
+type streamState struct {
+	version int64
+	sent    map[string][]byte
 }
 
-// encodeUpdate writes the update from base to cur (base nil: the whole configuration) from the
-// encoded virtual services, without encoding them again.
-func encodeUpdate(cur, base *encodedVersion) []byte {
+// update returns the message taking a stream's SE from what it holds to the newest version of
+// the services placed on it (placed: their uuids), or nil when it holds that already. The first
+// message of a stream is the whole configuration.
+func (c *snapshotCache) update(st *store.Store, placed map[string]bool, s *streamState) []byte {
+	c.mu.Lock()
+	cur := c.latest(st)
+	c.mu.Unlock()
+	full := s.sent == nil
 	var b bytes.Buffer
-	if base == nil {
+	if full {
+		s.sent = map[string][]byte{}
 		fmt.Fprintf(&b, `{"version":%d,"full":true,"virtual_services":[`, cur.version)
 	} else {
-		fmt.Fprintf(&b, `{"version":%d,"full":false,"base_version":%d,"virtual_services":[`, cur.version, base.version)
+		fmt.Fprintf(&b, `{"version":%d,"full":false,"base_version":%d,"virtual_services":[`, cur.version, s.version)
 	}
-	first := true
-	for _, id := range cur.order {
-		data := cur.vs[id]
-		if base != nil {
-			if old, ok := base.vs[id]; ok && bytes.Equal(old, data) {
-				continue
+	// The whole configuration in the cache's order; an update by uuid, from the few services
+	// placed on the SE rather than from all.
+	ids := cur.order
+	if !full {
+		ids = ids[:0:0]
+		for id := range placed {
+			if data, ok := cur.vs[id]; ok && !sameBytes(s.sent[id], data) {
+				ids = append(ids, id)
 			}
 		}
-		if !first {
+		sort.Strings(ids)
+	}
+	n := 0
+	for _, id := range ids {
+		data := cur.vs[id]
+		if !placed[id] {
+			continue
+		}
+		if n > 0 {
 			b.WriteByte(',')
 		}
-		first = false
+		n++
 		b.Write(data)
+		s.sent[id] = data
 	}
 	b.WriteString("]")
-	if base != nil {
-		var deleted []string
-		for id := range base.vs {
-			if _, ok := cur.vs[id]; !ok {
-				deleted = append(deleted, id)
-			}
-		}
-		if len(deleted) > 0 {
-			d, _ := json.Marshal(deleted)
-			b.WriteString(`,"deleted":`)
-			b.Write(d)
+	var deleted []string
+	for id := range s.sent {
+		if _, ok := cur.vs[id]; !ok || !placed[id] {
+			deleted = append(deleted, id)
 		}
 	}
+	if !full && n == 0 && len(deleted) == 0 && s.version == cur.version {
+		return nil
+	}
+	if len(deleted) > 0 {
+		sort.Strings(deleted)
+		for _, id := range deleted {
+			delete(s.sent, id)
+		}
+		d, _ := json.Marshal(deleted)
+		b.WriteString(`,"deleted":`)
+		b.Write(d)
+	}
 	b.WriteString("}\n")
+	s.version = cur.version
 	return b.Bytes()
+}
+
+// sameBytes reports whether two encodings are equal; an encoding that did not change is the
+// same slice, which is found without comparing its bytes.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
 }
 
 // refIndex holds, by URL, the objects a virtual service refers to.

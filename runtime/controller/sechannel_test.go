@@ -2,7 +2,6 @@ package controller
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,10 +61,10 @@ func TestBootstrapToken(t *testing.T) {
 	}
 }
 
-// TestSnapshotUpdates: the first message is the whole configuration; each later one carries only
-// the virtual services that changed (also through their pool) and the uuids of those deleted, so
-// that an SE applying them holds what a whole snapshot would give; a version the cache no longer
-// holds gets the whole configuration again.
+// TestSnapshotUpdates: the first message of a stream is the whole configuration placed on its
+// SE; each later one carries only the virtual services that changed (also through their pool) or
+// were newly placed on it, and the uuids of those deleted or placed elsewhere, so that an SE
+// applying them holds what a whole snapshot would give; nothing new, no message.
 func TestSnapshotUpdates(t *testing.T) {
 	st := storetest.Open(t)
 	var poolUUID, keepUUID, dropUUID string
@@ -118,14 +117,20 @@ func TestSnapshotUpdates(t *testing.T) {
 		return snap
 	}
 
-	msg, v := c.update(st, -1)
+	both := map[string]bool{keepUUID: true, dropUUID: true}
+	var stream streamState
+	msg := c.update(st, both, &stream)
 	first := decode(msg)
-	if !first.Full || first.Version != st.Version() || v != st.Version() || !reflect.DeepEqual(names(first.VirtualServices), []string{"a-pooled", "b-alone"}) {
+	if !first.Full || first.Version != st.Version() || !reflect.DeepEqual(names(first.VirtualServices), []string{"a-pooled", "b-alone"}) {
 		t.Fatalf("first update %s: want the whole configuration at version %d", msg, st.Version())
 	}
 	apply(first)
+	if msg := c.update(st, both, &stream); msg != nil {
+		t.Errorf("nothing changed, yet %s", msg)
+	}
 
 	// A pool change re-sends the virtual service that uses it, and only that one.
+	v := st.Version()
 	p, err := store.Get[*avi.Pool](st, poolUUID)
 	if err != nil {
 		t.Fatal(err)
@@ -134,22 +139,33 @@ func TestSnapshotUpdates(t *testing.T) {
 	if err := st.Put(poolUUID, p); err != nil {
 		t.Fatal(err)
 	}
-	msg, next := c.update(st, v)
+	msg = c.update(st, both, &stream)
 	u := decode(msg)
-	if u.Full || u.BaseVersion != v || u.Version != next || !reflect.DeepEqual(names(u.VirtualServices), []string{"a-pooled"}) || len(u.Deleted) != 0 {
+	if u.Full || u.BaseVersion != v || u.Version != st.Version() || !reflect.DeepEqual(names(u.VirtualServices), []string{"a-pooled"}) || len(u.Deleted) != 0 {
 		t.Fatalf("update after a pool change %s: want a-pooled only, relative to %d", msg, v)
 	}
 	if got := u.VirtualServices[0].Pool.Servers[0].Port; got != 8080 {
 		t.Errorf("a-pooled sent with server port %d, want the changed 8080", got)
 	}
 	apply(u)
-	v = next
+
+	// Placed elsewhere: sent as deleted; placed back: sent again, at the same version.
+	msg = c.update(st, map[string]bool{keepUUID: true}, &stream)
+	if u := decode(msg); len(u.VirtualServices) != 0 || !reflect.DeepEqual(u.Deleted, []string{dropUUID}) {
+		t.Fatalf("b-alone placed elsewhere: %s, want it deleted", msg)
+	}
+	apply(decode(msg))
+	msg = c.update(st, both, &stream)
+	if u := decode(msg); u.Version != u.BaseVersion || !reflect.DeepEqual(names(u.VirtualServices), []string{"b-alone"}) {
+		t.Fatalf("b-alone placed back: %s, want it alone", msg)
+	}
+	apply(decode(msg))
 
 	// A deletion is sent as the uuid alone.
 	if err := st.Delete(avi.KindVirtualService, dropUUID); err != nil {
 		t.Fatal(err)
 	}
-	msg, next = c.update(st, v)
+	msg = c.update(st, both, &stream)
 	u = decode(msg)
 	if u.Full || len(u.VirtualServices) != 0 || !reflect.DeepEqual(u.Deleted, []string{dropUUID}) {
 		t.Fatalf("update after a deletion %s: want only deleted [%s]", msg, dropUUID)
@@ -157,25 +173,11 @@ func TestSnapshotUpdates(t *testing.T) {
 	held := apply(u)
 
 	// What the SE holds is what a whole snapshot gives.
-	msg, _ = c.update(st, -1)
-	whole := decode(msg)
+	whole := decode(c.update(st, both, &streamState{}))
 	if !whole.Full || !reflect.DeepEqual(held.VirtualServices, whole.VirtualServices) || held.Version != whole.Version {
 		t.Errorf("SE after incremental updates holds %+v, the whole configuration is %+v", held, whole)
 	}
 	if len(held.VirtualServices) != 1 || held.VirtualServices[0].UUID != keepUUID {
 		t.Errorf("SE holds %+v, want a-pooled alone", held.VirtualServices)
-	}
-
-	// Once historyLen newer versions were encoded, an SE at the old version gets everything.
-	old := next
-	for i := range historyLen {
-		if err := st.Create(&avi.HealthMonitor{Meta: avi.Meta{Name: fmt.Sprintf("hm%d", i)}, Type: avi.HealthMonitorTCP}); err != nil {
-			t.Fatal(err)
-		}
-		c.update(st, -1)
-	}
-	msg, _ = c.update(st, old)
-	if u := decode(msg); !u.Full {
-		t.Errorf("update from version %d, older than the cache holds: full=%v, want the whole configuration", old, u.Full)
 	}
 }

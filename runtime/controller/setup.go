@@ -57,6 +57,9 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 			if err := tx.CreateOrReplace(req.Cloud); err != nil {
 				return prefixField(string(avi.KindCloud), err)
 			}
+			if err := ensureDefaultSEGroups(tx); err != nil {
+				return err
+			}
 		}
 		sc := req.SystemConfiguration
 		if sc == nil {

@@ -49,6 +49,7 @@ type Config struct {
 	// os.Hostname when empty.
 	Hostname string
 	MgmtIP   string
+	SEGroup  string // the service engine group it joins; empty: Default-Group
 	Logger   *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
 	// returns those it could not apply, with their reasons. Applying the same snapshot again
@@ -171,7 +172,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(tok.CertHash)}}
-	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, Hostname: cfg.Hostname, MgmtIP: cfg.MgmtIP, Version: version.Version})
+	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, Hostname: cfg.Hostname, MgmtIP: cfg.MgmtIP, Version: version.Version, SEGroup: cfg.SEGroup})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+cfg.Controller+sechannel.JoinPath, bytes.NewReader(body))
 	if err != nil {
 		return err

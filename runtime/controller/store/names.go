@@ -10,9 +10,23 @@ import "github.com/avi-init/avi-init/model/avi"
 // objects).
 func nameKey(tenant, name string) string { return tenant + "\x00" + name }
 
-// keyOf is the name key of an object of a kind, admin being the admin tenant's URL.
+// keyOf is the name key of an object of a kind, admin being the admin tenant's URL. The name of
+// a scoped object (avi.Scoped) is keyed within its scope.
 func keyOf(kind avi.Kind, o avi.Object, admin string) string {
-	return nameKey(tenantKey(kind, o, admin), o.GetMeta().Name)
+	name := o.GetMeta().Name
+	if s, ok := o.(avi.Scoped); ok {
+		name = scopedName(s.NameScope(), name)
+	}
+	return nameKey(tenantKey(kind, o, admin), name)
+}
+
+// scopedName is a name within a scope, as the name index keys it.
+func scopedName(scope, name string) string { return scope + "\x00" + name }
+
+// ByNameInScope returns the uuid of the scoped object of that kind, scope (the URL of the object
+// holding it) and name.
+func (tx *Tx) ByNameInScope(kind avi.Kind, scope, name string) (string, bool) {
+	return tx.byKey(kind, nameKey("", scopedName(scope, name)))
 }
 
 // tenantKey is the tenant part of an object's name key.

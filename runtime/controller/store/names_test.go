@@ -51,7 +51,7 @@ func TestNamesPerTenant(t *testing.T) {
 	}
 	// A virtual service of t1 naming pool web gets t1's; admin's gets admin's.
 	vs1 := &avi.VirtualService{Meta: avi.Meta{Name: "vs"}, TenantRef: t1.URL, Services: []avi.Service{{Port: 80}}, PoolRef: avi.KindPool.NameRef("web")}
-	vs0 := &avi.VirtualService{Meta: avi.Meta{Name: "vs"}, Services: []avi.Service{{Port: 80}}, PoolRef: avi.KindPool.NameRef("web")}
+	vs0 := &avi.VirtualService{Meta: avi.Meta{Name: "vs"}, Services: []avi.Service{{Port: 81}}, PoolRef: avi.KindPool.NameRef("web")}
 	for _, v := range []*avi.VirtualService{vs1, vs0} {
 		if err := s.Create(v); err != nil {
 			t.Fatal(err)

@@ -573,6 +573,11 @@ func (tx *Tx) write(kind avi.Kind, uuid string, o, old avi.Object) error {
 			*r.Value = resolved
 		}
 	}
+	if c, ok := o.(avi.Settled); ok {
+		if err := c.Settle(uuid, tx); err != nil {
+			return err
+		}
+	}
 	if other, ok := tx.ByNameOf(o); ok && other != uuid {
 		return fmt.Errorf("name: a %s named %q exists already: %w", kind, m.Name, ErrConflict)
 	}
@@ -617,6 +622,12 @@ func (tx *Tx) resolve(r avi.Ref, tenant string) (string, error) {
 		}
 	case len(parts) == 1 && u.Query().Get("name") != "":
 		name := u.Query().Get("name")
+		if r.Scope != nil {
+			if id, ok := tx.ByNameInScope(r.Kind, tx.scopeOf(*r.Scope), name); ok {
+				return r.Kind.URL(id), nil
+			}
+			break
+		}
 		if id, ok := tx.ByNameIn(r.Kind, tenant, name); ok {
 			return r.Kind.URL(id), nil
 		}
@@ -629,6 +640,40 @@ func (tx *Tx) resolve(r avi.Ref, tenant string) (string, error) {
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
 	}
 	return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: no such %s", *r.Value, r.Kind)}
+}
+
+// Each calls fn with every object of a kind as the transaction sees it, without copying them:
+// fn must not change them (avi.Lister).
+func (tx *Tx) Each(kind avi.Kind, fn func(uuid string, o avi.Object)) { tx.each(kind, fn) }
+
+// Lookup returns an object as the transaction sees it, without copying it: the caller must not
+// change it (avi.Lister).
+func (tx *Tx) Lookup(kind avi.Kind, uuid string) (avi.Object, bool) { return tx.lookup(kind, uuid) }
+
+// DefaultSEGroup is the URL of a cloud's DefaultSEGroup (cloudRef empty: Default-Cloud's), or
+// "" when it has none.
+func (tx *Tx) DefaultSEGroup(cloudRef string) string {
+	if id, ok := tx.ByNameInScope(avi.KindServiceEngineGroup, tx.scopeOf(cloudRef), avi.DefaultSEGroup); ok {
+		return avi.KindServiceEngineGroup.URL(id)
+	}
+	return ""
+}
+
+// scopeOf is the scope a reference's Scope names: the resolved URL, or Default-Cloud's when it
+// is empty.
+func (tx *Tx) scopeOf(scope string) string {
+	if scope != "" {
+		return scope
+	}
+	return tx.DefaultCloud()
+}
+
+// DefaultCloud is the URL of Default-Cloud, or "" before it exists.
+func (tx *Tx) DefaultCloud() string {
+	if id, ok := tx.ByName(avi.KindCloud, avi.DefaultCloudName); ok {
+		return avi.KindCloud.URL(id)
+	}
+	return ""
 }
 
 // Referrers lists the objects referring to kind/uuid, as "kind name".

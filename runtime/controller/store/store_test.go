@@ -114,8 +114,9 @@ func TestSingletonAndReferenceForms(t *testing.T) {
 	if err := s.Create(prof); err != nil {
 		t.Fatal(err)
 	}
-	for _, ref := range []string{prof.URL, "https://192.0.2.1" + prof.URL, "/api/applicationprofile?name=System-HTTP", ""} {
-		vs := &avi.VirtualService{Meta: avi.Meta{Name: "vs" + ref}, Services: []avi.Service{{Port: 80}}, ApplicationProfileRef: ref}
+	for i, ref := range []string{prof.URL, "https://192.0.2.1" + prof.URL, "/api/applicationprofile?name=System-HTTP", ""} {
+		// Each on its own port: two services of one group cannot share one.
+		vs := &avi.VirtualService{Meta: avi.Meta{Name: "vs" + ref}, Services: []avi.Service{{Port: 80 + i}}, ApplicationProfileRef: ref}
 		if err := s.Create(vs); err != nil {
 			t.Errorf("reference %q: %v", ref, err)
 			continue

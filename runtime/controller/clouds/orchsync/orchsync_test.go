@@ -146,3 +146,25 @@ func TestSyncRefusesGroupsPerGroupAndKeepsWhatTheyHad(t *testing.T) {
 		t.Errorf("taking the operator's name: %+v", rep.Errors)
 	}
 }
+
+// The store's own port rule holds for what an integration writes too: a group whose two
+// services share a port (which the sync's own index lets pass, both being the group's) is
+// refused, reported under its key with the holder named, and the other groups are written.
+func TestSyncReportsAStoreRefusedPortClashPerGroup(t *testing.T) {
+	st := newStore(t)
+	clash := group("twice", 9100, 8100)
+	second := *clash.VirtualServices[0]
+	second.Name = "twice-again"
+	clash.VirtualServices = append(clash.VirtualServices, &second)
+	rep := Sync(st, "marathon:c1:", []Group{clash, group("fine", 9101, 8101)}, Options{})
+	if len(rep.Errors) != 1 || rep.Errors[0].Key != "twice" || !strings.Contains(rep.Errors[0].Message, "port 9100") ||
+		!strings.Contains(rep.Errors[0].Message, "held by virtual service twice") {
+		t.Fatalf("errors %+v, want one for twice naming port 9100 and its holder", rep.Errors)
+	}
+	if _, err := store.GetByName[*avi.VirtualService](st, "fine"); err != nil {
+		t.Errorf("the other group's service: %v", err)
+	}
+	if _, err := store.GetByName[*avi.VirtualService](st, "twice"); err == nil {
+		t.Error("the refused group's first service was written without its second")
+	}
+}
