@@ -23,30 +23,6 @@ process.stdout.write(JSON.stringify({ default_port: DEFAULT_SYSINT_PORT, command
 // installer: the installer gets -sysint only for a port other than the default, and the token in
 // AVI_JOIN_TOKEN, never in any process's arguments.
 func TestUIJoinCommand(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("node is needed to test ui/lib/joincommand.js: %v", err)
-		}
-		t.Skipf("node not found (%v): ui/lib/joincommand.js untested", err)
-	}
-	dir := t.TempDir()
-	files := map[string][]byte{"run.js": []byte(joinCommandScript), "package.json": []byte(`{"type": "module"}`)}
-	for _, name := range []string{"joincommand.js", "shellquote.js"} {
-		if files[name], err = uiFiles.ReadFile("ui/lib/" + name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "bin")
-	os.Mkdir(bin, 0o700)
-	// sudo passes on AVI_JOIN_TOKEN only when asked to; both record their arguments.
-	files["bin/sudo"] = []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > sudo.args\n[ \"$1\" = --preserve-env=AVI_JOIN_TOKEN ] || unset AVI_JOIN_TOKEN\nshift\nexec \"$@\"\n")
-	files["avi-init"] = []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > installer.args\nprintf '%s' \"$AVI_JOIN_TOKEN\" > installer.token\n")
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const token = "abc123.0123456789abcdef.sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	cases := []struct {
 		Host string `json:"host"`
@@ -61,12 +37,17 @@ func TestUIJoinCommand(t *testing.T) {
 	for _, c := range cases {
 		in = append(in, map[string]any{"token": token, "host": c.Host, "port": c.Port})
 	}
-	data, _ := json.Marshal(in)
-	cmd := exec.Command(node, "run.js")
-	cmd.Dir, cmd.Stdin = dir, strings.NewReader(string(data))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node run.js: %v", err)
+	out, dir := runUIScript(t, joinCommandScript, in, "joincommand.js", "shellquote.js")
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o700)
+	// sudo passes on AVI_JOIN_TOKEN only when asked to; both record their arguments.
+	files := map[string][]byte{}
+	files["bin/sudo"] = []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > sudo.args\n[ \"$1\" = --preserve-env=AVI_JOIN_TOKEN ] || unset AVI_JOIN_TOKEN\nshift\nexec \"$@\"\n")
+	files["avi-init"] = []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > installer.args\nprintf '%s' \"$AVI_JOIN_TOKEN\" > installer.token\n")
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var got struct {
 		DefaultPort int      `json:"default_port"`
