@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,6 +51,10 @@ type Config struct {
 	Hostname string
 	MgmtIP   string
 	SEGroup  string // the service engine group it joins; empty: Default-Group
+	// LocalAddr is the address its connections to the controller leave from (default: the
+	// kernel's choice). The controller caps connections per address: SEs sharing one host's
+	// address, as a benchmark's do, each need their own.
+	LocalAddr string
 	Logger   *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
 	// returns those it could not apply, with their reasons. Applying the same snapshot again
@@ -93,11 +98,24 @@ type Runtime struct {
 	unsaved    *sechannel.Snapshot // applied, not yet on disk
 }
 
-// setIdentity takes a new identity and a client that trusts its controller.
+// transport trusts the controller whose certificate hashes to certHash.
+func (rt *Runtime) transport(certHash string) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if rt.cfg.LocalAddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(rt.cfg.LocalAddr)}
+	}
+	return &http.Transport{TLSClientConfig: sechannel.PinnedTLS(certHash), DialContext: d.DialContext, ForceAttemptHTTP2: true}
+}
+
+// setIdentity takes a new identity and a client that trusts its controller; the connections of
+// the client it replaces are closed.
 func (rt *Runtime) setIdentity(id Identity) {
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(id.CertHash), ForceAttemptHTTP2: true}}
+	client := &http.Client{Transport: rt.transport(id.CertHash)}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if rt.client != nil {
+		rt.client.CloseIdleConnections()
+	}
 	rt.id, rt.client = id, client
 }
 
@@ -171,7 +189,10 @@ func (rt *Runtime) join(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: sechannel.PinnedTLS(tok.CertHash)}}
+	// The join's connection is closed after it: the SE's own client takes over, and the
+	// controller counts every connection an address holds.
+	client := &http.Client{Timeout: 15 * time.Second, Transport: rt.transport(tok.CertHash)}
+	defer client.CloseIdleConnections()
 	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, Hostname: cfg.Hostname, MgmtIP: cfg.MgmtIP, Version: version.Version, SEGroup: cfg.SEGroup})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+cfg.Controller+sechannel.JoinPath, bytes.NewReader(body))
 	if err != nil {
