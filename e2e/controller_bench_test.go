@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,16 +20,20 @@ import (
 )
 
 // BenchmarkController reports API create throughput, the time from an API change to every SE
-// holding the new snapshot (p50, p99) with 10 SEs and 1,000 virtual services already there, and
+// holding the new snapshot (p50, p99) with 100 SEs and 1,000 virtual services already there, and
 // the controller's memory with 10,000 virtual services of 10 servers each.
-// Targets (issue 3): change-to-SE p99 < 100 ms; 10,000 virtual services in < 300 MB.
+// Targets: change to 100 SEs p99 < 50 ms with per-SE placement (issue 13); 10,000 virtual
+// services in < 300 MB (issue 3).
 //
 //	make bench   (or: go test -run '^$' -bench Controller -benchtime 1x ./e2e/)
 func BenchmarkController(b *testing.B) {
 	for range b.N {
 		c := startControllerProc(b, filepath.Join(b.TempDir(), "ctl"), true)
 
-		// API create throughput: 4 clients, 2,000 health monitors.
+		// API create throughput: 4 clients, 2,000 health monitors. One request first: the
+		// credential is checked once and cached, rather than by four clients at once (password
+		// checks are bounded, and the others would be told to come back: issue 12).
+		c.call(b, "GET", "/api/healthmonitor", nil, nil)
 		const creates = 2000
 		var next, failed atomic.Int64
 		start := time.Now()
@@ -46,9 +47,11 @@ func BenchmarkController(b *testing.B) {
 					if i > creates {
 						return
 					}
-					code, _, err := c.send("POST", "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
+					code, body, err := c.send("POST", "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
 					if err != nil || code != 201 {
-						failed.Add(1)
+						if failed.Add(1) == 1 {
+							b.Logf("create hm-%d: %d %s %v", i, code, body, err)
+						}
 					}
 				}
 			}()
@@ -63,14 +66,16 @@ func BenchmarkController(b *testing.B) {
 		// 1,000 virtual services of 10 servers each, imported in one transaction.
 		importVS(b, c, 0, 1000)
 
-		// 10 SEs, in this process, recording when each applies a snapshot holding a name.
+		// 100 SEs, in this process, recording when each applies a snapshot holding a name. The
+		// changes are east-west services, which placement sends to every SE of the group.
+		const nSE = 100
 		var tok map[string]string
-		c.call(b, "POST", "/api/jointoken", map[string]any{"max_uses": 10}, &tok)
+		c.call(b, "POST", "/api/jointoken", map[string]any{"max_uses": nSE}, &tok)
 		type seen struct {
 			mu sync.Mutex
 			at map[string]time.Time
 		}
-		ses := make([]*seen, 10)
+		ses := make([]*seen, nSE)
 		ctx, cancel := context.WithCancel(context.Background())
 		var sewg sync.WaitGroup
 		for i := range ses {
@@ -78,7 +83,8 @@ func BenchmarkController(b *testing.B) {
 			ses[i] = s
 			rt, err := se.New(ctx, se.Config{
 				Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: filepath.Join(b.TempDir(), "se"), Name: fmt.Sprintf("se-%d", i),
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				LocalAddr: fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250), // an address each, as SEs on their own hosts
+				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Apply: func(snap sechannel.Snapshot) []sechannel.ServiceError {
 					now := time.Now()
 					s.mu.Lock()
@@ -97,7 +103,7 @@ func BenchmarkController(b *testing.B) {
 			sewg.Add(1)
 			go func() { defer sewg.Done(); rt.Run(ctx) }()
 		}
-		time.Sleep(2 * time.Second) // every SE connected and holding the current snapshot
+		time.Sleep(5 * time.Second) // every SE joined, connected and holding its snapshot
 
 		var lat []time.Duration
 		for i := range 100 {
@@ -109,23 +115,22 @@ func BenchmarkController(b *testing.B) {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				var worst time.Duration
-				all := true
+				holding := 0
 				for _, s := range ses {
 					s.mu.Lock()
 					at, ok := s.at[name]
 					s.mu.Unlock()
-					if !ok {
-						all = false
-						break
+					if ok {
+						holding++
+						worst = max(worst, at.Sub(t0))
 					}
-					worst = max(worst, at.Sub(t0))
 				}
-				if all {
+				if holding == len(ses) {
 					lat = append(lat, worst)
 					break
 				}
 				if time.Now().After(deadline) {
-					b.Fatalf("%s did not reach every SE in 10 s", name)
+					b.Fatalf("%s reached %d of %d SEs in 10 s", name, holding, len(ses))
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -152,39 +157,53 @@ func BenchmarkController(b *testing.B) {
 
 		fmt.Printf("\n%-44s %12s %12s\n", "controller", "measured", "target")
 		fmt.Printf("%-44s %12.0f %12s\n", "API creates per second (4 clients)", rate, "-")
-		fmt.Printf("%-44s %12.1f %12s\n", "change to all 10 SEs, p50 (ms)", float64(p50.Microseconds())/1000, "-")
-		fmt.Printf("%-44s %12.1f %12s\n", "change to all 10 SEs, p99 (ms)", float64(p99.Microseconds())/1000, "< 100")
+		fmt.Printf("%-44s %12.1f %12s\n", "change to all 100 SEs, p50 (ms)", float64(p50.Microseconds())/1000, "-")
+		fmt.Printf("%-44s %12.1f %12s\n", "change to all 100 SEs, p99 (ms)", float64(p99.Microseconds())/1000, "< 50")
 		fmt.Printf("%-44s %12.0f %12s\n", "controller RSS, 10,000 VS x 10 servers (MB)", float64(rss)/(1<<20), "< 300")
 		c.stop()
 	}
 }
 
-// importVS adds virtual services from..to-1, each with its own pool of 10 servers, in one
-// configuration import.
+// importVS adds virtual services from..to-1, each with its own pool of 10 servers, through the
+// API with 8 clients. (A configuration import would be one transaction, but an export is signed
+// with a key only the controller derives: a file made here would be refused, as it should be.)
 func importVS(b *testing.B, c *controllerProc, from, to int) {
 	b.Helper()
-	var pools, vss []map[string]any
-	for i := from; i < to; i++ {
-		var servers []map[string]any
-		for j := range 10 {
-			servers = append(servers, map[string]any{"ip": map[string]string{"addr": fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1), "type": "V4"}, "port": 8080})
-		}
-		pools = append(pools, map[string]any{"name": "pool-" + strconv.Itoa(i), "servers": servers})
-		vss = append(vss, map[string]any{"name": "vs-" + strconv.Itoa(i), "services": []map[string]int{{"port": 10000 + i%50000}},
-			"pool_ref": "/api/pool?name=pool-" + strconv.Itoa(i)})
+	var next, failed atomic.Int64
+	next.Store(int64(from) - 1)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1))
+				if i >= to || failed.Load() > 0 {
+					return
+				}
+				var servers []map[string]any
+				for j := range 10 {
+					servers = append(servers, map[string]any{"ip": map[string]string{"addr": fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1), "type": "V4"}, "port": 8080})
+				}
+				name := strconv.Itoa(i)
+				for _, o := range []struct {
+					path string
+					body map[string]any
+				}{
+					{"/api/pool", map[string]any{"name": "pool-" + name, "servers": servers}},
+					{"/api/virtualservice", map[string]any{"name": "vs-" + name, "services": []map[string]int{{"port": 10000 + i%50000}}, "pool_ref": "/api/pool?name=pool-" + name}},
+				} {
+					if code, body, err := c.send("POST", o.path, o.body); err != nil || code != 201 {
+						if failed.Add(1) == 1 {
+							b.Errorf("create %s %s: %d %s %v", o.path, name, code, body, err)
+						}
+						return
+					}
+				}
+			}
+		})
 	}
-	salt := make([]byte, 16)
-	rand.Read(salt)
-	doc := map[string]any{"passphrase": "bench-passphrase", "configuration": map[string]any{
-		"encryption":    map[string]string{"kdf": "scrypt-aes-256-gcm", "salt": base64.StdEncoding.EncodeToString(salt)},
-		"configuration": map[string]any{"pool": pools, "virtualservice": vss},
-	}}
-	var out map[string]any
-	short := c.client
-	c.client = &http.Client{Timeout: 10 * time.Minute, Transport: short.Transport}
-	defer func() { c.client = short }()
-	if code := c.call(b, "POST", "/api/configuration/import", doc, &out); code != 200 {
-		b.Fatalf("import %d virtual services: %d %v", to-from, code, out)
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.FailNow()
 	}
 }
 
