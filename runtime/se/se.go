@@ -55,7 +55,7 @@ type Config struct {
 	// kernel's choice). The controller caps connections per address: SEs sharing one host's
 	// address, as a benchmark's do, each need their own.
 	LocalAddr string
-	Logger   *slog.Logger
+	Logger    *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
 	// returns those it could not apply, with their reasons. Applying the same snapshot again
 	// retries them.
