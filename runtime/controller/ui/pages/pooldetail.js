@@ -1,8 +1,8 @@
 // A pool's page: its configuration and its members as the service engines see them.
-import { byRef, get, list, optional } from '../lib/api.js';
-import { clear, h } from '../lib/dom.js';
-import { crumbs, empty, panelHead } from '../lib/layout.js';
-import { memberTable } from '../lib/members.js';
+import { byRef, get, list } from '../lib/api.js';
+import { h } from '../lib/dom.js';
+import { crumbs } from '../lib/layout.js';
+import { poolServers, showMembers } from '../lib/members.js';
 import { every } from '../lib/router.js';
 
 export async function pagePool(c, live, uuid) {
@@ -24,11 +24,12 @@ export async function pagePool(c, live, uuid) {
     members));
 
   async function load() {
-    const d = await optional('/api/pool/' + encodeURIComponent(pool.uuid) + '/runtime/server');
+    const servers = await poolServers(pool.uuid);
     if (!live()) return;
-    const servers = (d && d.results) || [];
-    clear(members).append(panelHead('Servers', 'State, last check and why a server is down; refreshed every 5 seconds.'));
-    members.append(servers.length ? memberTable('pool-members', servers) : empty('pool', 'No servers', 'Add servers to the pool with Edit on the Pools page.'));
+    showMembers(members, 'pool-members', servers, {
+      title: 'Servers', text: 'State, last check and why a server is down; refreshed every 5 seconds.',
+      emptyText: 'Add servers to the pool with Edit on the Pools page.',
+    });
   }
   await load();
   every(5000, live, load);

@@ -1,10 +1,11 @@
 // The pools page and the pool form.
-import { byRef, list, optional, refOf } from '../lib/api.js';
+import { byRef, list, refOf } from '../lib/api.js';
 import { editModal } from '../lib/dialogs.js';
 import { $, $$, h } from '../lib/dom.js';
 import { field, input, nameField, select } from '../lib/forms.js';
 import { hostPort } from '../lib/format.js';
 import { listPage } from '../lib/layout.js';
+import { poolServers } from '../lib/members.js';
 import { FormError, ipAddr, isIPv6, splitList } from '../lib/parse.js';
 
 const ALGORITHMS = {
@@ -30,9 +31,9 @@ export function pagePools(c, live) {
       const pools = await list('pool');
       const states = {};
       await Promise.all(pools.map(async (p) => {
-        const d = await optional('/api/pool/' + encodeURIComponent(p.uuid) + '/runtime/server');
+        const servers = await poolServers(p.uuid);
         states[p.uuid] = {};
-        ((d && d.results) || []).forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
+        servers.forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
       }));
       return states;
     },

@@ -6,7 +6,7 @@ import { fmtBytes, fmtNum, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { crumbs, empty, panelHead, table } from '../lib/layout.js';
 import { every, onResize, route } from '../lib/router.js';
-import { memberTable, notApplied } from '../lib/members.js';
+import { notApplied, poolServers, showMembers } from '../lib/members.js';
 import { healthBadge, operPill, reasonText } from '../lib/status.js';
 import { vsAddress, vsForm } from './virtualservices.js';
 
@@ -90,9 +90,9 @@ export async function pageVirtualService(c, live, uuid) {
 
   // The runtime: state and health (with why), each SE it is placed on, its pool's members.
   async function loadStatus() {
-    const [rt, members] = await Promise.all([
+    const [rt, servers] = await Promise.all([
       optional('/api/virtualservice/' + encodeURIComponent(vs.uuid) + '/runtime'),
-      pool ? optional('/api/pool/' + encodeURIComponent(pool.uuid) + '/runtime/server') : null,
+      pool ? poolServers(pool.uuid) : [],
     ]);
     if (!live()) return;
     clear(statusSlot);
@@ -116,9 +116,9 @@ export async function pageVirtualService(c, live, uuid) {
         h('td', { class: 'num' + (a.config_version < rt.current_config_version ? ' bad' : '') }, a.config_version + ' / ' + rt.current_config_version))))
       : empty('se', 'Not placed', 'No service engine to place it on: join one on the Service engines page.'));
     if (membersPanel) {
-      const servers = (members && members.results) || [];
-      clear(membersPanel).append(panelHead('Servers of ' + pool.name, 'State, last check and why a server is down.'));
-      membersPanel.append(servers.length ? memberTable('vs-members', servers) : empty('pool', 'No servers', 'The pool has no servers.'));
+      showMembers(membersPanel, 'vs-members', servers, {
+        title: 'Servers of ' + pool.name, text: 'State, last check and why a server is down.', emptyText: 'The pool has no servers.',
+      });
     }
   }
 
