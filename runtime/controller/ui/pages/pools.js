@@ -26,12 +26,13 @@ export function pagePools(c, live) {
     emptyText: 'A pool lists the servers behind a virtual service and how to balance across them.',
     related: ['healthmonitor', 'virtualservice'],
     headers: ['Name', 'Servers', 'Algorithm', 'Health monitors', 'Used by', ''],
-    // Each pool's members as the SEs report them, by pool uuid then ip:port.
+    // Each pool's members as the SEs report them, by pool uuid then ip:port. A pool whose
+    // runtime cannot be read shows its servers uncoloured; the page and the other pools still show.
     extra: async () => {
       const pools = await list('pool');
       const states = {};
       await Promise.all(pools.map(async (p) => {
-        const servers = await poolServers(p.uuid);
+        const servers = await poolServers(p.uuid).catch(() => []);
         states[p.uuid] = {};
         servers.forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
       }));
