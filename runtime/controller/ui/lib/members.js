@@ -57,11 +57,12 @@ export function memberTable(id, servers) {
     }));
 }
 
-// notApplied says, visibly, on which SEs a virtual service is not applied and why (the rows of
-// the inventory's not_applied), or null when it is applied everywhere it is placed.
+// notApplied says, visibly, what is not applied and why, or null when the list is empty: the SEs
+// a virtual service is not applied on (the inventory's not_applied), or the virtual services an SE
+// could not apply (its runtime's not_applied, whose rows name a deleted service by vs_uuid alone).
 export function notApplied(list) {
   if (!list || !list.length) return null;
   return h('div', { class: 'not-applied', testid: 'not-applied' },
     h('span', { class: 'pill red nodot' }, 'Not applied'),
-    list.map((a) => h('div', { class: 'sub', testid: 'not-applied-reason' }, a.name + ': ' + (a.reason || 'not applied'))));
+    list.map((a) => h('div', { class: 'sub', testid: 'not-applied-reason' }, (a.name || a.vs_uuid) + ': ' + (a.reason || 'not applied'))));
 }

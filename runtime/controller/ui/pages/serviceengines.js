@@ -8,6 +8,7 @@ import { icon } from '../lib/icons.js';
 import { createButton, crumbs, empty, loadingPanel, pageHead, panelHead, rowActions, table } from '../lib/layout.js';
 import { every } from '../lib/router.js';
 import { joinCommand } from '../lib/joincommand.js';
+import { notApplied } from '../lib/members.js';
 import { operPill } from '../lib/status.js';
 import { dockerServicesPanel, linuxHostsPanel, mesosAppsPanel } from './clouds.js';
 
@@ -44,8 +45,7 @@ export async function pageServiceEngines(c, live) {
         return h('tr', { 'data-name': s.name, 'data-uuid': s.uuid },
           h('td', null, h('span', { class: 'name' }, s.name), s.hostname && s.hostname !== s.name ? h('div', { class: 'sub' }, s.hostname) : null,
             s.config_error ? h('div', { class: 'sub bad', testid: 'se-config-error' }, 'Configuration rejected: ' + s.config_error) : null,
-            rt && rt.not_applied && rt.not_applied.length ? h('div', { class: 'not-applied', testid: 'not-applied' }, h('span', { class: 'pill red nodot' }, 'Not applied'),
-              rt.not_applied.map((n) => h('div', { class: 'sub', testid: 'not-applied-reason' }, (n.name || n.vs_uuid) + ': ' + n.reason))) : null),
+            rt ? notApplied(rt.not_applied) : null),
           h('td', { class: 'mono' }, fmtAddr(s.mgmt_ip_address) || '—'),
           h('td', null, s.se_connected ? h('span', { class: 'pill green' }, 'Connected') : h('span', { class: 'pill red' }, 'Disconnected')),
           h('td', null, operPill(s.oper_status)),
