@@ -4,7 +4,7 @@ import { chartCard } from '../lib/charts.js';
 import { clear, h } from '../lib/dom.js';
 import { fmtBytes, fmtNum, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
-import { crumbs, empty, panelHead, table } from '../lib/layout.js';
+import { crumbs, empty, kvPanel, panelHead, table } from '../lib/layout.js';
 import { every, onResize, route } from '../lib/router.js';
 import { notApplied, poolServers, showMembers } from '../lib/members.js';
 import { healthBadge, operPill, reasonText } from '../lib/status.js';
@@ -39,12 +39,12 @@ export async function pageVirtualService(c, live, uuid) {
       h('p', null, vs.ip_address ? 'North-south virtual service on its VIP.' : 'East-west virtual service: listens on its ports on every service engine.')),
     h('div', { class: 'btn-row' },
       h('button', { type: 'button', class: 'btn', id: 'vs-edit', testid: 'vs-edit', onclick: () => vsForm(vs, () => route()) }, icon('edit', 'icon-sm'), 'Edit')));
-  const kv = (k, v) => h('div', null, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v));
-  const summary = h('div', { class: 'panel' }, h('div', { class: 'kv' },
-    kv('Address', vsAddress(vs)),
-    kv('Pool', pool ? h('a', { href: '#/pools' }, pool.name) : 'none'),
-    kv('Application profile', prof ? prof.name : '—'),
-    kv('Analytics', (realtime ? 'Realtime (5 s)' : '5-minute averages') + ((ap.full_client_logs && ap.full_client_logs.enabled) ? ', full client logs' : ''))));
+  const summary = kvPanel([
+    ['Address', vsAddress(vs)],
+    ['Pool', pool ? h('a', { href: '#/pools' }, pool.name) : 'none'],
+    ['Application profile', prof ? prof.name : '—'],
+    ['Analytics', (realtime ? 'Realtime (5 s)' : '5-minute averages') + ((ap.full_client_logs && ap.full_client_logs.enabled) ? ', full client logs' : '')],
+  ]);
 
   const charts = {
     rps: chartCard('chart-rps', 'Requests', '/s', [{ label: 'requests/s' }]),
