@@ -6,6 +6,7 @@ import { field, input, nameField, select } from '../lib/forms.js';
 import { hostPort } from '../lib/format.js';
 import { listPage } from '../lib/layout.js';
 import { poolServers } from '../lib/members.js';
+import { reasonText } from '../lib/status.js';
 import { FormError, ipAddr, isIPv6, splitList } from '../lib/parse.js';
 
 const ALGORITHMS = {
@@ -51,7 +52,7 @@ export function pagePools(c, live) {
           servers.slice(0, 4).map((s) => {
             const st = state(s);
             const color = s.enabled === false ? ' muted' : st && st.state === 'OPER_UP' ? ' green' : st && st.state === 'OPER_DOWN' ? ' red' : '';
-            return h('span', { class: 'chip' + color, title: st && st.reason ? st.reason.join('; ') : null, 'data-state': st ? st.state : null },
+            return h('span', { class: 'chip' + color, title: reasonText(st) || null, 'data-state': st ? st.state : null },
               hostPort(s.ip && s.ip.addr, s.port || p.default_server_port));
           }),
           servers.length > 4 ? h('span', { class: 'chip plain' }, '+' + (servers.length - 4)) : null) : h('span', { class: 'muted' }, 'no servers')),
