@@ -590,6 +590,14 @@ func TestBrowserUI(t *testing.T) {
 	if n := count(`#pool-members tr.member-down[data-server="192.0.2.22:8080"]`); n != 1 {
 		t.Errorf("the member down is not drawn as down (red): %d rows", n)
 	}
+	// The pools list colours each member's chip by what the SEs report, the reason as its title.
+	const downChip = `#table-pool tr[data-name="web"] .chip.red[data-state="OPER_DOWN"]`
+	step("pools list member states", open("pools"),
+		showing(downChip, "192.0.2.22:8080"),
+		showing(`#table-pool tr[data-name="web"] .chip.green[data-state="OPER_UP"]`, "192.0.2.21:8080"))
+	if title := read("down member's title", chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).title`, downChip))); title != "hm-http: connect: connection refused" {
+		t.Errorf("the down member's chip is titled %q, want the SE's reason", title)
+	}
 	step("virtual service not applied",
 		chromedp.Navigate(origin+"/#/virtualservices/"+vsUUID), visible("#page-vs-detail"),
 		showing(`[data-testid="vs-status"]`, "Partitioned", "Not applied", "se-ui-b: "+busy),
@@ -747,8 +755,11 @@ func TestBrowserUI(t *testing.T) {
 
 	// The audit log shows what was done, newest first, filtered.
 	step("audit log", open("auditlog"), visible("#table-auditlog"), showing(`[data-testid="audit-page"]`, "Page 1 of"), shot("auditlog.png"))
+	// The unfiltered table holds token rows too and stays until the filtered answer replaces it:
+	// it is taken away first, so that the rows waited for and counted are the filtered ones.
 	step("audit log: tokens",
 		selectByText("#audit-action", "token"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#table-auditlog').remove()`),
 		click("#audit-apply"),
 		visible(`#table-auditlog tr[data-action="token"][data-kind="authtoken"]`))
 	if n := count(`#table-auditlog tbody tr:not([data-action="token"])`); n != 0 {

@@ -34,23 +34,15 @@ func TestMemberDownInRuntime(t *testing.T) {
 		t.Cleanup(func() { srv.Close() })
 	}
 	answer(ports[0])
-	var out map[string]any
-	create := func(kind string, body map[string]any) string {
-		t.Helper()
-		if code := c.call(t, "POST", "/api/"+kind, body, &out); code != 201 {
-			t.Fatalf("create %s: %d %v", kind, code, out)
-		}
-		return out["uuid"].(string)
-	}
-	create("healthmonitor", map[string]any{"name": "hm-rt", "type": "HEALTH_MONITOR_HTTP", "send_interval": 1,
+	c.create(t, "healthmonitor", map[string]any{"name": "hm-rt", "type": "HEALTH_MONITOR_HTTP", "send_interval": 1,
 		"receive_timeout": 1, "successful_checks": 1, "failed_checks": 1,
 		"http_monitor": map[string]any{"http_request": "GET / HTTP/1.0", "http_response_code": []string{"HTTP_2XX"}}})
 	server := func(port int) map[string]any {
 		return map[string]any{"ip": map[string]string{"addr": "127.0.0.1", "type": "V4"}, "port": port}
 	}
-	poolUUID := create("pool", map[string]any{"name": "rt-pool", "servers": []any{server(ports[0]), server(ports[1])},
+	poolUUID := c.create(t, "pool", map[string]any{"name": "rt-pool", "servers": []any{server(ports[0]), server(ports[1])},
 		"health_monitor_refs": []string{"/api/healthmonitor?name=hm-rt"}})
-	vsUUID := create("virtualservice", map[string]any{"name": "rt-vs", "services": []any{map[string]int{"port": ports[2]}}, "pool_ref": "/api/pool?name=rt-pool"})
+	vsUUID := c.create(t, "virtualservice", map[string]any{"name": "rt-vs", "services": []any{map[string]int{"port": ports[2]}}, "pool_ref": "/api/pool?name=rt-pool"})
 
 	type member struct {
 		Port       int `json:"port"`

@@ -27,24 +27,17 @@ func TestSEServesBackendContainers(t *testing.T) {
 	startBackend(t, "b2", "10.213.40.12")
 
 	var out map[string]any
-	create := func(kind string, body map[string]any) string {
-		t.Helper()
-		if code := c.call(t, "POST", "/api/"+kind, body, &out); code != 201 {
-			t.Fatalf("create %s: %d %v", kind, code, out)
-		}
-		return out["uuid"].(string)
-	}
 	const interval, failedChecks = 1, 2
-	create("healthmonitor", map[string]any{"name": "hm-fast", "type": "HEALTH_MONITOR_HTTP", "send_interval": interval,
+	c.create(t, "healthmonitor", map[string]any{"name": "hm-fast", "type": "HEALTH_MONITOR_HTTP", "send_interval": interval,
 		"receive_timeout": 1, "successful_checks": 1, "failed_checks": failedChecks,
 		"http_monitor": map[string]any{"http_request": "GET / HTTP/1.0", "http_response_code": []string{"HTTP_2XX"}}})
 	server := func(ip string) map[string]any {
 		return map[string]any{"ip": map[string]string{"addr": ip, "type": "V4"}, "port": 8080}
 	}
-	poolUUID := create("pool", map[string]any{"name": "backends", "lb_algorithm": "LB_ALGORITHM_ROUND_ROBIN",
+	poolUUID := c.create(t, "pool", map[string]any{"name": "backends", "lb_algorithm": "LB_ALGORITHM_ROUND_ROBIN",
 		"servers": []any{server("10.213.40.11"), server("10.213.40.12")}, "health_monitor_refs": []string{"/api/healthmonitor?name=hm-fast"}})
 	vsPort := freePorts(t, 1)[0]
-	vsUUID := create("virtualservice", map[string]any{"name": "backends-vs", "services": []any{map[string]int{"port": vsPort}}, "pool_ref": "/api/pool?name=backends"})
+	vsUUID := c.create(t, "virtualservice", map[string]any{"name": "backends-vs", "services": []any{map[string]int{"port": vsPort}}, "pool_ref": "/api/pool?name=backends"})
 	url := fmt.Sprintf("http://127.0.0.1:%d/", vsPort)
 
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -120,7 +113,7 @@ func TestSEServesBackendContainers(t *testing.T) {
 		t.Fatalf("change the pool: %d %v", code, out)
 	}
 	vsPort2 := freePorts(t, 1)[0]
-	create("virtualservice", map[string]any{"name": "backends-vs-2", "services": []any{map[string]int{"port": vsPort2}}, "pool_ref": "/api/pool?name=backends"})
+	c.create(t, "virtualservice", map[string]any{"name": "backends-vs-2", "services": []any{map[string]int{"port": vsPort2}}, "pool_ref": "/api/pool?name=backends"})
 	waitFor(t, "the added virtual service to serve", 15*time.Second, func() bool {
 		body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", vsPort2))
 		return err == nil && body == "from b2"
@@ -157,7 +150,7 @@ func TestSEServesBackendContainers(t *testing.T) {
 	}
 	t.Cleanup(func() { execCommand("ip", "link", "del", "avie2e0") })
 	vipPort := freePorts(t, 1)[0]
-	nsUUID := create("virtualservice", map[string]any{"name": "north-south", "ip_address": map[string]string{"addr": "10.213.41.50", "type": "V4"},
+	nsUUID := c.create(t, "virtualservice", map[string]any{"name": "north-south", "ip_address": map[string]string{"addr": "10.213.41.50", "type": "V4"},
 		"services": []any{map[string]int{"port": vipPort}}, "pool_ref": "/api/pool?name=backends"})
 	vipURL := fmt.Sprintf("http://10.213.41.50:%d/", vipPort)
 	waitFor(t, "the north-south service to answer on its VIP", 15*time.Second, func() bool {

@@ -151,6 +151,18 @@ func (c *controllerProc) call(t testing.TB, method, path string, body, out any) 
 	return code
 }
 
+// create POSTs an object of kind and returns its uuid; any answer but 201 with a uuid fails the test.
+func (c *controllerProc) create(t testing.TB, kind string, body map[string]any) string {
+	t.Helper()
+	var out map[string]any
+	code := c.call(t, "POST", "/api/"+kind, body, &out)
+	uuid, _ := out["uuid"].(string)
+	if code != 201 || uuid == "" {
+		t.Fatalf("create %s: %d %v", kind, code, out)
+	}
+	return uuid
+}
+
 func (c *controllerProc) token(t testing.TB, ttl int) string {
 	t.Helper()
 	var out map[string]string

@@ -184,16 +184,26 @@ func (a nsAnnouncer) Announce(link string, ip netip.Addr) error {
 	return a.g.Announce(link, ip)
 }
 
-// checkAnnouncements reads the frames the peer receives for a second and checks that the VIPs
-// were announced from mac: for addr a gratuitous ARP request and reply (sender and target the
+// checkAnnouncements reads the frames the peer receives until it has seen each announcement of
+// the VIPs from mac, or for 10 s (the announcements run on goroutines of their own, which a busy
+// machine may start late): for addr a gratuitous ARP request and reply (sender and target the
 // VIP), for addr6 an unsolicited neighbour advertisement with the override flag to all nodes.
-// It returns a count of each kind.
+// It returns a count of each kind seen by then.
 func checkAnnouncements(t *testing.T, c *packet.Conn, mac net.HardwareAddr, addr, addr6 netip.Addr) map[string]int {
 	t.Helper()
+	kinds := []string{"arp-request", "arp-reply", "neighbour-advertisement"}
 	seen := map[string]int{}
+	all := func() bool {
+		for _, kind := range kinds {
+			if seen[kind] < 1 {
+				return false
+			}
+		}
+		return true
+	}
 	buf := make([]byte, 2048)
-	c.SetReadDeadline(time.Now().Add(time.Second))
-	for {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !all() {
 		n, _, err := c.ReadFrom(buf)
 		if err != nil {
 			break
@@ -228,7 +238,7 @@ func checkAnnouncements(t *testing.T, c *packet.Conn, mac net.HardwareAddr, addr
 			}
 		}
 	}
-	for _, kind := range []string{"arp-request", "arp-reply", "neighbour-advertisement"} {
+	for _, kind := range kinds {
 		if seen[kind] < 1 {
 			t.Errorf("no %s for the VIP from %s seen on the peer (saw %v)", kind, mac, seen)
 		}

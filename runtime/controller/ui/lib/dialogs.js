@@ -1,7 +1,7 @@
 // Toasts and modal dialogs, with the create, edit and delete dialogs of API objects.
 import { del, post, put } from './api.js';
-import { $, h } from './dom.js';
-import { busy, errorBox, showError } from './forms.js';
+import { $, clear, h } from './dom.js';
+import { busy, copyButton, errorBox, showError } from './forms.js';
 import { icon } from './icons.js';
 import { FormError } from './parse.js';
 
@@ -44,6 +44,18 @@ export function modal(opts) {
   const first = form.querySelector('.modal-body input:not([type=hidden]):not([readonly]), .modal-body select, .modal-body textarea:not([readonly])');
   if (first) first.focus();
   return { form, body, err, save, cancel };
+}
+
+// showOnce turns the dialog m, whose save created a token, into the token's only showing: a
+// warning, then each box {id, label, value, rows, copy (the copy button's id), hint}, and Done.
+export function showOnce(m, boxes) {
+  clear(m.body).append(
+    h('div', { class: 'alert alert-warn' }, icon('alert', 'icon-sm'), h('span', null, 'Copy the token now: it is shown only once.')),
+    ...boxes.map((b) => h('div', { class: 'field' }, h('label', { for: b.id }, b.label),
+      h('div', { class: 'copy-box' }, h('textarea', { id: b.id, testid: b.id, class: 'mono token-box', readOnly: true, rows: b.rows, value: b.value }), copyButton(b.value, b.copy)),
+      b.hint ? h('div', { class: 'hint' }, b.hint) : null)));
+  m.save.remove();
+  m.cancel.textContent = 'Done';
 }
 
 export function closeModal() {

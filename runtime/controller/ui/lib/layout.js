@@ -32,6 +32,12 @@ export function pageHead(title, desc, ...actions) {
     actions.length ? h('div', { class: 'btn-row' }, actions) : null);
 }
 
+// kvPanel is a panel of an object's settings: pairs of [label, value].
+export function kvPanel(pairs) {
+  return h('div', { class: 'panel' }, h('div', { class: 'kv' },
+    pairs.map(([k, v]) => h('div', null, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v)))));
+}
+
 export function empty(iconName, title, text, action) {
   return h('div', { class: 'empty', testid: 'empty' },
     h('div', { class: 'empty-icon' }, icon(iconName, 'icon-lg')),

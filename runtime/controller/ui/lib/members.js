@@ -1,9 +1,10 @@
 // Pool members as HAProxy's stats page shows them: one row each, coloured by state, with the last
 // check and why a member is down, since when, its connections, rates and errors. Rows come from
 // GET /api/pool/<uuid>/runtime/server.
-import { h } from './dom.js';
+import { optional } from './api.js';
+import { clear, h } from './dom.js';
 import { fmtAgo, fmtNum, hostPort } from './format.js';
-import { table } from './layout.js';
+import { empty, panelHead, table } from './layout.js';
 
 const STATES = {
   OPER_UP: ['green', 'UP'],
@@ -21,6 +22,19 @@ export function tsDate(ts) {
 function sinceText(ts) {
   const d = tsDate(ts);
   return d ? fmtAgo(d.toISOString()).replace(/ ago$/, '') : '—';
+}
+
+// poolServers is a pool's members as the SEs report them: [] when the controller has none.
+export async function poolServers(uuid) {
+  const d = await optional('/api/pool/' + encodeURIComponent(uuid) + '/runtime/server');
+  return (d && d.results) || [];
+}
+
+// showMembers fills panel with a pool's servers: a head (o.title, o.text), then the member
+// table id, or, without servers, an empty state saying o.emptyText.
+export function showMembers(panel, id, servers, o) {
+  clear(panel).append(panelHead(o.title, o.text),
+    servers.length ? memberTable(id, servers) : empty('pool', 'No servers', o.emptyText));
 }
 
 export function memberTable(id, servers) {
@@ -43,11 +57,12 @@ export function memberTable(id, servers) {
     }));
 }
 
-// notApplied says, visibly, on which SEs a virtual service is not applied and why (the rows of
-// the inventory's not_applied), or null when it is applied everywhere it is placed.
+// notApplied says, visibly, what is not applied and why, or null when the list is empty: the SEs
+// a virtual service is not applied on (the inventory's not_applied), or the virtual services an SE
+// could not apply (its runtime's not_applied, whose rows name a deleted service by vs_uuid alone).
 export function notApplied(list) {
   if (!list || !list.length) return null;
   return h('div', { class: 'not-applied', testid: 'not-applied' },
     h('span', { class: 'pill red nodot' }, 'Not applied'),
-    list.map((a) => h('div', { class: 'sub', testid: 'not-applied-reason' }, a.name + ': ' + (a.reason || 'not applied'))));
+    list.map((a) => h('div', { class: 'sub', testid: 'not-applied-reason' }, (a.name || a.vs_uuid) + ': ' + (a.reason || 'not applied'))));
 }

@@ -1,9 +1,9 @@
 // The API tokens panel of the Settings page: the operator's tokens for automation (a superuser
 // sees everyone's), a form to mint one, shown once, and revocation.
 import { del, get, optional, post } from '../lib/api.js';
-import { modal, toast } from '../lib/dialogs.js';
+import { modal, showOnce, toast } from '../lib/dialogs.js';
 import { $, clear, h } from '../lib/dom.js';
-import { copyButton, field, input, select } from '../lib/forms.js';
+import { field, input, select } from '../lib/forms.js';
 import { fmtAgo, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { createButton, empty, panelHead, table } from '../lib/layout.js';
@@ -77,13 +77,8 @@ async function tokenForm(after) {
       if (scope === 'read_only') req.read_only = true;
       else if (scope.startsWith('role:')) req.role_ref = '/api/role/' + scope.slice(5);
       const t = await post('/api/user-token', req);
-      clear(m.body).append(
-        h('div', { class: 'alert alert-warn' }, icon('alert', 'icon-sm'), h('span', null, 'Copy the token now: it is shown only once.')),
-        h('div', { class: 'field' }, h('label', { for: 'apitoken-value' }, 'Token'),
-          h('div', { class: 'copy-box' }, h('textarea', { id: 'apitoken-value', testid: 'apitoken-value', class: 'mono token-box', readOnly: true, rows: 2, value: t.token }), copyButton(t.token, 'apitoken-copy')),
-          h('div', { class: 'hint' }, 'Valid until ' + fmtTime(t.expires) + '. Send it as: Authorization: Token <token>')));
-      m.save.remove();
-      m.cancel.textContent = 'Done';
+      showOnce(m, [{ id: 'apitoken-value', label: 'Token', value: t.token, rows: 2, copy: 'apitoken-copy',
+        hint: 'Valid until ' + fmtTime(t.expires) + '. Send it as: Authorization: Token <token>' }]);
       after();
     },
   });

@@ -1,8 +1,8 @@
 // A pool's page: its configuration and its members as the service engines see them.
-import { byRef, get, list, optional } from '../lib/api.js';
-import { clear, h } from '../lib/dom.js';
-import { crumbs, empty, panelHead } from '../lib/layout.js';
-import { memberTable } from '../lib/members.js';
+import { byRef, get, list } from '../lib/api.js';
+import { h } from '../lib/dom.js';
+import { crumbs, kvPanel, pageHead } from '../lib/layout.js';
+import { poolServers, showMembers } from '../lib/members.js';
 import { every } from '../lib/router.js';
 
 export async function pagePool(c, live, uuid) {
@@ -13,22 +13,22 @@ export async function pagePool(c, live, uuid) {
   crumbs(['Pools', '#/pools'], pool.name);
   const users = vss.filter((v) => byRef([pool], v.pool_ref));
   const monitors = (pool.health_monitor_refs || []).map((r) => { const m = byRef(hms, r); return m ? m.name : r; });
-  const kv = (k, v) => h('div', null, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v));
   const members = h('div', { class: 'panel', testid: 'pool-members-panel' });
   c.append(h('div', { id: 'page-pool-detail', testid: 'page-pool-detail', 'data-uuid': pool.uuid },
-    h('div', { class: 'page-head' }, h('div', null, h('div', { class: 'title-row' }, h('h1', null, pool.name)),
-      h('p', null, 'Servers of this pool, as the service engines check them.'))),
-    h('div', { class: 'panel' }, h('div', { class: 'kv' },
-      kv('Health monitors', monitors.length ? monitors.join(', ') : 'passive only'),
-      kv('Used by', users.length ? users.map((v, i) => [i ? ', ' : '', h('a', { href: '#/virtualservices/' + v.uuid }, v.name)]) : '—'))),
+    pageHead(pool.name, 'Servers of this pool, as the service engines check them.'),
+    kvPanel([
+      ['Health monitors', monitors.length ? monitors.join(', ') : 'passive only'],
+      ['Used by', users.length ? users.map((v, i) => [i ? ', ' : '', h('a', { href: '#/virtualservices/' + v.uuid }, v.name)]) : '—'],
+    ]),
     members));
 
   async function load() {
-    const d = await optional('/api/pool/' + encodeURIComponent(pool.uuid) + '/runtime/server');
+    const servers = await poolServers(pool.uuid);
     if (!live()) return;
-    const servers = (d && d.results) || [];
-    clear(members).append(panelHead('Servers', 'State, last check and why a server is down; refreshed every 5 seconds.'));
-    members.append(servers.length ? memberTable('pool-members', servers) : empty('pool', 'No servers', 'Add servers to the pool with Edit on the Pools page.'));
+    showMembers(members, 'pool-members', servers, {
+      title: 'Servers', text: 'State, last check and why a server is down; refreshed every 5 seconds.',
+      emptyText: 'Add servers to the pool with Edit on the Pools page.',
+    });
   }
   await load();
   every(5000, live, load);

@@ -1,10 +1,12 @@
 // The pools page and the pool form.
-import { byRef, list, optional, refOf } from '../lib/api.js';
+import { byRef, list, refOf } from '../lib/api.js';
 import { editModal } from '../lib/dialogs.js';
 import { $, $$, h } from '../lib/dom.js';
 import { field, input, nameField, select } from '../lib/forms.js';
 import { hostPort } from '../lib/format.js';
 import { listPage } from '../lib/layout.js';
+import { poolServers } from '../lib/members.js';
+import { reasonText } from '../lib/status.js';
 import { FormError, ipAddr, isIPv6, splitList } from '../lib/parse.js';
 
 const ALGORITHMS = {
@@ -25,14 +27,15 @@ export function pagePools(c, live) {
     emptyText: 'A pool lists the servers behind a virtual service and how to balance across them.',
     related: ['healthmonitor', 'virtualservice'],
     headers: ['Name', 'Servers', 'Algorithm', 'Health monitors', 'Used by', ''],
-    // Each pool's members as the SEs report them, by pool uuid then ip:port.
+    // Each pool's members as the SEs report them, by pool uuid then ip:port. A pool whose
+    // runtime cannot be read shows its servers uncoloured; the page and the other pools still show.
     extra: async () => {
       const pools = await list('pool');
       const states = {};
       await Promise.all(pools.map(async (p) => {
-        const d = await optional('/api/pool/' + encodeURIComponent(p.uuid) + '/runtime/server');
+        const servers = await poolServers(p.uuid).catch(() => []);
         states[p.uuid] = {};
-        ((d && d.results) || []).forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
+        servers.forEach((s) => { states[p.uuid][hostPort(s.ip_addr && s.ip_addr.addr, s.port)] = s; });
       }));
       return states;
     },
@@ -49,7 +52,7 @@ export function pagePools(c, live) {
           servers.slice(0, 4).map((s) => {
             const st = state(s);
             const color = s.enabled === false ? ' muted' : st && st.state === 'OPER_UP' ? ' green' : st && st.state === 'OPER_DOWN' ? ' red' : '';
-            return h('span', { class: 'chip' + color, title: st && st.reason ? st.reason.join('; ') : null, 'data-state': st ? st.state : null },
+            return h('span', { class: 'chip' + color, title: reasonText(st) || null, 'data-state': st ? st.state : null },
               hostPort(s.ip && s.ip.addr, s.port || p.default_server_port));
           }),
           servers.length > 4 ? h('span', { class: 'chip plain' }, '+' + (servers.length - 4)) : null) : h('span', { class: 'muted' }, 'no servers')),

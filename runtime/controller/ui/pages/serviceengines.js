@@ -1,13 +1,14 @@
 // The Service engines page: the SEs, the integrations' panels (clouds.js) and join tokens.
 import { del, optional, post } from '../lib/api.js';
-import { confirmDelete, modal, toast } from '../lib/dialogs.js';
+import { confirmDelete, modal, showOnce, toast } from '../lib/dialogs.js';
 import { $, clear, h } from '../lib/dom.js';
-import { copyButton, field, input, select } from '../lib/forms.js';
+import { field, input, select } from '../lib/forms.js';
 import { fmtAddr, fmtAgo, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { createButton, crumbs, empty, loadingPanel, pageHead, panelHead, rowActions, table } from '../lib/layout.js';
 import { every } from '../lib/router.js';
 import { joinCommand } from '../lib/joincommand.js';
+import { notApplied } from '../lib/members.js';
 import { operPill } from '../lib/status.js';
 import { dockerServicesPanel, linuxHostsPanel, mesosAppsPanel } from './clouds.js';
 
@@ -44,8 +45,7 @@ export async function pageServiceEngines(c, live) {
         return h('tr', { 'data-name': s.name, 'data-uuid': s.uuid },
           h('td', null, h('span', { class: 'name' }, s.name), s.hostname && s.hostname !== s.name ? h('div', { class: 'sub' }, s.hostname) : null,
             s.config_error ? h('div', { class: 'sub bad', testid: 'se-config-error' }, 'Configuration rejected: ' + s.config_error) : null,
-            rt && rt.not_applied && rt.not_applied.length ? h('div', { class: 'not-applied', testid: 'not-applied' }, h('span', { class: 'pill red nodot' }, 'Not applied'),
-              rt.not_applied.map((n) => h('div', { class: 'sub', testid: 'not-applied-reason' }, (n.name || n.vs_uuid) + ': ' + n.reason))) : null),
+            rt ? notApplied(rt.not_applied) : null),
           h('td', { class: 'mono' }, fmtAddr(s.mgmt_ip_address) || '—'),
           h('td', null, s.se_connected ? h('span', { class: 'pill green' }, 'Connected') : h('span', { class: 'pill red' }, 'Disconnected')),
           h('td', null, operPill(s.oper_status)),
@@ -127,15 +127,11 @@ function tokenForm(after) {
         max_uses: Number($('#jointoken-max-uses', form).value),
       });
       const cmd = joinCommand(t.token, t.controller_ip || controllerHost(), t.sysint_port);
-      clear(m.body).append(
-        h('div', { class: 'alert alert-warn' }, icon('alert', 'icon-sm'), h('span', null, 'Copy the token now: it is shown only once.')),
-        h('div', { class: 'field' }, h('label', { for: 'jointoken-value' }, 'Token'),
-          h('div', { class: 'copy-box' }, h('textarea', { id: 'jointoken-value', testid: 'jointoken-value', class: 'mono token-box', readOnly: true, rows: 3, value: t.token }), copyButton(t.token, 'jointoken-copy'))),
-        h('div', { class: 'field' }, h('label', { for: 'jointoken-command' }, 'Run on the service engine host'),
-          h('div', { class: 'copy-box' }, h('textarea', { id: 'jointoken-command', testid: 'jointoken-command', class: 'mono token-box', readOnly: true, rows: 3, value: cmd }), copyButton(cmd, 'jointoken-command-copy')),
-          h('div', { class: 'hint' }, t.expires ? 'Valid until ' + fmtTime(t.expires) + '.' : '')));
-      m.save.remove();
-      m.cancel.textContent = 'Done';
+      showOnce(m, [
+        { id: 'jointoken-value', label: 'Token', value: t.token, rows: 3, copy: 'jointoken-copy' },
+        { id: 'jointoken-command', label: 'Run on the service engine host', value: cmd, rows: 3, copy: 'jointoken-command-copy',
+          hint: t.expires ? 'Valid until ' + fmtTime(t.expires) + '.' : '' },
+      ]);
       after();
     },
   });

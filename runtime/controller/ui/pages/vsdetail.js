@@ -4,9 +4,9 @@ import { chartCard } from '../lib/charts.js';
 import { clear, h } from '../lib/dom.js';
 import { fmtBytes, fmtNum, fmtTime } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
-import { crumbs, empty, panelHead, table } from '../lib/layout.js';
+import { crumbs, empty, kvPanel, panelHead, table } from '../lib/layout.js';
 import { every, onResize, route } from '../lib/router.js';
-import { memberTable, notApplied } from '../lib/members.js';
+import { notApplied, poolServers, showMembers } from '../lib/members.js';
 import { healthBadge, operPill, reasonText } from '../lib/status.js';
 import { vsAddress, vsForm } from './virtualservices.js';
 
@@ -39,12 +39,12 @@ export async function pageVirtualService(c, live, uuid) {
       h('p', null, vs.ip_address ? 'North-south virtual service on its VIP.' : 'East-west virtual service: listens on its ports on every service engine.')),
     h('div', { class: 'btn-row' },
       h('button', { type: 'button', class: 'btn', id: 'vs-edit', testid: 'vs-edit', onclick: () => vsForm(vs, () => route()) }, icon('edit', 'icon-sm'), 'Edit')));
-  const kv = (k, v) => h('div', null, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v));
-  const summary = h('div', { class: 'panel' }, h('div', { class: 'kv' },
-    kv('Address', vsAddress(vs)),
-    kv('Pool', pool ? h('a', { href: '#/pools' }, pool.name) : 'none'),
-    kv('Application profile', prof ? prof.name : '—'),
-    kv('Analytics', (realtime ? 'Realtime (5 s)' : '5-minute averages') + ((ap.full_client_logs && ap.full_client_logs.enabled) ? ', full client logs' : ''))));
+  const summary = kvPanel([
+    ['Address', vsAddress(vs)],
+    ['Pool', pool ? h('a', { href: '#/pools' }, pool.name) : 'none'],
+    ['Application profile', prof ? prof.name : '—'],
+    ['Analytics', (realtime ? 'Realtime (5 s)' : '5-minute averages') + ((ap.full_client_logs && ap.full_client_logs.enabled) ? ', full client logs' : '')],
+  ]);
 
   const charts = {
     rps: chartCard('chart-rps', 'Requests', '/s', [{ label: 'requests/s' }]),
@@ -90,9 +90,9 @@ export async function pageVirtualService(c, live, uuid) {
 
   // The runtime: state and health (with why), each SE it is placed on, its pool's members.
   async function loadStatus() {
-    const [rt, members] = await Promise.all([
+    const [rt, servers] = await Promise.all([
       optional('/api/virtualservice/' + encodeURIComponent(vs.uuid) + '/runtime'),
-      pool ? optional('/api/pool/' + encodeURIComponent(pool.uuid) + '/runtime/server') : null,
+      pool ? poolServers(pool.uuid) : [],
     ]);
     if (!live()) return;
     clear(statusSlot);
@@ -116,9 +116,9 @@ export async function pageVirtualService(c, live, uuid) {
         h('td', { class: 'num' + (a.config_version < rt.current_config_version ? ' bad' : '') }, a.config_version + ' / ' + rt.current_config_version))))
       : empty('se', 'Not placed', 'No service engine to place it on: join one on the Service engines page.'));
     if (membersPanel) {
-      const servers = (members && members.results) || [];
-      clear(membersPanel).append(panelHead('Servers of ' + pool.name, 'State, last check and why a server is down.'));
-      membersPanel.append(servers.length ? memberTable('vs-members', servers) : empty('pool', 'No servers', 'The pool has no servers.'));
+      showMembers(membersPanel, 'vs-members', servers, {
+        title: 'Servers of ' + pool.name, text: 'State, last check and why a server is down.', emptyText: 'The pool has no servers.',
+      });
     }
   }
 
