@@ -4,7 +4,6 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -280,7 +279,7 @@ func (l *Log) Query(f Filter) (int, []Entry, error) {
 	return total, page, nil
 }
 
-// readLines reads a file's lines; a file that does not exist has none.
+// readLines reads a file's lines, however long each is; a file that does not exist has none.
 func readLines(path string) ([][]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -289,11 +288,8 @@ func readLines(path string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxEntryBytes*2)
-	for sc.Scan() {
-		out = append(out, bytes.Clone(sc.Bytes()))
+	if len(data) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")), nil
 }

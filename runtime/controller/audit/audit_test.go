@@ -216,3 +216,27 @@ func TestFilters(t *testing.T) {
 		t.Errorf("page 2: %d %+v", total, page)
 	}
 }
+
+// TestOverlongLineHidesNothing: an entry that stays large without its diff (a failed login's
+// username is the sender's to choose, and escaping makes control characters six bytes each)
+// hides neither itself nor the entries written after it from a query.
+func TestOverlongLineHidesNothing(t *testing.T) {
+	l, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, user := range []string{"before", strings.Repeat("\x01", 60<<10), "after"} {
+		if err := l.Write(Entry{Time: t0.Add(time.Duration(i) * time.Second), User: user, Action: ActionLoginFailed, Status: 401}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total, page, err := l.Query(Filter{Page: 1, PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 || len(page) != 3 || page[0].User != "after" || page[2].User != "before" {
+		t.Fatalf("%d entries: want after, the long one, before", total)
+	}
+}
