@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -255,13 +256,19 @@ func (f Filter) match(e *Entry) bool {
 // Query returns how many entries match f and the page of them it asks for, newest first,
 // reading the rotated files too.
 func (l *Log) Query(f Filter) (int, []Entry, error) {
+	files, err := l.openFiles()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() {
+		for _, sf := range files {
+			sf.f.Close()
+		}
+	}()
 	first := (f.Page - 1) * f.PageSize
 	total, page := 0, []Entry{}
-	// Held throughout, so that no rotation moves a file between two reads.
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := 0; i <= l.keep; i++ {
-		lines, err := readLines(l.rotated(i))
+	for _, sf := range files {
+		lines, err := sf.lines()
 		if err != nil {
 			return 0, nil, err
 		}
@@ -279,12 +286,45 @@ func (l *Log) Query(f Filter) (int, []Entry, error) {
 	return total, page, nil
 }
 
-// readLines reads a file's lines, however long each is; a file that does not exist has none.
-func readLines(path string) ([][]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// openedFile is one of the log's files as a query found it: open, and its size then.
+type openedFile struct {
+	f    *os.File
+	size int64
+}
+
+// openFiles opens the live file and the rotated ones, newest first, each with its size. Only
+// this holds l.mu, not the reading, which would stall every audited request for as long as it
+// takes to read the whole budget: an open file stays the same file through a rotation, and
+// what is written after it was opened lies past its size.
+func (l *Log) openFiles() ([]openedFile, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []openedFile
+	for i := 0; i <= l.keep; i++ {
+		f, err := os.Open(l.rotated(i))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var st os.FileInfo
+		if err == nil {
+			if st, err = f.Stat(); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			for _, o := range out {
+				o.f.Close()
+			}
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		out = append(out, openedFile{f: f, size: st.Size()})
 	}
+	return out, nil
+}
+
+// lines reads the file's lines up to its size, however long each is.
+func (o openedFile) lines() ([][]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(o.f, o.size))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}

@@ -240,3 +240,49 @@ func TestOverlongLineHidesNothing(t *testing.T) {
 		t.Fatalf("%d entries: want after, the long one, before", total)
 	}
 }
+
+// TestQueryReadsWhatItOpened: a query holds the log only to open its files, so entries are
+// written, and the log rotates through all its files, while it reads them; it still reads the
+// log as it was when it opened them, every entry once.
+func TestQueryReadsWhatItOpened(t *testing.T) {
+	const maxBytes, keep = 8 << 10, 3
+	l, err := OpenSized(t.TempDir(), maxBytes, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := writeMany(t, l, 300, 2*maxBytes, start)
+	files, err := l.openFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.f.Close()
+		}
+	}()
+	writeMany(t, l, 300, 2*(keep+1)*maxBytes, start.Add(time.Hour))
+	var got []time.Time
+	for _, f := range files {
+		lines, err := f.lines()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			var e Entry
+			if err := json.Unmarshal(line, &e); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			got = append(got, e.Time)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d entries read, %d were written before the files were opened", len(got), n)
+	}
+	for _, tm := range got {
+		if !tm.Before(start.Add(time.Hour)) {
+			t.Fatalf("an entry written after the files were opened was read: %v", tm)
+		}
+	}
+}
