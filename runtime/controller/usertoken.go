@@ -71,7 +71,7 @@ func (s *Server) tokenByValue(value string) *avi.AuthToken {
 // its use.
 func (s *Server) useToken(w http.ResponseWriter, tok *avi.AuthToken) bool {
 	now := s.now().UTC()
-	if exp, err := time.Parse(time.RFC3339, tok.Expires); err != nil || !now.Before(exp) {
+	if tok.Expired(now) {
 		writeError(w, http.StatusUnauthorized, "API token expired at "+tok.Expires+": mint a new one (POST /api/user-token)")
 		return false
 	}
@@ -150,9 +150,7 @@ func (s *Server) tokenView(t *avi.AuthToken) userTokenView {
 	if last, ok := s.tokenUses.get(t.UUID); ok {
 		v.LastUsed = last.Format(time.RFC3339)
 	}
-	if exp, err := time.Parse(time.RFC3339, t.Expires); err != nil || !s.now().Before(exp) {
-		v.Expired = true
-	}
+	v.Expired = t.Expired(s.now())
 	return v
 }
 
