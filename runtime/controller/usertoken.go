@@ -56,15 +56,28 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// tokenByValue returns the stored token of that value, nil when there is none.
+// tokenByValue returns (a copy of) the stored token of that value, nil when there is none. It
+// runs on every request made with a token: it looks through the live tokens and copies only the
+// one it finds, not every user's.
 func (s *Server) tokenByValue(value string) *avi.AuthToken {
 	hash := hashToken(value)
-	for _, t := range store.List[*avi.AuthToken](s.store) {
-		if t.TokenHash == hash {
-			return t
+	uuid := ""
+	s.store.View(func(v store.View) {
+		for _, o := range v.List(avi.KindAuthToken) {
+			if o.(*avi.AuthToken).TokenHash == hash {
+				uuid = o.GetMeta().UUID
+				return
+			}
 		}
+	})
+	if uuid == "" {
+		return nil
 	}
-	return nil
+	tok, err := store.Get[*avi.AuthToken](s.store, uuid)
+	if err != nil {
+		return nil // revoked meanwhile
+	}
+	return tok
 }
 
 // useToken checks that a token has not expired, answering 401 itself when it has, and notes
