@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/model/avi"
 )
@@ -27,7 +28,10 @@ const (
 	MaxFileBytes  = 4 << 20
 	KeepFiles     = 5
 	Budget        = (KeepFiles + 1) * MaxFileBytes // 24 MiB
-	MaxEntryBytes = 64 << 10                       // an entry's diff values are dropped past this
+	MaxEntryBytes = 64 << 10                       // an entry's diff values are dropped past this, then its text cut
+	// MaxFieldBytes bounds each text field of an entry still over MaxEntryBytes without its diff
+	// values: a failed login's username and a request's path are the sender's to choose.
+	MaxFieldBytes = 1 << 10
 	// Masked stands for a secret's value in a diff.
 	Masked = "<redacted>"
 	// MaxPageSize bounds a query's page.
@@ -185,7 +189,9 @@ func (l *Log) Close() error {
 }
 
 // Write appends an entry, rotating first when it would take the file past its size. An entry
-// larger than MaxEntryBytes keeps the names of its changed fields, not their values.
+// larger than MaxEntryBytes keeps the names of its changed fields, not their values; one still
+// larger has each text field cut to MaxFieldBytes, so that no sender fills the log's budget,
+// and with it pushes out what was recorded before, in a few requests.
 func (l *Log) Write(e Entry) error {
 	line, err := marshal(e)
 	if err != nil {
@@ -196,6 +202,14 @@ func (l *Log) Write(e Entry) error {
 			e.Diff[k] = FieldChange{}
 		}
 		e.DiffTruncated = true
+		if line, err = marshal(e); err != nil {
+			return fmt.Errorf("audit entry: %w", err)
+		}
+	}
+	if len(line) >= MaxEntryBytes {
+		for _, f := range []*string{&e.User, &e.TokenID, &e.Client, &e.Tenant, &e.Path, &e.Kind, &e.UUID, &e.Name} {
+			*f = cut(*f, MaxFieldBytes)
+		}
 		if line, err = marshal(e); err != nil {
 			return fmt.Errorf("audit entry: %w", err)
 		}
@@ -232,6 +246,17 @@ func (l *Log) rotate() error {
 		return fmt.Errorf("audit log rotation: %w", err)
 	}
 	return l.open()
+}
+
+// cut is s cut to at most n bytes, at a character's start.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (l *Log) rotated(i int) string {
