@@ -3,6 +3,7 @@ package avi
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRoleValidate(t *testing.T) {
@@ -146,5 +147,28 @@ func TestTokenCap(t *testing.T) {
 	}
 	if operator.Name != RoleApplicationOperator {
 		t.Fatalf("role 2 is %s", operator.Name)
+	}
+}
+
+// TestTokenExpired: a token authenticates until its expiry, not at it; an expiry that is no
+// time is expired.
+func TestTokenExpired(t *testing.T) {
+	exp := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tok := &AuthToken{Expires: exp.Format(time.RFC3339)}
+	for _, c := range []struct {
+		now  time.Time
+		want bool
+	}{
+		{exp.Add(-time.Second), false},
+		{exp, true},
+		{exp.Add(time.Second), true},
+		{exp.Add(-time.Second).In(time.FixedZone("UTC+2", 2*3600)), false},
+	} {
+		if got := tok.Expired(c.now); got != c.want {
+			t.Errorf("expired at %v: %v, want %v", c.now, got, c.want)
+		}
+	}
+	if !(&AuthToken{Expires: "tomorrow"}).Expired(exp) {
+		t.Error("a token with no expiry time is live")
 	}
 }

@@ -2,6 +2,7 @@ package avi
 
 import (
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -61,6 +62,13 @@ func (a *AuthToken) Refs() []Ref {
 		refs = append(refs, Ref{Field: "role_ref", Kind: KindRole, Value: &a.RoleRef})
 	}
 	return refs
+}
+
+// Expired reports whether the token no longer authenticates at now: at Expires and after, or
+// with an Expires that is no RFC 3339 time.
+func (a *AuthToken) Expired(now time.Time) bool {
+	exp, err := time.Parse(time.RFC3339, a.Expires)
+	return err != nil || !now.Before(exp)
 }
 
 // Secrets: the hash of the token.

@@ -30,13 +30,9 @@ func (s *Server) update(p *principal, fn func(tx *store.Tx) error) error {
 		if err := ensureDefaultSEGroups(tx); err != nil {
 			return err
 		}
-		for _, c := range tx.Changes() {
-			old, _ := c.Old.(*avi.User)
-			cur, _ := c.New.(*avi.User)
-			if old != nil && cur != nil && old.PasswordHash != cur.PasswordHash {
-				if err := revokeUserTokens(tx, c.UUID); err != nil {
-					return err
-				}
+		for _, user := range newPasswords(tx.Changes()) {
+			if err := revokeUserTokens(tx, user); err != nil {
+				return err
 			}
 		}
 		changes = tx.Changes()
@@ -46,6 +42,19 @@ func (s *Server) update(p *principal, fn func(tx *store.Tx) error) error {
 		p.changes = append(p.changes, changes...)
 	}
 	return err
+}
+
+// newPasswords lists the uuids of the users that changes gave a new password.
+func newPasswords(changes []store.Change) []string {
+	var out []string
+	for _, c := range changes {
+		old, _ := c.Old.(*avi.User)
+		cur, _ := c.New.(*avi.User)
+		if old != nil && cur != nil && old.PasswordHash != cur.PasswordHash {
+			out = append(out, c.UUID)
+		}
+	}
+	return out
 }
 
 // statusWriter remembers the status an answer was sent with.

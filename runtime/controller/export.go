@@ -251,10 +251,6 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 		storeError(w, err)
 		return
 	}
-	hashes := map[string]string{} // user uuid -> password hash before the import
-	for _, u := range store.List[*avi.User](s.store) {
-		hashes[u.UUID] = u.PasswordHash
-	}
 	counts := map[avi.Kind]int{}
 	err = s.update(p, func(tx *store.Tx) error {
 		moved := map[string]string{} // exported URL -> URL here
@@ -285,10 +281,8 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request, p *princip
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		keep = c.Value
 	}
-	for _, u := range store.List[*avi.User](s.store) {
-		if old, ok := hashes[u.UUID]; ok && old != u.PasswordHash {
-			s.sessions.endUserExcept(u.UUID, keep)
-		}
+	for _, user := range newPasswords(p.changes) {
+		s.sessions.endUserExcept(user, keep)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"imported": counts, "config_version": s.store.Version()})
 }

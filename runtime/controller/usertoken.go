@@ -56,22 +56,35 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// tokenByValue returns the stored token of that value, nil when there is none.
+// tokenByValue returns (a copy of) the stored token of that value, nil when there is none. It
+// runs on every request made with a token: it looks through the live tokens and copies only the
+// one it finds, not every user's.
 func (s *Server) tokenByValue(value string) *avi.AuthToken {
 	hash := hashToken(value)
-	for _, t := range store.List[*avi.AuthToken](s.store) {
-		if t.TokenHash == hash {
-			return t
+	uuid := ""
+	s.store.View(func(v store.View) {
+		for _, o := range v.List(avi.KindAuthToken) {
+			if o.(*avi.AuthToken).TokenHash == hash {
+				uuid = o.GetMeta().UUID
+				return
+			}
 		}
+	})
+	if uuid == "" {
+		return nil
 	}
-	return nil
+	tok, err := store.Get[*avi.AuthToken](s.store, uuid)
+	if err != nil {
+		return nil // revoked meanwhile
+	}
+	return tok
 }
 
 // useToken checks that a token has not expired, answering 401 itself when it has, and notes
 // its use.
 func (s *Server) useToken(w http.ResponseWriter, tok *avi.AuthToken) bool {
 	now := s.now().UTC()
-	if exp, err := time.Parse(time.RFC3339, tok.Expires); err != nil || !now.Before(exp) {
+	if tok.Expired(now) {
 		writeError(w, http.StatusUnauthorized, "API token expired at "+tok.Expires+": mint a new one (POST /api/user-token)")
 		return false
 	}
@@ -150,9 +163,7 @@ func (s *Server) tokenView(t *avi.AuthToken) userTokenView {
 	if last, ok := s.tokenUses.get(t.UUID); ok {
 		v.LastUsed = last.Format(time.RFC3339)
 	}
-	if exp, err := time.Parse(time.RFC3339, t.Expires); err != nil || !s.now().Before(exp) {
-		v.Expired = true
-	}
+	v.Expired = t.Expired(s.now())
 	return v
 }
 

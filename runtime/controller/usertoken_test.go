@@ -230,3 +230,35 @@ func TestImportedPasswordRevokesTokens(t *testing.T) {
 	e.do(t, "GET", "/api/pool", nil, tok).want(t, http.StatusUnauthorized, "revoked")
 	e.do(t, "GET", "/api/useraccount", nil, apiCred{user: "ops2", pass: accessPassword}).want(t, http.StatusOK)
 }
+
+// Finding the token a request carries costs the same with 1 token in the store as with 500
+// (every user's): a request made with a token does not copy every token there is.
+func TestTokenLookupCostDoesNotGrowWithTokens(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	admin := e.byName(t, "user", "admin")
+	addTokens := func(n int) {
+		for range n {
+			tok := &avi.AuthToken{Meta: avi.Meta{Name: randomToken()[:12]}, UserRef: admin["url"].(string),
+				Created: "2026-01-01T00:00:00Z", Expires: "2027-01-01T00:00:00Z", TokenHash: hashToken(randomToken())}
+			if err := e.srv.store.Create(tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, cred := e.mintToken(t, apiCred{}, `{}`)
+	value := cred.extraHeaders["Authorization"][len("Token "):]
+	lookup := func() {
+		if e.srv.tokenByValue(value) == nil {
+			t.Fatal("the minted token is not found")
+		}
+	}
+	one := testing.AllocsPerRun(20, lookup)
+	addTokens(499)
+	many := testing.AllocsPerRun(20, lookup)
+	if many > one+10 {
+		t.Errorf("finding a token allocates %.0f times among 500 tokens, %.0f times among 1", many, one)
+	}
+	if e.srv.tokenByValue("no-such-token") != nil {
+		t.Error("an unknown token is found")
+	}
+}

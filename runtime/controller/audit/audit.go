@@ -4,17 +4,18 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/model/avi"
 )
@@ -27,7 +28,10 @@ const (
 	MaxFileBytes  = 4 << 20
 	KeepFiles     = 5
 	Budget        = (KeepFiles + 1) * MaxFileBytes // 24 MiB
-	MaxEntryBytes = 64 << 10                       // an entry's diff values are dropped past this
+	MaxEntryBytes = 64 << 10                       // an entry's diff values are dropped past this, then its text cut
+	// MaxFieldBytes bounds each text field of an entry still over MaxEntryBytes without its diff
+	// values: a failed login's username and a request's path are the sender's to choose.
+	MaxFieldBytes = 1 << 10
 	// Masked stands for a secret's value in a diff.
 	Masked = "<redacted>"
 	// MaxPageSize bounds a query's page.
@@ -185,7 +189,9 @@ func (l *Log) Close() error {
 }
 
 // Write appends an entry, rotating first when it would take the file past its size. An entry
-// larger than MaxEntryBytes keeps the names of its changed fields, not their values.
+// larger than MaxEntryBytes keeps the names of its changed fields, not their values; one still
+// larger has each text field cut to MaxFieldBytes, so that no sender fills the log's budget,
+// and with it pushes out what was recorded before, in a few requests.
 func (l *Log) Write(e Entry) error {
 	line, err := marshal(e)
 	if err != nil {
@@ -196,6 +202,14 @@ func (l *Log) Write(e Entry) error {
 			e.Diff[k] = FieldChange{}
 		}
 		e.DiffTruncated = true
+		if line, err = marshal(e); err != nil {
+			return fmt.Errorf("audit entry: %w", err)
+		}
+	}
+	if len(line) >= MaxEntryBytes {
+		for _, f := range []*string{&e.User, &e.TokenID, &e.Client, &e.Tenant, &e.Path, &e.Kind, &e.UUID, &e.Name} {
+			*f = cut(*f, MaxFieldBytes)
+		}
 		if line, err = marshal(e); err != nil {
 			return fmt.Errorf("audit entry: %w", err)
 		}
@@ -234,6 +248,17 @@ func (l *Log) rotate() error {
 	return l.open()
 }
 
+// cut is s cut to at most n bytes, at a character's start.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func (l *Log) rotated(i int) string {
 	if i == 0 {
 		return l.path
@@ -256,13 +281,19 @@ func (f Filter) match(e *Entry) bool {
 // Query returns how many entries match f and the page of them it asks for, newest first,
 // reading the rotated files too.
 func (l *Log) Query(f Filter) (int, []Entry, error) {
+	files, err := l.openFiles()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() {
+		for _, sf := range files {
+			sf.f.Close()
+		}
+	}()
 	first := (f.Page - 1) * f.PageSize
 	total, page := 0, []Entry{}
-	// Held throughout, so that no rotation moves a file between two reads.
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := 0; i <= l.keep; i++ {
-		lines, err := readLines(l.rotated(i))
+	for _, sf := range files {
+		lines, err := sf.lines()
 		if err != nil {
 			return 0, nil, err
 		}
@@ -280,20 +311,50 @@ func (l *Log) Query(f Filter) (int, []Entry, error) {
 	return total, page, nil
 }
 
-// readLines reads a file's lines; a file that does not exist has none.
-func readLines(path string) ([][]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// openedFile is one of the log's files as a query found it: open, and its size then.
+type openedFile struct {
+	f    *os.File
+	size int64
+}
+
+// openFiles opens the live file and the rotated ones, newest first, each with its size. Only
+// this holds l.mu, not the reading, which would stall every audited request for as long as it
+// takes to read the whole budget: an open file stays the same file through a rotation, and
+// what is written after it was opened lies past its size.
+func (l *Log) openFiles() ([]openedFile, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []openedFile
+	for i := 0; i <= l.keep; i++ {
+		f, err := os.Open(l.rotated(i))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var st os.FileInfo
+		if err == nil {
+			if st, err = f.Stat(); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			for _, o := range out {
+				o.f.Close()
+			}
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		out = append(out, openedFile{f: f, size: st.Size()})
 	}
+	return out, nil
+}
+
+// lines reads the file's lines up to its size, however long each is.
+func (o openedFile) lines() ([][]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(o.f, o.size))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxEntryBytes*2)
-	for sc.Scan() {
-		out = append(out, bytes.Clone(sc.Bytes()))
+	if len(data) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")), nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/model/avi"
 )
@@ -214,5 +215,132 @@ func TestFilters(t *testing.T) {
 	total, page, _ := l.Query(Filter{User: "a", Page: 2, PageSize: 3})
 	if total != 4 || len(page) != 1 || page[0].Kind != "pool" || page[0].Action != ActionCreate {
 		t.Errorf("page 2: %d %+v", total, page)
+	}
+}
+
+// TestOverlongLineHidesNothing: a line past any size a reader might assume (written by an
+// earlier version, which cut no field) hides neither itself nor the entries after it from a
+// query.
+func TestOverlongLineHidesNothing(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(i int, user string) {
+		t.Helper()
+		if err := l.Write(Entry{Time: t0.Add(time.Duration(i) * time.Second), User: user, Action: ActionLoginFailed, Status: 401}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, "before")
+	long, err := json.Marshal(Entry{Time: t0.Add(time.Second), User: strings.Repeat("u", 4*MaxEntryBytes), Action: ActionLoginFailed, Status: 401})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(append(long, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	write(2, "after")
+	total, page, err := l.Query(Filter{Page: 1, PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 || len(page) != 3 || page[0].User != "after" || len(page[1].User) != 4*MaxEntryBytes || page[2].User != "before" {
+		t.Fatalf("%d entries: want after, the long one, before", total)
+	}
+}
+
+// TestOversizedFieldsAreCut: an entry that stays over MaxEntryBytes without its diff values (a
+// failed login's username is the sender's to choose, and escaping makes a control character
+// six bytes) has each text field cut to MaxFieldBytes: it stays within MaxEntryBytes, and what
+// it says begins as it did.
+func TestOversizedFieldsAreCut(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	user, path := strings.Repeat("\x01", 60<<10), "/api/pool/"+strings.Repeat("é", 300<<10)
+	if err := l.Write(Entry{User: user, Path: path, UUID: path, Action: ActionDelete, Status: 404,
+		Diff: map[string]FieldChange{"name": {New: json.RawMessage(`"x"`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) >= MaxEntryBytes {
+		t.Errorf("the entry takes %d bytes, want under %d", len(raw), MaxEntryBytes)
+	}
+	_, page, err := l.Query(Filter{Page: 1, PageSize: 10})
+	if err != nil || len(page) != 1 {
+		t.Fatalf("%d entries (%v), want 1", len(page), err)
+	}
+	e := page[0]
+	for name, c := range map[string][2]string{"user": {e.User, user}, "path": {e.Path, path}, "uuid": {e.UUID, path}} {
+		if len(c[0]) > MaxFieldBytes || len(c[0]) < MaxFieldBytes-1 || !strings.HasPrefix(c[1], c[0]) || !utf8.ValidString(c[0]) {
+			t.Errorf("%s: %d bytes, want the first %d (at a character's start) of what was sent", name, len(c[0]), MaxFieldBytes)
+		}
+	}
+	if e.Action != ActionDelete || e.Status != 404 || !e.DiffTruncated {
+		t.Errorf("entry %+v: want the action, status and diff kept", e)
+	}
+	if _, ok := e.Diff["name"]; !ok {
+		t.Errorf("the diff no longer names the changed field: %v", e.Diff)
+	}
+}
+
+// TestQueryReadsWhatItOpened: a query holds the log only to open its files, so entries are
+// written, and the log rotates through all its files, while it reads them; it still reads the
+// log as it was when it opened them, every entry once.
+func TestQueryReadsWhatItOpened(t *testing.T) {
+	const maxBytes, keep = 8 << 10, 3
+	l, err := OpenSized(t.TempDir(), maxBytes, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := writeMany(t, l, 300, 2*maxBytes, start)
+	files, err := l.openFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range files {
+			f.f.Close()
+		}
+	}()
+	writeMany(t, l, 300, 2*(keep+1)*maxBytes, start.Add(time.Hour))
+	var got []time.Time
+	for _, f := range files {
+		lines, err := f.lines()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			var e Entry
+			if err := json.Unmarshal(line, &e); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			got = append(got, e.Time)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d entries read, %d were written before the files were opened", len(got), n)
+	}
+	for _, tm := range got {
+		if !tm.Before(start.Add(time.Hour)) {
+			t.Fatalf("an entry written after the files were opened was read: %v", tm)
+		}
 	}
 }
