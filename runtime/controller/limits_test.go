@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -338,5 +339,15 @@ func TestCredCacheSkipsCredentialsVerifiedBeforeAClear(t *testing.T) {
 	c.put(c.generation(), "u", "new-password", "user-1")
 	if uuid, ok := c.get("u", "new-password"); !ok || uuid != "user-1" {
 		t.Errorf("a credential verified after the clear: cached %v as %q", ok, uuid)
+	}
+}
+
+// The UI warns of a password over the controller's limit before sending it: the limit it uses is
+// the model's (ui/lib/password.js under node).
+func TestUIPasswordLimitIsTheModels(t *testing.T) {
+	out, _ := runUIScript(t, "import { MAX_PASSWORD_BYTES } from './password.js';\nprocess.stdout.write(String(MAX_PASSWORD_BYTES));\n",
+		nil, "password.js", "dom.js")
+	if got := strings.TrimSpace(string(out)); got != strconv.Itoa(avi.MaxPasswordBytes) {
+		t.Errorf("the UI's MAX_PASSWORD_BYTES is %s, the controller's limit %d", got, avi.MaxPasswordBytes)
 	}
 }

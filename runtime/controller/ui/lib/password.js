@@ -11,7 +11,7 @@ function passwordChecks(p) {
 }
 
 // MAX_PASSWORD_BYTES is bcrypt's limit, which the controller enforces (docs/api.md, Limits).
-const MAX_PASSWORD_BYTES = 72;
+export const MAX_PASSWORD_BYTES = 72;
 
 export function passwordProblem(p) {
   const c = passwordChecks(p);
