@@ -591,10 +591,22 @@ func TestRetryKeepsUnchangedPoolsMonitors(t *testing.T) {
 	snap := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v,
 		vs("busy", busy.Addr().(*net.TCPAddr).Port, avi.ProfileHTTP, "p2")}}
 	d := newDP(t)
-	for range 5 {
+	apply := func() {
+		t.Helper()
 		if errs := d.Apply(snap); len(errs) != 1 {
 			t.Fatalf("not applied %+v, want busy", errs)
 		}
+	}
+	// The first check comes when the monitor starts; wait for it however slow the machine is,
+	// so that what follows counts only the checks the retries would add.
+	apply()
+	for deadline := time.Now().Add(10 * time.Second); checks.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor never checked the member")
+		}
+	}
+	for range 4 {
+		apply()
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := checks.Load(); n != 1 {
