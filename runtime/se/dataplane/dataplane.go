@@ -7,7 +7,6 @@ package dataplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -98,9 +97,6 @@ func listenAddrs(vs sechannel.VirtualService) []string {
 	return out
 }
 
-// ErrConflict is two virtual services claiming one address and port.
-var ErrConflict = errors.New("address and port claimed twice")
-
 // candidate is one enabled virtual service of a snapshot on its way to being applied.
 type candidate struct {
 	svc    *service
@@ -140,7 +136,7 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 	for _, c := range order {
 		for _, addr := range c.addrs {
 			if other, ok := want[addr]; ok {
-				c.reason = fmt.Sprintf("%v: %s is held by virtual service %s", ErrConflict, addr, other.svc.vs.Name)
+				c.reason = fmt.Sprintf("address and port claimed twice: %s is held by virtual service %s", addr, other.svc.vs.Name)
 				break
 			}
 		}
