@@ -218,7 +218,6 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 	for _, c := range cands {
 		if c.reason != "" {
 			out = append(out, sechannel.ServiceError{VSUUID: c.svc.vs.UUID, Reason: c.reason})
-			d.log.Warn("virtual service not applied", "virtual_service", c.svc.vs.Name, "reason", c.reason)
 		}
 	}
 	return out
