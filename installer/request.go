@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
-	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/templates"
@@ -105,7 +103,7 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 		if err := p.serviceEngine(&r, h); err != nil {
 			return Request{}, err
 		}
-		if err := checkSEGroup(o.SEGroup); err != nil {
+		if err := containerspec.ValidateSEGroup(o.SEGroup); err != nil {
 			return Request{}, usagef("--se-group: %v", err)
 		}
 		r.SEGroup = o.SEGroup
@@ -437,16 +435,4 @@ func PrintSummary(w io.Writer, r Request) {
 		fmt.Fprintf(w, "SE Cores         : %d\n", r.SECores)
 		fmt.Fprintf(w, "SE Memory(MB)    : %d\n", r.SEMemoryMB)
 	}
-}
-
-// checkSEGroup checks a service engine group name as the SE's unit carries it to its join: a
-// value an env file keeps as is, of a name's length, and not read as a flag.
-func checkSEGroup(name string) error {
-	if name == "" {
-		return nil
-	}
-	if utf8.RuneCountInString(name) > avi.MaxNameLength || strings.HasPrefix(name, "-") {
-		return fmt.Errorf("%q: want a group name of at most %d characters, not starting with '-'", name, avi.MaxNameLength)
-	}
-	return templates.ValidateValue("service engine group name", name)
 }

@@ -11,8 +11,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/avi-init/avi-init/integrations/docker"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/templates"
 )
@@ -166,10 +168,20 @@ func (s Settings) Validate() error {
 	if net.ParseIP(s.ControllerIP) == nil {
 		return fmt.Errorf("controller IP %q is not an IP address", s.ControllerIP)
 	}
-	if strings.HasPrefix(s.SEGroup, "-") {
-		return fmt.Errorf("service engine group %q: must not start with '-'", s.SEGroup)
+	return ValidateSEGroup(s.SEGroup)
+}
+
+// ValidateSEGroup checks a service engine group name as the SE's env file and command line
+// carry it to its join: a value an env file keeps as is, of a name's length, and not read as a
+// flag. Empty is Default-Group.
+func ValidateSEGroup(name string) error {
+	if name == "" {
+		return nil
 	}
-	return templates.ValidateValue("service engine group", s.SEGroup)
+	if utf8.RuneCountInString(name) > avi.MaxNameLength || strings.HasPrefix(name, "-") {
+		return fmt.Errorf("service engine group %q: want a group name of at most %d characters, not starting with '-'", name, avi.MaxNameLength)
+	}
+	return templates.ValidateValue("service engine group", name)
 }
 
 // Spec returns the container for these settings. hash identifies the settings and is kept as a

@@ -266,7 +266,7 @@ func TestSpec(t *testing.T) {
 	if cmd := se.Spec("h").Cmd; !hasPair(cmd, "--se-group", "edge group") {
 		t.Errorf("SE Cmd = %q, want --se-group \"edge group\"", cmd)
 	}
-	for _, bad := range []string{"-rf", "a\nb", `a"b`, " edge"} {
+	for _, bad := range []string{"-rf", "a\nb", `a"b`, " edge", strings.Repeat("g", 257)} {
 		se.SEGroup = bad
 		if err := se.Validate(); err == nil || !strings.Contains(err.Error(), "group") {
 			t.Errorf("SE group %q: %v, want refused naming the group", bad, err)

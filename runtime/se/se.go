@@ -381,7 +381,8 @@ func (rt *Runtime) apply(snap sechannel.Snapshot) {
 }
 
 // applyHeld applies snap and holds it as the current configuration, returning how many virtual
-// services were left out. The caller holds applyMu.
+// services were left out. Those are logged when they change, not at every retry. The caller
+// holds applyMu.
 func (rt *Runtime) applyHeld(snap sechannel.Snapshot) int {
 	notApplied := rt.cfg.Apply(snap)
 	rt.held = &snap
@@ -390,6 +391,13 @@ func (rt *Runtime) applyHeld(snap sechannel.Snapshot) int {
 	rt.current, rt.notApplied = snap.Version, notApplied
 	rt.mu.Unlock()
 	if changed {
+		for _, e := range notApplied {
+			name := ""
+			if i := slices.IndexFunc(snap.VirtualServices, func(vs sechannel.VirtualService) bool { return vs.UUID == e.VSUUID }); i >= 0 {
+				name = snap.VirtualServices[i].Name
+			}
+			rt.log.Warn("virtual service not applied", "virtual_service", name, "uuid", e.VSUUID, "reason", e.Reason)
+		}
 		select {
 		case rt.kick <- struct{}{}:
 		default:

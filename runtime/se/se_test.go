@@ -224,8 +224,9 @@ func (f *fakeController) last() (sechannel.Heartbeat, bool) {
 	return f.heartbeats[len(f.heartbeats)-1], true
 }
 
-// startWithFakeController starts an SE whose controller streams the given line, then waits.
-func startWithFakeController(t *testing.T, a *applied, line string) (*fakeController, *se.Runtime) {
+// startWithFakeController starts an SE whose controller streams the given line, then waits. The
+// SE logs to logTo.
+func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Writer) (*fakeController, *se.Runtime) {
 	t.Helper()
 	f := &fakeController{}
 	mux := http.NewServeMux()
@@ -253,7 +254,7 @@ func startWithFakeController(t *testing.T, a *applied, line string) (*fakeContro
 	data, _ := json.Marshal(id)
 	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
 	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond,
-		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logTo, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func startWithFakeController(t *testing.T, a *applied, line string) (*fakeContro
 // TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
 // update the SE could not read at all.
 func TestHeartbeatReportsAnUnreadableUpdate(t *testing.T) {
-	f, rt := startWithFakeController(t, &applied{}, `{"version": "four"`)
+	f, rt := startWithFakeController(t, &applied{}, `{"version": "four"`, io.Discard)
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "a heartbeat with the configuration error", func() bool {
@@ -280,7 +281,7 @@ func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
 		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
 	line, _ := json.Marshal(snap)
 	a := &applied{refuse: true}
-	f, rt := startWithFakeController(t, a, string(line))
+	f, rt := startWithFakeController(t, a, string(line), io.Discard)
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "a heartbeat naming the service not applied", func() bool {
@@ -310,6 +311,48 @@ func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
 	if len(a.versions) != retries {
 		t.Errorf("applied %d more times once every service applied, want no more retries", len(a.versions)-retries)
 	}
+}
+
+// lockedBuffer is a log sink the SE's goroutines write to while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServiceNotAppliedIsLoggedOncePerChange: a service left out is logged, with its name and
+// reason, when it is first left out, not again at each retry (one line every few seconds for
+// as long as a port stays taken); once it applies, that is logged.
+func TestServiceNotAppliedIsLoggedOncePerChange(t *testing.T) {
+	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
+		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
+	line, _ := json.Marshal(snap)
+	a := &applied{refuse: true}
+	var logs lockedBuffer
+	_, rt := startWithFakeController(t, a, string(line), &logs)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "five retries", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.versions) >= 6
+	})
+	if n := strings.Count(logs.String(), "virtual service not applied"); n != 1 || !strings.Contains(logs.String(), "virtual_service=refuse-me") {
+		t.Errorf("%d log lines for the service not applied after five retries, want 1 naming refuse-me:\n%s", n, logs.String())
+	}
+	a.setRefuse(false)
+	waitFor(t, "the retry that applies it logged", func() bool { return strings.Contains(logs.String(), "every virtual service applied") })
 }
 
 // An SE the controller no longer knows (deleted by the operator) joins again with its token (one

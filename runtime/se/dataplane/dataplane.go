@@ -6,14 +6,11 @@
 package dataplane
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"reflect"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,7 +30,6 @@ type Dataplane struct {
 	mu        sync.Mutex // serialises Apply and Close
 	listeners map[string]*listener
 	pools     map[string]*pool
-	running   map[string]bool // the virtual services applied, by uuid
 
 	statsMu    sync.Mutex
 	stats      map[string]*vsStats // by virtual service uuid
@@ -101,9 +97,6 @@ func listenAddrs(vs sechannel.VirtualService) []string {
 	return out
 }
 
-// ErrConflict is two virtual services claiming one address and port.
-var ErrConflict = errors.New("address and port claimed twice")
-
 // candidate is one enabled virtual service of a snapshot on its way to being applied.
 type candidate struct {
 	svc    *service
@@ -119,23 +112,31 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 
-	// Services that run now claim their addresses first, so that a new service asking for a
-	// taken address and port is the one left out, not the one serving.
 	var cands []*candidate
 	for _, vs := range snap.VirtualServices {
 		if vs.Enabled {
 			cands = append(cands, &candidate{svc: &service{vs: vs, l4: vs.ProfileType == avi.ProfileL4}, addrs: listenAddrs(vs)})
 		}
 	}
-	order := slices.Clone(cands)
-	slices.SortStableFunc(order, func(a, b *candidate) int {
-		return cmp.Compare(d.runsBool(b.svc.vs.UUID), d.runsBool(a.svc.vs.UUID))
-	})
+	// Services that run now (those the listeners serve) claim their addresses first, so that a
+	// new service asking for a taken address and port is the one left out, not the one serving.
+	running := map[string]bool{}
+	for _, l := range d.listeners {
+		running[l.svc.Load().vs.UUID] = true
+	}
+	var order []*candidate
+	for _, first := range []bool{true, false} {
+		for _, c := range cands {
+			if running[c.svc.vs.UUID] == first {
+				order = append(order, c)
+			}
+		}
+	}
 	want := map[string]*candidate{}
 	for _, c := range order {
 		for _, addr := range c.addrs {
 			if other, ok := want[addr]; ok {
-				c.reason = fmt.Sprintf("%v: %s is held by virtual service %s", ErrConflict, addr, other.svc.vs.Name)
+				c.reason = fmt.Sprintf("address and port claimed twice: %s is held by virtual service %s", addr, other.svc.vs.Name)
 				break
 			}
 		}
@@ -213,25 +214,13 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 		d.listeners[addr] = l
 		l.start()
 	}
-	d.running = map[string]bool{}
 	var out []sechannel.ServiceError
 	for _, c := range cands {
 		if c.reason != "" {
 			out = append(out, sechannel.ServiceError{VSUUID: c.svc.vs.UUID, Reason: c.reason})
-			d.log.Warn("virtual service not applied", "virtual_service", c.svc.vs.Name, "reason", c.reason)
-			continue
 		}
-		d.running[c.svc.vs.UUID] = true
 	}
 	return out
-}
-
-// runsBool is 1 when the virtual service runs now, for ordering.
-func (d *Dataplane) runsBool(uuid string) int {
-	if d.running[uuid] {
-		return 1
-	}
-	return 0
 }
 
 // leaveOut releases the addresses a service left out claimed, closing the listeners opened for it.

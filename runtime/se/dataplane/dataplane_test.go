@@ -569,6 +569,33 @@ func TestL7ServesWhenEveryMemberIsMarkedDown(t *testing.T) {
 	}
 }
 
+// TestL7RetryDoesNotReachAMemberMarkedDown: falling back to members marked down is for a pool
+// with none up. While a member is up (one refused connection is not enough to take it out with
+// three failed checks), a retry does not go to the member a monitor marked down.
+func TestL7RetryDoesNotReachAMemberMarkedDown(t *testing.T) {
+	sick := newBackend(t, "sick")
+	refusing := sechannel.Server{IP: "127.0.0.1", Port: testnet.FreePort(t), Enabled: true, Ratio: 1}
+	v := vs("web", testnet.FreePort(t), avi.ProfileHTTP, "p1", refusing, sick.server())
+	v.Pool.HealthMonitors = []avi.HealthMonitor{{Meta: avi.Meta{Name: "hm-tcp"}, Type: avi.HealthMonitorTCP,
+		SendInterval: 30, ReceiveTimeout: 1, SuccessfulChecks: 3, FailedChecks: 3}}
+	d := newDP(t)
+	if errs := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v}}); errs != nil {
+		t.Fatal(errs)
+	}
+	d.mu.Lock()
+	for _, u := range d.pools["p1"].members() {
+		if u.Addr == sick.Listener.Addr().String() {
+			for range 3 {
+				u.Health().Failure("hm-tcp: marked down by the test")
+			}
+		}
+	}
+	d.mu.Unlock()
+	if body, err := get(t, fmt.Sprintf("http://127.0.0.1:%d/", v.Services[0].Port)); strings.HasPrefix(body, "sick ") {
+		t.Errorf("request answered by the member marked down (%q, %v) while another member is up", body, err)
+	}
+}
+
 // TestRetryKeepsUnchangedPoolsMonitors: applying the same snapshot again (the SE retrying a
 // service left out) checks no member out of turn: an unchanged pool keeps its monitors.
 func TestRetryKeepsUnchangedPoolsMonitors(t *testing.T) {
@@ -591,10 +618,22 @@ func TestRetryKeepsUnchangedPoolsMonitors(t *testing.T) {
 	snap := sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{v,
 		vs("busy", busy.Addr().(*net.TCPAddr).Port, avi.ProfileHTTP, "p2")}}
 	d := newDP(t)
-	for range 5 {
+	apply := func() {
+		t.Helper()
 		if errs := d.Apply(snap); len(errs) != 1 {
 			t.Fatalf("not applied %+v, want busy", errs)
 		}
+	}
+	// The first check comes when the monitor starts; wait for it however slow the machine is,
+	// so that what follows counts only the checks the retries would add.
+	apply()
+	for deadline := time.Now().Add(10 * time.Second); checks.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor never checked the member")
+		}
+	}
+	for range 4 {
+		apply()
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := checks.Load(); n != 1 {

@@ -181,7 +181,9 @@ func (t *tries) next() *lb.Upstream {
 		}
 	}
 	u := t.policy.Select(ups, t.client)
-	if u == nil {
+	if u == nil && !slices.ContainsFunc(t.ups, (*lb.Upstream).Available) {
+		// Panic mode is for a pool with no member up: while one is, a retry does not reach the
+		// members marked down.
 		u = lb.Fallback(ups)
 	}
 	if u != nil {

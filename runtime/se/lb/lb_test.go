@@ -71,6 +71,34 @@ func TestLeastConnections(t *testing.T) {
 	}
 }
 
+// TestFallbackTriesTheLeastBusyEnabledMemberWhateverItsHealth: with every member down, Fallback
+// still picks one (panic mode), the enabled one with the fewest connections; a disabled member
+// is never picked, and with none enabled there is nothing to try.
+func TestFallbackTriesTheLeastBusyEnabledMemberWhateverItsHealth(t *testing.T) {
+	ups := members(3)
+	for _, u := range ups {
+		down(u)
+	}
+	for i, n := range []int{2, 1, 0} {
+		for range n {
+			ups[i].Acquire()
+		}
+	}
+	if got := Fallback(ups); got != ups[2] {
+		t.Errorf("Fallback picked %v, want the idle member %s", got, ups[2].Addr)
+	}
+	ups[2].Set(1, false)
+	if got := Fallback(ups); got != ups[1] {
+		t.Errorf("Fallback picked %v, want %s (the idle one is disabled)", got, ups[1].Addr)
+	}
+	for _, u := range ups {
+		u.Set(1, false)
+	}
+	if got := Fallback(ups); got != nil {
+		t.Errorf("Fallback picked %s with no member enabled", got.Addr)
+	}
+}
+
 func TestRoundRobinHonoursRatios(t *testing.T) {
 	ups := members(3)
 	ups[1].Set(2, true)

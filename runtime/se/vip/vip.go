@@ -117,8 +117,8 @@ func Of(snap sechannel.Snapshot) (users map[netip.Addr][]string, bad map[string]
 
 // Wrap puts VIP handling around a data plane's apply. The snapshot's VIPs are on the host
 // while its listeners open; a service whose VIP cannot be added is left out of what apply gets
-// and reported; once apply is done the VIPs added now are announced and those no service names
-// any more are removed. A VIP of a service the data plane leaves out stays: it is placed on
+// and reported; once apply is done the VIPs no service names any more are removed and those
+// added now are announced. A VIP of a service the data plane leaves out stays: it is placed on
 // this SE, and the next apply retries the service.
 func (m *Manager) Wrap(apply func(sechannel.Snapshot) []sechannel.ServiceError) func(sechannel.Snapshot) []sechannel.ServiceError {
 	return func(snap sechannel.Snapshot) []sechannel.ServiceError {
@@ -139,7 +139,6 @@ func (m *Manager) Wrap(apply func(sechannel.Snapshot) []sechannel.ServiceError) 
 		for _, e := range apply(keep) {
 			failed[e.VSUUID] = e.Reason
 		}
-		m.announce(added)
 		var stale []netip.Addr
 		for ip := range m.owned {
 			if _, ok := users[ip]; !ok {
@@ -147,6 +146,7 @@ func (m *Manager) Wrap(apply func(sechannel.Snapshot) []sechannel.ServiceError) 
 			}
 		}
 		m.remove(stale)
+		m.announce(added)
 		var out []sechannel.ServiceError
 		for _, vs := range snap.VirtualServices {
 			if reason, ok := failed[vs.UUID]; ok {
@@ -226,10 +226,13 @@ func (m *Manager) announce(ips []netip.Addr) {
 
 // remove takes VIPs this SE added off their interfaces. A failure is logged and the VIP
 // forgotten: it no longer serves a configuration, and keeping it owned would retry forever.
+// Announcements still in flight end first: one sent after its VIP left would draw the LAN's
+// traffic for it here, away from the SE that holds it now.
 func (m *Manager) remove(ips []netip.Addr) {
 	if len(ips) == 0 {
 		return
 	}
+	m.announces.Wait()
 	for _, ip := range ips {
 		link := m.owned[ip]
 		delete(m.owned, ip)
@@ -267,10 +270,9 @@ func (m *Manager) saveOrWarn() {
 	}
 }
 
-// Close waits for announcements in flight, then removes every VIP this SE added, so that
-// another SE can take them over.
+// Close removes every VIP this SE added (once their announcements are done), so that another SE
+// can take them over.
 func (m *Manager) Close() {
-	m.announces.Wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.remove(slices.Collect(maps.Keys(m.owned)))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/avi-init/avi-init/model/sechannel"
 )
@@ -231,6 +232,51 @@ func TestAddsARecordedVIPTheHostLost(t *testing.T) {
 	}
 	if got := ann.taken(m); len(got) != 1 {
 		t.Errorf("announced %v, want the VIP added again", got)
+	}
+}
+
+// slowAnnouncer holds each announcement until released, and records whether the VIP was still
+// on the host when the announcement ended.
+type slowAnnouncer struct {
+	h       *fakeHost
+	started chan struct{}
+	release chan struct{}
+	held    bool
+}
+
+func (a *slowAnnouncer) Announce(_ string, ip netip.Addr) error {
+	a.started <- struct{}{}
+	<-a.release
+	_, a.held = a.h.have[ip]
+	return nil
+}
+
+// TestRemovesAVIPOnlyOnceItsAnnouncementEnded: a VIP placed elsewhere right after it was added
+// here goes only once its announcement is over: an announcement sent after the address left
+// would draw the LAN's traffic for it to this SE, away from the one that holds it now.
+func TestRemovesAVIPOnlyOnceItsAnnouncementEnded(t *testing.T) {
+	h := newFakeHost()
+	ann := &slowAnnouncer{h: h, started: make(chan struct{}, 1), release: make(chan struct{})}
+	apply := New(h, ann, "", nil).Wrap(func(sechannel.Snapshot) []sechannel.ServiceError { return nil })
+	apply(snapshot(1, service("a", "192.0.2.50")))
+	<-ann.started
+	moved := make(chan struct{})
+	go func() {
+		apply(snapshot(2))
+		close(moved)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	close(ann.release)
+	select {
+	case <-moved:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the VIP placed elsewhere was never removed")
+	}
+	if !ann.held {
+		t.Error("the VIP was removed while its announcement went on")
+	}
+	if _, ok := h.have[netip.MustParseAddr("192.0.2.50")]; ok {
+		t.Error("the VIP placed elsewhere stayed")
 	}
 }
 
