@@ -575,18 +575,19 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
 }
 
-// placedOn is the virtual services placed on an SE (placed: their uuids), each with the uuid
-// of its pool (empty when it has none).
+// placedOn is the virtual services placed on an SE (placed: their uuids) that the store holds,
+// each with the uuid of its pool (empty when it has none). It looks up only those: it runs with
+// every heartbeat.
 func placedOn(v store.View, placed map[string]bool) map[string]string {
-	pools := byURL(store.List[*avi.Pool](v))
-	out := map[string]string{}
-	for _, vs := range store.List[*avi.VirtualService](v) {
-		if !placed[vs.UUID] {
-			continue
+	out := make(map[string]string, len(placed))
+	for id := range placed {
+		vs, err := store.Get[*avi.VirtualService](v, id)
+		if err != nil {
+			continue // deleted since it was placed
 		}
-		out[vs.UUID] = ""
-		if p, ok := pools[vs.PoolRef]; ok {
-			out[vs.UUID] = p.UUID
+		out[id] = ""
+		if p, err := store.Get[*avi.Pool](v, store.UUIDOf(vs.PoolRef)); err == nil {
+			out[id] = p.UUID
 		}
 	}
 	return out

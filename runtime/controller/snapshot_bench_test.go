@@ -103,3 +103,14 @@ func benchServer(b *testing.B) (*Server, []string) {
 	}
 	return s, ses
 }
+
+// BenchmarkHeartbeatPlaced100SEs measures what one heartbeat costs to learn which services are
+// placed on its SE (and their pools), to keep only their reports: 100 SEs, 1,000 virtual
+// services.
+func BenchmarkHeartbeatPlaced100SEs(b *testing.B) {
+	s, ses := benchServer(b)
+	_, bySE := s.placement()
+	for b.Loop() {
+		s.store.View(func(v store.View) { placedOn(v, bySE[ses[0]]) })
+	}
+}
