@@ -82,15 +82,7 @@ func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 		if reflect.DeepEqual(next, p.cur) {
 			return
 		}
-		p.cur, p.bySE = next, map[string]map[string]bool{}
-		for vs, a := range next {
-			for _, se := range a.Active {
-				if p.bySE[se] == nil {
-					p.bySE[se] = map[string]bool{}
-				}
-				p.bySE[se][vs] = true
-			}
-		}
+		p.cur, p.bySE = next, next.BySE()
 		close(p.changed)
 		p.changed = make(chan struct{})
 	})
