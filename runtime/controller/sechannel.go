@@ -183,14 +183,14 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 	if !st.lastHeartbeat.IsZero() {
 		se.LastHeartbeat = st.lastHeartbeat.UTC().Format(time.RFC3339Nano)
 	}
-	se.OperStatus = &avi.OperStatus{State: "OPER_UP"}
+	se.OperStatus = &avi.OperStatus{State: avi.OperUp}
 	switch {
 	case st.lastHeartbeat.IsZero():
-		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "no heartbeat yet"}
+		se.OperStatus = &avi.OperStatus{State: avi.OperDown, Reason: "no heartbeat yet"}
 	case !up:
-		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "missed heartbeats since " + se.LastHeartbeat}
+		se.OperStatus = &avi.OperStatus{State: avi.OperDown, Reason: "missed heartbeats since " + se.LastHeartbeat}
 	case st.configError != "":
-		se.OperStatus = &avi.OperStatus{State: "OPER_UP", Reason: "rejected configuration: " + st.configError}
+		se.OperStatus = &avi.OperStatus{State: avi.OperUp, Reason: "rejected configuration: " + st.configError}
 	}
 }
 
