@@ -57,9 +57,10 @@ type seState struct {
 	lastHeartbeat time.Time
 	configVersion int64
 	configError   string
-	serving       map[string]bool // the virtual services its last heartbeat reported
-	claimed       map[string]bool // the same, before reports for services not placed on it were dropped
-	dropped       int64           // reports for virtual services not placed on it
+	// serving is the virtual services its last heartbeat reported serving, placed on it or not
+	// (a controller that starts learns the placement again from it).
+	serving map[string]bool
+	dropped int64 // reports for virtual services not placed on it
 	// notApplied is, by virtual service uuid, why the SE could not apply it. Like members, it is
 	// replaced whole by each heartbeat, never changed in place, so a copy of the state may share it.
 	notApplied map[string]string
@@ -82,14 +83,11 @@ func newSERuntime(now func() time.Time) *seRuntime {
 	return &seRuntime{m: map[string]*seState{}, now: now, oper: map[string]operMark{}}
 }
 
-// record takes in what one heartbeat says of the services placed on the SE and their members.
-// The caller holds r.mu.
+// record takes in what one heartbeat says of the members of the services placed on the SE, and
+// why it could not apply some. The caller holds r.mu.
 func (st *seState) record(hb *sechannel.Heartbeat, placed map[string]string, now time.Time) {
-	// An SE reports every virtual service it serves, with or without traffic.
-	st.serving = map[string]bool{}
 	members := map[string]memberReport{}
 	for _, m := range hb.Metrics {
-		st.serving[m.VSUUID] = true
 		if m.Server == "" || m.Up == nil {
 			continue
 		}
@@ -156,7 +154,7 @@ func (r *seRuntime) claims(alive map[string]bool) map[string][]string {
 	out := map[string][]string{}
 	for uuid, st := range r.m {
 		if alive[uuid] {
-			for vs := range st.claimed {
+			for vs := range st.serving {
 				out[vs] = append(out[vs], uuid)
 			}
 		}
@@ -547,10 +545,10 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
 	st.lastHeartbeat = s.now()
-	// What it serves, for a controller that starts and learns the placement again.
-	st.claimed = map[string]bool{}
+	// An SE reports every virtual service it serves, with or without traffic.
+	st.serving = map[string]bool{}
 	for _, m := range hb.Metrics {
-		st.claimed[m.VSUUID] = true
+		st.serving[m.VSUUID] = true
 	}
 	s.se.mu.Unlock()
 	// An SE heard from again may be placed services at once.
