@@ -99,7 +99,7 @@ type vsSummary struct {
 
 // seStates counts the service engines by operational state (OPER_UP, OPER_DOWN).
 func (s *Server) seStates() map[string]int {
-	states := map[string]int{"OPER_UP": 0, "OPER_DOWN": 0}
+	states := map[string]int{avi.OperUp: 0, avi.OperDown: 0}
 	for _, se := range store.List[*avi.ServiceEngine](s.store) {
 		s.se.overlay(se)
 		states[se.OperStatus.State]++

@@ -27,7 +27,7 @@ type placer struct {
 	settled time.Time // the end of settling
 	mu      sync.Mutex
 	cur     placement.Placement
-	bySE    map[string]map[string]bool // the virtual services each SE serves
+	bySE    map[string]map[string]bool // cur.BySE(): replaced whole, never changed, so callers may keep it
 	version int64                      // the store version cur was computed at; -1: none
 	up      map[string]bool            // the SEs up when cur was computed
 	since   map[string]time.Time       // when each SE last went up or down
@@ -45,8 +45,9 @@ func (p *placer) Changed() <-chan struct{} {
 	return p.changed
 }
 
-// placement returns the current placement, computing it again when the configuration or an
-// SE's liveness changed since; a new placement wakes the SE streams.
+// placement returns the current placement and the virtual services placed on each SE, computing
+// them again when the configuration or an SE's liveness changed since; a new placement wakes the
+// SE streams.
 func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 	p := s.placer
 	p.mu.Lock()
@@ -82,15 +83,7 @@ func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 		if reflect.DeepEqual(next, p.cur) {
 			return
 		}
-		p.cur, p.bySE = next, map[string]map[string]bool{}
-		for vs, a := range next {
-			for _, se := range a.Active {
-				if p.bySE[se] == nil {
-					p.bySE[se] = map[string]bool{}
-				}
-				p.bySE[se][vs] = true
-			}
-		}
+		p.cur, p.bySE = next, next.BySE()
 		close(p.changed)
 		p.changed = make(chan struct{})
 	})

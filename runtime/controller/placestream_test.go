@@ -114,7 +114,7 @@ func TestStreamsCarryPlacementAndFailover(t *testing.T) {
 	defer close(stopB)
 	a.beatUntil(stopA)
 	aUpdates := a.stream(t, actx)
-	time.Sleep(50 * time.Millisecond) // se-a up first: the primary
+	// se-a up first, so the primary: its heartbeat's answer came after the controller saw it up.
 	if err := b.beat(); err != nil {
 		t.Fatal(err)
 	}

@@ -18,16 +18,17 @@ type seSnap struct {
 	se        *avi.ServiceEngine
 	up        bool
 	connected bool
-	seState   // a copy; its maps are replaced, never changed, by heartbeats
+	// placed is the virtual services placed on it: the placer's map, which it replaces whole.
+	placed  map[string]bool
+	seState // a copy; its maps are replaced, never changed, by heartbeats
 }
 
 // runtimeView is what the runtime of virtual services, pools and SEs is computed from, read
-// once per request: the stored configuration's version, the SEs with their state, and what is
+// once per request: the stored configuration's version, the SEs with their state and what is
 // placed on each.
 type runtimeView struct {
 	version int64
 	ses     []seSnap
-	placed  []map[string]string // placedOn of each SE of ses
 	pools   map[string]*avi.Pool
 	now     time.Time
 }
@@ -40,9 +41,6 @@ func (s *Server) runtimeView() *runtimeView {
 		rv.version = v.Version()
 		rv.pools = byURL(store.List[*avi.Pool](v))
 		ses = store.List[*avi.ServiceEngine](v)
-		for _, se := range ses {
-			rv.placed = append(rv.placed, placedOn(v, bySE[se.UUID]))
-		}
 	})
 	s.se.mu.Lock()
 	defer s.se.mu.Unlock()
@@ -50,7 +48,7 @@ func (s *Server) runtimeView() *runtimeView {
 	for _, se := range ses {
 		st := s.se.state(se.UUID)
 		up := s.se.up(st)
-		rv.ses = append(rv.ses, seSnap{se: se, up: up, connected: up && st.streams > 0, seState: *st})
+		rv.ses = append(rv.ses, seSnap{se: se, up: up, connected: up && st.streams > 0, placed: bySE[se.UUID], seState: *st})
 	}
 	return rv
 }
@@ -111,7 +109,7 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 	var placed []seApply
 	serving, upPlaced := 0, 0
 	for i := range rv.ses {
-		if _, ok := rv.placed[i][vs.UUID]; !ok {
+		if !rv.ses[i].placed[vs.UUID] {
 			continue
 		}
 		a := rv.applyOn(&rv.ses[i], vs.UUID)

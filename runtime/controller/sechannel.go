@@ -57,9 +57,10 @@ type seState struct {
 	lastHeartbeat time.Time
 	configVersion int64
 	configError   string
-	serving       map[string]bool // the virtual services its last heartbeat reported
-	claimed       map[string]bool // the same, before reports for services not placed on it were dropped
-	dropped       int64           // reports for virtual services not placed on it
+	// serving is the virtual services its last heartbeat reported serving, placed on it or not
+	// (a controller that starts learns the placement again from it).
+	serving map[string]bool
+	dropped int64 // reports for virtual services not placed on it
 	// notApplied is, by virtual service uuid, why the SE could not apply it. Like members, it is
 	// replaced whole by each heartbeat, never changed in place, so a copy of the state may share it.
 	notApplied map[string]string
@@ -82,14 +83,11 @@ func newSERuntime(now func() time.Time) *seRuntime {
 	return &seRuntime{m: map[string]*seState{}, now: now, oper: map[string]operMark{}}
 }
 
-// record takes in what one heartbeat says of the services placed on the SE and their members.
-// The caller holds r.mu.
+// record takes in what one heartbeat says of the members of the services placed on the SE, and
+// why it could not apply some. The caller holds r.mu.
 func (st *seState) record(hb *sechannel.Heartbeat, placed map[string]string, now time.Time) {
-	// An SE reports every virtual service it serves, with or without traffic.
-	st.serving = map[string]bool{}
 	members := map[string]memberReport{}
 	for _, m := range hb.Metrics {
-		st.serving[m.VSUUID] = true
 		if m.Server == "" || m.Up == nil {
 			continue
 		}
@@ -156,7 +154,7 @@ func (r *seRuntime) claims(alive map[string]bool) map[string][]string {
 	out := map[string][]string{}
 	for uuid, st := range r.m {
 		if alive[uuid] {
-			for vs := range st.claimed {
+			for vs := range st.serving {
 				out[vs] = append(out[vs], uuid)
 			}
 		}
@@ -183,14 +181,14 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 	if !st.lastHeartbeat.IsZero() {
 		se.LastHeartbeat = st.lastHeartbeat.UTC().Format(time.RFC3339Nano)
 	}
-	se.OperStatus = &avi.OperStatus{State: "OPER_UP"}
+	se.OperStatus = &avi.OperStatus{State: avi.OperUp}
 	switch {
 	case st.lastHeartbeat.IsZero():
-		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "no heartbeat yet"}
+		se.OperStatus = &avi.OperStatus{State: avi.OperDown, Reason: "no heartbeat yet"}
 	case !up:
-		se.OperStatus = &avi.OperStatus{State: "OPER_DOWN", Reason: "missed heartbeats since " + se.LastHeartbeat}
+		se.OperStatus = &avi.OperStatus{State: avi.OperDown, Reason: "missed heartbeats since " + se.LastHeartbeat}
 	case st.configError != "":
-		se.OperStatus = &avi.OperStatus{State: "OPER_UP", Reason: "rejected configuration: " + st.configError}
+		se.OperStatus = &avi.OperStatus{State: avi.OperUp, Reason: "rejected configuration: " + st.configError}
 	}
 }
 
@@ -547,10 +545,10 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
 	st.lastHeartbeat = s.now()
-	// What it serves, for a controller that starts and learns the placement again.
-	st.claimed = map[string]bool{}
+	// An SE reports every virtual service it serves, with or without traffic.
+	st.serving = map[string]bool{}
 	for _, m := range hb.Metrics {
-		st.claimed[m.VSUUID] = true
+		st.serving[m.VSUUID] = true
 	}
 	s.se.mu.Unlock()
 	// An SE heard from again may be placed services at once.
@@ -575,18 +573,19 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
 }
 
-// placedOn is the virtual services placed on an SE (placed: their uuids), each with the uuid
-// of its pool (empty when it has none).
+// placedOn is the virtual services placed on an SE (placed: their uuids) that the store holds,
+// each with the uuid of its pool (empty when it has none). It looks up only those: it runs with
+// every heartbeat.
 func placedOn(v store.View, placed map[string]bool) map[string]string {
-	pools := byURL(store.List[*avi.Pool](v))
-	out := map[string]string{}
-	for _, vs := range store.List[*avi.VirtualService](v) {
-		if !placed[vs.UUID] {
-			continue
+	out := make(map[string]string, len(placed))
+	for id := range placed {
+		vs, err := store.Get[*avi.VirtualService](v, id)
+		if err != nil {
+			continue // deleted since it was placed
 		}
-		out[vs.UUID] = ""
-		if p, ok := pools[vs.PoolRef]; ok {
-			out[vs.UUID] = p.UUID
+		out[id] = ""
+		if p, err := store.Get[*avi.Pool](v, store.UUIDOf(vs.PoolRef)); err == nil {
+			out[id] = p.UUID
 		}
 	}
 	return out

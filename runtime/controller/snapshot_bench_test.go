@@ -16,11 +16,52 @@ import (
 // of Default-Group, one new VS per iteration; each iteration places again and builds the update
 // of every SE's stream. It reports the p99 of the iterations as p99-ms.
 func BenchmarkChangeTo100SEs(b *testing.B) {
+	s, ses := benchServer(b)
+	st := s.store
+	streams := make([]streamState, len(ses))
+	push := func() {
+		_, bySE := s.placement()
+		for i, se := range ses {
+			s.snapshots.update(st, bySE[se], &streams[i])
+		}
+	}
+	push()
+	var took []time.Duration
+	b.ResetTimer()
+	b.StopTimer() // each iteration times the update alone, not the store write before it
+	for i := range b.N {
+		vip := &avi.IPAddr{Addr: fmt.Sprintf("10.2.%d.%d", i/250%250, i%250+1), Type: "V4"}
+		if err := st.Create(&avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("new%d", i)}, IPAddress: vip, Services: []avi.Service{{Port: 81}}}); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		b.StartTimer()
+		push()
+		b.StopTimer()
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)*99/100])/1e6, "p99-ms")
+}
+
+// BenchmarkRuntimeView100SEs measures what one runtime request (GET .../runtime, a dashboard
+// row) costs before it computes anything: the view of 100 SEs and 1,000 virtual services.
+func BenchmarkRuntimeView100SEs(b *testing.B) {
+	s, _ := benchServer(b)
+	for b.Loop() {
+		s.runtimeView()
+	}
+}
+
+// benchServer is a controller (without its HTTP side) of 1,000 north-south virtual services of
+// 10 servers, placed on 100 SEs of Default-Group that heartbeat; it returns the SEs' uuids.
+func benchServer(b *testing.B) (*Server, []string) {
+	b.Helper()
 	st, err := store.Open(filepath.Join(b.TempDir(), "config.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	var ses []string
 	err = st.Update(func(tx *store.Tx) error {
 		tx.Create(&avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP})
@@ -60,28 +101,16 @@ func BenchmarkChangeTo100SEs(b *testing.B) {
 	for _, se := range ses {
 		s.se.state(se).lastHeartbeat = now
 	}
-	streams := make([]streamState, len(ses))
-	push := func() {
-		_, bySE := s.placement()
-		for i, se := range ses {
-			s.snapshots.update(st, bySE[se], &streams[i])
-		}
+	return s, ses
+}
+
+// BenchmarkHeartbeatPlaced100SEs measures what one heartbeat costs to learn which services are
+// placed on its SE (and their pools), to keep only their reports: 100 SEs, 1,000 virtual
+// services.
+func BenchmarkHeartbeatPlaced100SEs(b *testing.B) {
+	s, ses := benchServer(b)
+	_, bySE := s.placement()
+	for b.Loop() {
+		s.store.View(func(v store.View) { placedOn(v, bySE[ses[0]]) })
 	}
-	push()
-	var took []time.Duration
-	b.ResetTimer()
-	b.StopTimer() // each iteration times the update alone, not the store write before it
-	for i := range b.N {
-		vip := &avi.IPAddr{Addr: fmt.Sprintf("10.2.%d.%d", i/250%250, i%250+1), Type: "V4"}
-		if err := st.Create(&avi.VirtualService{Meta: avi.Meta{Name: fmt.Sprintf("new%d", i)}, IPAddress: vip, Services: []avi.Service{{Port: 81}}}); err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		b.StartTimer()
-		push()
-		b.StopTimer()
-		took = append(took, time.Since(start))
-	}
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)*99/100])/1e6, "p99-ms")
 }

@@ -52,12 +52,15 @@ type Assignment struct {
 // Placement is every virtual service's assignment, by uuid.
 type Placement map[string]Assignment
 
-// On is the set of virtual services an SE serves.
-func (p Placement) On(se string) map[string]bool {
-	out := map[string]bool{}
+// BySE is, for each SE that serves any, the set of virtual services it serves.
+func (p Placement) BySE() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
 	for vs, a := range p {
-		if slices.Contains(a.Active, se) {
-			out[vs] = true
+		for _, se := range a.Active {
+			if out[se] == nil {
+				out[se] = map[string]bool{}
+			}
+			out[se][vs] = true
 		}
 	}
 	return out

@@ -101,7 +101,7 @@ func TestChoiceIsByLoadThenUptime(t *testing.T) {
 	if want := (Assignment{Active: []string{"se-b"}, Standby: "se-a"}); !reflect.DeepEqual(p["web"], want) {
 		t.Errorf("%+v, want %+v", p["web"], want)
 	}
-	if on := p.On("se-b"); !on["web"] || len(p.On("se-a")) != 0 {
-		t.Errorf("On: se-b %v, se-a %v", on, p.On("se-a"))
+	if by := p.BySE(); !reflect.DeepEqual(by, map[string]map[string]bool{"se-b": {"web": true}}) {
+		t.Errorf("BySE: %v, want web on se-b alone (a standby serves nothing)", by)
 	}
 }
