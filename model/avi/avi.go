@@ -148,3 +148,6 @@ func Complete[T Object](objs ...T) error {
 	}
 	return nil
 }
+
+// UUIDOf is the uuid a stored reference (an object's URL, /api/<kind>/<uuid>) names.
+func UUIDOf(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }

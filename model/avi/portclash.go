@@ -45,8 +45,8 @@ func (v *VirtualService) Settle(uuid string, l Lister) error {
 	}
 	group := v.SEGroup(l)
 	// The cloud's own group tells which cloud the virtual service is in (no cloud_ref: Default-Cloud).
-	g, ok := l.Lookup(KindServiceEngineGroup, uuidOf(group))
-	d, dok := l.Lookup(KindServiceEngineGroup, uuidOf(l.DefaultSEGroup(v.CloudRef)))
+	g, ok := l.Lookup(KindServiceEngineGroup, UUIDOf(group))
+	d, dok := l.Lookup(KindServiceEngineGroup, UUIDOf(l.DefaultSEGroup(v.CloudRef)))
 	if ok && dok && g.(*ServiceEngineGroup).CloudRef != d.(*ServiceEngineGroup).CloudRef {
 		return fieldErr("se_group_ref", "service engine group %s is not in the virtual service's cloud", g.GetMeta().Name)
 	}
@@ -84,14 +84,4 @@ func sharedPort(a, b *VirtualService) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// uuidOf is the uuid a stored reference names.
-func uuidOf(ref string) string {
-	for i := len(ref) - 1; i >= 0; i-- {
-		if ref[i] == '/' {
-			return ref[i+1:]
-		}
-	}
-	return ref
 }

@@ -248,13 +248,13 @@ func (s *Server) principal(uuid string, tok *avi.AuthToken, tenantName string) (
 		}
 	}
 	for _, a := range u.Access {
-		if role, err := store.Get[*avi.Role](s.store, store.UUIDOf(a.RoleRef)); err == nil {
+		if role, err := store.Get[*avi.Role](s.store, avi.UUIDOf(a.RoleRef)); err == nil {
 			p.grants = append(p.grants, grant{tenant: a.TenantRef, role: role})
 		}
 	}
 	if tok != nil && (tok.ReadOnly || tok.RoleRef != "") {
 		if tok.RoleRef != "" {
-			if p.tokenRole, err = store.Get[*avi.Role](s.store, store.UUIDOf(tok.RoleRef)); err != nil {
+			if p.tokenRole, err = store.Get[*avi.Role](s.store, avi.UUIDOf(tok.RoleRef)); err != nil {
 				return nil, &unauthenticated{"the API token's role no longer exists"}
 			}
 		}
@@ -366,7 +366,7 @@ func (s *Server) holds(tx *store.Tx, p *principal, access []avi.UserRole) error 
 		return nil
 	}
 	for i, a := range access {
-		role, err := store.Get[*avi.Role](tx, store.UUIDOf(a.RoleRef))
+		role, err := store.Get[*avi.Role](tx, avi.UUIDOf(a.RoleRef))
 		if err != nil {
 			return &avi.FieldError{Field: fmt.Sprintf("access[%d].role_ref", i), Reason: "no such role"}
 		}
@@ -428,7 +428,7 @@ func (s *Server) checkWritten(tx *store.Tx, p *principal, k avi.KindInfo, o, old
 		if !ok || !rk.Tenanted() {
 			continue
 		}
-		target, err := tx.Get(r.Kind, store.UUIDOf(*r.Value))
+		target, err := tx.Get(r.Kind, avi.UUIDOf(*r.Value))
 		if err != nil {
 			return err
 		}

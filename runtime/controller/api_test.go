@@ -1045,21 +1045,21 @@ func TestAPI(t *testing.T) {
 		}
 
 		// The stored values, straight from the store.
-		so, err := store.Get[*avi.User](e.srv.store, store.UUIDOf(userURL))
+		so, err := store.Get[*avi.User](e.srv.store, avi.UUIDOf(userURL))
 		if err != nil || !so.CheckPassword(userPass) {
 			t.Errorf("stored user: %v; want the first password kept", err)
 		}
-		if c, err := store.Get[*avi.CloudConnectorUser](e.srv.store, store.UUIDOf(ccuURL)); err != nil || c.PrivateKey != keyPEM || c.PublicKey != keyPub {
+		if c, err := store.Get[*avi.CloudConnectorUser](e.srv.store, avi.UUIDOf(ccuURL)); err != nil || c.PrivateKey != keyPEM || c.PublicKey != keyPub {
 			t.Errorf("stored cloudconnectoruser: %+v, %v; want the imported pair kept", c, err)
 		}
-		cl, err := store.Get[*avi.Cloud](e.srv.store, store.UUIDOf(cloudURL))
+		cl, err := store.Get[*avi.Cloud](e.srv.store, avi.UUIDOf(cloudURL))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m := cl.MesosConfiguration; m == nil || m.MarathonConfigurations[0].MarathonPassword != marathonPass || m.AppSyncFrequency != 30 || m.MesosURL != "http://leader.mesos:5050" {
 			t.Errorf("stored cloud %+v: want the Marathon password kept", m)
 		}
-		sys, err := store.Get[*avi.SystemConfiguration](e.srv.store, store.UUIDOf(scURL))
+		sys, err := store.Get[*avi.SystemConfiguration](e.srv.store, avi.UUIDOf(scURL))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1069,7 +1069,7 @@ func TestAPI(t *testing.T) {
 
 		// A changed Marathon user is a new credential: the old password is not carried over.
 		e.admin(t, "PATCH", cloudURL, `{"mesos_configuration": {"marathon_configurations": [{"marathon_url": "http://m1:8080", "marathon_username": "other"}]}}`).want(t, http.StatusOK)
-		cl, err = store.Get[*avi.Cloud](e.srv.store, store.UUIDOf(cloudURL))
+		cl, err = store.Get[*avi.Cloud](e.srv.store, avi.UUIDOf(cloudURL))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -332,7 +332,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *
 		if !s.useToken(w, tok) {
 			return "", nil, false
 		}
-		return store.UUIDOf(tok.UserRef), tok, true
+		return avi.UUIDOf(tok.UserRef), tok, true
 	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		if uuid, ok := s.basic.get(user, pass); ok {

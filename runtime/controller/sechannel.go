@@ -584,7 +584,7 @@ func placedOn(v store.View, placed map[string]bool) map[string]string {
 			continue // deleted since it was placed
 		}
 		out[id] = ""
-		if p, err := store.Get[*avi.Pool](v, store.UUIDOf(vs.PoolRef)); err == nil {
+		if p, err := store.Get[*avi.Pool](v, avi.UUIDOf(vs.PoolRef)); err == nil {
 			out[id] = p.UUID
 		}
 	}

@@ -116,7 +116,7 @@ func (s *Server) tokenLogin(w http.ResponseWriter, addr, username, value string)
 	tok := s.tokenByValue(value)
 	var u *avi.User
 	if tok != nil {
-		u, _ = store.Get[*avi.User](s.store, store.UUIDOf(tok.UserRef))
+		u, _ = store.Get[*avi.User](s.store, avi.UUIDOf(tok.UserRef))
 	}
 	if u == nil || u.Username != username {
 		writeError(w, http.StatusUnauthorized, "wrong username or token")
@@ -157,7 +157,7 @@ type userTokenView struct {
 func (s *Server) tokenView(t *avi.AuthToken) userTokenView {
 	v := userTokenView{UUID: t.UUID, ID: t.Name, UserRef: t.UserRef, Description: t.Description, Created: t.Created,
 		Expires: t.Expires, LastUsed: t.LastUsed, ReadOnly: t.ReadOnly, RoleRef: t.RoleRef}
-	if u, err := store.Get[*avi.User](s.store, store.UUIDOf(t.UserRef)); err == nil {
+	if u, err := store.Get[*avi.User](s.store, avi.UUIDOf(t.UserRef)); err == nil {
 		v.Username = u.Username
 	}
 	if last, ok := s.tokenUses.get(t.UUID); ok {
@@ -215,7 +215,7 @@ func (s *Server) createUserToken(w http.ResponseWriter, r *http.Request, p *prin
 func (s *Server) listUserTokens(w http.ResponseWriter, r *http.Request, p *principal) {
 	out := []userTokenView{}
 	for _, t := range store.List[*avi.AuthToken](s.store) {
-		if p.superuser || store.UUIDOf(t.UserRef) == p.user.UUID {
+		if p.superuser || avi.UUIDOf(t.UserRef) == p.user.UUID {
 			out = append(out, s.tokenView(t))
 		}
 	}
@@ -231,7 +231,7 @@ func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, p *prin
 		if err != nil {
 			return err
 		}
-		if !p.superuser && store.UUIDOf(t.UserRef) != p.user.UUID {
+		if !p.superuser && avi.UUIDOf(t.UserRef) != p.user.UUID {
 			return fmt.Errorf("%s %s: %w", avi.KindAuthToken, uuid, store.ErrNotFound)
 		}
 		return tx.Delete(avi.KindAuthToken, uuid)
@@ -246,7 +246,7 @@ func (s *Server) revokeUserToken(w http.ResponseWriter, r *http.Request, p *prin
 // revokeUserTokens deletes a user's API tokens in tx: the user is deleted or has a new password.
 func revokeUserTokens(tx *store.Tx, userUUID string) error {
 	for _, t := range store.List[*avi.AuthToken](tx) {
-		if store.UUIDOf(t.UserRef) == userUUID {
+		if avi.UUIDOf(t.UserRef) == userUUID {
 			if err := tx.Delete(avi.KindAuthToken, t.UUID); err != nil {
 				return err
 			}

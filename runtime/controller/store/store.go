@@ -486,9 +486,6 @@ func NewUUID(kind avi.Kind) string {
 
 var uuidRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// UUIDOf is the uuid a stored reference (an object's URL) names.
-func UUIDOf(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
-
 // kindOf is the kind of an object to write.
 func kindOf(o avi.Object) (avi.KindInfo, error) {
 	if kind, ok := avi.KindOf(o); ok {

@@ -576,8 +576,8 @@ func TestUUIDs(t *testing.T) {
 		if !uuidRE.MatchString(id) || !strings.HasPrefix(id, string(k.Kind)+"-") || id == NewUUID(k.Kind) {
 			t.Errorf("NewUUID(%s) = %q", k.Kind, id)
 		}
-		if got := UUIDOf(k.Kind.URL(id)); got != id {
-			t.Errorf("UUIDOf(%s) = %q", k.Kind.URL(id), got)
+		if got := avi.UUIDOf(k.Kind.URL(id)); got != id {
+			t.Errorf("avi.UUIDOf(%s) = %q", k.Kind.URL(id), got)
 		}
 	}
 }

@@ -143,7 +143,7 @@ func (m *Manager) dockerClouds() map[string]map[string]target {
 		}
 		userRef, hosts := c.SEHosts()
 		var user, key string
-		if u, err := store.Get[*avi.CloudConnectorUser](m.Store, store.UUIDOf(userRef)); err == nil {
+		if u, err := store.Get[*avi.CloudConnectorUser](m.Store, avi.UUIDOf(userRef)); err == nil {
 			user, key = u.Name, u.PrivateKey
 		}
 		ts := map[string]target{}

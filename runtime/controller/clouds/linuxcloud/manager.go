@@ -218,7 +218,7 @@ func (m *Manager) targets() map[string]target {
 			continue
 		}
 		var user, key string
-		if u, err := store.Get[*avi.CloudConnectorUser](m.cfg.Store, store.UUIDOf(userRef)); err == nil {
+		if u, err := store.Get[*avi.CloudConnectorUser](m.cfg.Store, avi.UUIDOf(userRef)); err == nil {
 			user, key = u.Name, u.PrivateKey
 		}
 		for _, h := range hosts {

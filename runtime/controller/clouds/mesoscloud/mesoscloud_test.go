@@ -115,7 +115,7 @@ func TestAppsBecomeVirtualServicesAndFollowMarathon(t *testing.T) {
 		t.Errorf("virtual service %+v, pool %+v", vs, pool)
 	}
 	for _, ref := range pool.HealthMonitorRefs {
-		hm, err := store.Get[*avi.HealthMonitor](e.st, store.UUIDOf(ref))
+		hm, err := store.Get[*avi.HealthMonitor](e.st, avi.UUIDOf(ref))
 		if err != nil || hm.CreatedBy != owner {
 			t.Errorf("health monitor %s: %+v", ref, hm)
 		}
