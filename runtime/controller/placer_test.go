@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -60,6 +62,27 @@ func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
 	if len(ewOn) != 2 {
 		t.Errorf("ew on %v, want both SEs", ewOn)
 	}
+	// The runtime shows the same: se-a holds the address, se-b stands by.
+	roles := func() map[string]string {
+		t.Helper()
+		rt := e.admin(t, "GET", "/api/virtualservice/"+ns+"/runtime", nil).want(t, http.StatusOK).obj
+		out := map[string]string{}
+		for _, s := range rt["vip_summary"].([]any)[0].(map[string]any)["service_engine"].([]any) {
+			m := s.(map[string]any)
+			switch {
+			case m["is_primary"] == true && m["is_standby"] == nil:
+				out[m["name"].(string)] = "primary"
+			case m["is_standby"] == true && m["is_primary"] == nil && m["applied"] == false:
+				out[m["name"].(string)] = "standby"
+			default:
+				out[m["name"].(string)] = fmt.Sprint(m)
+			}
+		}
+		return out
+	}
+	if got := roles(); !maps.Equal(got, map[string]string{"se-a": "primary", "se-b": "standby"}) {
+		t.Errorf("vip_summary roles %v: want se-a primary, se-b standby", got)
+	}
 
 	// se-a silent: still primary short of DownAfter, replaced after.
 	clock.add(DownAfter - 200*time.Millisecond)
@@ -82,6 +105,9 @@ func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
 	}
 	if p, _ := e.srv.placement(); p[ns].Standby != aUUID {
 		t.Errorf("ns standby %q, want se-a", p[ns].Standby)
+	}
+	if got := roles(); !maps.Equal(got, map[string]string{"se-a": "standby", "se-b": "primary"}) {
+		t.Errorf("vip_summary roles after failover %v: want se-b primary, se-a standby", got)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -30,13 +31,19 @@ type runtimeView struct {
 	version int64
 	ses     []seSnap
 	pools   map[string]*avi.Pool
+	standby map[string]string // virtual service: its standby SE, in active/standby mode
 	now     time.Time
 }
 
 func (s *Server) runtimeView() *runtimeView {
-	rv := &runtimeView{}
+	rv := &runtimeView{standby: map[string]string{}}
 	var ses []*avi.ServiceEngine
-	_, bySE := s.placement()
+	cur, bySE := s.placement()
+	for vs, a := range cur {
+		if a.Standby != "" {
+			rv.standby[vs] = a.Standby
+		}
+	}
 	s.store.View(func(v store.View) {
 		rv.version = v.Version()
 		rv.pools = byURL(store.List[*avi.Pool](v))
@@ -60,7 +67,9 @@ type seApply struct {
 	Connected     bool   `json:"connected"`
 	Applied       bool   `json:"applied"`
 	Reason        string `json:"reason,omitempty"`
-	ConfigVersion int64  `json:"config_version"` // the configuration version the SE holds
+	ConfigVersion int64  `json:"config_version"`       // the configuration version the SE holds
+	IsPrimary     bool   `json:"is_primary,omitempty"` // holds the address (north-south)
+	IsStandby     bool   `json:"is_standby,omitempty"` // takes the address if the primary goes down
 }
 
 // vipSummary is one address of a virtual service and the SEs that hold it.
@@ -121,7 +130,20 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 			serving++
 		}
 	}
-	vip := vipSummary{VIPID: "0", IPAddress: vs.IPAddress, ServiceEngine: placed}
+	vip := vipSummary{VIPID: "0", IPAddress: vs.IPAddress, ServiceEngine: slices.Clone(placed)}
+	if vs.IPAddress != nil {
+		for i := range vip.ServiceEngine {
+			vip.ServiceEngine[i].IsPrimary = true
+		}
+		if sb, ok := rv.standby[vs.UUID]; ok {
+			for i := range rv.ses {
+				if sn := &rv.ses[i]; sn.se.UUID == sb {
+					vip.ServiceEngine = append(vip.ServiceEngine, seApply{UUID: sb, Name: sn.se.Name, Connected: sn.connected,
+						ConfigVersion: sn.configVersion, IsStandby: true, Reason: "standby"})
+				}
+			}
+		}
+	}
 	if vip.ServiceEngine == nil {
 		vip.ServiceEngine = []seApply{}
 	}

@@ -104,15 +104,21 @@ export async function pageVirtualService(c, live, uuid) {
       return;
     }
     const ses = (rt.vip_summary || []).flatMap((v) => v.service_engine || []);
-    statusSlot.append(operPill(rt.oper_status), notApplied(ses.filter((a) => !a.applied)));
+    statusSlot.append(operPill(rt.oper_status), notApplied(ses.filter((a) => !a.applied && !a.is_standby)));
     if (vs.enabled !== false) healthSlot.append(healthBadge(rt.health_score, rt.health_score_reasons));
     const why = reasonText(rt.oper_status);
-    sePanel.append(panelHead('Service engines', why || 'Where it is placed, and whether each service engine applied it.'));
-    sePanel.append(ses.length ? table('vs-ses', ['Service engine', 'Applied', 'Reason', ['Config version', 'num']],
+    const northSouth = ses.some((a) => a.is_primary || a.is_standby);
+    sePanel.append(panelHead('Service engines', why || (northSouth
+      ? 'The primary holds the address; the standby takes it if the primary goes down.'
+      : 'Where it is placed, and whether each service engine applied it.')));
+    const applied = (a) => a.is_standby ? h('span', { class: 'pill', testid: 'vs-se-standby' }, 'Standby')
+      : a.applied ? h('span', { class: 'pill green' }, 'Applied') : h('span', { class: 'pill red', testid: 'vs-se-not-applied' }, 'Not applied');
+    sePanel.append(ses.length ? table('vs-ses', ['Service engine', 'Role', 'Applied', 'Reason', ['Config version', 'num']],
       ses.map((a) => h('tr', { 'data-name': a.name },
         h('td', null, h('span', { class: 'name' }, a.name)),
-        h('td', null, a.applied ? h('span', { class: 'pill green' }, 'Applied') : h('span', { class: 'pill red', testid: 'vs-se-not-applied' }, 'Not applied')),
-        h('td', { class: 'small' }, a.reason || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'small' }, a.is_primary ? 'Primary' : a.is_standby ? 'Standby' : h('span', { class: 'muted' }, 'Serves')),
+        h('td', null, applied(a)),
+        h('td', { class: 'small' }, a.is_standby ? h('span', { class: 'muted' }, '—') : a.reason || h('span', { class: 'muted' }, '—')),
         h('td', { class: 'num' + (a.config_version < rt.current_config_version ? ' bad' : '') }, a.config_version + ' / ' + rt.current_config_version))))
       : empty('se', 'Not placed', 'No service engine to place it on: join one on the Service engines page.'));
     if (membersPanel) {
