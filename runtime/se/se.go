@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -358,12 +359,15 @@ func (rt *Runtime) stream(ctx context.Context) error {
 }
 
 // apply makes a snapshot current. The virtual services that could not be applied are
-// reported, and retried while the snapshot stays current.
+// reported, and retried while the snapshot stays current. A snapshot of the version held is
+// applied when it holds other services: placement moves services between SEs (a VIP to the
+// standby) without a new configuration version.
 func (rt *Runtime) apply(snap sechannel.Snapshot) {
-	if snap.Version == rt.Version() {
+	rt.applyMu.Lock()
+	if rt.held != nil && rt.held.Version == snap.Version && reflect.DeepEqual(rt.held.VirtualServices, snap.VirtualServices) {
+		rt.applyMu.Unlock()
 		return
 	}
-	rt.applyMu.Lock()
 	notApplied := rt.applyHeld(snap)
 	rt.applyMu.Unlock()
 	rt.mu.Lock()

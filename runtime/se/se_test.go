@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -424,5 +425,29 @@ func TestJoinTellsTheHostname(t *testing.T) {
 		if len(ses.Results) != 1 || ses.Results[0].Hostname != tc.want {
 			t.Errorf("SE %s (Hostname %q) as the controller stores it: %+v, want hostname %q", tc.name, tc.hostname, ses.Results, tc.want)
 		}
+	}
+}
+
+// TestPlacementChangeOfTheSameVersionApplies: placement moves a service to this SE (a VIP to the
+// standby) and another away without a new configuration version; the SE applies both changes.
+func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
+	var lines []string
+	for _, u := range []sechannel.Update{
+		{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{{UUID: "vs-1", Name: "first", Enabled: true}}},
+		{Version: 4, BaseVersion: 4, VirtualServices: []sechannel.VirtualService{{UUID: "vs-2", Name: "moved-here", Enabled: true}}},
+		{Version: 4, BaseVersion: 4, Deleted: []string{"vs-1"}},
+	} {
+		line, _ := json.Marshal(u)
+		lines = append(lines, string(line))
+	}
+	a := &applied{}
+	_, rt := startWithFakeController(t, a, strings.Join(lines, "\n"), io.Discard)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "the service placed here applied and the one moved away removed", func() bool { return a.has("moved-here") && !a.has("first") })
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Equal(a.versions, []int64{4, 4, 4}) {
+		t.Errorf("applied versions %v; want version 4 three times, once per change", a.versions)
 	}
 }

@@ -1,0 +1,407 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/avi-init/avi-init/e2e/sehost"
+	"github.com/avi-init/avi-init/model/avi"
+)
+
+// failoverTarget is issue 13's: the VIP on another SE of the group within 3 s of its primary
+// going down.
+const failoverTarget = 3 * time.Second
+
+// failoverRig is the production shape of issue 13: a Linux server cloud of three SE hosts on one
+// network, each with its SE, a client namespace on that network, and a north-south virtual
+// service whose VIP is an address of the network, in Default-Group (active/standby).
+type failoverRig struct {
+	lc     *linuxCloud
+	hosts  []*sehost.Host
+	client *clientNS
+	vip    netip.Addr
+	vsUUID string
+	byMAC  map[string]*sehost.Host // each host's hardware address on the network
+	bySE   map[string]*sehost.Host // each host's SE, by uuid
+	get    *http.Client
+}
+
+func newFailoverRig(t testing.TB) *failoverRig {
+	t.Helper()
+	lc := newLinuxCloud(t)
+	n := lc.n
+	opts := sehost.Options{AuthorizedKey: lc.pub, Sudo: true}
+	hosts := n.Add(t, opts, opts, opts)
+	w := lc.watch(t)
+	lc.setHosts(t, hosts...)
+	r := &failoverRig{lc: lc, hosts: hosts, byMAC: map[string]*sehost.Host{}, bySE: map[string]*sehost.Host{}}
+	for _, h := range hosts {
+		st, _ := w.ready(t, h.IP.String(), 3*time.Minute)
+		r.bySE[avi.UUIDOf(st.SERef)] = h
+		out, code, err := h.Exec(context.Background(), "cat", "/sys/class/net/eth0/address")
+		mac, perr := net.ParseMAC(string(bytes.TrimSpace([]byte(out))))
+		if err != nil || code != 0 || perr != nil {
+			t.Fatalf("hardware address of %s: %q %d %v %v", h.IP, out, code, err, perr)
+		}
+		r.byMAC[mac.String()] = h
+	}
+	w.close()
+
+	// The network's .2 to .9 are free for the test; hosts take .10 on, a few of them.
+	base := n.Subnet.Addr().As4()
+	r.client = newClientNS(t, n, netip.AddrFrom4([4]byte{base[0], base[1], base[2], 8}))
+	r.vip = netip.AddrFrom4([4]byte{base[0], base[1], base[2], 200})
+	r.get = r.client.httpClient(500 * time.Millisecond)
+
+	// The pool's server answers with the address the request came from: the SE host that served it.
+	backend := serveWhoAmI(t, n.Gateway.String())
+	var out map[string]any
+	if code := lc.c.call(t, "POST", "/api/pool", map[string]any{"name": "ns-pool", "servers": []any{map[string]any{
+		"ip": map[string]string{"addr": n.Gateway.String(), "type": "V4"}, "port": backend}}}, &out); code != 201 {
+		t.Fatalf("create the pool: %d %v", code, out)
+	}
+	if code := lc.c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "ns-web",
+		"ip_address": map[string]string{"addr": r.vip.String(), "type": "V4"},
+		"services":   []any{map[string]int{"port": 80}}, "pool_ref": "/api/pool/" + out["uuid"].(string)}, &out); code != 201 {
+		t.Fatalf("create the virtual service: %d %v", code, out)
+	}
+	r.vsUUID = out["uuid"].(string)
+	return r
+}
+
+// serveWhoAmI serves, on ip, the address of each request's client; it stops when the test ends.
+func serveWhoAmI(t testing.TB, ip string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("backend on %s: %v", ip, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		io.WriteString(w, host)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// request sends one request to the VIP from the client and returns the host that served it.
+func (r *failoverRig) request() (string, error) {
+	resp, err := r.get.Get("http://" + r.vip.String() + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	return string(body), nil
+}
+
+// roles reads the VIP's primary and standby from the virtual service's runtime: the primary is
+// set once it serves the VIP, the standby once it is connected.
+func (r *failoverRig) roles() (primary, standby *sehost.Host, err error) {
+	code, raw, err := r.lc.c.send("GET", "/api/virtualservice/"+r.vsUUID+"/runtime", nil)
+	if err != nil || code != http.StatusOK {
+		return nil, nil, fmt.Errorf("GET the runtime: %d %v: %s", code, err, raw)
+	}
+	var rt struct {
+		VIPSummary []struct {
+			ServiceEngine []struct {
+				UUID      string `json:"uuid"`
+				Applied   bool   `json:"applied"`
+				Connected bool   `json:"connected"`
+				IsPrimary bool   `json:"is_primary"`
+				IsStandby bool   `json:"is_standby"`
+			} `json:"service_engine"`
+		} `json:"vip_summary"`
+	}
+	if err := json.Unmarshal(raw, &rt); err != nil || len(rt.VIPSummary) != 1 {
+		return nil, nil, fmt.Errorf("the runtime's vip_summary: %v: %s", err, raw)
+	}
+	for _, se := range rt.VIPSummary[0].ServiceEngine {
+		switch {
+		case se.IsPrimary && se.Applied:
+			primary = r.bySE[se.UUID]
+		case se.IsStandby && se.Connected:
+			standby = r.bySE[se.UUID]
+		}
+	}
+	return primary, standby, nil
+}
+
+// settled waits until the VIP has a primary serving it and a connected standby, both hosts of
+// the rig, and returns them.
+func (r *failoverRig) settled(t testing.TB, timeout time.Duration) (primary, standby *sehost.Host) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		p, s, err := r.roles()
+		if p != nil && s != nil {
+			return p, s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no primary serving %s with a connected standby within %v: primary %v, standby %v, %v", r.vip, timeout, p, s, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// onlyHolder checks, as a client on the LAN sees it, that want alone holds the VIP: one ARP
+// reply, from want's hardware address, and requests served through want.
+func (r *failoverRig) onlyHolder(t testing.TB, want *sehost.Host) {
+	t.Helper()
+	macs, err := r.client.arpReplies(r.vip, time.Second)
+	if err != nil {
+		t.Fatalf("ARP for %s from the client: %v", r.vip, err)
+	}
+	var from []string
+	for _, m := range macs {
+		if h := r.byMAC[m.String()]; h != nil {
+			from = append(from, h.IP.String())
+		} else {
+			from = append(from, m.String())
+		}
+	}
+	if len(from) != 1 || from[0] != want.IP.String() {
+		t.Errorf("ARP for the VIP %s answered by %v; want %s alone", r.vip, from, want.IP)
+	}
+	for range 5 {
+		if by, err := r.request(); err != nil || by != want.IP.String() {
+			t.Errorf("a request to the VIP: served by %q, %v; want %s", by, err, want.IP)
+		}
+	}
+}
+
+// diagnose tells what a failed check needs: the VIP's runtime, the addresses on each host, and
+// what the client resolves the VIP to.
+func (r *failoverRig) diagnose() string {
+	var b strings.Builder
+	_, raw, err := r.lc.c.send("GET", "/api/virtualservice/"+r.vsUUID+"/runtime", nil)
+	fmt.Fprintf(&b, "runtime: %s %v\n", raw, err)
+	for se, h := range r.bySE {
+		out, _, err := h.Exec(context.Background(), "ip", "-4", "-br", "addr", "show", "eth0")
+		fmt.Fprintf(&b, "host %s (SE %s): %s %v\n", h.IP, se, strings.TrimSpace(out), err)
+		logs, _, _ := h.Exec(context.Background(), "sh", "-c", "docker logs --tail 15 avise 2>&1")
+		fmt.Fprintf(&b, "  its SE's last log lines:\n%s\n", logs)
+	}
+	mac, state, err := r.client.neighbour(r.vip)
+	fmt.Fprintf(&b, "client neighbour %s: %v %s %v\n", r.vip, mac, state, err)
+	macs, err := r.client.arpReplies(r.vip, time.Second)
+	fmt.Fprintf(&b, "ARP replies: %v %v", macs, err)
+	return b.String()
+}
+
+// loadLoop sends requests to the VIP from the client back to back (each on a new connection,
+// with a 500 ms timeout) and keeps each outcome.
+type loadLoop struct {
+	rig  *failoverRig
+	stop func()
+	done chan struct{}
+	mu   sync.Mutex
+	log  []outcome
+}
+
+type outcome struct {
+	at time.Time // when the request ended
+	by string    // the host that served it; "" when it failed
+}
+
+func (r *failoverRig) load() *loadLoop {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loadLoop{rig: r, stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ctx.Err() == nil {
+			by, _ := r.request()
+			l.mu.Lock()
+			l.log = append(l.log, outcome{at: time.Now(), by: by})
+			l.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return l
+}
+
+func (l *loadLoop) close() {
+	l.stop()
+	<-l.done
+}
+
+// switchReport is what the load loop saw from the moment a primary was taken down.
+type switchReport struct {
+	took     time.Duration // to the first request served by another host
+	by       string        // that host
+	failed   int           // requests that failed in between
+	answered int           // requests that succeeded in between (through the old primary)
+}
+
+func (s switchReport) String() string {
+	return fmt.Sprintf("%v to the first request served by %s; %d requests failed during the switch, %d answered by the old primary",
+		s.took.Round(10*time.Millisecond), s.by, s.failed, s.answered)
+}
+
+// switched waits until a request after since is served by a host other than old and reports.
+func (l *loadLoop) switched(t testing.TB, since time.Time, old *sehost.Host, timeout time.Duration) switchReport {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		var rep switchReport
+		for _, o := range l.log {
+			if o.at.Before(since) {
+				continue
+			}
+			switch o.by {
+			case "":
+				rep.failed++
+			case old.IP.String():
+				rep.answered++
+			default:
+				rep.took, rep.by = o.at.Sub(since), o.by
+			}
+			if rep.by != "" {
+				break
+			}
+		}
+		l.mu.Unlock()
+		if rep.by != "" {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no request served by another host than %s within %v of its SE going down (%d failed, %d served by it)\n%s", old.IP, timeout, rep.failed, rep.answered, l.rig.diagnose())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// since returns the outcomes after t, by host ("" for failures).
+func (l *loadLoop) since(t time.Time) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for _, o := range l.log {
+		if !o.at.Before(t) {
+			out[o.by]++
+		}
+	}
+	return out
+}
+
+// TestVIPFailover is issue 13's production shape, checked as a client on the LAN sees it: three
+// SE hosts, a north-south VIP held by exactly one of them; its SE stopped, killed, and its host
+// powered off in turn: the VIP moves to the standby within the target, the client's ARP follows,
+// and the old holder coming back takes nothing back.
+func TestVIPFailover(t *testing.T) {
+	r := newFailoverRig(t)
+	ctx := context.Background()
+	primary, standby := r.settled(t, time.Minute)
+	waitFor(t, "the VIP to serve", 30*time.Second, func() bool { by, err := r.request(); return err == nil && by == primary.IP.String() })
+	r.onlyHolder(t, primary)
+	t.Logf("VIP %s on %s, standby %s", r.vip, primary.IP, standby.IP)
+	load := r.load()
+	defer load.close()
+
+	// 1. The primary's SE is stopped, as an operator stops it.
+	down := time.Now()
+	if out, code, err := primary.Exec(ctx, "systemctl", "stop", "avise"); err != nil || code != 0 {
+		t.Fatalf("systemctl stop avise on %s: %d %v: %s", primary.IP, code, err, out)
+	}
+	rep := load.switched(t, down, primary, 30*time.Second)
+	t.Logf("SE stopped on %s: %v", primary.IP, rep)
+	if rep.by != standby.IP.String() {
+		t.Errorf("after the primary's SE stopped, served by %s; want the standby %s", rep.by, standby.IP)
+	}
+	if rep.took > failoverTarget {
+		t.Errorf("SE stopped: the VIP served again after %v; target %v", rep.took, failoverTarget)
+	}
+	r.onlyHolder(t, standby)
+	if mac, state, err := r.client.neighbour(r.vip); err != nil || r.byMAC[mac.String()] != standby {
+		t.Errorf("the client's neighbour entry for %s: %v (%s) %v; want the standby's", r.vip, mac, state, err)
+	}
+
+	// 2. It comes back: the new primary keeps the VIP, the old one is its standby.
+	old := primary
+	primary = standby
+	if out, code, err := old.Exec(ctx, "systemctl", "start", "avise"); err != nil || code != 0 {
+		t.Fatalf("systemctl start avise on %s: %d %v: %s", old.IP, code, err, out)
+	}
+	var sb *sehost.Host
+	waitFor(t, "the returning SE to be the standby", time.Minute, func() bool {
+		p, s, _ := r.roles()
+		if p != nil && p != primary {
+			t.Fatalf("the returning SE %s took the VIP back from %s", p.IP, primary.IP)
+		}
+		sb = s
+		return s == old
+	})
+	back := time.Now()
+	time.Sleep(5 * time.Second)
+	if got := load.since(back); len(got) != 1 || got[primary.IP.String()] == 0 {
+		t.Errorf("the 5 s after the old primary returned: requests by host %v; want every one served by %s (no flap)", got, primary.IP)
+	}
+	r.onlyHolder(t, primary)
+
+	// 3. The primary's SE crashes (SIGKILL): its VIP stays on the host, the standby takes it,
+	// and the SE restarted by systemd removes the address it recorded and no longer serves.
+	old, primary = primary, sb
+	down = time.Now()
+	if out, code, err := old.Exec(ctx, "docker", "kill", "--signal", "KILL", "avise"); err != nil || code != 0 {
+		t.Fatalf("docker kill avise on %s: %d %v: %s", old.IP, code, err, out)
+	}
+	rep = load.switched(t, down, old, 30*time.Second)
+	t.Logf("SE killed on %s: %v", old.IP, rep)
+	if rep.by != primary.IP.String() {
+		t.Errorf("after the SE on %s was killed, served by %s; want the standby %s", old.IP, rep.by, primary.IP)
+	}
+	waitFor(t, "the killed SE, restarted, to be the standby", 2*time.Minute, func() bool {
+		_, s, _ := r.roles()
+		sb = s
+		return s == old
+	})
+	r.onlyHolder(t, primary)
+
+	// 4. The primary's host loses power: nothing on it says goodbye.
+	old, primary = primary, sb
+	down = time.Now()
+	if out, err := execCommand("docker", "kill", old.ID); err != nil {
+		t.Fatalf("docker kill %s: %v: %s", old.Name, err, out)
+	}
+	rep = load.switched(t, down, old, 30*time.Second)
+	t.Logf("host %s powered off: %v", old.IP, rep)
+	if rep.by != primary.IP.String() {
+		t.Errorf("after host %s powered off, served by %s; want the standby %s", old.IP, rep.by, primary.IP)
+	}
+	if rep.took > 2*failoverTarget {
+		t.Errorf("host powered off: the VIP served again after %v; target %v", rep.took, failoverTarget)
+	}
+	r.onlyHolder(t, primary)
+	if err := old.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rebooted host's SE to be the standby", 2*time.Minute, func() bool {
+		p, s, _ := r.roles()
+		if p != nil && p != primary {
+			t.Fatalf("the rebooted host %s took the VIP back from %s", p.IP, primary.IP)
+		}
+		return s == old
+	})
+	r.onlyHolder(t, primary)
+}
