@@ -68,7 +68,17 @@ type Config struct {
 	// RetryInterval is how often virtual services not applied are tried again, so that a port
 	// freed on the host is taken without a configuration change; defaults to retryInterval.
 	RetryInterval time.Duration
+	// HeadlessAfter is how long an SE started from the configuration kept on disk waits for the
+	// controller before it also serves that configuration's north-south services (their VIPs);
+	// defaults to headlessAfter.
+	HeadlessAfter time.Duration
 }
+
+// headlessAfter is the default Config.HeadlessAfter: well past the controller's DownAfter, so
+// that a reachable controller has moved a VIP (or confirmed it here) before a restarted SE would
+// take it from disk. An SE that takes an address another SE now holds is what ARP conflicts,
+// and a client following the wrong one, are made of.
+const headlessAfter = 10 * time.Second
 
 // retryInterval is the default Config.RetryInterval: a few seconds, short next to how long an
 // operator takes to free a port, long next to what one apply costs.
@@ -89,6 +99,9 @@ type Runtime struct {
 
 	applyMu sync.Mutex          // one apply at a time: a retry never runs an older snapshot over a newer one
 	held    *sechannel.Snapshot // the configuration applied last, for retries; guarded by applyMu
+	// kept is the configuration kept on disk while its north-south services wait for the
+	// controller (nil once it has spoken, or once they are served headless); guarded by applyMu.
+	kept *sechannel.Snapshot
 
 	mu         sync.Mutex
 	id         Identity
@@ -130,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.Report == nil {
 		cfg.Report = func() ([]sechannel.Metrics, []sechannel.ClientLog) { return nil, nil }
+	}
+	if cfg.HeadlessAfter == 0 {
+		cfg.HeadlessAfter = headlessAfter
 	}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = sechannel.HeartbeatInterval
@@ -243,11 +259,40 @@ func (rt *Runtime) loadLastGood() error {
 	if err := json.Unmarshal(data, &snap); err != nil {
 		return fmt.Errorf("%s: %w", contract.SEConfigFile, err)
 	}
+	// The VIPs of the kept configuration may have moved to another SE while this one was
+	// away: east-west services are served at once, north-south ones when the controller
+	// says they are still here, or when it stays unreachable (headless).
+	eastWest := snap
+	eastWest.VirtualServices = slices.DeleteFunc(slices.Clone(snap.VirtualServices), func(vs sechannel.VirtualService) bool { return vs.VIP != "" })
 	rt.applyMu.Lock()
 	defer rt.applyMu.Unlock()
-	rt.applyHeld(snap)
+	rt.applyHeld(eastWest)
+	if held := len(snap.VirtualServices) - len(eastWest.VirtualServices); held > 0 {
+		rt.kept = &snap
+		rt.log.Info("serving the east-west services of the configuration kept on disk; its north-south services wait for the controller",
+			"version", snap.Version, "north_south", held, "headless_after", rt.cfg.HeadlessAfter)
+		return nil
+	}
 	rt.log.Info("serving the last configuration kept on disk", "version", snap.Version)
 	return nil
+}
+
+// headless serves the north-south services of the configuration kept on disk if the controller
+// has not spoken within HeadlessAfter of the start.
+func (rt *Runtime) headless(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rt.cfg.HeadlessAfter):
+	}
+	rt.applyMu.Lock()
+	defer rt.applyMu.Unlock()
+	if rt.kept == nil {
+		return
+	}
+	rt.log.Warn("controller unreachable: serving the north-south services kept on disk", "version", rt.kept.Version, "waited", rt.cfg.HeadlessAfter)
+	rt.applyHeld(*rt.kept)
+	rt.kept = nil
 }
 
 // Version is the configuration version the SE serves (-1: none yet).
@@ -263,6 +308,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	wg.Go(func() { rt.heartbeats(ctx) })
 	wg.Go(func() { rt.saver(ctx) })
 	wg.Go(func() { rt.retries(ctx) })
+	wg.Go(func() { rt.headless(ctx) })
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := rt.stream(ctx)
@@ -364,6 +410,7 @@ func (rt *Runtime) stream(ctx context.Context) error {
 // standby) without a new configuration version.
 func (rt *Runtime) apply(snap sechannel.Snapshot) {
 	rt.applyMu.Lock()
+	rt.kept = nil // the controller has spoken
 	if rt.held != nil && rt.held.Version == snap.Version && reflect.DeepEqual(rt.held.VirtualServices, snap.VirtualServices) {
 		rt.applyMu.Unlock()
 		return

@@ -227,7 +227,7 @@ func (f *fakeController) last() (sechannel.Heartbeat, bool) {
 
 // startWithFakeController starts an SE whose controller streams the given line, then waits. The
 // SE logs to logTo.
-func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Writer) (*fakeController, *se.Runtime) {
+func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Writer, opts ...func(*se.Config)) (*fakeController, *se.Runtime) {
 	t.Helper()
 	f := &fakeController{}
 	mux := http.NewServeMux()
@@ -254,8 +254,12 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
 	data, _ := json.Marshal(id)
 	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
-	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond,
-		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logTo, nil))})
+	cfg := se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond,
+		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logTo, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	rt, err := se.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,5 +453,52 @@ func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
 	defer a.mu.Unlock()
 	if !slices.Equal(a.versions, []int64{4, 4, 4}) {
 		t.Errorf("applied versions %v; want version 4 three times, once per change", a.versions)
+	}
+}
+
+// TestRestartHoldsNorthSouthServicesForTheController: an SE restarted from the configuration kept
+// on disk serves its east-west services at once, but a north-south service's VIP may have moved
+// to another SE meanwhile: it waits for the controller, which here no longer places it on this
+// SE; with the controller unreachable, it is served after HeadlessAfter.
+func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
+	kept := sechannel.Snapshot{Version: 7, VirtualServices: []sechannel.VirtualService{
+		{UUID: "vs-1", Name: "east-west", Enabled: true}, {UUID: "vs-2", Name: "north-south", Enabled: true, VIP: "192.0.2.10"}}}
+	keep := func(cfg *se.Config) {
+		data, _ := json.Marshal(kept)
+		if err := os.WriteFile(filepath.Join(cfg.DataDir, contract.SEConfigFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg.HeadlessAfter = 300 * time.Millisecond
+	}
+	eastWestOnly, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices[:1]})
+
+	for _, tc := range []struct {
+		name      string
+		line      string // what the controller streams
+		reachable bool
+	}{
+		{"the controller places it elsewhere", string(eastWestOnly), true},
+		{"the controller is unreachable", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &applied{}
+			opts := []func(*se.Config){keep}
+			if !tc.reachable {
+				opts = append(opts, func(cfg *se.Config) { cfg.Controller = "127.0.0.1:1" })
+			}
+			_, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
+			if !a.has("east-west") || a.has("north-south") {
+				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names)
+			}
+			stop := run(rt)
+			defer stop()
+			time.Sleep(time.Second) // past HeadlessAfter
+			if got := a.has("north-south"); got == tc.reachable {
+				t.Errorf("after HeadlessAfter: north-south served %v; want %v", got, !tc.reachable)
+			}
+			if !a.has("east-west") {
+				t.Error("the east-west service is no longer served")
+			}
+		})
 	}
 }
