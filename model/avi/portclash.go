@@ -14,8 +14,11 @@ type Lister interface {
 
 // Settled is an object with rules over other objects, which the store applies on each write
 // once the object's references are resolved: Settle fills references that default to another
-// object and checks the object against the others. uuid is the object's own.
+// object (as FillRefs does) and checks the object against the others. uuid is the object's own.
 type Settled interface {
+	// FillRefs fills the references that default to another object, as Settle does: what the
+	// object is stored with, for a writer that compares it with the stored one before writing.
+	FillRefs(l Lister)
 	Settle(uuid string, l Lister) error
 }
 
@@ -33,16 +36,20 @@ func (v *VirtualService) SEGroup(l Lister) string {
 	return l.DefaultSEGroup(v.CloudRef)
 }
 
-// Settle: the service engine group defaults to its cloud's DefaultSEGroup and must be in its
-// cloud, and no other enabled virtual service of
-// the group holds one of its ports on its address. The SEs of a group serve its services
-// together, so two listeners on one address and port would make them refuse one of the two; an
-// east-west service listens on every address of the group's SEs and so clashes with any service
-// of the group on its ports.
-func (v *VirtualService) Settle(uuid string, l Lister) error {
+// FillRefs: the service engine group defaults to the cloud's DefaultSEGroup.
+func (v *VirtualService) FillRefs(l Lister) {
 	if v.SEGroupRef == "" {
 		v.SEGroupRef = l.DefaultSEGroup(v.CloudRef)
 	}
+}
+
+// Settle: the service engine group (filled by FillRefs) must be in the virtual service's cloud,
+// and no other enabled virtual service of the group holds one of its ports on its address. The
+// SEs of a group serve its services together, so two listeners on one address and port would
+// make them refuse one of the two; an east-west service listens on every address of the group's
+// SEs and so clashes with any service of the group on its ports.
+func (v *VirtualService) Settle(uuid string, l Lister) error {
+	v.FillRefs(l)
 	group := v.SEGroup(l)
 	// The cloud's own group tells which cloud the virtual service is in (no cloud_ref: Default-Cloud).
 	g, ok := l.Lookup(KindServiceEngineGroup, UUIDOf(group))

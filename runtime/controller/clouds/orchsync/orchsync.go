@@ -245,8 +245,8 @@ func writeGroup(st *store.Store, maker string, g Group, had []owned) error {
 }
 
 // same reports whether writing want over cur would change nothing (no write, so no push to the
-// SEs): want's references are compared in the stored form (by uuid), and the fields the store
-// sets are ignored.
+// SEs): want's references are compared in the stored form (by uuid, with those the store
+// defaults filled), and the fields the store sets are ignored.
 func same(tx *store.Tx, kind avi.Kind, cur, want avi.Object) bool {
 	k, _ := kind.Info()
 	w := k.New()
@@ -268,6 +268,11 @@ func same(tx *store.Tx, kind avi.Kind, cur, want avi.Object) bool {
 			return false
 		}
 		*r.Value = r.Kind.URL(id)
+	}
+	// A reference left empty (a virtual service's group) is stored filled: compared empty, every
+	// sync would write every such object again.
+	if s, ok := w.(avi.Settled); ok {
+		s.FillRefs(tx)
 	}
 	wm, cm := w.GetMeta(), cur.GetMeta()
 	wm.UUID, wm.URL, wm.LastModified = cm.UUID, cm.URL, cm.LastModified

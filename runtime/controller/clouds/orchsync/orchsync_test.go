@@ -87,6 +87,44 @@ func TestSyncWritesOnlyWhatChangedAndDeletesWhatIsGone(t *testing.T) {
 	}
 }
 
+// A controller's store has Default-Cloud and its Default-Group, which the store fills in as the
+// group of a virtual service that names none (as integrations' services do): an unchanged sync
+// still writes nothing. (Were the filled group taken for a change, every sync would rewrite
+// every service, one commit and one version pushed to the SEs each, and a change to one app
+// would wait for all of them.)
+func TestUnchangedSyncWritesNothingWhenTheStoreFillsTheGroup(t *testing.T) {
+	st := newStore(t)
+	err := st.Update(func(tx *store.Tx) error {
+		c := &avi.Cloud{Meta: avi.Meta{Name: avi.DefaultCloudName}}
+		if err := tx.Create(c); err != nil {
+			return err
+		}
+		return tx.Create(&avi.ServiceEngineGroup{Meta: avi.Meta{Name: avi.DefaultSEGroup}, CloudRef: c.URL})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const owner = "marathon:c1:"
+	Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
+	vs, err := store.GetByName[*avi.VirtualService](st, "a")
+	if err != nil || vs.SEGroupRef == "" {
+		t.Fatalf("virtual service a %+v %v: want it stored with its cloud's group", vs, err)
+	}
+	v := st.Version()
+	Sync(st, owner, []Group{group("a", 9001, 8001), group("b", 9002, 8002)}, Options{})
+	if st.Version() != v {
+		t.Errorf("an unchanged sync moved the store from version %d to %d", v, st.Version())
+	}
+	// A member change still writes the pool, and only it.
+	Sync(st, owner, []Group{group("a", 9001, 8001, 8003), group("b", 9002, 8002)}, Options{})
+	if st.Version() != v+1 {
+		t.Errorf("a member change moved the store from version %d to %d, want one commit", v, st.Version())
+	}
+	if after, _ := store.GetByName[*avi.VirtualService](st, "a"); after.LastModified != vs.LastModified {
+		t.Error("a member change rewrote the virtual service")
+	}
+}
+
 // References by name are escaped (proxylabel, mapping): an object whose name needs escaping is
 // recognised as unchanged too, and not written again on every sync.
 func TestSyncOfANameThatIsEscapedWritesNothingTheSecondTime(t *testing.T) {
