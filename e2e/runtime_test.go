@@ -99,3 +99,83 @@ func TestMemberDownInRuntime(t *testing.T) {
 		return rt.HealthScore == 100 && rt.OperStatus.State == "OPER_UP"
 	})
 }
+
+// TestPortTakenOnTheHost: another process on the SE's host holds the port of one virtual
+// service. The real SE applies every other service (traffic flows through it) and reports that
+// one with the kernel's reason, which the runtime and the inventory show; a second service on a
+// port another holds is refused at write time (409 naming the holder). Once the process lets the
+// port go, the SE's retry applies the service with no change of configuration.
+func TestPortTakenOnTheHost(t *testing.T) {
+	c := startControllerProc(t, filepath.Join(t.TempDir(), "ctl"), true)
+	startSE(t, c, c.token(t, 3600), "se-port")
+	ports := freePorts(t, 3)
+	backend, taken, free := ports[0], ports[1], ports[2]
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", backend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "served") })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	// The other process: a listener on every address of the port, as a daemon's.
+	squatter, err := net.Listen("tcp", fmt.Sprintf(":%d", taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+
+	c.create(t, "pool", map[string]any{"name": "pt-pool", "servers": []any{map[string]any{"ip": map[string]string{"addr": "127.0.0.1", "type": "V4"}, "port": backend}}})
+	blocked := c.create(t, "virtualservice", map[string]any{"name": "pt-blocked", "services": []any{map[string]int{"port": taken}}, "pool_ref": "/api/pool?name=pt-pool"})
+	c.create(t, "virtualservice", map[string]any{"name": "pt-free", "services": []any{map[string]int{"port": free}}, "pool_ref": "/api/pool?name=pt-pool"})
+
+	client := &http.Client{Timeout: 2 * time.Second}
+	waitFor(t, "the other service to serve through the SE", 20*time.Second, func() bool {
+		body, err := httpGet(client, fmt.Sprintf("http://127.0.0.1:%d/", free))
+		return err == nil && body == "served"
+	})
+	type vsRT struct {
+		OperStatus struct {
+			State  string   `json:"state"`
+			Reason []string `json:"reason"`
+		} `json:"oper_status"`
+	}
+	var rt vsRT
+	waitFor(t, "the blocked service to show not applied with the kernel's reason", 20*time.Second, func() bool {
+		c.call(t, "GET", "/api/virtualservice/"+blocked+"/runtime", nil, &rt)
+		return rt.OperStatus.State == "OPER_DOWN" && len(rt.OperStatus.Reason) == 1 &&
+			strings.Contains(rt.OperStatus.Reason[0], "se-port") && strings.HasSuffix(rt.OperStatus.Reason[0], fmt.Sprintf(": listen tcp :%d: bind: address already in use", taken))
+	})
+	t.Logf("blocked: %s %q", rt.OperStatus.State, rt.OperStatus.Reason)
+	var inv struct {
+		Results []struct {
+			Name       string `json:"name"`
+			NotApplied []struct {
+				Name   string `json:"name"`
+				Reason string `json:"reason"`
+			} `json:"not_applied"`
+		} `json:"results"`
+	}
+	c.call(t, "GET", "/api/virtualservice-inventory", nil, &inv)
+	for _, row := range inv.Results {
+		if want := row.Name == "pt-blocked"; want != (len(row.NotApplied) == 1) {
+			t.Errorf("inventory row %s: not applied %+v", row.Name, row.NotApplied)
+		}
+	}
+
+	// A second service on the free service's port is refused, naming the holder.
+	code, body, err := c.send("POST", "/api/virtualservice", map[string]any{"name": "pt-clash", "services": []any{map[string]int{"port": free}}})
+	if err != nil || code != http.StatusConflict || !strings.Contains(string(body), "pt-free") {
+		t.Errorf("a second service on port %d: %d %s %v; want 409 naming pt-free", free, code, body, err)
+	}
+
+	// The other process goes: the SE takes the port on its own and serves.
+	squatter.Close()
+	waitFor(t, "the blocked service to serve once the port is free", 30*time.Second, func() bool {
+		body, err := httpGet(client, fmt.Sprintf("http://127.0.0.1:%d/", taken))
+		return err == nil && body == "served"
+	})
+	waitFor(t, "the blocked service to show up", 20*time.Second, func() bool {
+		c.call(t, "GET", "/api/virtualservice/"+blocked+"/runtime", nil, &rt)
+		return rt.OperStatus.State == "OPER_UP"
+	})
+}

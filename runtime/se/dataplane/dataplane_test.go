@@ -290,7 +290,7 @@ func TestAppliesEachServiceOnItsOwn(t *testing.T) {
 		reasons[e.VSUUID] = e.Reason
 	}
 	if len(reasons) != 2 || !strings.Contains(reasons["vs-twin"], "held by virtual service web") ||
-		!strings.Contains(reasons["vs-busy"], fmt.Sprintf("listen on 127.0.0.1:%d", busyPort)) {
+		!strings.Contains(reasons["vs-busy"], fmt.Sprintf("listen tcp 127.0.0.1:%d: bind: address already in use", busyPort)) {
 		t.Fatalf("not applied = %+v, want twin (port held by web) and busy (port taken on the host)", errs)
 	}
 	for _, url := range []string{fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.1:%d/", other)} {
