@@ -2,7 +2,9 @@
 // function of the groups, the SEs and their liveness, the virtual services and the previous
 // placement, so that the controller can recompute it at any time and get the same answer.
 //
-// An east-west service (no VIP) is served by every up SE of its group. A north-south service's
+// An east-west service (no VIP) is served by every SE of its group, up or not: it holds no
+// address another SE could take, and an SE the controller has not heard from lately may still
+// serve its host's clients, who would lose the service if it were withdrawn. A north-south service's
 // addresses are held by exactly one SE each (its primary), with a standby in active/standby
 // mode; in elastic mode (HA_MODE_SHARED) a service with several addresses is spread over up to
 // min_scaleout_per_vs SEs, each holding its own. Placement is sticky: a primary that is up keeps
@@ -74,12 +76,17 @@ func Place(groups []Group, ses []SE, vss []VS, prev Placement) Placement {
 	}
 	// The up SEs of each group, the longest up first, then by uuid: the order ties go in.
 	up := map[string][]SE{}
-	isUp := map[string]string{} // uuid: group
+	isUp := map[string]string{}    // uuid: group
+	every := map[string][]string{} // group: every SE's uuid, up or not, in uuid order
 	for _, se := range ses {
+		every[se.Group] = append(every[se.Group], se.UUID)
 		if se.Up {
 			up[se.Group] = append(up[se.Group], se)
 			isUp[se.UUID] = se.Group
 		}
+	}
+	for _, list := range every {
+		slices.Sort(list)
 	}
 	for _, list := range up {
 		slices.SortFunc(list, func(a, b SE) int {
@@ -112,11 +119,7 @@ func Place(groups []Group, ses []SE, vss []VS, prev Placement) Placement {
 	for _, vs := range vss {
 		members := up[vs.Group]
 		if vs.VIPs == 0 {
-			a := Assignment{Active: []string{}}
-			for _, se := range members {
-				a.Active = append(a.Active, se.UUID)
-			}
-			out[vs.UUID] = a
+			out[vs.UUID] = Assignment{Active: append([]string{}, every[vs.Group]...)}
 			continue
 		}
 		g := byGroup[vs.Group]

@@ -17,11 +17,11 @@ func ses(group string, up ...bool) []SE {
 	return out
 }
 
-func TestEastWestOnEveryUpSEOfItsGroup(t *testing.T) {
+func TestEastWestOnEverySEOfItsGroupUpOrNot(t *testing.T) {
 	groups := []Group{{UUID: "g", Standby: true}, {UUID: "h", Standby: true}}
 	all := append(ses("g", true, false, true), SE{UUID: "se-z", Group: "h", Up: true})
 	p := Place(groups, all, []VS{{UUID: "ew", Group: "g"}}, nil)
-	if got, want := p["ew"], (Assignment{Active: []string{"se-a", "se-c"}}); !reflect.DeepEqual(got, want) {
+	if got, want := p["ew"], (Assignment{Active: []string{"se-a", "se-b", "se-c"}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("east-west: %+v, want %+v", got, want)
 	}
 }
