@@ -95,7 +95,7 @@ type Runtime struct {
 	current    int64  // version applied
 	lastErr    string // why the last update could not be read
 	notApplied []sechannel.ServiceError
-	unsaved    *sechannel.Snapshot // applied, not yet on disk
+	unsaved    *sechannel.Held // applied, not yet on disk
 }
 
 // transport trusts the controller whose certificate hashes to certHash.
@@ -338,18 +338,17 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue // keep-alive
 		}
-		var u sechannel.Update
-		if err := json.Unmarshal(line, &u); err != nil {
+		snap, err := received.ApplyJSON(line)
+		if errors.Is(err, sechannel.ErrBaseMismatch) {
+			return err
+		}
+		if err != nil {
 			rt.mu.Lock()
 			rt.lastErr = fmt.Sprintf("update after version %d unreadable: %v", rt.current, err)
 			rt.mu.Unlock()
-			return fmt.Errorf("decode update: %w", err)
-		}
-		snap, err := received.Apply(u)
-		if err != nil {
 			return err
 		}
-		rt.apply(snap)
+		rt.apply(snap, received.Held())
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -357,9 +356,10 @@ func (rt *Runtime) stream(ctx context.Context) error {
 	return io.ErrUnexpectedEOF
 }
 
-// apply makes a snapshot current. The virtual services that could not be applied are
-// reported, and retried while the snapshot stays current.
-func (rt *Runtime) apply(snap sechannel.Snapshot) {
+// apply makes a snapshot current; held is the same configuration as received, which the saver
+// writes. The virtual services that could not be applied are reported, and retried while the
+// snapshot stays current.
+func (rt *Runtime) apply(snap sechannel.Snapshot, held sechannel.Held) {
 	if snap.Version == rt.Version() {
 		return
 	}
@@ -367,7 +367,7 @@ func (rt *Runtime) apply(snap sechannel.Snapshot) {
 	notApplied := rt.applyHeld(snap)
 	rt.applyMu.Unlock()
 	rt.mu.Lock()
-	rt.lastErr, rt.unsaved = "", &snap
+	rt.lastErr, rt.unsaved = "", &held
 	rt.mu.Unlock()
 	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices), "not_applied", notApplied)
 	// Tell the controller at once, rather than at the next heartbeat, and keep the
@@ -461,11 +461,7 @@ func (rt *Runtime) saveNow() {
 	if snap == nil {
 		return
 	}
-	data, err := json.Marshal(snap)
-	if err == nil {
-		err = atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), data, 0o600)
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), snap.JSON(), 0o600); err != nil {
 		rt.log.Warn("could not keep the configuration on disk", "err", err)
 	}
 }
@@ -497,5 +493,8 @@ func (rt *Runtime) heartbeat(ctx context.Context) {
 		rt.log.Debug("heartbeat failed", "err", err)
 		return
 	}
+	// Read to the end: the connection of a response closed unread is not reused, and every
+	// heartbeat would cost both sides a new TLS handshake.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
 }
