@@ -109,14 +109,26 @@ func Place(groups []Group, ses []SE, vss []VS, prev Placement) Placement {
 		}
 		out[vs.UUID] = a
 	}
+	// The east-west services of a group share one list of its up SEs, the previous placement's
+	// when it has not changed, so that comparing placements finds them unchanged at once. The
+	// lists are read only.
+	eastWest := map[string][]string{}
 	for _, vs := range vss {
 		members := up[vs.Group]
 		if vs.VIPs == 0 {
-			a := Assignment{Active: []string{}}
-			for _, se := range members {
-				a.Active = append(a.Active, se.UUID)
+			active, ok := eastWest[vs.Group]
+			if !ok {
+				active = make([]string, len(members))
+				for i, se := range members {
+					active[i] = se.UUID
+				}
+				eastWest[vs.Group] = active
 			}
-			out[vs.UUID] = a
+			if old := prev[vs.UUID].Active; old != nil && slices.Equal(old, active) {
+				active = old
+				eastWest[vs.Group] = old
+			}
+			out[vs.UUID] = Assignment{Active: active}
 			continue
 		}
 		g := byGroup[vs.Group]
