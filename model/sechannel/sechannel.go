@@ -266,8 +266,9 @@ func NewState(s Snapshot) *State {
 	return st
 }
 
-// Apply moves the state by an update and returns the whole configuration it leads to. An
-// incremental update for a version other than the one held changes nothing.
+// Apply moves the state by an update and returns the whole configuration it leads to, which
+// shares the state's list: it must not be changed. An incremental update for a version other
+// than the one held changes nothing.
 func (st *State) Apply(u Update) (Snapshot, error) {
 	return st.apply(u, make([][]byte, len(u.VirtualServices)))
 }
@@ -346,7 +347,7 @@ func (st *State) apply(u Update, raw [][]byte) (Snapshot, error) {
 		st.names[add[k].UUID] = add[k].Name
 	}
 	st.version, st.vss, st.raw = u.Version, splice(old, gone, at, add), splice(oldRaw, gone, at, addRaw)
-	return Snapshot{Version: u.Version, VirtualServices: slices.Clone(st.vss)}, nil
+	return Snapshot{Version: u.Version, VirtualServices: st.vss}, nil
 }
 
 // splice is a new list: old without the elements at the places gone, with each of add inserted

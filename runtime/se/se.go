@@ -57,7 +57,7 @@ type Config struct {
 	LocalAddr string
 	Logger    *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
-	// returns those it could not apply, with their reasons. Applying the same snapshot again
+	// returns those it could not apply, with their reasons. It must not change the snapshot. Applying the same snapshot again
 	// retries them.
 	Apply func(sechannel.Snapshot) []sechannel.ServiceError
 	// Report returns the metrics and client logs gathered since the last call.
@@ -73,8 +73,12 @@ type Config struct {
 // operator takes to free a port, long next to what one apply costs.
 const retryInterval = 5 * time.Second
 
-// saveDelay is how long the saver waits to coalesce changes before writing.
-const saveDelay = 500 * time.Millisecond
+// The saver writes once changes have stopped for saveDelay, and at most saveMaxDelay after the
+// first it has not written.
+const (
+	saveDelay    = 500 * time.Millisecond
+	saveMaxDelay = 5 * time.Second
+)
 
 // ErrRejected is a join the controller or the pin refused: retrying will not help.
 var ErrRejected = errors.New("join rejected")
@@ -434,9 +438,10 @@ func (rt *Runtime) retries(ctx context.Context) {
 }
 
 // saver keeps the newest applied configuration on disk. Writes are coalesced: a burst of
-// changes costs one write at most every saveDelay, so an SE under a stream of changes spends its
-// CPU serving, and a crash loses at most the changes of the last saveDelay (which the
-// controller sends again).
+// changes costs one write when it settles (each write is the whole configuration, which the next
+// change would replace), at least one every saveMaxDelay while it lasts, so an SE under a stream
+// of changes spends its CPU serving, and a crash loses at most the changes of the last
+// saveMaxDelay (which the controller sends again).
 func (rt *Runtime) saver(ctx context.Context) {
 	for {
 		select {
@@ -445,10 +450,22 @@ func (rt *Runtime) saver(ctx context.Context) {
 			return
 		case <-rt.save:
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(saveDelay):
+		settled, latest := time.NewTimer(saveDelay), time.NewTimer(saveMaxDelay)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				break wait
+			case <-settled.C:
+				break wait
+			case <-latest.C:
+				break wait
+			case <-rt.save:
+				settled.Reset(saveDelay)
+			}
 		}
+		settled.Stop()
+		latest.Stop()
 		rt.saveNow()
 	}
 }
