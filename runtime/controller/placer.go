@@ -108,20 +108,46 @@ func placedBySE(prev placement.Placement, prevBySE map[string]map[string]bool, n
 		}
 		return d
 	}
+	// The SEs a service gains and loses, worked out once for each pair of lists: the east-west
+	// services of a group share theirs, and a group's SE going up or down changes them all.
+	type lists struct {
+		old, next       *string
+		oldLen, nextLen int
+	}
+	type move struct{ gained, lost []string }
+	moves := map[lists]move{}
+	first := func(l []string) *string {
+		if len(l) == 0 {
+			return nil
+		}
+		return &l[0]
+	}
 	for vs, a := range next {
 		old := prev[vs].Active
-		if len(old) == len(a.Active) && (len(old) == 0 || &old[0] == &a.Active[0]) {
+		k := lists{first(old), first(a.Active), len(old), len(a.Active)}
+		if k.old == k.next && k.oldLen == k.nextLen {
 			continue // the same list: placement shares the lists it keeps
 		}
-		for _, se := range a.Active {
-			if !slices.Contains(old, se) {
-				of(se).added = append(of(se).added, vs)
+		m, ok := moves[k]
+		if !ok {
+			was, is := setOf(old), setOf(a.Active)
+			for _, se := range a.Active {
+				if !was[se] {
+					m.gained = append(m.gained, se)
+				}
 			}
+			for _, se := range old {
+				if !is[se] {
+					m.lost = append(m.lost, se)
+				}
+			}
+			moves[k] = m
 		}
-		for _, se := range old {
-			if !slices.Contains(a.Active, se) {
-				of(se).removed = append(of(se).removed, vs)
-			}
+		for _, se := range m.gained {
+			of(se).added = append(of(se).added, vs)
+		}
+		for _, se := range m.lost {
+			of(se).removed = append(of(se).removed, vs)
 		}
 	}
 	for vs, a := range prev {
@@ -172,6 +198,14 @@ func placedBySE(prev placement.Placement, prevBySE map[string]map[string]bool, n
 		}
 	}
 	return out
+}
+
+func setOf(l []string) map[string]bool {
+	m := make(map[string]bool, len(l))
+	for _, s := range l {
+		m[s] = true
+	}
+	return m
 }
 
 // placementInputs reads the groups, the SEs and the virtual services of the store as placement
