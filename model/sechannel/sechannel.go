@@ -5,16 +5,19 @@
 package sechannel
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,50 +246,172 @@ type Update struct {
 // ErrBaseMismatch is an incremental update for a version the SE does not hold.
 var ErrBaseMismatch = errors.New("update is relative to another version")
 
-// State is the configuration an SE holds, updated message by message.
+// State is the configuration an SE holds, updated message by message. It keeps the virtual
+// services in the order snapshots give them, so that an update costs what it changes and a copy
+// of the list rather than a sort of everything, and each as the controller encoded it, so that
+// the SE keeps its configuration on disk without encoding it again.
 type State struct {
 	version int64
-	vs      map[string]VirtualService
+	// vss, by name then uuid, and raw, the encoding of each (nil: not received encoded), are
+	// replaced whole by each update, never changed in place.
+	vss   []VirtualService
+	raw   [][]byte
+	names map[string]string // the name of each held, by uuid: where to find it in vss
 }
 
 // NewState starts from a snapshot (Version -1 and nothing, for none).
 func NewState(s Snapshot) *State {
-	st := &State{version: s.Version, vs: map[string]VirtualService{}}
-	for _, v := range s.VirtualServices {
-		st.vs[v.UUID] = v
-	}
+	st := &State{version: -1, names: map[string]string{}}
+	st.Apply(Update{Version: s.Version, Full: true, VirtualServices: s.VirtualServices})
 	return st
 }
 
-// Apply moves the state by an update and returns the whole configuration it leads to. An
-// incremental update for a version other than the one held changes nothing.
+// Apply moves the state by an update and returns the whole configuration it leads to, which
+// shares the state's list: it must not be changed. An incremental update for a version other
+// than the one held changes nothing.
 func (st *State) Apply(u Update) (Snapshot, error) {
+	return st.apply(u, make([][]byte, len(u.VirtualServices)))
+}
+
+// wireUpdate is an Update as read, each virtual service still encoded.
+type wireUpdate struct {
+	Version         int64             `json:"version"`
+	Full            bool              `json:"full"`
+	BaseVersion     int64             `json:"base_version"`
+	VirtualServices []json.RawMessage `json:"virtual_services"`
+	Deleted         []string          `json:"deleted"`
+}
+
+// ApplyJSON is Apply for an update as the stream carries it, keeping each virtual service's
+// encoding. An update it cannot read changes nothing.
+func (st *State) ApplyJSON(data []byte) (Snapshot, error) {
+	var w wireUpdate
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Snapshot{}, fmt.Errorf("decode update: %w", err)
+	}
+	u := Update{Version: w.Version, Full: w.Full, BaseVersion: w.BaseVersion, Deleted: w.Deleted, VirtualServices: make([]VirtualService, len(w.VirtualServices))}
+	raw := make([][]byte, len(w.VirtualServices))
+	for i, r := range w.VirtualServices {
+		if err := json.Unmarshal(r, &u.VirtualServices[i]); err != nil {
+			return Snapshot{}, fmt.Errorf("decode update %d: virtual service %d: %w", w.Version, i, err)
+		}
+		raw[i] = r
+	}
+	return st.apply(u, raw)
+}
+
+// apply is Apply, raw the encodings of the update's virtual services.
+func (st *State) apply(u Update, raw [][]byte) (Snapshot, error) {
 	if !u.Full && u.BaseVersion != st.version {
 		return Snapshot{}, fmt.Errorf("%w: update %d is relative to %d, the SE holds %d", ErrBaseMismatch, u.Version, u.BaseVersion, st.version)
 	}
-	if u.Full {
-		clear(st.vs)
+	// The update's services in order, the last of a uuid sent twice winning.
+	last := make(map[string]int, len(u.VirtualServices))
+	for i, v := range u.VirtualServices {
+		last[v.UUID] = i
 	}
-	for _, id := range u.Deleted {
-		delete(st.vs, id)
-	}
-	for _, v := range u.VirtualServices {
-		st.vs[v.UUID] = v
-	}
-	st.version = u.Version
-	snap := Snapshot{Version: u.Version, VirtualServices: make([]VirtualService, 0, len(st.vs))}
-	for _, v := range st.vs {
-		snap.VirtualServices = append(snap.VirtualServices, v)
-	}
-	sort.Slice(snap.VirtualServices, func(i, j int) bool {
-		a, b := snap.VirtualServices[i], snap.VirtualServices[j]
-		if a.Name != b.Name {
-			return a.Name < b.Name
+	var order []int
+	for i, v := range u.VirtualServices {
+		if last[v.UUID] == i {
+			order = append(order, i)
 		}
-		return a.UUID < b.UUID
-	})
-	return snap, nil
+	}
+	slices.SortFunc(order, func(a, b int) int { return compareVS(u.VirtualServices[a], u.VirtualServices[b]) })
+	// The places in the held list of the services replaced or deleted, found by name.
+	old, oldRaw := st.vss, st.raw
+	if u.Full {
+		old, oldRaw, st.names = nil, nil, map[string]string{}
+	}
+	var gone []int
+	for _, ids := range [][]string{slices.Collect(maps.Keys(last)), u.Deleted} {
+		for _, id := range ids {
+			name, ok := st.names[id]
+			if !ok {
+				continue
+			}
+			if i, found := slices.BinarySearchFunc(old, VirtualService{UUID: id, Name: name}, compareVS); found {
+				gone = append(gone, i)
+			}
+			delete(st.names, id)
+		}
+	}
+	slices.Sort(gone)
+	gone = slices.Compact(gone)
+	// Where each service of the update goes among those held.
+	at := make([]int, len(order))
+	add := make([]VirtualService, len(order))
+	addRaw := make([][]byte, len(order))
+	for k, i := range order {
+		add[k], addRaw[k] = u.VirtualServices[i], raw[i]
+		at[k], _ = slices.BinarySearchFunc(old, add[k], compareVS)
+		st.names[add[k].UUID] = add[k].Name
+	}
+	st.version, st.vss, st.raw = u.Version, splice(old, gone, at, add), splice(oldRaw, gone, at, addRaw)
+	return Snapshot{Version: u.Version, VirtualServices: st.vss}, nil
+}
+
+// splice is a new list: old without the elements at the places gone, with each of add inserted
+// before the element of old at the place at gives (both places in order), copied in runs.
+func splice[T any](old []T, gone, at []int, add []T) []T {
+	next := make([]T, 0, len(old)-len(gone)+len(add))
+	start := 0
+	upTo := func(end int) {
+		for len(gone) > 0 && gone[0] < end {
+			next = append(next, old[start:gone[0]]...)
+			start, gone = gone[0]+1, gone[1:]
+		}
+		next = append(next, old[start:end]...)
+		start = end
+	}
+	for k, v := range add {
+		upTo(at[k])
+		next = append(next, v)
+	}
+	upTo(len(old))
+	return next
+}
+
+// compareVS is the order of a snapshot's virtual services: by name, then uuid.
+func compareVS(a, b VirtualService) int {
+	if c := cmp.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.UUID, b.UUID)
 }
 
 // Version is the version the state holds.
 func (st *State) Version() int64 { return st.version }
+
+// Held is the configuration a state held at one version. It never changes, so it is cheap to
+// take after each update and encode later, when the state may have moved on.
+type Held struct {
+	version int64
+	vss     []VirtualService
+	raw     [][]byte
+}
+
+// Held is the configuration the state holds now.
+func (st *State) Held() Held { return Held{version: st.version, vss: st.vss, raw: st.raw} }
+
+// Version is the configuration's version.
+func (h Held) Version() int64 { return h.version }
+
+// JSON is the configuration as its Snapshot encodes, made from each virtual service's encoding
+// as received rather than encoded again.
+func (h Held) JSON() []byte {
+	size := 64
+	for _, r := range h.raw {
+		size += len(r) + 1
+	}
+	b := fmt.Appendf(make([]byte, 0, size), `{"version":%d,"virtual_services":[`, h.version)
+	for i, r := range h.raw {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if r == nil {
+			r, _ = json.Marshal(h.vss[i]) // plain data: cannot fail
+		}
+		b = append(b, r...)
+	}
+	return append(b, "]}"...)
+}

@@ -1,16 +1,23 @@
 package sechannel
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +116,50 @@ func TestStateAppliesIncrementalUpdates(t *testing.T) {
 	snap, _ = st.Apply(Update{Version: 10, Full: true, VirtualServices: []VirtualService{vs("d", "delta")}})
 	if len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != "d" {
 		t.Fatalf("a full update replaces everything: %+v", snap)
+	}
+}
+
+// TestStateMatchesAWholeSnapshot: through random updates (services added, renamed, sent twice,
+// deleted, names shared), the state holds what applying each update to a map of every service
+// and sorting gives, and its encoding reads back as that snapshot.
+func TestStateMatchesAWholeSnapshot(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	st := NewState(Snapshot{Version: -1})
+	model := map[string]VirtualService{}
+	for version := int64(1); version < 300; version++ {
+		u := Update{Version: version, BaseVersion: st.Version(), Full: rng.IntN(20) == 0}
+		if u.Full {
+			clear(model)
+		}
+		for range rng.IntN(4) {
+			u.Deleted = append(u.Deleted, fmt.Sprintf("vs-%d", rng.IntN(30)))
+		}
+		for _, id := range u.Deleted {
+			delete(model, id)
+		}
+		for range rng.IntN(5) {
+			v := VirtualService{UUID: fmt.Sprintf("vs-%d", rng.IntN(30)), Name: fmt.Sprintf("name-%d", rng.IntN(10)), Enabled: true}
+			u.VirtualServices = append(u.VirtualServices, v)
+			model[v.UUID] = v
+		}
+		line, _ := json.Marshal(u)
+		snap, err := st.ApplyJSON(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Snapshot{Version: version, VirtualServices: slices.Collect(maps.Values(model))}
+		slices.SortFunc(want.VirtualServices, func(a, b VirtualService) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
+		})
+		if len(want.VirtualServices) == 0 {
+			want.VirtualServices = []VirtualService{}
+		}
+		if !reflect.DeepEqual(snap, want) {
+			t.Fatalf("version %d: %+v, want %+v", version, snap, want)
+		}
+		var saved Snapshot
+		if err := json.Unmarshal(st.Held().JSON(), &saved); err != nil || !reflect.DeepEqual(saved, want) {
+			t.Fatalf("version %d: encoded %s (%v), want %+v", version, st.Held().JSON(), err, want)
+		}
 	}
 }

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,7 @@ type placer struct {
 	settled time.Time // the end of settling
 	mu      sync.Mutex
 	cur     placement.Placement
-	bySE    map[string]map[string]bool // cur.BySE(): replaced whole, never changed, so callers may keep it
+	bySE    map[string]map[string]bool // cur.BySE(), by placedBySE: never changed, so callers may keep it
 	version int64                      // the store version cur was computed at; -1: none
 	up      map[string]bool            // the SEs up when cur was computed
 	since   map[string]time.Time       // when each SE last went up or down
@@ -83,11 +85,127 @@ func (s *Server) placement() (placement.Placement, map[string]map[string]bool) {
 		if reflect.DeepEqual(next, p.cur) {
 			return
 		}
-		p.cur, p.bySE = next, next.BySE()
+		p.cur, p.bySE = next, placedBySE(p.cur, p.bySE, next)
 		close(p.changed)
 		p.changed = make(chan struct{})
 	})
 	return p.cur, p.bySE
+}
+
+// placedBySE is next.BySE(), made from the previous placement and its BySE: an SE whose
+// services did not change keeps its set, and SEs that gain and lose the same services and then
+// serve the same share one (every SE of a group, for an east-west service). A change
+// costs what it changes, and a stream tells by the set alone what its SE held (snapshotCache).
+// Sets are never changed once made.
+func placedBySE(prev placement.Placement, prevBySE map[string]map[string]bool, next placement.Placement) map[string]map[string]bool {
+	type diff struct{ added, removed []string }
+	diffs := map[string]*diff{}
+	of := func(se string) *diff {
+		d, ok := diffs[se]
+		if !ok {
+			d = &diff{}
+			diffs[se] = d
+		}
+		return d
+	}
+	// The SEs a service gains and loses, worked out once for each pair of lists: the east-west
+	// services of a group share theirs, and a group's SE going up or down changes them all.
+	type lists struct {
+		old, next       *string
+		oldLen, nextLen int
+	}
+	type move struct{ gained, lost []string }
+	moves := map[lists]move{}
+	first := func(l []string) *string {
+		if len(l) == 0 {
+			return nil
+		}
+		return &l[0]
+	}
+	for vs, a := range next {
+		old := prev[vs].Active
+		k := lists{first(old), first(a.Active), len(old), len(a.Active)}
+		if k.old == k.next && k.oldLen == k.nextLen {
+			continue // the same list: placement shares the lists it keeps
+		}
+		m, ok := moves[k]
+		if !ok {
+			was, is := setOf(old), setOf(a.Active)
+			for _, se := range a.Active {
+				if !was[se] {
+					m.gained = append(m.gained, se)
+				}
+			}
+			for _, se := range old {
+				if !is[se] {
+					m.lost = append(m.lost, se)
+				}
+			}
+			moves[k] = m
+		}
+		for _, se := range m.gained {
+			of(se).added = append(of(se).added, vs)
+		}
+		for _, se := range m.lost {
+			of(se).removed = append(of(se).removed, vs)
+		}
+	}
+	for vs, a := range prev {
+		if _, ok := next[vs]; !ok {
+			for _, se := range a.Active {
+				of(se).removed = append(of(se).removed, vs)
+			}
+		}
+	}
+	out := make(map[string]map[string]bool, len(prevBySE))
+	for se, set := range prevBySE {
+		if diffs[se] == nil {
+			out[se] = set
+		}
+	}
+	made := map[string]map[string]bool{}   // by the set changed and how
+	same := map[string][]map[string]bool{} // by how and the size: the sets made, to find an equal one
+	for se, d := range diffs {
+		slices.Sort(d.added)
+		slices.Sort(d.removed)
+		old := prevBySE[se]
+		change := strings.Join(d.added, ",") + "-" + strings.Join(d.removed, ",")
+		key := fmt.Sprintf("%p+%s", old, change)
+		set, ok := made[key]
+		if !ok {
+			set = maps.Clone(old)
+			if set == nil {
+				set = map[string]bool{}
+			}
+			for _, vs := range d.removed {
+				delete(set, vs)
+			}
+			for _, vs := range d.added {
+				set[vs] = true
+			}
+			// SEs that came up at different times hold equal sets of their own: the same change
+			// makes them one.
+			bucket := fmt.Sprintf("%d %s", len(set), change)
+			if i := slices.IndexFunc(same[bucket], func(o map[string]bool) bool { return maps.Equal(o, set) }); i >= 0 {
+				set = same[bucket][i]
+			} else {
+				same[bucket] = append(same[bucket], set)
+			}
+			made[key] = set
+		}
+		if len(set) > 0 {
+			out[se] = set
+		}
+	}
+	return out
+}
+
+func setOf(l []string) map[string]bool {
+	m := make(map[string]bool, len(l))
+	for _, s := range l {
+		m[s] = true
+	}
+	return m
 }
 
 // placementInputs reads the groups, the SEs and the virtual services of the store as placement

@@ -11,11 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
@@ -556,7 +558,7 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var dropped int
 	var placed map[string]string
 	s.store.View(func(v store.View) {
-		placed = placedOn(v, bySE[seUUID])
+		placed = placedOn(v, bySE[seUUID], &hb)
 		dropped = keepPlaced(placed, &hb)
 	})
 	s.se.mu.Lock()
@@ -573,20 +575,32 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
 }
 
-// placedOn is the virtual services placed on an SE (placed: their uuids) that the store holds,
-// each with the uuid of its pool (empty when it has none). It looks up only those: it runs with
-// every heartbeat.
-func placedOn(v store.View, placed map[string]bool) map[string]string {
-	out := make(map[string]string, len(placed))
-	for id := range placed {
+// placedOn is, of the virtual services a heartbeat names, those placed on its SE (placed: their
+// uuids) that the store holds, each with the uuid of its pool (empty when it has none). It looks
+// up only those: it runs with every heartbeat, and most name few services or none.
+func placedOn(v store.View, placed map[string]bool, hb *sechannel.Heartbeat) map[string]string {
+	out := map[string]string{}
+	look := func(id string) {
+		if _, done := out[id]; done || !placed[id] {
+			return
+		}
 		vs, err := store.Get[*avi.VirtualService](v, id)
 		if err != nil {
-			continue // deleted since it was placed
+			return // deleted since it was placed
 		}
 		out[id] = ""
 		if p, err := store.Get[*avi.Pool](v, avi.UUIDOf(vs.PoolRef)); err == nil {
 			out[id] = p.UUID
 		}
+	}
+	for _, m := range hb.Metrics {
+		look(m.VSUUID)
+	}
+	for _, l := range hb.Logs {
+		look(l.VSUUID)
+	}
+	for _, e := range hb.NotApplied {
+		look(e.VSUUID)
 	}
 	return out
 }
@@ -619,10 +633,31 @@ func keepPlaced(placed map[string]string, hb *sechannel.Heartbeat) int {
 
 // snapshotCache keeps the newest configuration version, each virtual service encoded once, so
 // that every SE stream gets its update (whole or incremental, of the services placed on it)
-// without encoding anything again.
+// without encoding anything again; and each update it built for that version, so that SEs
+// holding the same services at the same version (every SE of a group, for east-west services)
+// share one rather than each comparing all its services again.
 type snapshotCache struct {
-	mu  sync.Mutex
-	cur *encodedVersion
+	mu    sync.Mutex
+	cur   *encodedVersion
+	built map[builtKey]*builtUpdate // updates to cur
+}
+
+// builtKey names an update to the newest version by what it starts from: the version and set of
+// services placed (the placer's map, which is never changed) last sent, none before the first
+// message; and the set placed now.
+type builtKey struct {
+	from             int64
+	first            bool
+	sentSet, nextSet unsafe.Pointer
+}
+
+// builtUpdate is an update and what a stream has sent after it. The entry keeps the sets it was
+// built for alive, so that no other set can take their addresses while the key names them.
+type builtUpdate struct {
+	once             sync.Once
+	sentSet, nextSet map[string]bool
+	msg              []byte
+	sent             map[string][]byte // never changed once built: streams share it
 }
 
 // encodedVersion is one configuration version: each virtual service's JSON, by uuid.
@@ -659,6 +694,7 @@ func (c *snapshotCache) latest(st *store.Store) *encodedVersion {
 			next.order = append(next.order, vs.UUID)
 		}
 		c.cur, cur = next, next
+		c.built = map[builtKey]*builtUpdate{}
 	})
 	return cur
 }
@@ -683,35 +719,63 @@ func dependencyKey(vs *avi.VirtualService, idx refIndex) string {
 	return b.String()
 }
 
-// streamState is what one SE stream has sent: the version, and the encoding of each virtual
-// service the SE holds (nil before the first message).
+// streamState is what one SE stream has sent: the version, the set of services placed on its SE
+// then, and the encoding of each virtual service the SE holds (nil before the first message).
 type streamState struct {
 	version int64
+	placed  map[string]bool
 	sent    map[string][]byte
 }
 
 // update returns the message taking a stream's SE from what it holds to the newest version of
-// the services placed on it (placed: their uuids), or nil when it holds that already. The first
-// message of a stream is the whole configuration.
+// the services placed on it (placed: their uuids, the placer's map), or nil when it holds that
+// already. The first message of a stream is the whole configuration.
 func (c *snapshotCache) update(st *store.Store, placed map[string]bool, s *streamState) []byte {
 	c.mu.Lock()
 	cur := c.latest(st)
+	// What a stream has sent is the newest encodings of the services placed on it, all told by
+	// the version and the set: streams that sent the same and have the same placed now get the
+	// same update.
+	key := builtKey{from: s.version, first: s.sent == nil, sentSet: setID(s.placed), nextSet: setID(placed)}
+	b, ok := c.built[key]
+	if !ok {
+		b = &builtUpdate{sentSet: s.placed, nextSet: placed}
+		c.built[key] = b
+	}
 	c.mu.Unlock()
+	b.once.Do(func() { b.msg, b.sent = buildUpdate(cur, placed, s) })
+	s.version, s.placed, s.sent = cur.version, placed, b.sent
+	return b.msg
+}
+
+// setID is the identity of a set of placed services.
+func setID(m map[string]bool) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+
+// buildUpdate is the message taking a stream from what it sent (s) to cur's version of the
+// services placed on its SE, or nil when there is nothing to send; and what the stream has sent
+// after it.
+func buildUpdate(cur *encodedVersion, placed map[string]bool, s *streamState) ([]byte, map[string][]byte) {
 	full := s.sent == nil
+	sent := make(map[string][]byte, len(placed))
 	var b bytes.Buffer
 	if full {
-		s.sent = map[string][]byte{}
 		fmt.Fprintf(&b, `{"version":%d,"full":true,"virtual_services":[`, cur.version)
 	} else {
 		fmt.Fprintf(&b, `{"version":%d,"full":false,"base_version":%d,"virtual_services":[`, cur.version, s.version)
 	}
-	// The whole configuration in the cache's order; an update by uuid, from the few services
-	// placed on the SE rather than from all.
+	// The whole configuration in the cache's order; an update by uuid, from the services placed
+	// on the SE rather than from all.
 	ids := cur.order
 	if !full {
 		ids = ids[:0:0]
 		for id := range placed {
-			if data, ok := cur.vs[id]; ok && !sameBytes(s.sent[id], data) {
+			data, ok := cur.vs[id]
+			if !ok {
+				continue
+			}
+			if old := s.sent[id]; sameBytes(old, data) {
+				sent[id] = data
+			} else {
 				ids = append(ids, id)
 			}
 		}
@@ -728,30 +792,26 @@ func (c *snapshotCache) update(st *store.Store, placed map[string]bool, s *strea
 		}
 		n++
 		b.Write(data)
-		s.sent[id] = data
+		sent[id] = data
 	}
 	b.WriteString("]")
 	var deleted []string
 	for id := range s.sent {
-		if _, ok := cur.vs[id]; !ok || !placed[id] {
+		if _, ok := sent[id]; !ok {
 			deleted = append(deleted, id)
 		}
 	}
 	if !full && n == 0 && len(deleted) == 0 && s.version == cur.version {
-		return nil
+		return nil, sent
 	}
 	if len(deleted) > 0 {
 		sort.Strings(deleted)
-		for _, id := range deleted {
-			delete(s.sent, id)
-		}
 		d, _ := json.Marshal(deleted)
 		b.WriteString(`,"deleted":`)
 		b.Write(d)
 	}
 	b.WriteString("}\n")
-	s.version = cur.version
-	return b.Bytes()
+	return b.Bytes(), sent
 }
 
 // sameBytes reports whether two encodings are equal; an encoding that did not change is the

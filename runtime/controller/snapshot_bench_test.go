@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -106,11 +107,15 @@ func benchServer(b *testing.B) (*Server, []string) {
 
 // BenchmarkHeartbeatPlaced100SEs measures what one heartbeat costs to learn which services are
 // placed on its SE (and their pools), to keep only their reports: 100 SEs, 1,000 virtual
-// services.
+// services, the heartbeat reporting each service placed on its SE.
 func BenchmarkHeartbeatPlaced100SEs(b *testing.B) {
 	s, ses := benchServer(b)
 	_, bySE := s.placement()
+	var hb sechannel.Heartbeat
+	for id := range bySE[ses[0]] {
+		hb.Metrics = append(hb.Metrics, sechannel.Metrics{VSUUID: id})
+	}
 	for b.Loop() {
-		s.store.View(func(v store.View) { placedOn(v, bySE[ses[0]]) })
+		s.store.View(func(v store.View) { placedOn(v, bySE[ses[0]], &hb) })
 	}
 }

@@ -58,7 +58,7 @@ type Config struct {
 	LocalAddr string
 	Logger    *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
-	// returns those it could not apply, with their reasons. Applying the same snapshot again
+	// returns those it could not apply, with their reasons. It must not change the snapshot. Applying the same snapshot again
 	// retries them.
 	Apply func(sechannel.Snapshot) []sechannel.ServiceError
 	// Report returns the metrics and client logs gathered since the last call.
@@ -84,8 +84,12 @@ const headlessAfter = 10 * time.Second
 // operator takes to free a port, long next to what one apply costs.
 const retryInterval = 5 * time.Second
 
-// saveDelay is how long the saver waits to coalesce changes before writing.
-const saveDelay = 500 * time.Millisecond
+// The saver writes once changes have stopped for saveDelay, and at most saveMaxDelay after the
+// first it has not written.
+const (
+	saveDelay    = 500 * time.Millisecond
+	saveMaxDelay = 5 * time.Second
+)
 
 // ErrRejected is a join the controller or the pin refused: retrying will not help.
 var ErrRejected = errors.New("join rejected")
@@ -109,7 +113,7 @@ type Runtime struct {
 	current    int64  // version applied
 	lastErr    string // why the last update could not be read
 	notApplied []sechannel.ServiceError
-	unsaved    *sechannel.Snapshot // applied, not yet on disk
+	unsaved    *sechannel.Held // applied, not yet on disk
 }
 
 // transport trusts the controller whose certificate hashes to certHash.
@@ -385,18 +389,17 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue // keep-alive
 		}
-		var u sechannel.Update
-		if err := json.Unmarshal(line, &u); err != nil {
+		snap, err := received.ApplyJSON(line)
+		if errors.Is(err, sechannel.ErrBaseMismatch) {
+			return err
+		}
+		if err != nil {
 			rt.mu.Lock()
 			rt.lastErr = fmt.Sprintf("update after version %d unreadable: %v", rt.current, err)
 			rt.mu.Unlock()
-			return fmt.Errorf("decode update: %w", err)
-		}
-		snap, err := received.Apply(u)
-		if err != nil {
 			return err
 		}
-		rt.apply(snap)
+		rt.apply(snap, received.Held())
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -404,11 +407,12 @@ func (rt *Runtime) stream(ctx context.Context) error {
 	return io.ErrUnexpectedEOF
 }
 
-// apply makes a snapshot current. The virtual services that could not be applied are
-// reported, and retried while the snapshot stays current. A snapshot of the version held is
-// applied when it holds other services: placement moves services between SEs (a VIP to the
-// standby) without a new configuration version.
-func (rt *Runtime) apply(snap sechannel.Snapshot) {
+// apply makes a snapshot current; held is the same configuration as received, which the saver
+// writes. The virtual services that could not be applied are reported, and retried while the
+// snapshot stays current. A snapshot of the version held is applied when it holds other
+// services: placement moves services between SEs (a VIP to the standby) without a new
+// configuration version.
+func (rt *Runtime) apply(snap sechannel.Snapshot, held sechannel.Held) {
 	rt.applyMu.Lock()
 	rt.kept = nil // the controller has spoken
 	if rt.held != nil && rt.held.Version == snap.Version && reflect.DeepEqual(rt.held.VirtualServices, snap.VirtualServices) {
@@ -418,7 +422,7 @@ func (rt *Runtime) apply(snap sechannel.Snapshot) {
 	notApplied := rt.applyHeld(snap)
 	rt.applyMu.Unlock()
 	rt.mu.Lock()
-	rt.lastErr, rt.unsaved = "", &snap
+	rt.lastErr, rt.unsaved = "", &held
 	rt.mu.Unlock()
 	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices), "not_applied", notApplied)
 	// Tell the controller at once, rather than at the next heartbeat, and keep the
@@ -485,9 +489,10 @@ func (rt *Runtime) retries(ctx context.Context) {
 }
 
 // saver keeps the newest applied configuration on disk. Writes are coalesced: a burst of
-// changes costs one write at most every saveDelay, so an SE under a stream of changes spends its
-// CPU serving, and a crash loses at most the changes of the last saveDelay (which the
-// controller sends again).
+// changes costs one write when it settles (each write is the whole configuration, which the next
+// change would replace), at least one every saveMaxDelay while it lasts, so an SE under a stream
+// of changes spends its CPU serving, and a crash loses at most the changes of the last
+// saveMaxDelay (which the controller sends again).
 func (rt *Runtime) saver(ctx context.Context) {
 	for {
 		select {
@@ -496,10 +501,22 @@ func (rt *Runtime) saver(ctx context.Context) {
 			return
 		case <-rt.save:
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(saveDelay):
+		settled, latest := time.NewTimer(saveDelay), time.NewTimer(saveMaxDelay)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				break wait
+			case <-settled.C:
+				break wait
+			case <-latest.C:
+				break wait
+			case <-rt.save:
+				settled.Reset(saveDelay)
+			}
 		}
+		settled.Stop()
+		latest.Stop()
 		rt.saveNow()
 	}
 }
@@ -512,11 +529,7 @@ func (rt *Runtime) saveNow() {
 	if snap == nil {
 		return
 	}
-	data, err := json.Marshal(snap)
-	if err == nil {
-		err = atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), data, 0o600)
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), snap.JSON(), 0o600); err != nil {
 		rt.log.Warn("could not keep the configuration on disk", "err", err)
 	}
 }
@@ -548,5 +561,8 @@ func (rt *Runtime) heartbeat(ctx context.Context) {
 		rt.log.Debug("heartbeat failed", "err", err)
 		return
 	}
+	// Read to the end: the connection of a response closed unread is not reused, and every
+	// heartbeat would cost both sides a new TLS handshake.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
 }

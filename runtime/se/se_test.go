@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/internal/testnet"
+	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller"
@@ -500,5 +502,65 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 				t.Error("the east-west service is no longer served")
 			}
 		})
+	}
+}
+
+// TestMissedUpdateResyncs: an update relative to a version the SE does not hold (it missed one)
+// ends the stream without being applied; the next stream starts whole, its later updates apply,
+// a deletion among them, and the configuration kept on disk is the one the SE holds.
+func TestMissedUpdateResyncs(t *testing.T) {
+	vs := func(id, name string) sechannel.VirtualService {
+		return sechannel.VirtualService{UUID: id, Name: name, Enabled: true, Services: []avi.Service{{Port: 80}}}
+	}
+	line := func(u sechannel.Update) string { data, _ := json.Marshal(u); return string(data) }
+	streams := [][]string{
+		{line(sechannel.Update{Version: 1, Full: true, VirtualServices: []sechannel.VirtualService{vs("a", "alpha"), vs("b", "beta")}}),
+			line(sechannel.Update{Version: 3, BaseVersion: 2, VirtualServices: []sechannel.VirtualService{vs("x", "missed")}})},
+		{line(sechannel.Update{Version: 3, Full: true, VirtualServices: []sechannel.VirtualService{vs("a", "alpha"), vs("c", "gamma")}}),
+			line(sechannel.Update{Version: 4, BaseVersion: 3, Deleted: []string{"a"}})},
+	}
+	var mu sync.Mutex
+	opened := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := opened
+		opened++
+		mu.Unlock()
+		if n < len(streams) {
+			for _, l := range streams[n] {
+				fmt.Fprintln(w, l)
+			}
+		}
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
+	data, _ := json.Marshal(id)
+	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
+	a := &applied{}
+	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(rt)
+	waitFor(t, "version 4", func() bool { return rt.Version() == 4 })
+	stop()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Equal(a.versions, []int64{1, 3, 4}) || !reflect.DeepEqual(a.names, map[string]bool{"gamma": true}) {
+		t.Errorf("applied versions %v, holding %v: want 1, 3, 4 (never the missed update) and gamma alone", a.versions, a.names)
+	}
+	var saved sechannel.Snapshot
+	data, err = os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
+	if err == nil {
+		err = json.Unmarshal(data, &saved)
+	}
+	if want := (sechannel.Snapshot{Version: 4, VirtualServices: []sechannel.VirtualService{vs("c", "gamma")}}); err != nil || !reflect.DeepEqual(saved, want) {
+		t.Errorf("kept on disk %+v (%v), want %+v", saved, err, want)
 	}
 }

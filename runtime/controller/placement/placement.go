@@ -116,10 +116,23 @@ func Place(groups []Group, ses []SE, vss []VS, prev Placement) Placement {
 		}
 		out[vs.UUID] = a
 	}
+	// The east-west services of a group share one list of its SEs, the previous placement's
+	// when it has not changed, so that comparing placements finds them unchanged at once. The
+	// lists are read only.
+	eastWest := map[string][]string{}
 	for _, vs := range vss {
 		members := up[vs.Group]
 		if vs.VIPs == 0 {
-			out[vs.UUID] = Assignment{Active: append([]string{}, every[vs.Group]...)}
+			active, ok := eastWest[vs.Group]
+			if !ok {
+				active = append([]string{}, every[vs.Group]...)
+				eastWest[vs.Group] = active
+			}
+			if old := prev[vs.UUID].Active; old != nil && slices.Equal(old, active) {
+				active = old
+				eastWest[vs.Group] = old
+			}
+			out[vs.UUID] = Assignment{Active: active}
 			continue
 		}
 		g := byGroup[vs.Group]
