@@ -82,34 +82,15 @@ func newFailoverRig(t testing.TB) *failoverRig {
 // serveWhoAmI serves, on ip, the address of each request's client; it stops when the test ends.
 func serveWhoAmI(t testing.TB, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatalf("backend on %s: %v", ip, err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveOn(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		io.WriteString(w, host)
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port
+	}))
 }
 
 // request sends one request to the VIP from the client and returns the host that served it.
 func (r *failoverRig) request() (string, error) {
-	resp, err := r.get.Get("http://" + r.vip.String() + "/")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
-	}
-	return string(body), nil
+	return httpGet(r.get, "http://"+r.vip.String()+"/")
 }
 
 // roles reads the VIP's primary and standby from the virtual service's runtime: the primary is

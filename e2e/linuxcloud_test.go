@@ -588,14 +588,20 @@ func fetchText(t testing.TB, c *controllerProc, path string) string {
 // port; it stops when the test ends.
 func serveBackend(t testing.TB, ip string) int {
 	t.Helper()
+	body := bytes.Repeat([]byte("0123456789abcdef"), 100*1024/16)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /100kb.txt", func(w http.ResponseWriter, _ *http.Request) { w.Write(body) })
+	return serveOn(t, ip, mux)
+}
+
+// serveOn serves h from this process on ip and returns its port; it stops when the test ends.
+func serveOn(t testing.TB, ip string, h http.Handler) int {
+	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatalf("backend on %s: %v", ip, err)
 	}
-	body := bytes.Repeat([]byte("0123456789abcdef"), 100*1024/16)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /100kb.txt", func(w http.ResponseWriter, _ *http.Request) { w.Write(body) })
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return l.Addr().(*net.TCPAddr).Port
