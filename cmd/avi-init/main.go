@@ -24,6 +24,7 @@ import (
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller"
 	"github.com/avi-init/avi-init/runtime/se"
+	"github.com/avi-init/avi-init/runtime/se/vip"
 	"github.com/avi-init/avi-init/systemd"
 )
 
@@ -237,7 +238,15 @@ func runSupervise(ctx context.Context, args []string) error {
 	}
 	defer eng.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var exited func()
+	if settings.Role == containerspec.RoleSE {
+		// An SE that crashed cannot remove the VIPs it added; they would answer ARP on this
+		// host, next to the SE that took them over, until systemd restarts it. The record it
+		// keeps in its data directory says which they are.
+		exited = func() { vip.RemoveRecorded(settings.DataDir, log) }
+	}
 	return supervise.Run(ctx, supervise.Config{
+		Exited:   exited,
 		Settings: settings,
 		Engine:   eng,
 		Ready:    func(ctx context.Context) error { return installer.ProbeRuntime(ctx, settings) },

@@ -26,6 +26,9 @@ type Config struct {
 	Logger *slog.Logger
 	// StartTimeout bounds the wait for Ready.
 	StartTimeout time.Duration
+	// Exited, when set, runs once the container has exited on its own, before systemd restarts
+	// it: what the runtime left on the host that nothing serves any more is cleared there.
+	Exited func()
 }
 
 // Run supervises the container until ctx ends (the service is stopped: the container is
@@ -67,6 +70,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	select {
 	case code := <-exited:
+		if cfg.Exited != nil {
+			cfg.Exited()
+		}
 		return fmt.Errorf("%s exited with code %d", spec.Name, code)
 	case <-ctx.Done():
 	}

@@ -148,3 +148,33 @@ func TestNoAnswerWithinStartTimeoutIsAnError(t *testing.T) {
 		t.Errorf("engine calls %q, want %q (no stop, no remove)", got, want)
 	}
 }
+
+// TestExitedRunsWhenTheContainerDiesAfterReady: a container that dies on its own once ready has
+// Exited run (the SE's VIPs are removed there) before the error that makes systemd restart it;
+// a service stopped by systemd does not.
+func TestExitedRunsWhenTheContainerDiesAfterReady(t *testing.T) {
+	for _, dies := range []bool{true, false} {
+		eng := &fakeEngine{exit: make(chan int64, 1)}
+		exitedRuns := 0
+		ctx, cancel := context.WithCancel(context.Background())
+		notify := func() {
+			if dies {
+				eng.exit <- 137
+			} else {
+				cancel()
+			}
+		}
+		err := Run(ctx, Config{
+			Settings: settings(), Engine: eng, Logs: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			StartTimeout: 5 * time.Second, Ready: func(context.Context) error { return nil }, Notify: notify,
+			Exited: func() { exitedRuns++ },
+		})
+		cancel()
+		if dies && (exitedRuns != 1 || err == nil || !strings.Contains(err.Error(), "exited with code 137")) {
+			t.Errorf("container died: Exited ran %d times, err %v; want once, and the exit as the error", exitedRuns, err)
+		}
+		if !dies && (exitedRuns != 0 || err != nil) {
+			t.Errorf("service stopped: Exited ran %d times, err %v; want none and no error", exitedRuns, err)
+		}
+	}
+}

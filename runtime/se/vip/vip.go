@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -268,6 +269,12 @@ func (m *Manager) saveOrWarn() {
 	if err := m.save(); err != nil {
 		m.log.Warn("VIP record not updated", "err", err)
 	}
+}
+
+// RemoveRecorded removes from this host every VIP that the SE whose data directory is dataDir
+// recorded as added, as its Close would have: for an SE that could not (it crashed).
+func RemoveRecorded(dataDir string, log *slog.Logger) {
+	New(Netlink{}, nil, filepath.Join(dataDir, StateFile), log).Close()
 }
 
 // Close removes every VIP this SE added (once their announcements are done), so that another SE
