@@ -11,9 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,12 +41,11 @@ func newClientNS(t testing.TB, n *sehost.Network, ip netip.Addr) *clientNS {
 	if os.Geteuid() != 0 {
 		systemdhost.Missing(t, errors.New("not root: network namespaces and veth pairs need it"))
 	}
-	out, err := exec.Command("docker", "network", "inspect", "-f", "{{.Id}}", n.Name).Output()
-	if err != nil || len(strings.TrimSpace(string(out))) < 12 {
-		t.Fatalf("docker network inspect %s: %q %v", n.Name, out, err)
+	name, err := n.Bridge(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Docker names a user-defined bridge br-<the network id's first 12 characters>.
-	br, err := netlink.LinkByName("br-" + strings.TrimSpace(string(out))[:12])
+	br, err := netlink.LinkByName(name)
 	if err != nil {
 		t.Fatalf("the bridge of network %s: %v", n.Name, err)
 	}
@@ -108,15 +105,18 @@ func onThread(f func() error) error {
 	return <-errc
 }
 
-// do runs f in the client namespace: sockets f opens belong to it.
-func (c *clientNS) do(f func() error) error {
+// inNamespace runs f in the network namespace ns: sockets f opens belong to it.
+func inNamespace(ns netns.NsHandle, f func() error) error {
 	return onThread(func() error {
-		if err := netns.Set(c.ns); err != nil {
-			return fmt.Errorf("enter the client namespace: %w", err)
+		if err := netns.Set(ns); err != nil {
+			return fmt.Errorf("enter network namespace: %w", err)
 		}
 		return f()
 	})
 }
+
+// do runs f in the client namespace.
+func (c *clientNS) do(f func() error) error { return inNamespace(c.ns, f) }
 
 // httpClient is an HTTP client in the namespace, a new connection for each request (as many
 // clients behind a VIP are) and timeout for each.

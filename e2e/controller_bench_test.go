@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,35 +37,21 @@ func BenchmarkController(b *testing.B) {
 		// checks are bounded, and the others would be told to come back: issue 12).
 		c.call(b, "GET", "/api/healthmonitor", nil, nil)
 		const creates = 2000
-		var next, failed atomic.Int64
 		start := time.Now()
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1)
-					if i > creates {
-						return
-					}
-					code, body, err := sendPatiently(c, "POST", "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
-					if err != nil || code != 201 {
-						if failed.Add(1) == 1 {
-							b.Logf("create hm-%d: %d %s %v", i, code, body, err)
-						}
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		failed := inParallel(4, 1, creates+1, func(i int) error {
+			code, body, err := sendPatiently(c, "POST", "/api/healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP"})
+			if err == nil && code != 201 {
+				err = fmt.Errorf("create hm-%d: %d %s", i, code, body)
+			}
+			return err
+		}, b.Logf)
 		rate := float64(creates) / time.Since(start).Seconds()
-		if failed.Load() > 0 {
-			b.Fatalf("%d creates failed", failed.Load())
+		if failed > 0 {
+			b.Fatalf("%d creates failed", failed)
 		}
 		b.ReportMetric(rate, "creates/s")
 
-		// 1,000 virtual services of 10 servers each, imported in one transaction.
+		// 1,000 virtual services of 10 servers each.
 		importVS(b, c, 0, 1000)
 
 		// 100 SEs, in this process, recording when each applies a snapshot holding a name. The
@@ -87,6 +74,7 @@ func BenchmarkController(b *testing.B) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var sewg sync.WaitGroup
+		var rts []*se.Runtime
 		for i := range ses {
 			s := &seen{at: map[string]time.Time{}}
 			ses[i] = s
@@ -111,8 +99,11 @@ func BenchmarkController(b *testing.B) {
 			}
 			sewg.Add(1)
 			go func() { defer sewg.Done(); rt.Run(ctx) }()
+			rts = append(rts, rt)
 		}
-		time.Sleep(5 * time.Second) // every SE joined, connected and holding its snapshot
+		waitFor(b, "every SE to hold its configuration", time.Minute, func() bool {
+			return !slices.ContainsFunc(rts, func(rt *se.Runtime) bool { return rt.Version() < 0 })
+		})
 
 		var lat []time.Duration
 		for i := range 100 {
@@ -191,42 +182,51 @@ func sendPatiently(c *controllerProc, method, path string, body any) (int, []byt
 // with a key only the controller derives: a file made here would be refused, as it should be.)
 func importVS(b *testing.B, c *controllerProc, from, to int) {
 	b.Helper()
+	failed := inParallel(8, from, to, func(i int) error {
+		var servers []map[string]any
+		for j := range 10 {
+			servers = append(servers, map[string]any{"ip": map[string]string{"addr": fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1), "type": "V4"}, "port": 8080})
+		}
+		name := strconv.Itoa(i)
+		for _, o := range []struct {
+			path string
+			body map[string]any
+		}{
+			{"/api/pool", map[string]any{"name": "pool-" + name, "servers": servers}},
+			{"/api/virtualservice", map[string]any{"name": "vs-" + name, "services": []map[string]int{{"port": 10000 + i%50000}}, "pool_ref": "/api/pool?name=pool-" + name}},
+		} {
+			if code, body, err := sendPatiently(c, "POST", o.path, o.body); err != nil || code != 201 {
+				return fmt.Errorf("create %s %s: %d %s %v", o.path, name, code, body, err)
+			}
+		}
+		return nil
+	}, b.Errorf)
+	if failed > 0 {
+		b.FailNow()
+	}
+}
+
+// inParallel runs do for each i of from..to-1 on n goroutines, as n clients would, and returns
+// how many failed; the first failure is reported. After a failure no new i is started.
+func inParallel(n, from, to int, do func(i int) error, report func(format string, args ...any)) int64 {
 	var next, failed atomic.Int64
 	next.Store(int64(from) - 1)
 	var wg sync.WaitGroup
-	for range 8 {
+	for range n {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1))
 				if i >= to || failed.Load() > 0 {
 					return
 				}
-				var servers []map[string]any
-				for j := range 10 {
-					servers = append(servers, map[string]any{"ip": map[string]string{"addr": fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1), "type": "V4"}, "port": 8080})
-				}
-				name := strconv.Itoa(i)
-				for _, o := range []struct {
-					path string
-					body map[string]any
-				}{
-					{"/api/pool", map[string]any{"name": "pool-" + name, "servers": servers}},
-					{"/api/virtualservice", map[string]any{"name": "vs-" + name, "services": []map[string]int{{"port": 10000 + i%50000}}, "pool_ref": "/api/pool?name=pool-" + name}},
-				} {
-					if code, body, err := sendPatiently(c, "POST", o.path, o.body); err != nil || code != 201 {
-						if failed.Add(1) == 1 {
-							b.Errorf("create %s %s: %d %s %v", o.path, name, code, body, err)
-						}
-						return
-					}
+				if err := do(i); err != nil && failed.Add(1) == 1 {
+					report("%v", err)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if failed.Load() > 0 {
-		b.FailNow()
-	}
+	return failed.Load()
 }
 
 func rssOf(b *testing.B, pid int) int64 {

@@ -33,13 +33,7 @@ func BenchmarkVIPFailover(b *testing.B) {
 			if out, code, err := primary.Exec(b.Context(), "systemctl", "start", "avise"); err != nil || code != 0 {
 				b.Fatalf("round %d: systemctl start avise on %s: %d %v: %s", i, primary.IP, code, err, out)
 			}
-			deadline := time.Now().Add(2 * time.Minute)
-			for !r.seConnected(primary) {
-				if time.Now().After(deadline) {
-					b.Fatalf("round %d: the SE on %s not connected again within 2 minutes", i, primary.IP)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+			waitFor(b, fmt.Sprintf("round %d: the SE on %s to be connected again", i, primary.IP), 2*time.Minute, func() bool { return r.seConnected(primary) })
 		}
 	}
 	b.StopTimer()

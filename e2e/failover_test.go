@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,7 +26,6 @@ const failoverTarget = 3 * time.Second
 // service whose VIP is an address of the network, in Default-Group (active/standby).
 type failoverRig struct {
 	lc     *linuxCloud
-	hosts  []*sehost.Host
 	client *clientNS
 	vip    netip.Addr
 	vsUUID string
@@ -44,12 +42,12 @@ func newFailoverRig(t testing.TB) *failoverRig {
 	hosts := n.Add(t, opts, opts, opts)
 	w := lc.watch(t)
 	lc.setHosts(t, hosts...)
-	r := &failoverRig{lc: lc, hosts: hosts, byMAC: map[string]*sehost.Host{}, bySE: map[string]*sehost.Host{}}
+	r := &failoverRig{lc: lc, byMAC: map[string]*sehost.Host{}, bySE: map[string]*sehost.Host{}}
 	for _, h := range hosts {
 		st, _ := w.ready(t, h.IP.String(), 3*time.Minute)
 		r.bySE[avi.UUIDOf(st.SERef)] = h
 		out, code, err := h.Exec(context.Background(), "cat", "/sys/class/net/eth0/address")
-		mac, perr := net.ParseMAC(string(bytes.TrimSpace([]byte(out))))
+		mac, perr := net.ParseMAC(strings.TrimSpace(out))
 		if err != nil || code != 0 || perr != nil {
 			t.Fatalf("hardware address of %s: %q %d %v %v", h.IP, out, code, err, perr)
 		}
@@ -65,17 +63,11 @@ func newFailoverRig(t testing.TB) *failoverRig {
 
 	// The pool's server answers with the address the request came from: the SE host that served it.
 	backend := serveWhoAmI(t, n.Gateway.String())
-	var out map[string]any
-	if code := lc.c.call(t, "POST", "/api/pool", map[string]any{"name": "ns-pool", "servers": []any{map[string]any{
-		"ip": map[string]string{"addr": n.Gateway.String(), "type": "V4"}, "port": backend}}}, &out); code != 201 {
-		t.Fatalf("create the pool: %d %v", code, out)
-	}
-	if code := lc.c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "ns-web",
+	pool := lc.c.create(t, "pool", map[string]any{"name": "ns-pool", "servers": []any{map[string]any{
+		"ip": map[string]string{"addr": n.Gateway.String(), "type": "V4"}, "port": backend}}})
+	r.vsUUID = lc.c.create(t, "virtualservice", map[string]any{"name": "ns-web",
 		"ip_address": map[string]string{"addr": r.vip.String(), "type": "V4"},
-		"services":   []any{map[string]int{"port": 80}}, "pool_ref": "/api/pool/" + out["uuid"].(string)}, &out); code != 201 {
-		t.Fatalf("create the virtual service: %d %v", code, out)
-	}
-	r.vsUUID = out["uuid"].(string)
+		"services":   []any{map[string]int{"port": 80}}, "pool_ref": "/api/pool/" + pool})
 	return r
 }
 
@@ -324,7 +316,6 @@ func TestVIPFailover(t *testing.T) {
 			return nil
 		}
 	}
-	net := r.lc.n.Name
 	for _, round := range []struct {
 		name       string
 		down, back func(h *sehost.Host) error // back: nil when the host brings it back itself
@@ -334,22 +325,9 @@ func TestVIPFailover(t *testing.T) {
 		// The SE removes nothing: avi-init supervise, seeing its container die, removes the
 		// VIPs it recorded, and systemd restarts it.
 		{name: "SE killed (docker kill --signal KILL avise)", down: onHost("docker", "kill", "--signal", "KILL", "avise"), target: failoverTarget},
-		// The cable first, then the power: nothing on the host says goodbye, not even its
-		// kernel closing the SE's connections; the controller goes by missed heartbeats.
-		{name: "host powered off (cable pulled, then docker kill)", down: func(h *sehost.Host) error {
-			if out, err := execCommand("docker", "network", "disconnect", "--force", net, h.ID); err != nil {
-				return fmt.Errorf("docker network disconnect %s: %v: %s", h.Name, err, out)
-			}
-			if out, err := execCommand("docker", "kill", h.ID); err != nil {
-				return fmt.Errorf("docker kill %s: %v: %s", h.Name, err, out)
-			}
-			return nil
-		}, back: func(h *sehost.Host) error {
-			if out, err := execCommand("docker", "network", "connect", "--ip", h.IP.String(), net, h.ID); err != nil {
-				return fmt.Errorf("docker network connect %s: %v: %s", h.Name, err, out)
-			}
-			return h.Start(ctx)
-		}, target: failoverTarget},
+		// Nothing on the host says goodbye: the controller goes by missed heartbeats.
+		{name: "host powered off (cable pulled, then docker kill)", down: func(h *sehost.Host) error { return h.PowerOff(ctx) },
+			back: func(h *sehost.Host) error { return h.PowerOn(ctx) }, target: failoverTarget},
 	} {
 		primary, standby := r.settled(t, 2*time.Minute)
 		down := time.Now()

@@ -121,18 +121,13 @@ http://127.0.0.1:%d {
 	// The SE's services have VIPs: started from disk with no controller, it serves them once
 	// HeadlessAfter (10 s) has passed, as a restarted SE that cannot tell whether they moved.
 	for _, port := range []int{seL7, seL4} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		waitFor(b, fmt.Sprintf("the headless SE to listen on %d", port), 30*time.Second, func() bool {
 			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 			if err == nil {
 				conn.Close()
-				break
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("the headless SE does not listen on %d within 30 s: %v", port, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return err == nil
+		})
 	}
 	type peer struct {
 		name string

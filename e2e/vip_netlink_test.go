@@ -177,11 +177,7 @@ type nsAnnouncer struct {
 }
 
 func (a nsAnnouncer) Announce(link string, ip netip.Addr) error {
-	runtime.LockOSThread() // left locked, so thrown away: the thread stays in the test's namespace
-	if err := netns.Set(a.ns); err != nil {
-		return err
-	}
-	return a.g.Announce(link, ip)
+	return inNamespace(a.ns, func() error { return a.g.Announce(link, ip) })
 }
 
 // checkAnnouncements reads the frames the peer receives until it has seen each announcement of

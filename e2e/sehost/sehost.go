@@ -198,6 +198,8 @@ type Host struct {
 	*systemdhost.Host
 	// IP is the host's address on its network; it survives Stop and Start.
 	IP netip.Addr
+
+	network string // the Docker network's name
 }
 
 // NewNetwork builds the SE host image if needed, removes what crashed runs
@@ -380,7 +382,7 @@ func (n *Network) start(ctx context.Context, ip netip.Addr, o Options) (*Host, e
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{Host: sh, IP: ip}
+	h := &Host{Host: sh, IP: ip, network: n.Name}
 	if err := h.waitSSH(ctx); err != nil {
 		_ = h.Close()
 		return nil, err
@@ -413,6 +415,38 @@ func (h *Host) Start(ctx context.Context) error {
 		return err
 	}
 	return h.waitSSH(ctx)
+}
+
+// PowerOff takes the host down as a power cut does: the cable first, so that nothing on it says
+// goodbye (not even its kernel closing connections), then every process killed at once.
+func (h *Host) PowerOff(ctx context.Context) error {
+	if out, err := exec.CommandContext(ctx, "docker", "network", "disconnect", "--force", h.network, h.ID).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker network disconnect %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "kill", h.ID).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker kill %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// PowerOn plugs a host that PowerOff took down back in at its address and boots it.
+func (h *Host) PowerOn(ctx context.Context) error {
+	if out, err := exec.CommandContext(ctx, "docker", "network", "connect", "--ip", h.IP.String(), h.network, h.ID).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker network connect %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
+	}
+	return h.Start(ctx)
+}
+
+// Bridge is the name of the network's bridge interface on the machine, which a test plugs
+// clients of its own into.
+func (n *Network) Bridge(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "network", "inspect", "--format", "{{.Id}}", n.Name).Output()
+	id := strings.TrimSpace(string(out))
+	if err != nil || len(id) < 12 {
+		return "", fmt.Errorf("docker network inspect %s: %q: %w", n.Name, id, err)
+	}
+	// Docker names a user-defined bridge br-<the network id's first 12 characters>.
+	return "br-" + id[:12], nil
 }
 
 // HostKey returns the public key sshd presents.
