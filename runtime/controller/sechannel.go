@@ -639,8 +639,14 @@ func keepPlaced(placed map[string]string, hb *sechannel.Heartbeat) int {
 type snapshotCache struct {
 	mu    sync.Mutex
 	cur   *encodedVersion
-	built map[builtKey]*builtUpdate // updates to cur
+	built map[builtKey]*builtUpdate // updates to cur; at most maxBuilt
 }
+
+// maxBuilt bounds the updates kept for one version. SEs going up and down while the
+// configuration stays make new placed sets, each a new key; the updates from the sets before are
+// of no more use but would be kept (with the sets their keys name) until the next version.
+// Dropping them all costs only the sharing of the updates being made.
+const maxBuilt = 4096
 
 // builtKey names an update to the newest version by what it starts from: the version and set of
 // services placed (the placer's map, which is never changed) last sent, none before the first
@@ -738,6 +744,9 @@ func (c *snapshotCache) update(st *store.Store, placed map[string]bool, s *strea
 	key := builtKey{from: s.version, first: s.sent == nil, sentSet: setID(s.placed), nextSet: setID(placed)}
 	b, ok := c.built[key]
 	if !ok {
+		if len(c.built) >= maxBuilt {
+			c.built = map[builtKey]*builtUpdate{}
+		}
 		b = &builtUpdate{}
 		c.built[key] = b
 	}
