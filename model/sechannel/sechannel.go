@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -323,17 +322,21 @@ func (st *State) apply(u Update, raw [][]byte) (Snapshot, error) {
 		old, oldRaw, st.names = nil, nil, map[string]string{}
 	}
 	var gone []int
-	for _, ids := range [][]string{slices.Collect(maps.Keys(last)), u.Deleted} {
-		for _, id := range ids {
-			name, ok := st.names[id]
-			if !ok {
-				continue
-			}
-			if i, found := slices.BinarySearchFunc(old, VirtualService{UUID: id, Name: name}, compareVS); found {
-				gone = append(gone, i)
-			}
-			delete(st.names, id)
+	drop := func(id string) {
+		name, ok := st.names[id]
+		if !ok {
+			return
 		}
+		if i, found := slices.BinarySearchFunc(old, VirtualService{UUID: id, Name: name}, compareVS); found {
+			gone = append(gone, i)
+		}
+		delete(st.names, id)
+	}
+	for id := range last {
+		drop(id)
+	}
+	for _, id := range u.Deleted {
+		drop(id)
 	}
 	slices.Sort(gone)
 	gone = slices.Compact(gone)

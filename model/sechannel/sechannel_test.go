@@ -163,3 +163,37 @@ func TestStateMatchesAWholeSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldKeepsItsVersion: a Held taken before an update encodes what was held then; one taken
+// after encodes the services received encoded as they came (spacing and all) and those applied
+// decoded (Apply, NewState) encoded again; an update that cannot be read changes nothing.
+func TestHeldKeepsItsVersion(t *testing.T) {
+	vs := func(id, name string) VirtualService { return VirtualService{UUID: id, Name: name} }
+	st := NewState(Snapshot{Version: 3, VirtualServices: []VirtualService{vs("b", "beta"), vs("a", "alpha")}})
+	before := st.Held()
+	raw := `{ "uuid": "c", "name": "gamma" }`
+	if _, err := st.ApplyJSON([]byte(`{"version":4,"base_version":3,"virtual_services":[` + raw + `],"deleted":["b"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplyJSON([]byte(`{"version":5,"base_version":4,"virtual_services":[{"uuid":7}]}`)); err == nil || st.Version() != 4 {
+		t.Fatalf("an update it cannot read: %v, state at %d, want an error and 4", err, st.Version())
+	}
+	after := st.Held()
+	read := func(h Held) Snapshot {
+		t.Helper()
+		var s Snapshot
+		if err := json.Unmarshal(h.JSON(), &s); err != nil || s.Version != h.Version() {
+			t.Fatalf("%s: %v, version %d, want %d", h.JSON(), err, s.Version, h.Version())
+		}
+		return s
+	}
+	if got, want := read(before), (Snapshot{Version: 3, VirtualServices: []VirtualService{vs("a", "alpha"), vs("b", "beta")}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("held before the update: %+v, want %+v", got, want)
+	}
+	if got, want := read(after), (Snapshot{Version: 4, VirtualServices: []VirtualService{vs("a", "alpha"), vs("c", "gamma")}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("held after the update: %+v, want %+v", got, want)
+	}
+	if !strings.Contains(string(after.JSON()), raw) {
+		t.Errorf("%s: want c as received, %s", after.JSON(), raw)
+	}
+}

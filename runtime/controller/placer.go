@@ -2,13 +2,13 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/placement"
@@ -163,14 +163,23 @@ func placedBySE(prev placement.Placement, prevBySE map[string]map[string]bool, n
 			out[se] = set
 		}
 	}
-	made := map[string]map[string]bool{}   // by the set changed and how
-	same := map[string][]map[string]bool{} // by how and the size: the sets made, to find an equal one
+	type change struct{ added, removed string } // uuids, joined by commas (which no uuid holds)
+	type madeKey struct {
+		from unsafe.Pointer // setID of the set changed
+		change
+	}
+	type sameKey struct {
+		size int
+		change
+	}
+	made := map[madeKey]map[string]bool{}   // by the set changed and how
+	same := map[sameKey][]map[string]bool{} // by how and the size: the sets made, to find an equal one
 	for se, d := range diffs {
 		slices.Sort(d.added)
 		slices.Sort(d.removed)
 		old := prevBySE[se]
-		change := strings.Join(d.added, ",") + "-" + strings.Join(d.removed, ",")
-		key := fmt.Sprintf("%p+%s", old, change)
+		how := change{strings.Join(d.added, ","), strings.Join(d.removed, ",")}
+		key := madeKey{setID(old), how}
 		set, ok := made[key]
 		if !ok {
 			set = maps.Clone(old)
@@ -185,7 +194,7 @@ func placedBySE(prev placement.Placement, prevBySE map[string]map[string]bool, n
 			}
 			// SEs that came up at different times hold equal sets of their own: the same change
 			// makes them one.
-			bucket := fmt.Sprintf("%d %s", len(set), change)
+			bucket := sameKey{len(set), how}
 			if i := slices.IndexFunc(same[bucket], func(o map[string]bool) bool { return maps.Equal(o, set) }); i >= 0 {
 				set = same[bucket][i]
 			} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/avi-init/avi-init/model/avi"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/placement"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -31,19 +32,15 @@ type runtimeView struct {
 	version int64
 	ses     []seSnap
 	pools   map[string]*avi.Pool
-	standby map[string]string // virtual service: its standby SE, in active/standby mode
+	placed  placement.Placement // the placer's, which it replaces whole: read only
 	now     time.Time
 }
 
 func (s *Server) runtimeView() *runtimeView {
-	rv := &runtimeView{standby: map[string]string{}}
+	rv := &runtimeView{}
 	var ses []*avi.ServiceEngine
-	cur, bySE := s.placement()
-	for vs, a := range cur {
-		if a.Standby != "" {
-			rv.standby[vs] = a.Standby
-		}
-	}
+	var bySE map[string]map[string]bool
+	rv.placed, bySE = s.placement()
 	s.store.View(func(v store.View) {
 		rv.version = v.Version()
 		rv.pools = byURL(store.List[*avi.Pool](v))
@@ -135,7 +132,7 @@ func (s *Server) vsRuntime(rv *runtimeView, vs *avi.VirtualService) vsRuntime {
 		for i := range vip.ServiceEngine {
 			vip.ServiceEngine[i].IsPrimary = true
 		}
-		if sb, ok := rv.standby[vs.UUID]; ok {
+		if sb := rv.placed[vs.UUID].Standby; sb != "" {
 			for i := range rv.ses {
 				if sn := &rv.ses[i]; sn.se.UUID == sb {
 					vip.ServiceEngine = append(vip.ServiceEngine, seApply{UUID: sb, Name: sn.se.Name, Connected: sn.connected,

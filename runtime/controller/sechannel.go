@@ -639,25 +639,30 @@ func keepPlaced(placed map[string]string, hb *sechannel.Heartbeat) int {
 type snapshotCache struct {
 	mu    sync.Mutex
 	cur   *encodedVersion
-	built map[builtKey]*builtUpdate // updates to cur
+	built map[builtKey]*builtUpdate // updates to cur; at most maxBuilt
 }
+
+// maxBuilt bounds the updates kept for one version. SEs going up and down while the
+// configuration stays make new placed sets, each a new key; the updates from the sets before are
+// of no more use but would be kept (with the sets their keys name) until the next version.
+// Dropping them all costs only the sharing of the updates being made.
+const maxBuilt = 4096
 
 // builtKey names an update to the newest version by what it starts from: the version and set of
 // services placed (the placer's map, which is never changed) last sent, none before the first
-// message; and the set placed now.
+// message; and the set placed now. Its pointers keep the sets alive (the collector follows an
+// unsafe.Pointer), so that no other set can take their addresses while it names them.
 type builtKey struct {
 	from             int64
 	first            bool
 	sentSet, nextSet unsafe.Pointer
 }
 
-// builtUpdate is an update and what a stream has sent after it. The entry keeps the sets it was
-// built for alive, so that no other set can take their addresses while the key names them.
+// builtUpdate is an update and what a stream has sent after it.
 type builtUpdate struct {
-	once             sync.Once
-	sentSet, nextSet map[string]bool
-	msg              []byte
-	sent             map[string][]byte // never changed once built: streams share it
+	once sync.Once
+	msg  []byte
+	sent map[string][]byte // never changed once built: streams share it
 }
 
 // encodedVersion is one configuration version: each virtual service's JSON, by uuid.
@@ -739,7 +744,10 @@ func (c *snapshotCache) update(st *store.Store, placed map[string]bool, s *strea
 	key := builtKey{from: s.version, first: s.sent == nil, sentSet: setID(s.placed), nextSet: setID(placed)}
 	b, ok := c.built[key]
 	if !ok {
-		b = &builtUpdate{sentSet: s.placed, nextSet: placed}
+		if len(c.built) >= maxBuilt {
+			c.built = map[builtKey]*builtUpdate{}
+		}
+		b = &builtUpdate{}
 		c.built[key] = b
 	}
 	c.mu.Unlock()

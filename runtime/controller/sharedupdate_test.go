@@ -199,3 +199,37 @@ func TestSharedUpdatesKeepPerSEPlacement(t *testing.T) {
 	push(ses[2])
 	check("after a deletion")
 }
+
+// TestBuiltUpdatesBounded: placements that change while the configuration stays (SEs going up
+// and down) make new placed sets; the updates kept for the version stay within maxBuilt, and a
+// stream still gets what takes its SE to the newest version.
+func TestBuiltUpdatesBounded(t *testing.T) {
+	st := storetest.Open(t)
+	if err := st.Create(&avi.ApplicationProfile{Meta: avi.Meta{Name: avi.SystemHTTP}, Type: avi.ProfileHTTP}); err != nil {
+		t.Fatal(err)
+	}
+	vs := &avi.VirtualService{Meta: avi.Meta{Name: "ew"}, Services: []avi.Service{{Port: 80}}}
+	if err := st.Create(vs); err != nil {
+		t.Fatal(err)
+	}
+	c := &snapshotCache{}
+	var stream streamState
+	state := sechannel.NewState(sechannel.Snapshot{Version: -1})
+	for i := range 2*maxBuilt + 1 {
+		placed := map[string]bool{} // a new set each time, as a new placement makes
+		if i%2 == 0 {
+			placed[vs.UUID] = true
+		}
+		if msg := c.update(st, placed, &stream); msg != nil {
+			if _, err := state.ApplyJSON(msg); err != nil {
+				t.Fatalf("update %d: %s: %v", i, msg, err)
+			}
+		}
+		if len(c.built) > maxBuilt {
+			t.Fatalf("after %d placements at one version, %d updates kept, want at most %d", i+1, len(c.built), maxBuilt)
+		}
+	}
+	if snap, _ := state.Apply(sechannel.Update{Version: stream.version, BaseVersion: stream.version}); len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != vs.UUID {
+		t.Errorf("the SE holds %+v, want ew alone", snap.VirtualServices)
+	}
+}
