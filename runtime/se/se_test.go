@@ -216,6 +216,13 @@ func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 type fakeController struct {
 	mu         sync.Mutex
 	heartbeats []sechannel.Heartbeat
+	streamed   bool // the snapshot line was sent
+}
+
+func (f *fakeController) hasStreamed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.streamed
 }
 
 func (f *fakeController) last() (sechannel.Heartbeat, bool) {
@@ -236,6 +243,9 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, line)
 		w.(http.Flusher).Flush()
+		f.mu.Lock()
+		f.streamed = true
+		f.mu.Unlock()
 		<-r.Context().Done()
 	})
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
@@ -463,6 +473,7 @@ func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
 // to another SE meanwhile: it waits for the controller, which here no longer places it on this
 // SE; with the controller unreachable, it is served after HeadlessAfter.
 func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
+	const headlessAfter = 300 * time.Millisecond
 	kept := sechannel.Snapshot{Version: 7, VirtualServices: []sechannel.VirtualService{
 		{UUID: "vs-1", Name: "east-west", Enabled: true}, {UUID: "vs-2", Name: "north-south", Enabled: true, VIP: "192.0.2.10"}}}
 	keep := func(cfg *se.Config) {
@@ -470,7 +481,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(cfg.DataDir, contract.SEConfigFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg.HeadlessAfter = 300 * time.Millisecond
+		cfg.HeadlessAfter = headlessAfter
 	}
 	eastWestOnly, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices[:1]})
 
@@ -488,15 +499,23 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 			if !tc.reachable {
 				opts = append(opts, func(cfg *se.Config) { cfg.Controller = "127.0.0.1:1" })
 			}
-			_, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
+			f, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
 			if !a.has("east-west") || a.has("north-south") {
 				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names)
 			}
 			stop := run(rt)
 			defer stop()
-			time.Sleep(time.Second) // past HeadlessAfter
-			if got := a.has("north-south"); got == tc.reachable {
-				t.Errorf("after HeadlessAfter: north-south served %v; want %v", got, !tc.reachable)
+			if tc.reachable {
+				// Once the controller has spoken, and well past HeadlessAfter, the service it
+				// placed elsewhere is still not served here (had HeadlessAfter passed before
+				// it spoke, its word would have removed the service again).
+				waitFor(t, "the controller's snapshot", f.hasStreamed)
+				time.Sleep(5 * headlessAfter)
+				if a.has("north-south") {
+					t.Errorf("after HeadlessAfter: north-south served true; want false")
+				}
+			} else {
+				waitFor(t, "north-south served once HeadlessAfter passed", func() bool { return a.has("north-south") })
 			}
 			if !a.has("east-west") {
 				t.Error("the east-west service is no longer served")
