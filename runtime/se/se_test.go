@@ -470,8 +470,9 @@ func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
 
 // TestRestartHoldsNorthSouthServicesForTheController: an SE restarted from the configuration kept
 // on disk serves its east-west services at once, but a north-south service's VIP may have moved
-// to another SE meanwhile: it waits for the controller, which here no longer places it on this
-// SE; with the controller unreachable, it is served after HeadlessAfter.
+// to another SE meanwhile: it waits for the controller, and is served when the controller
+// confirms it here (in the version kept on disk), not when it places it elsewhere; with the
+// controller unreachable, it is served after HeadlessAfter.
 func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 	const headlessAfter = 300 * time.Millisecond
 	kept := sechannel.Snapshot{Version: 7, VirtualServices: []sechannel.VirtualService{
@@ -484,6 +485,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		cfg.HeadlessAfter = headlessAfter
 	}
 	eastWestOnly, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices[:1]})
+	both, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices})
 
 	for _, tc := range []struct {
 		name      string
@@ -491,6 +493,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		reachable bool
 	}{
 		{"the controller places it elsewhere", string(eastWestOnly), true},
+		{"the controller confirms it here", string(both), true},
 		{"the controller is unreachable", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -499,13 +502,21 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 			if !tc.reachable {
 				opts = append(opts, func(cfg *se.Config) { cfg.Controller = "127.0.0.1:1" })
 			}
+			confirmed := tc.line == string(both)
+			if confirmed {
+				// Served by the controller's word alone: the same version as kept on disk, which
+				// holds it here.
+				opts = append(opts, func(cfg *se.Config) { cfg.HeadlessAfter = time.Hour })
+			}
 			f, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
 			if !a.has("east-west") || a.has("north-south") {
 				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names)
 			}
 			stop := run(rt)
 			defer stop()
-			if tc.reachable {
+			if confirmed {
+				waitFor(t, "north-south served once the controller confirmed it", func() bool { return a.has("north-south") })
+			} else if tc.reachable {
 				// Once the controller has spoken, and well past HeadlessAfter, the service it
 				// placed elsewhere is still not served here (had HeadlessAfter passed before
 				// it spoke, its word would have removed the service again).
