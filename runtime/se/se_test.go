@@ -261,8 +261,15 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, a, logTo, opts...)
+	return f, rt
+}
 
-	dir := t.TempDir()
+// newSE makes an SE that has joined the controller srv (its identity is in its data directory,
+// dir), applies to a, and logs to logTo; opts change its configuration before it starts.
+func newSE(t *testing.T, srv *httptest.Server, a *applied, logTo io.Writer, opts ...func(*se.Config)) (rt *se.Runtime, dir string) {
+	t.Helper()
+	dir = t.TempDir()
 	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
 	data, _ := json.Marshal(id)
 	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
@@ -275,7 +282,7 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, rt
+	return rt, dir
 }
 
 // TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
@@ -568,15 +575,8 @@ func TestMissedUpdateResyncs(t *testing.T) {
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
-	data, _ := json.Marshal(id)
-	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
 	a := &applied{}
-	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, dir := newSE(t, srv, a, io.Discard)
 	stop := run(rt)
 	waitFor(t, "version 4", func() bool { return rt.Version() == 4 })
 	stop()
@@ -586,7 +586,7 @@ func TestMissedUpdateResyncs(t *testing.T) {
 		t.Errorf("applied versions %v, holding %v: want 1, 3, 4 (never the missed update) and gamma alone", a.versions, a.names)
 	}
 	var saved sechannel.Snapshot
-	data, err = os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
+	data, err := os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
 	if err == nil {
 		err = json.Unmarshal(data, &saved)
 	}
