@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -592,5 +593,48 @@ func TestMissedUpdateResyncs(t *testing.T) {
 	}
 	if want := (sechannel.Snapshot{Version: 4, VirtualServices: []sechannel.VirtualService{vs("c", "gamma")}}); err != nil || !reflect.DeepEqual(saved, want) {
 		t.Errorf("kept on disk %+v (%v), want %+v", saved, err, want)
+	}
+}
+
+// TestHeartbeatsReuseTheirConnection: the controller answers heartbeats with a body over
+// HTTP/1.1 (it offers no HTTP/2); the SE reads each answer to the end, so its heartbeats share
+// one connection rather than costing a TLS handshake each.
+func TestHeartbeatsReuseTheirConnection(t *testing.T) {
+	var mu sync.Mutex
+	conns, heartbeats := 0, 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		line, _ := json.Marshal(sechannel.Update{Version: 1, Full: true})
+		fmt.Fprintln(w, string(line))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		heartbeats++
+		mu.Unlock()
+		fmt.Fprintln(w, `{"ok": true}`)
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, &applied{}, io.Discard)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "ten heartbeats", func() bool { mu.Lock(); defer mu.Unlock(); return heartbeats >= 10 })
+	mu.Lock()
+	defer mu.Unlock()
+	// The stream holds one connection, the heartbeats another; a third is slack for a
+	// heartbeat that races the first one's return to the pool.
+	if conns > 3 {
+		t.Errorf("%d connections for %d heartbeats and a stream; want at most 3", conns, heartbeats)
 	}
 }
