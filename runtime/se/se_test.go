@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -636,5 +637,30 @@ func TestHeartbeatsReuseTheirConnection(t *testing.T) {
 	// heartbeat that races the first one's return to the pool.
 	if conns > 3 {
 		t.Errorf("%d connections for %d heartbeats and a stream; want at most 3", conns, heartbeats)
+	}
+}
+
+// TestConnectionsLeaveFromLocalAddr: with LocalAddr set, the SE's connections to its controller
+// leave from that address.
+func TestConnectionsLeaveFromLocalAddr(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]bool{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host] = true
+		mu.Unlock()
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, &applied{}, io.Discard, func(cfg *se.Config) { cfg.LocalAddr = "127.0.0.2" })
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "a heartbeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(from) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(from, map[string]bool{"127.0.0.2": true}) {
+		t.Errorf("heartbeats from %v, want 127.0.0.2 alone", slices.Collect(maps.Keys(from)))
 	}
 }
