@@ -243,7 +243,7 @@ func runSupervise(ctx context.Context, args []string) error {
 		// An SE that crashed cannot remove the VIPs it added; they would answer ARP on this
 		// host, next to the SE that took them over, until systemd restarts it. The record it
 		// keeps in its data directory says which they are.
-		exited = func() { vip.RemoveRecorded(settings.DataDir, log) }
+		exited = func() { vip.RemoveRecorded(vip.Netlink{}, settings.DataDir, log) }
 	}
 	return supervise.Run(ctx, supervise.Config{
 		Exited:   exited,

@@ -58,8 +58,8 @@ type Config struct {
 	LocalAddr string
 	Logger    *slog.Logger
 	// Apply makes a snapshot the running configuration, each virtual service on its own, and
-	// returns those it could not apply, with their reasons. It must not change the snapshot. Applying the same snapshot again
-	// retries them.
+	// returns those it could not apply, with their reasons. It must not change the snapshot (the
+	// SE compares the next one with it). Applying the same snapshot again retries them.
 	Apply func(sechannel.Snapshot) []sechannel.ServiceError
 	// Report returns the metrics and client logs gathered since the last call.
 	Report func() ([]sechannel.Metrics, []sechannel.ClientLog)
@@ -271,10 +271,10 @@ func (rt *Runtime) loadLastGood() error {
 	rt.applyMu.Lock()
 	defer rt.applyMu.Unlock()
 	rt.applyHeld(eastWest)
-	if held := len(snap.VirtualServices) - len(eastWest.VirtualServices); held > 0 {
+	if northSouth := len(snap.VirtualServices) - len(eastWest.VirtualServices); northSouth > 0 {
 		rt.kept = &snap
 		rt.log.Info("serving the east-west services of the configuration kept on disk; its north-south services wait for the controller",
-			"version", snap.Version, "north_south", held, "headless_after", rt.cfg.HeadlessAfter)
+			"version", snap.Version, "north_south", northSouth, "headless_after", rt.cfg.HeadlessAfter)
 		return nil
 	}
 	rt.log.Info("serving the last configuration kept on disk", "version", snap.Version)

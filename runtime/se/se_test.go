@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,6 +218,13 @@ func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 type fakeController struct {
 	mu         sync.Mutex
 	heartbeats []sechannel.Heartbeat
+	streamed   bool // the snapshot line was sent
+}
+
+func (f *fakeController) hasStreamed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.streamed
 }
 
 func (f *fakeController) last() (sechannel.Heartbeat, bool) {
@@ -236,6 +245,9 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, line)
 		w.(http.Flusher).Flush()
+		f.mu.Lock()
+		f.streamed = true
+		f.mu.Unlock()
 		<-r.Context().Done()
 	})
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
@@ -251,8 +263,15 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, a, logTo, opts...)
+	return f, rt
+}
 
-	dir := t.TempDir()
+// newSE makes an SE that has joined the controller srv (its identity is in its data directory,
+// dir), applies to a, and logs to logTo; opts change its configuration before it starts.
+func newSE(t *testing.T, srv *httptest.Server, a *applied, logTo io.Writer, opts ...func(*se.Config)) (rt *se.Runtime, dir string) {
+	t.Helper()
+	dir = t.TempDir()
 	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
 	data, _ := json.Marshal(id)
 	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
@@ -265,7 +284,7 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, rt
+	return rt, dir
 }
 
 // TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
@@ -460,9 +479,11 @@ func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
 
 // TestRestartHoldsNorthSouthServicesForTheController: an SE restarted from the configuration kept
 // on disk serves its east-west services at once, but a north-south service's VIP may have moved
-// to another SE meanwhile: it waits for the controller, which here no longer places it on this
-// SE; with the controller unreachable, it is served after HeadlessAfter.
+// to another SE meanwhile: it waits for the controller, and is served when the controller
+// confirms it here (in the version kept on disk), not when it places it elsewhere; with the
+// controller unreachable, it is served after HeadlessAfter.
 func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
+	const headlessAfter = 300 * time.Millisecond
 	kept := sechannel.Snapshot{Version: 7, VirtualServices: []sechannel.VirtualService{
 		{UUID: "vs-1", Name: "east-west", Enabled: true}, {UUID: "vs-2", Name: "north-south", Enabled: true, VIP: "192.0.2.10"}}}
 	keep := func(cfg *se.Config) {
@@ -470,9 +491,10 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(cfg.DataDir, contract.SEConfigFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg.HeadlessAfter = 300 * time.Millisecond
+		cfg.HeadlessAfter = headlessAfter
 	}
 	eastWestOnly, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices[:1]})
+	both, _ := json.Marshal(sechannel.Update{Version: 7, Full: true, VirtualServices: kept.VirtualServices})
 
 	for _, tc := range []struct {
 		name      string
@@ -480,6 +502,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		reachable bool
 	}{
 		{"the controller places it elsewhere", string(eastWestOnly), true},
+		{"the controller confirms it here", string(both), true},
 		{"the controller is unreachable", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,15 +511,31 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 			if !tc.reachable {
 				opts = append(opts, func(cfg *se.Config) { cfg.Controller = "127.0.0.1:1" })
 			}
-			_, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
+			confirmed := tc.line == string(both)
+			if confirmed {
+				// Served by the controller's word alone: the same version as kept on disk, which
+				// holds it here.
+				opts = append(opts, func(cfg *se.Config) { cfg.HeadlessAfter = time.Hour })
+			}
+			f, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
 			if !a.has("east-west") || a.has("north-south") {
 				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names)
 			}
 			stop := run(rt)
 			defer stop()
-			time.Sleep(time.Second) // past HeadlessAfter
-			if got := a.has("north-south"); got == tc.reachable {
-				t.Errorf("after HeadlessAfter: north-south served %v; want %v", got, !tc.reachable)
+			if confirmed {
+				waitFor(t, "north-south served once the controller confirmed it", func() bool { return a.has("north-south") })
+			} else if tc.reachable {
+				// Once the controller has spoken, and well past HeadlessAfter, the service it
+				// placed elsewhere is still not served here (had HeadlessAfter passed before
+				// it spoke, its word would have removed the service again).
+				waitFor(t, "the controller's snapshot", f.hasStreamed)
+				time.Sleep(5 * headlessAfter)
+				if a.has("north-south") {
+					t.Errorf("after HeadlessAfter: north-south served true; want false")
+				}
+			} else {
+				waitFor(t, "north-south served once HeadlessAfter passed", func() bool { return a.has("north-south") })
 			}
 			if !a.has("east-west") {
 				t.Error("the east-west service is no longer served")
@@ -538,15 +577,8 @@ func TestMissedUpdateResyncs(t *testing.T) {
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	id := se.Identity{Controller: srv.Listener.Addr().String(), CertHash: sechannel.CertHash(srv.Certificate()), SEUUID: "se-1", Credential: "c"}
-	data, _ := json.Marshal(id)
-	os.WriteFile(filepath.Join(dir, contract.SEIdentityFile), data, 0o600)
 	a := &applied{}
-	rt, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: a.apply, HeartbeatInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, dir := newSE(t, srv, a, io.Discard)
 	stop := run(rt)
 	waitFor(t, "version 4", func() bool { return rt.Version() == 4 })
 	stop()
@@ -556,11 +588,79 @@ func TestMissedUpdateResyncs(t *testing.T) {
 		t.Errorf("applied versions %v, holding %v: want 1, 3, 4 (never the missed update) and gamma alone", a.versions, a.names)
 	}
 	var saved sechannel.Snapshot
-	data, err = os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
+	data, err := os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
 	if err == nil {
 		err = json.Unmarshal(data, &saved)
 	}
 	if want := (sechannel.Snapshot{Version: 4, VirtualServices: []sechannel.VirtualService{vs("c", "gamma")}}); err != nil || !reflect.DeepEqual(saved, want) {
 		t.Errorf("kept on disk %+v (%v), want %+v", saved, err, want)
+	}
+}
+
+// TestHeartbeatsReuseTheirConnection: the controller answers heartbeats with a body over
+// HTTP/1.1 (it offers no HTTP/2); the SE reads each answer to the end, so its heartbeats share
+// one connection rather than costing a TLS handshake each.
+func TestHeartbeatsReuseTheirConnection(t *testing.T) {
+	var mu sync.Mutex
+	conns, heartbeats := 0, 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		line, _ := json.Marshal(sechannel.Update{Version: 1, Full: true})
+		fmt.Fprintln(w, string(line))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		heartbeats++
+		mu.Unlock()
+		fmt.Fprintln(w, `{"ok": true}`)
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, &applied{}, io.Discard)
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "ten heartbeats", func() bool { mu.Lock(); defer mu.Unlock(); return heartbeats >= 10 })
+	mu.Lock()
+	defer mu.Unlock()
+	// The stream holds one connection, the heartbeats another; a third is slack for a
+	// heartbeat that races the first one's return to the pool.
+	if conns > 3 {
+		t.Errorf("%d connections for %d heartbeats and a stream; want at most 3", conns, heartbeats)
+	}
+}
+
+// TestConnectionsLeaveFromLocalAddr: with LocalAddr set, the SE's connections to its controller
+// leave from that address.
+func TestConnectionsLeaveFromLocalAddr(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]bool{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[host] = true
+		mu.Unlock()
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	rt, _ := newSE(t, srv, &applied{}, io.Discard, func(cfg *se.Config) { cfg.LocalAddr = "127.0.0.2" })
+	stop := run(rt)
+	defer stop()
+	waitFor(t, "a heartbeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(from) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(from, map[string]bool{"127.0.0.2": true}) {
+		t.Errorf("heartbeats from %v, want 127.0.0.2 alone", slices.Collect(maps.Keys(from)))
 	}
 }

@@ -162,7 +162,7 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 			}
 			ln, err := d.listen(addr)
 			if err != nil {
-				c.reason = listenReason(addr, "", err)
+				c.reason = listenReason(addr, err)
 				break
 			}
 			opened[addr] = &listener{addr: addr, l4: c.svc.l4, ln: ln, log: d.log}
@@ -198,7 +198,7 @@ func (d *Dataplane) Apply(snap sechannel.Snapshot) []sechannel.ServiceError {
 		if err != nil {
 			// The service is committed already: its other listeners go, and the next apply
 			// retries it whole.
-			c.reason = listenReason(addr, " with its new profile", err)
+			c.reason = fmt.Sprintf("listen on %s with its new profile: %v", addr, err)
 			for _, a := range c.addrs {
 				if l, ok := d.listeners[a]; ok && l.svc.Load() == c.svc {
 					l.stop()
@@ -362,10 +362,10 @@ func (d *Dataplane) Close(ctx context.Context) error {
 // listenReason is why a listener could not open, as an operator reads it: the kernel's error
 // names the address already ("listen tcp :80: bind: address already in use"); another is given
 // the address.
-func listenReason(addr, context string, err error) string {
+func listenReason(addr string, err error) string {
 	var op *net.OpError
-	if errors.As(err, &op) && context == "" {
+	if errors.As(err, &op) {
 		return err.Error()
 	}
-	return fmt.Sprintf("listen on %s%s: %v", addr, context, err)
+	return fmt.Sprintf("listen on %s: %v", addr, err)
 }

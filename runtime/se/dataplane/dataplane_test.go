@@ -293,6 +293,9 @@ func TestAppliesEachServiceOnItsOwn(t *testing.T) {
 		!strings.Contains(reasons["vs-busy"], fmt.Sprintf("listen tcp 127.0.0.1:%d: bind: address already in use", busyPort)) {
 		t.Fatalf("not applied = %+v, want twin (port held by web) and busy (port taken on the host)", errs)
 	}
+	if n := strings.Count(reasons["vs-busy"], fmt.Sprintf("127.0.0.1:%d", busyPort)); n != 1 {
+		t.Errorf("busy's reason %q names its address %d times, want once", reasons["vs-busy"], n)
+	}
 	for _, url := range []string{fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.1:%d/", other)} {
 		if body, err := get(t, url); err != nil || !strings.HasPrefix(body, "b ") {
 			t.Errorf("%s = %q, %v; want the new configuration's member b", url, body, err)

@@ -271,10 +271,10 @@ func (m *Manager) saveOrWarn() {
 	}
 }
 
-// RemoveRecorded removes from this host every VIP that the SE whose data directory is dataDir
+// RemoveRecorded removes from host every VIP that the SE whose data directory is dataDir
 // recorded as added, as its Close would have: for an SE that could not (it crashed).
-func RemoveRecorded(dataDir string, log *slog.Logger) {
-	New(Netlink{}, nil, filepath.Join(dataDir, StateFile), log).Close()
+func RemoveRecorded(host Host, dataDir string, log *slog.Logger) {
+	New(host, nil, filepath.Join(dataDir, StateFile), log).Close()
 }
 
 // Close removes every VIP this SE added (once their announcements are done), so that another SE

@@ -297,3 +297,25 @@ func TestOf(t *testing.T) {
 		t.Errorf("bad = %v, want vs-bad with its VIP", bad)
 	}
 }
+
+// TestRemoveRecordedTakesOffWhatACrashedSELeft: what supervise runs once the SE's container died
+// removes every VIP the SE recorded, empties the record, and leaves the host's own address.
+func TestRemoveRecordedTakesOffWhatACrashedSELeft(t *testing.T) {
+	h, dir := newFakeHost(), t.TempDir()
+	crashed := New(h, nil, filepath.Join(dir, StateFile), nil)
+	crashed.Wrap(func(sechannel.Snapshot) []sechannel.ServiceError { return nil })(
+		snapshot(1, service("own", "192.0.2.10"), service("a", "192.0.2.50"), service("b", "2001:db8::7")))
+
+	h.calls = nil
+	RemoveRecorded(h, dir, nil)
+	slices.Sort(h.calls)
+	if want := []string{"del 192.0.2.50 eth0", "del 2001:db8::7 eth1"}; !reflect.DeepEqual(h.calls, want) {
+		t.Errorf("calls %v, want %v", h.calls, want)
+	}
+	if _, ok := h.have[netip.MustParseAddr("192.0.2.10")]; !ok {
+		t.Error("the host's own address was removed")
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, StateFile)); strings.TrimSpace(string(data)) != "[]" {
+		t.Errorf("record after RemoveRecorded %s, want empty", data)
+	}
+}
