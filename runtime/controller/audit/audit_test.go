@@ -297,11 +297,7 @@ func TestQueryReadsWhatItOpened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		for _, f := range files {
-			f.f.Close()
-		}
-	}()
+	defer closeFiles(files)
 	writeMany(t, l, 300, 2*(keep+1)*maxBytes, start.Add(time.Hour))
 	var got []time.Time
 	for _, f := range files {
