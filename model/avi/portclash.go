@@ -50,7 +50,7 @@ func (v *VirtualService) FillRefs(l Lister) {
 // SEs and so clashes with any service of the group on its ports.
 func (v *VirtualService) Settle(uuid string, l Lister) error {
 	v.FillRefs(l)
-	group := v.SEGroup(l)
+	group := v.SEGroupRef
 	// The cloud's own group tells which cloud the virtual service is in (no cloud_ref: Default-Cloud).
 	g, ok := l.Lookup(KindServiceEngineGroup, UUIDOf(group))
 	d, dok := l.Lookup(KindServiceEngineGroup, UUIDOf(l.DefaultSEGroup(v.CloudRef)))

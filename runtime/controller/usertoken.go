@@ -61,23 +61,17 @@ func bearerToken(r *http.Request) (string, bool) {
 // one it finds, not every user's.
 func (s *Server) tokenByValue(value string) *avi.AuthToken {
 	hash := hashToken(value)
-	uuid := ""
+	var found *avi.AuthToken
 	s.store.View(func(v store.View) {
 		for _, o := range v.List(avi.KindAuthToken) {
-			if o.(*avi.AuthToken).TokenHash == hash {
-				uuid = o.GetMeta().UUID
+			if t := o.(*avi.AuthToken); t.TokenHash == hash {
+				c := *t // a token has no slice, map or pointer: this is a whole copy
+				found = &c
 				return
 			}
 		}
 	})
-	if uuid == "" {
-		return nil
-	}
-	tok, err := store.Get[*avi.AuthToken](s.store, uuid)
-	if err != nil {
-		return nil // revoked meanwhile
-	}
-	return tok
+	return found
 }
 
 // useToken checks that a token has not expired, answering 401 itself when it has, and notes

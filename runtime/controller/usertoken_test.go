@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -261,4 +262,23 @@ func TestTokenLookupCostDoesNotGrowWithTokens(t *testing.T) {
 	if e.srv.tokenByValue("no-such-token") != nil {
 		t.Error("an unknown token is found")
 	}
+}
+
+// tokenByValue copies the token it finds by value, which is a whole copy only while a token
+// holds nothing by reference: a slice, map or pointer added to avi.AuthToken fails this.
+func TestAuthTokenCopiesByValue(t *testing.T) {
+	var check func(ty reflect.Type, path string)
+	check = func(ty reflect.Type, path string) {
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			switch f.Type.Kind() {
+			case reflect.Struct:
+				check(f.Type, path+f.Name+".")
+			case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+			default:
+				t.Errorf("avi.AuthToken.%s%s is a %s: tokenByValue's copy would share it with the store", path, f.Name, f.Type)
+			}
+		}
+	}
+	check(reflect.TypeFor[avi.AuthToken](), "")
 }

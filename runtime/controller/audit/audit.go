@@ -285,11 +285,7 @@ func (l *Log) Query(f Filter) (int, []Entry, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	defer func() {
-		for _, sf := range files {
-			sf.f.Close()
-		}
-	}()
+	defer closeFiles(files)
 	first := (f.Page - 1) * f.PageSize
 	total, page := 0, []Entry{}
 	for _, sf := range files {
@@ -326,25 +322,38 @@ func (l *Log) openFiles() ([]openedFile, error) {
 	defer l.mu.Unlock()
 	var out []openedFile
 	for i := 0; i <= l.keep; i++ {
-		f, err := os.Open(l.rotated(i))
+		o, err := openFile(l.rotated(i))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		var st os.FileInfo
-		if err == nil {
-			if st, err = f.Stat(); err != nil {
-				f.Close()
-			}
-		}
 		if err != nil {
-			for _, o := range out {
-				o.f.Close()
-			}
+			closeFiles(out)
 			return nil, fmt.Errorf("audit log: %w", err)
 		}
-		out = append(out, openedFile{f: f, size: st.Size()})
+		out = append(out, o)
 	}
 	return out, nil
+}
+
+// openFile opens the file at path, with its size now.
+func openFile(path string) (openedFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return openedFile{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return openedFile{}, err
+	}
+	return openedFile{f: f, size: st.Size()}, nil
+}
+
+// closeFiles closes what openFiles opened.
+func closeFiles(files []openedFile) {
+	for _, o := range files {
+		o.f.Close()
+	}
 }
 
 // lines reads the file's lines up to its size, however long each is.

@@ -19,6 +19,17 @@ func TestBudgetConstants(t *testing.T) {
 	}
 }
 
+// openLog opens the log in dir, rotating at maxBytes and keeping keep files, until the test ends.
+func openLog(t *testing.T, dir string, maxBytes int64, keep int) *Log {
+	t.Helper()
+	l, err := OpenSized(dir, maxBytes, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 // dirBytes is the size of the files in dir, and how many there are.
 func dirBytes(t *testing.T, dir string) (int64, int) {
 	t.Helper()
@@ -58,11 +69,7 @@ func writeMany(t *testing.T, l *Log, size int, n int64, start time.Time) int {
 func TestLogStaysWithinBudget(t *testing.T) {
 	dir := t.TempDir()
 	const maxBytes, keep = 8 << 10, 3
-	l, err := OpenSized(dir, maxBytes, keep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, dir, maxBytes, keep)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := writeMany(t, l, 300, 10*(keep+1)*maxBytes, start)
 	size, files := dirBytes(t, dir)
@@ -111,11 +118,7 @@ func TestFileMode(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, FileName), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := OpenSized(dir, 1024, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, dir, 1024, 2)
 	writeMany(t, l, 300, 4096, time.Now()) // rotated files too
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -156,12 +159,7 @@ func TestDiffMasksSecrets(t *testing.T) {
 // TestLargeEntry: an entry past MaxEntryBytes keeps the names of its changed fields, not their
 // values.
 func TestLargeEntry(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, t.TempDir(), MaxFileBytes, KeepFiles)
 	big, _ := json.Marshal(strings.Repeat("s", MaxEntryBytes))
 	if err := l.Write(Entry{Action: ActionUpdate, Diff: map[string]FieldChange{"servers": {New: big}}}); err != nil {
 		t.Fatal(err)
@@ -177,11 +175,7 @@ func TestLargeEntry(t *testing.T) {
 
 // TestFilters: by user, kind, action and time, paged.
 func TestFilters(t *testing.T) {
-	l, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, t.TempDir(), MaxFileBytes, KeepFiles)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, e := range []Entry{
 		{User: "a", Kind: "pool", Action: ActionCreate},
@@ -223,11 +217,7 @@ func TestFilters(t *testing.T) {
 // query.
 func TestOverlongLineHidesNothing(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, dir, MaxFileBytes, KeepFiles)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	write := func(i int, user string) {
 		t.Helper()
@@ -264,11 +254,7 @@ func TestOverlongLineHidesNothing(t *testing.T) {
 // it says begins as it did.
 func TestOversizedFieldsAreCut(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, dir, MaxFileBytes, KeepFiles)
 	user, path := strings.Repeat("\x01", 60<<10), "/api/pool/"+strings.Repeat("é", 300<<10)
 	if err := l.Write(Entry{User: user, Path: path, UUID: path, Action: ActionDelete, Status: 404,
 		Diff: map[string]FieldChange{"name": {New: json.RawMessage(`"x"`)}}}); err != nil {
@@ -304,22 +290,14 @@ func TestOversizedFieldsAreCut(t *testing.T) {
 // log as it was when it opened them, every entry once.
 func TestQueryReadsWhatItOpened(t *testing.T) {
 	const maxBytes, keep = 8 << 10, 3
-	l, err := OpenSized(t.TempDir(), maxBytes, keep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLog(t, t.TempDir(), maxBytes, keep)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := writeMany(t, l, 300, 2*maxBytes, start)
 	files, err := l.openFiles()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		for _, f := range files {
-			f.f.Close()
-		}
-	}()
+	defer closeFiles(files)
 	writeMany(t, l, 300, 2*(keep+1)*maxBytes, start.Add(time.Hour))
 	var got []time.Time
 	for _, f := range files {
