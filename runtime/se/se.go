@@ -414,9 +414,18 @@ func (rt *Runtime) stream(ctx context.Context) error {
 // configuration version.
 func (rt *Runtime) apply(snap sechannel.Snapshot, held sechannel.Held) {
 	rt.applyMu.Lock()
+	waited := rt.kept != nil
 	rt.kept = nil // the controller has spoken
 	if rt.held != nil && rt.held.Version == snap.Version && reflect.DeepEqual(rt.held.VirtualServices, snap.VirtualServices) {
 		rt.applyMu.Unlock()
+		if waited {
+			// Served already, but the file still holds the north-south services that waited
+			// and that the controller placed elsewhere: a later headless start must not take them.
+			rt.mu.Lock()
+			rt.unsaved = &held
+			rt.mu.Unlock()
+			nudge(rt.save)
+		}
 		return
 	}
 	notApplied := rt.applyHeld(snap)
@@ -427,11 +436,15 @@ func (rt *Runtime) apply(snap sechannel.Snapshot, held sechannel.Held) {
 	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices), "not_applied", notApplied)
 	// Tell the controller at once, rather than at the next heartbeat, and keep the
 	// configuration on disk.
-	for _, ch := range []chan struct{}{rt.kick, rt.save} {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+	nudge(rt.kick)
+	nudge(rt.save)
+}
+
+// nudge asks a worker for a round without waiting: one asked for already is enough.
+func nudge(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -453,10 +466,7 @@ func (rt *Runtime) applyHeld(snap sechannel.Snapshot) int {
 			}
 			rt.log.Warn("virtual service not applied", "virtual_service", name, "uuid", e.VSUUID, "reason", e.Reason)
 		}
-		select {
-		case rt.kick <- struct{}{}:
-		default:
-		}
+		nudge(rt.kick)
 	}
 	return len(notApplied)
 }

@@ -507,7 +507,8 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &applied{}
-			opts := []func(*se.Config){keep}
+			var dataDir string
+			opts := []func(*se.Config){keep, func(cfg *se.Config) { dataDir = cfg.DataDir }}
 			if !tc.reachable {
 				opts = append(opts, func(cfg *se.Config) { cfg.Controller = "127.0.0.1:1" })
 			}
@@ -534,6 +535,12 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 				if a.has("north-south") {
 					t.Errorf("after HeadlessAfter: north-south served true; want false")
 				}
+				// Nor would a later start without the controller: the file no longer holds it.
+				waitFor(t, "the kept configuration without the service placed elsewhere", func() bool {
+					var onDisk sechannel.Snapshot
+					data, err := os.ReadFile(filepath.Join(dataDir, contract.SEConfigFile))
+					return err == nil && json.Unmarshal(data, &onDisk) == nil && len(onDisk.VirtualServices) == 1 && onDisk.VirtualServices[0].Name == "east-west"
+				})
 			} else {
 				waitFor(t, "north-south served once HeadlessAfter passed", func() bool { return a.has("north-south") })
 			}
