@@ -465,6 +465,24 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("virtual service row: %q", row)
 	}
 
+	// A second service on the port web-vs holds, on the same SEs: refused (409) next to the
+	// form, naming the holder; nothing is created.
+	step("port clash",
+		click("#create-virtualservice"),
+		visible("#vs-name"),
+		typeInto("#vs-name", "clash-vs"),
+		typeInto("#vs-ports", "10001"),
+		selectByText("#vs-pool", "web"),
+		click("#modal-save"),
+		visible("#modal-error"))
+	if msg := textOf("#modal-error"); !strings.Contains(msg, "web-vs") || !strings.Contains(msg, "10001") {
+		t.Errorf("port clash: error %q does not name the holder web-vs and the port", msg)
+	}
+	step("cancel port clash", click("#modal-cancel"), gone("#modal"))
+	if n := count(`#table-virtualservice tr[data-name="clash-vs"]`); n != 0 {
+		t.Errorf("port clash: clash-vs is listed (%d rows) though it was refused", n)
+	}
+
 	// Its detail page draws the charts (empty until traffic flows) and the client logs.
 	step("virtual service detail",
 		click(`#table-virtualservice tr[data-name="web-vs"] a.name`),

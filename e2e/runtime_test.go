@@ -29,7 +29,12 @@ func TestMemberDownInRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/boom" {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			fmt.Fprint(w, "ok")
+		})}
 		go srv.Serve(l)
 		t.Cleanup(func() { srv.Close() })
 	}
@@ -45,8 +50,10 @@ func TestMemberDownInRuntime(t *testing.T) {
 	vsUUID := c.create(t, "virtualservice", map[string]any{"name": "rt-vs", "services": []any{map[string]int{"port": ports[2]}}, "pool_ref": "/api/pool?name=rt-pool"})
 
 	type member struct {
-		Port       int `json:"port"`
-		OperStatus struct {
+		Port              int     `json:"port"`
+		RequestsPerSecond float64 `json:"requests_per_second"`
+		ErrorsPerSecond   float64 `json:"errors_per_second"`
+		OperStatus        struct {
 			State  string   `json:"state"`
 			Reason []string `json:"reason"`
 		} `json:"oper_status"`
@@ -98,6 +105,42 @@ func TestMemberDownInRuntime(t *testing.T) {
 		rt = runtime()
 		return rt.HealthScore == 100 && rt.OperStatus.State == "OPER_UP"
 	})
+
+	// Traffic through the SE, a quarter of it answered 500: the members show the requests and
+	// errors the SE counted of each, over its last few reports.
+	vsURL := fmt.Sprintf("http://127.0.0.1:%d", ports[2])
+	codes := map[int]int{}
+	loadStart := time.Now()
+	for i := range 200 {
+		path := "/"
+		if i%4 == 0 {
+			path = "/boom"
+		}
+		resp, err := http.Get(vsURL + path)
+		if err != nil {
+			t.Fatalf("request %d through the SE: %v", i, err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[200] != 150 || codes[500] != 50 {
+		t.Fatalf("answers through the SE %v; want 150 200s and 50 500s", codes)
+	}
+	t.Logf("200 requests through the SE in %v", time.Since(loadStart).Round(time.Millisecond))
+	waitFor(t, "the members' rates in the pool runtime", 10*time.Second, func() bool {
+		last = members()
+		return last[ports[0]].RequestsPerSecond > 0 && last[ports[1]].RequestsPerSecond > 0
+	})
+	var requests, errs float64
+	for _, p := range ports[:2] {
+		requests += last[p].RequestsPerSecond
+		errs += last[p].ErrorsPerSecond
+		t.Logf("member on port %d: %.1f requests/s, %.1f errors/s", p, last[p].RequestsPerSecond, last[p].ErrorsPerSecond)
+	}
+	// 200 requests within the five 1-second reports the rates span: 40 a second at least.
+	if requests < 40 || requests > 200 || errs/requests < 0.2 || errs/requests > 0.3 {
+		t.Errorf("members' rates sum to %.1f requests/s, %.1f errors/s; want the 200 requests over a few seconds, a quarter of them errors", requests, errs)
+	}
 }
 
 // TestPortTakenOnTheHost: another process on the SE's host holds the port of one virtual

@@ -309,6 +309,9 @@ func (rv *runtimeView) poolServers(p *avi.Pool) []serverRuntime {
 			}
 			r.ServiceEngines = append(r.ServiceEngines, serverSE{UUID: sn.se.UUID, Name: sn.se.Name, Up: rep.up, Reason: rep.reason})
 			r.OpenConns += rep.openConns
+			rps, eps := rep.rates()
+			r.RequestsPerSecond += rps
+			r.ErrorsPerSecond += eps
 			if rep.seen.After(seen) {
 				seen = rep.seen
 			}
@@ -380,11 +383,6 @@ func (s *Server) poolServersHandler(w http.ResponseWriter, r *http.Request, p *p
 	}
 	pool := o.(*avi.Pool)
 	servers := s.runtimeView().poolServers(pool)
-	for i := range servers {
-		key := analytics.MemberKey(pool.UUID, net.JoinHostPort(servers[i].IPAddr.Addr, strconv.Itoa(servers[i].Port)))
-		servers[i].RequestsPerSecond, _ = s.analytics.Latest(key, "l7_client.avg_complete_responses")
-		servers[i].ErrorsPerSecond, _ = s.analytics.Latest(key, "l7_client.avg_error_responses")
-	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(servers), "results": servers})
 }
 

@@ -139,6 +139,59 @@ func TestRuntimeFromHeartbeats(t *testing.T) {
 	e.admin(t, "GET", "/api/serviceengine/nope/runtime", nil).want(t, http.StatusNotFound)
 }
 
+// TestMemberRatesFromSEReports: a member's requests and errors per second are what the SEs
+// report of it, summed over the SEs, each over its last five reports; a member reported twice
+// in one heartbeat (a pool two services share) is counted once.
+func TestMemberRatesFromSEReports(t *testing.T) {
+	e := newJoinEnv(t)
+	clock := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	e.srv.now = func() time.Time { return clock }
+	e.srv.se.now = e.srv.now
+	e.srv.placer.settled = clock
+	pool := e.mustCreate(t, "pool", map[string]any{"name": "web-pool", "default_server_port": 8080, "servers": []any{
+		map[string]any{"ip": map[string]any{"addr": "192.0.2.21", "type": "V4"}}}})
+	poolUUID := pool["uuid"].(string)
+	one := e.mustCreate(t, "virtualservice", map[string]any{"name": "one", "services": []any{map[string]any{"port": 10080}}, "pool_ref": pool["url"]})["uuid"].(string)
+	two := e.mustCreate(t, "virtualservice", map[string]any{"name": "two", "services": []any{map[string]any{"port": 10081}}, "pool_ref": pool["url"]})["uuid"].(string)
+	tok := e.newToken(t, map[string]any{"max_uses": 2})
+	joinA, joinB := e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+	current := int64(e.srv.store.Version())
+	up := true
+	// beat reports one second in which the member answered requests, of which errs were 5xx
+	// and failed went unanswered; the second report of the member (for two) carries nothing.
+	beat := func(join *apiResp, requests, errs, failed int64) {
+		t.Helper()
+		e.do(t, "POST", sechannel.HeartbeatPath, sechannel.Heartbeat{ConfigVersion: current, Metrics: []sechannel.Metrics{
+			{VSUUID: one, PoolUUID: poolUUID, Server: "192.0.2.21:8080", Seconds: 1, Up: &up, Requests: requests, Resp5xx: errs, Failed: failed},
+			{VSUUID: two, PoolUUID: poolUUID, Server: "192.0.2.21:8080", Seconds: 1, Up: &up},
+		}}, seCredOf(join)).want(t, http.StatusOK)
+	}
+	rates := func() (float64, float64) {
+		t.Helper()
+		m := e.admin(t, "GET", "/api/pool/"+poolUUID+"/runtime/server", nil).want(t, http.StatusOK).obj["results"].([]any)[0].(map[string]any)
+		return m["requests_per_second"].(float64), m["errors_per_second"].(float64)
+	}
+	if rps, eps := rates(); rps != 0 || eps != 0 {
+		t.Errorf("before any report: %v requests/s, %v errors/s; want 0", rps, eps)
+	}
+	// se-a: 10 requests in its first second, then 20 a second, 2 of them 5xx and 1 failed; its
+	// first report falls out of the five.
+	beat(joinA, 10, 0, 0)
+	for range 5 {
+		beat(joinA, 20, 2, 1)
+	}
+	beat(joinB, 30, 0, 0)
+	if rps, eps := rates(); rps != 20+30 || eps != 3 {
+		t.Errorf("rates %v requests/s, %v errors/s; want se-a's 20 and 3 plus se-b's 30 and 0", rps, eps)
+	}
+	// se-b goes silent: its reports no longer count.
+	clock = clock.Add(DownAfter)
+	beat(joinA, 20, 2, 1)
+	if rps, eps := rates(); rps != 20 || eps != 3 {
+		t.Errorf("rates with se-b down: %v requests/s, %v errors/s; want se-a's 20 and 3", rps, eps)
+	}
+}
+
 // A deleted virtual service's state is not kept: the dashboard's pass forgets it.
 func TestRuntimeForgetsDeletedServices(t *testing.T) {
 	e := newJoinEnv(t)

@@ -76,6 +76,32 @@ type memberReport struct {
 	since     time.Time // when the SE's report of it last changed between up and down
 	seen      time.Time // the heartbeat that reported it
 	openConns int64
+	// recent are the member's outcomes in the SE's last reports, newest last: its rates are
+	// over them, a few seconds, as HAProxy's current rates are.
+	recent [rateReports]memberCounts
+}
+
+// rateReports is how many of an SE's reports a member's rates span: with one report a second,
+// five seconds.
+const rateReports = 5
+
+// memberCounts are a member's outcomes over one report's interval.
+type memberCounts struct {
+	seconds, requests, errors float64
+}
+
+// rates are the member's requests and errors per second over its recent reports.
+func (m memberReport) rates() (requests, errors float64) {
+	var secs float64
+	for _, c := range m.recent {
+		secs += c.seconds
+		requests += c.requests
+		errors += c.errors
+	}
+	if secs <= 0 {
+		return 0, 0
+	}
+	return requests / secs, errors / secs
 }
 
 // maxReasonLength bounds what the controller keeps of a reason an SE sends.
@@ -94,10 +120,25 @@ func (st *seState) record(hb *sechannel.Heartbeat, placed map[string]string, now
 			continue
 		}
 		key := analytics.MemberKey(m.PoolUUID, m.Server)
+		counts := memberCounts{seconds: m.Seconds, requests: float64(m.Requests), errors: float64(m.Resp4xx + m.Resp5xx + m.Failed)}
+		if rep, ok := members[key]; ok {
+			// The same member reported again for another service sharing its pool: its
+			// outcomes are counted once, with whichever report carries them.
+			last := &rep.recent[rateReports-1]
+			last.requests += counts.requests
+			last.errors += counts.errors
+			members[key] = rep
+			continue
+		}
 		rep := memberReport{up: *m.Up, reason: clip(m.Reason), since: now, seen: now, openConns: m.OpenConns}
-		if old, ok := st.members[key]; ok && old.up == rep.up {
+		old, ok := st.members[key]
+		if ok && old.up == rep.up {
 			rep.since = old.since
 		}
+		if ok {
+			copy(rep.recent[:], old.recent[1:])
+		}
+		rep.recent[rateReports-1] = counts
 		members[key] = rep
 	}
 	st.members = members

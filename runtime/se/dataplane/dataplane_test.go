@@ -471,8 +471,15 @@ func TestReportCountsRequestsAndLogs(t *testing.T) {
 	if members != 1 {
 		t.Errorf("member health reports: %d up, want 1", members)
 	}
+	member := b.Listener.Addr().(*net.TCPAddr)
+	if got := memberCounts(metrics)[member.String()]; got != [4]int64{153, 0, 3, 0} {
+		t.Errorf("member counts (requests, 4xx, 5xx, failed): %v; want [153 0 3 0]", got)
+	}
 	errs, sampled := 0, 0
 	for _, l := range logs {
+		if l.ServerIP != "127.0.0.1" || l.ServerPort != member.Port {
+			t.Errorf("client log names server %s:%d; want the member %s", l.ServerIP, l.ServerPort, member)
+		}
 		if l.Significant {
 			errs++
 			if l.ResponseCode != 503 || l.URIPath != "/fail" || l.ClientIP != "127.0.0.1" {
@@ -499,6 +506,69 @@ func TestReportCountsRequestsAndLogs(t *testing.T) {
 	}
 	if _, l3 := d.Report(); len(l3) != 10 {
 		t.Errorf("full client logs: %d logs for 10 requests", len(l3))
+	}
+}
+
+// memberCounts sums the members' outcomes in a report by member: requests, 4xx, 5xx, failed.
+func memberCounts(metrics []sechannel.Metrics) map[string][4]int64 {
+	out := map[string][4]int64{}
+	for _, m := range metrics {
+		if m.Server != "" {
+			c := out[m.Server]
+			out[m.Server] = [4]int64{c[0] + m.Requests, c[1] + m.Resp4xx, c[2] + m.Resp5xx, c[3] + m.Failed}
+		}
+	}
+	return out
+}
+
+// TestMemberCountsOncePerPool: two services share a pool; the member's outcomes are reported
+// once, whichever service the requests came through, and its health with each service. A member
+// that closes a request's connection unanswered counts it failed, and not as a response.
+func TestMemberCountsOncePerPool(t *testing.T) {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer b.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }))
+	defer dead.Close()
+	one := vs("one", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(b.Listener))
+	two := vs("two", testnet.FreePort(t), avi.ProfileHTTP, "p", serverOn(b.Listener))
+	broken := vs("broken", testnet.FreePort(t), avi.ProfileHTTP, "q", serverOn(dead.Listener))
+	d := newDP(t)
+	if err := d.Apply(sechannel.Snapshot{Version: 1, VirtualServices: []sechannel.VirtualService{one, two, broken}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Report()
+	for range 4 {
+		get(t, fmt.Sprintf("http://127.0.0.1:%d/", one.Services[0].Port))
+	}
+	for range 2 {
+		get(t, fmt.Sprintf("http://127.0.0.1:%d/missing", two.Services[0].Port))
+	}
+	// POST is not sent again: the dead member's failure is the request's.
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/", broken.Services[0].Port), "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	metrics, _ := d.Report()
+	health := 0
+	for _, m := range metrics {
+		if m.Server == b.Listener.Addr().String() && m.Up != nil {
+			health++
+		}
+	}
+	if health != 2 {
+		t.Errorf("the shared member's health went with %d services; want 2", health)
+	}
+	counts := memberCounts(metrics)
+	if got := counts[b.Listener.Addr().String()]; got != [4]int64{6, 2, 0, 0} {
+		t.Errorf("shared member (requests, 4xx, 5xx, failed): %v; want [6 2 0 0]", got)
+	}
+	if got := counts[dead.Listener.Addr().String()]; got[0] != 0 || got[3] < 1 {
+		t.Errorf("member that answers nothing (requests, 4xx, 5xx, failed): %v; want no response and at least one failed", got)
 	}
 }
 

@@ -68,6 +68,7 @@ type clientConn struct {
 
 	// The request's outcome.
 	status              int
+	server              string // the member that had the request, ip:port
 	reqBytes, respBytes int64
 	keep                bool // the connection may carry another request
 	wroteHead           bool // the client got bytes of a response
@@ -200,7 +201,7 @@ func (c *clientConn) serve(svc *service) bool {
 	r := &c.req
 	c.logLine = append(append(c.logLine[:0], r.head.method...), r.target...)
 	c.logMethod = len(r.head.method)
-	c.status, c.reqBytes, c.respBytes, c.keep, c.wroteHead = 0, 0, 0, !r.close, false
+	c.status, c.server, c.reqBytes, c.respBytes, c.keep, c.wroteHead = 0, "", 0, 0, !r.close, false
 	if svc.pool == nil {
 		c.keep = c.keep && r.length == 0 && !r.chunked
 		c.respond(503, "no pool\n")
@@ -219,7 +220,7 @@ func (c *clientConn) serve(svc *service) bool {
 	s.bytesOut.Add(c.respBytes)
 	s.observe(took)
 	if s.wantLog(c.status >= 400 || c.status == 0) {
-		s.log(clientLog(svc.vs.UUID, c.ipText, c.port, c.logLine[:c.logMethod], c.logLine[c.logMethod:], c.status, took, c.reqBytes, c.respBytes))
+		s.log(clientLog(svc.vs.UUID, c.ipText, c.port, c.logLine[:c.logMethod], c.logLine[c.logMethod:], c.status, c.server, took, c.reqBytes, c.respBytes))
 	}
 	// The end of the response goes out once the request is counted, so that a client that has
 	// its response finds it in the next report.
@@ -292,10 +293,13 @@ func (c *clientConn) forward(p *pool) {
 		retry := c.roundTrip(uc, body, inHand, replayable)
 		release()
 		if !retry {
+			c.server = uc.member.Addr
 			return
 		}
 		if uc.reused {
 			t.forget(uc.member)
+		} else {
+			uc.member.Unanswered()
 		}
 	}
 }
@@ -435,6 +439,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 			c.upstreamFailed(uc, fmt.Errorf("member switched to protocol %q when %q was asked for", rs.upgrade, c.req.upgrade))
 			return false
 		}
+		uc.member.Responded(101)
 		c.tunnel(uc)
 		return false
 	}
@@ -446,6 +451,7 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 		// wholly in the buffer needs no read.)
 		uc.rd.set(time.Time{})
 	}
+	uc.member.Responded(rs.head.status)
 	c.status, c.wroteHead = rs.head.status, true
 	c.out = c.appendResponseHead(c.out[:0], closeClient)
 	c.bw.Write(c.out)
@@ -472,13 +478,15 @@ func (c *clientConn) roundTrip(uc *upstreamConn, body []byte, inHand, replayable
 }
 
 // upstreamFailed answers a request its member failed: 502 Bad Gateway, unless the client had
-// bytes of the response already, or went away, which leaves only closing the connection.
+// bytes of the response already, or went away, which leaves only closing the connection. Unless
+// the client went away, the failure is counted as the member's.
 func (c *clientConn) upstreamFailed(uc *upstreamConn, err error) {
 	c.l.log.Debug("member failed a request", "addr", c.l.addr, "member", uc.member.Addr, "err", err)
 	if c.gone.Load() {
 		c.keep = false
 		return
 	}
+	uc.member.Unanswered()
 	c.respond(502, "")
 }
 

@@ -167,6 +167,7 @@ func (fb *firstByte) memberToClient(c, up net.Conn, u *lb.Upstream, t *tries) (n
 	for {
 		r, err := up.Read(*buf)
 		if r > 0 {
+			u.Answered()
 			fb.mu.Lock()
 			fb.answered.Store(true)
 			fb.dropSent()
@@ -193,15 +194,22 @@ func (fb *firstByte) memberToClient(c, up net.Conn, u *lb.Upstream, t *tries) (n
 
 // redispatch moves the connection on from member u, which ended it with err before answering,
 // when that is safe: every byte the client sent is in hand, and u's end is not an answer (a
-// close after the client ended its side may be one). u is recorded as failed, and the next
-// member that accepts gets the client's bytes. It returns that member's connection, or nil.
+// close after the client ended its side may be one). u's outcome is counted; a failure moved
+// on is recorded, and the next member that accepts gets the client's bytes. It returns that
+// member's connection, or nil.
 func (fb *firstByte) redispatch(t *tries, u *lb.Upstream, err error) (net.Conn, *lb.Upstream) {
 	if err == nil {
 		err = io.ErrUnexpectedEOF
 	}
 	fb.mu.Lock()
-	retry := !fb.over && !(errors.Is(err, io.EOF) && fb.ended)
+	answer := errors.Is(err, io.EOF) && fb.ended // the member may have had nothing to say
+	retry := !fb.over && !answer
 	fb.mu.Unlock()
+	if answer {
+		u.Answered()
+	} else {
+		u.Unanswered()
+	}
 	if !retry {
 		return nil, nil
 	}

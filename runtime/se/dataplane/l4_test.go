@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,18 @@ func TestL4MovesToAnotherMemberBeforeTheFirstByte(t *testing.T) {
 				}
 				if !tc.refused && badConns.Load() < conns/4 {
 					t.Errorf("the failing member saw %d connections: the policy should have picked it about %d times", badConns.Load(), conns/2)
+				}
+				// What the SE reports of each member: the healthy one answered every
+				// connection; the failing one answered none and failed those it accepted
+				// (its connections include the probes that bring it back after a failure).
+				metrics, _ := d.Report()
+				counts := memberCounts(metrics)
+				if got := counts[good.IP+":"+strconv.Itoa(good.Port)]; got != [4]int64{conns, 0, 0, 0} {
+					t.Errorf("healthy member (answered, 4xx, 5xx, failed): %v; want [%d 0 0 0]", got, conns)
+				}
+				got := counts[bad.IP+":"+strconv.Itoa(bad.Port)]
+				if failed := got[3]; got[0] != 0 || (!tc.refused && (failed < conns/4 || failed > badConns.Load())) || (tc.refused && failed != 0) {
+					t.Errorf("failing member (answered, 4xx, 5xx, failed): %v; want none answered and each connection it accepted (%d with probes) failed", got, badConns.Load())
 				}
 				return
 			}

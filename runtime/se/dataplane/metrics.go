@@ -1,7 +1,9 @@
 package dataplane
 
 import (
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,9 +130,15 @@ func (d *Dataplane) Report() ([]sechannel.Metrics, []sechannel.ClientLog) {
 	d.mu.Lock()
 	for _, p := range d.pools {
 		for _, u := range p.members() {
-			up, reason, open := u.Available(), u.Health().Reason(), u.Conns()
-			for _, vs := range p.vsUUIDs {
-				metrics = append(metrics, sechannel.Metrics{VSUUID: vs, PoolUUID: p.uuid, Server: u.Addr, Seconds: secs, Up: &up, Reason: reason, OpenConns: open})
+			up, reason, open, n := u.Available(), u.Health().Reason(), u.Conns(), u.TakeCounts()
+			for i, vs := range p.vsUUIDs {
+				m := sechannel.Metrics{VSUUID: vs, PoolUUID: p.uuid, Server: u.Addr, Seconds: secs, Up: &up, Reason: reason, OpenConns: open}
+				// The member's outcomes go with the first service only: the controller adds
+				// every report of a member up, and a pool two services share has one count.
+				if i == 0 {
+					m.Requests, m.Resp4xx, m.Resp5xx, m.Failed = n.Requests, n.Resp4xx, n.Resp5xx, n.Failed
+				}
+				metrics = append(metrics, m)
 			}
 		}
 	}
@@ -140,12 +148,17 @@ func (d *Dataplane) Report() ([]sechannel.Metrics, []sechannel.ClientLog) {
 
 // clientLog describes one request for the controller's client logs. Built only for the logs
 // kept, it may allocate.
-func clientLog(vs string, clientIP []byte, clientPort int, method, target []byte, status int, took time.Duration, reqBytes, respBytes int64) sechannel.ClientLog {
+func clientLog(vs string, clientIP []byte, clientPort int, method, target []byte, status int, server string, took time.Duration, reqBytes, respBytes int64) sechannel.ClientLog {
 	path, _, _ := strings.Cut(string(target), "?")
 	if p, err := url.PathUnescape(path); err == nil {
 		path = p
 	}
-	return sechannel.ClientLog{VSUUID: vs, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), ClientIP: string(clientIP), ClientPort: clientPort,
+	l := sechannel.ClientLog{VSUUID: vs, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), ClientIP: string(clientIP), ClientPort: clientPort,
 		Method: string(method), URIPath: path, ResponseCode: status, TotalTime: float64(took) / float64(time.Millisecond),
 		RequestLength: reqBytes, ResponseLength: respBytes, Significant: status >= 400 || status == 0}
+	if host, port, err := net.SplitHostPort(server); err == nil {
+		l.ServerIP = host
+		l.ServerPort, _ = strconv.Atoi(port)
+	}
+	return l
 }

@@ -17,6 +17,17 @@ type Upstream struct {
 	enabled atomic.Bool
 	conns   atomic.Int64 // connections or requests in flight
 	health  *Health
+
+	// What the member did with the requests (L7) or connections (L4) it took, since the last
+	// Counts: the SE's heartbeat reports them per member.
+	requests, resp4xx, resp5xx, failed atomic.Int64
+}
+
+// Counts are a member's outcomes over an interval.
+type Counts struct {
+	Requests         int64 // answered: HTTP responses, or L4 connections the member answered
+	Resp4xx, Resp5xx int64
+	Failed           int64 // taken and not answered: a request or connection the member failed
 }
 
 // NewUpstream makes a member that is enabled, of the given ratio, and up until a monitor says
@@ -58,4 +69,26 @@ func (u *Upstream) Acquire() (release func()) {
 			u.conns.Add(-1)
 		}
 	}
+}
+
+// Responded counts an HTTP response the member gave, by its status.
+func (u *Upstream) Responded(status int) {
+	switch {
+	case status >= 500:
+		u.resp5xx.Add(1)
+	case status >= 400:
+		u.resp4xx.Add(1)
+	}
+	u.requests.Add(1)
+}
+
+// Answered counts an L4 connection the member answered.
+func (u *Upstream) Answered() { u.requests.Add(1) }
+
+// Unanswered counts a request or connection the member took and failed to answer.
+func (u *Upstream) Unanswered() { u.failed.Add(1) }
+
+// TakeCounts returns, and resets, the member's outcomes since the last call.
+func (u *Upstream) TakeCounts() Counts {
+	return Counts{Requests: u.requests.Swap(0), Resp4xx: u.resp4xx.Swap(0), Resp5xx: u.resp5xx.Swap(0), Failed: u.failed.Swap(0)}
 }
