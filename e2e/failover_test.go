@@ -294,10 +294,10 @@ func (r *failoverRig) seConnected(h *sehost.Host) bool {
 }
 
 // TestVIPFailover is issue 13's production shape, checked as a client on the LAN sees it: three
-// SE hosts, a north-south VIP held by exactly one of them; its SE stopped, killed, and its host
-// powered off in turn: the VIP moves to the standby within the target, the client's ARP follows,
-// and the old holder coming back takes nothing back (a killed SE, restarted, removes the VIP it
-// had added and no longer serves).
+// SE hosts, a north-south VIP held by exactly one of them; its SE stopped, killed, its host cut
+// off the network and powered off in turn: the VIP moves to the standby within the target, the
+// client's ARP follows, and the old holder coming back takes nothing back (a killed SE,
+// restarted, and a cut-off one, reconnected, remove the VIP they had added and no longer serve).
 func TestVIPFailover(t *testing.T) {
 	r := newFailoverRig(t)
 	ctx := context.Background()
@@ -325,6 +325,11 @@ func TestVIPFailover(t *testing.T) {
 		// The SE removes nothing: avi-init supervise, seeing its container die, removes the
 		// VIPs it recorded, and systemd restarts it.
 		{name: "SE killed (docker kill --signal KILL avise)", down: onHost("docker", "kill", "--signal", "KILL", "avise"), target: failoverTarget},
+		// The host runs on, cut off: its SE keeps the VIP it cannot be told to give up, the
+		// standby takes it over on the LAN, and once the cable is back the old SE, told by
+		// the controller, lets it go.
+		{name: "network cut (cable pulled, host running)", down: func(h *sehost.Host) error { return h.Unplug(ctx) },
+			back: func(h *sehost.Host) error { return h.Plug(ctx) }, target: failoverTarget},
 		// Nothing on the host says goodbye: the controller goes by missed heartbeats.
 		{name: "host powered off (cable pulled, then docker kill)", down: func(h *sehost.Host) error { return h.PowerOff(ctx) },
 			back: func(h *sehost.Host) error { return h.PowerOn(ctx) }, target: failoverTarget},

@@ -56,6 +56,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -435,6 +436,35 @@ func (h *Host) PowerOn(ctx context.Context) error {
 		return fmt.Errorf("docker network connect %s: %w: %s", h.Name, err, strings.TrimSpace(string(out)))
 	}
 	return h.Start(ctx)
+}
+
+// Unplug pulls the host's cable and leaves it running: the bridge's end of its link goes down,
+// so the host keeps its interface and addresses (a VIP its SE holds stays on it) but reaches no
+// one and no one reaches it. Plug puts it back.
+func (h *Host) Unplug(ctx context.Context) error { return h.cable(ctx, "down") }
+
+// Plug puts back the cable Unplug pulled.
+func (h *Host) Plug(ctx context.Context) error { return h.cable(ctx, "up") }
+
+func (h *Host) cable(ctx context.Context, state string) error {
+	// The host's eth0 is one end of a veth pair; iflink is the index of the other end, on the
+	// machine, plugged into the network's bridge.
+	out, code, err := h.Exec(ctx, "cat", "/sys/class/net/eth0/iflink")
+	if err != nil || code != 0 {
+		return fmt.Errorf("the link of %s: exit %d, %v: %s", h.Name, code, err, out)
+	}
+	index, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return fmt.Errorf("the link of %s: %q: %w", h.Name, out, err)
+	}
+	peer, err := net.InterfaceByIndex(index)
+	if err != nil {
+		return fmt.Errorf("the bridge end of %s's link (index %d): %w", h.Name, index, err)
+	}
+	if out, err := exec.CommandContext(ctx, "ip", "link", "set", "dev", peer.Name, state).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip link set %s %s (%s's cable): %w: %s", peer.Name, state, h.Name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // Bridge is the name of the network's bridge interface on the machine, which a test plugs

@@ -180,6 +180,18 @@ type Heartbeat struct {
 	NotApplied []ServiceError `json:"not_applied,omitempty"`
 	Metrics    []Metrics      `json:"metrics,omitempty"`
 	Logs       []ClientLog    `json:"logs,omitempty"`
+	// Leaving: the SE is stopping. The controller moves its north-south services to other SEs
+	// while it still serves them, and answers HandedOver once they have taken them.
+	Leaving bool `json:"leaving,omitempty"`
+}
+
+// HeartbeatAnswer is the controller's answer to a heartbeat.
+type HeartbeatAnswer struct {
+	ConfigVersion  int64 `json:"config_version"`
+	ReportsDropped int64 `json:"reports_dropped"`
+	// HandedOver, to a leaving SE: every north-south service it serves is served by the SEs it
+	// was moved to (or has none to go to), so that it may let its addresses go.
+	HandedOver bool `json:"handed_over,omitempty"`
 }
 
 // ServiceError is a virtual service an SE could not apply, and why.

@@ -112,6 +112,73 @@ func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
 	}
 }
 
+// TestLeavingSEHandsOver: an SE that says it is leaving is down for placement at once: its
+// north-south service moves to the standby while it still serves, and the controller answers
+// handed_over only once the new primary reports serving it. East-west services stay placed on
+// it. Heard from again without leaving (restarted), it is up, and takes nothing back.
+func TestLeavingSEHandsOver(t *testing.T) {
+	e := newJoinEnv(t)
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.srv.now, e.srv.se.now = clock.now, clock.now
+	e.srv.placer.settled = clock.now()
+	ns := e.mustCreate(t, "virtualservice", map[string]any{"name": "ns", "ip_address": map[string]any{"addr": "10.0.0.5", "type": "V4"},
+		"services": []any{map[string]any{"port": 80}}})["uuid"].(string)
+	ew := e.mustCreate(t, "virtualservice", map[string]any{"name": "ew", "services": []any{map[string]any{"port": 8080}}})["uuid"].(string)
+	tok := e.newToken(t, map[string]any{"max_uses": 2})
+	a, b := e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+	aUUID, bUUID := a.obj["se_uuid"].(string), b.obj["se_uuid"].(string)
+	// beat sends a heartbeat reporting the services the SE serves, and returns the answer.
+	beat := func(se *apiResp, leaving bool, serving ...string) sechannel.HeartbeatAnswer {
+		t.Helper()
+		hb := sechannel.Heartbeat{Leaving: leaving}
+		for _, vs := range serving {
+			hb.Metrics = append(hb.Metrics, sechannel.Metrics{VSUUID: vs})
+		}
+		r := e.do(t, "POST", sechannel.HeartbeatPath, hb, seCredOf(se)).want(t, http.StatusOK)
+		return sechannel.HeartbeatAnswer{HandedOver: r.obj["handed_over"] == true}
+	}
+	beat(a, false)
+	clock.add(100 * time.Millisecond)
+	beat(b, false)
+	if p, _ := e.srv.placement(); !slices.Equal(p[ns].Active, []string{aUUID}) || p[ns].Standby != bUUID {
+		t.Fatalf("ns placed %+v; want se-a primary, se-b standby", p[ns])
+	}
+	beat(a, false, ns, ew)
+	beat(b, false, ew)
+
+	// se-a leaves: ns moves to se-b at once, not after DownAfter; ew stays on both.
+	if ans := beat(a, true, ns, ew); ans.HandedOver {
+		t.Errorf("handed over before se-b serves ns")
+	}
+	p, _ := e.srv.placement()
+	if !slices.Equal(p[ns].Active, []string{bUUID}) || !slices.Contains(p[ew].Active, aUUID) {
+		t.Fatalf("after se-a said it is leaving: ns on %v, ew on %v; want ns on se-b, ew still on se-a", p[ns].Active, p[ew].Active)
+	}
+	if ans := beat(a, true, ns, ew); ans.HandedOver {
+		t.Errorf("handed over while se-b has not reported serving ns")
+	}
+	beat(b, false, ns, ew)
+	if ans := beat(a, true, ns, ew); !ans.HandedOver {
+		t.Errorf("not handed over once se-b serves ns")
+	}
+	// An SE that is not leaving is never told it handed over.
+	if ans := beat(b, false, ns, ew); ans.HandedOver {
+		t.Errorf("handed_over answered to an SE not leaving")
+	}
+
+	// se-a restarted: up again, ns stays on se-b, se-a its standby.
+	beat(a, false, ew)
+	if p, _ := e.srv.placement(); !slices.Equal(p[ns].Active, []string{bUUID}) || p[ns].Standby != aUUID {
+		t.Errorf("after se-a returned: ns placed %+v; want se-b kept, se-a standby", p[ns])
+	}
+
+	// The last SE up leaving has nowhere to hand over to: answered at once.
+	beat(a, true, ew)
+	if ans := beat(b, true, ns, ew); !ans.HandedOver {
+		t.Errorf("the last SE up leaving is kept waiting for SEs that cannot take its services")
+	}
+}
+
 // An SE whose stream closes is down once streamGrace passes without a new stream, even while it
 // heartbeats; a stream reconnecting within the grace keeps it up.
 func TestClosedStreamIsDownAfterGrace(t *testing.T) {

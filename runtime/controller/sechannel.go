@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
+	"github.com/avi-init/avi-init/runtime/controller/placement"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -57,6 +59,8 @@ type seState struct {
 	opened        time.Time // when its last stream opened
 	closed        time.Time // when its last stream closed
 	lastHeartbeat time.Time
+	// leaving: its last heartbeat said it is stopping; placement takes it as down.
+	leaving       bool
 	configVersion int64
 	configError   string
 	// serving is the virtual services its last heartbeat reported serving, placed on it or not
@@ -173,8 +177,9 @@ func (r *seRuntime) up(st *seState) bool {
 }
 
 // alive is the set of SEs up for placement: heard from within DownAfter (a heartbeat, or a
-// stream opened before the first heartbeat), and holding a stream or having lost it less than
-// streamGrace ago (an SE that never opened one is judged by its heartbeats alone).
+// stream opened before the first heartbeat), holding a stream or having lost it less than
+// streamGrace ago (an SE that never opened one is judged by its heartbeats alone), and not
+// leaving.
 func (r *seRuntime) alive() map[string]bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -183,7 +188,7 @@ func (r *seRuntime) alive() map[string]bool {
 	for uuid, st := range r.m {
 		heard := r.up(st) || !st.opened.IsZero() && now.Sub(st.opened) < DownAfter
 		stream := st.streams > 0 || st.closed.IsZero() || now.Sub(st.closed) < streamGrace
-		if heard && stream {
+		if heard && stream && !st.leaving {
 			out[uuid] = true
 		}
 	}
@@ -588,14 +593,15 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	s.se.mu.Lock()
 	st := s.se.state(seUUID)
 	st.lastHeartbeat = s.now()
+	st.leaving = hb.Leaving
 	// An SE reports every virtual service it serves, with or without traffic.
 	st.serving = map[string]bool{}
 	for _, m := range hb.Metrics {
 		st.serving[m.VSUUID] = true
 	}
 	s.se.mu.Unlock()
-	// An SE heard from again may be placed services at once.
-	_, bySE := s.placement()
+	// An SE heard from again may be placed services at once; one leaving has them moved.
+	cur, bySE := s.placement()
 	var dropped int
 	var placed map[string]string
 	s.store.View(func(v store.View) {
@@ -609,11 +615,36 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 	total := st.dropped
 	st.record(&hb, placed, st.lastHeartbeat)
 	s.se.mu.Unlock()
-	if dropped > 0 {
+	if dropped > 0 && !hb.Leaving { // a leaving SE serves what moved away until it is taken
 		s.log.Warn("reports for virtual services not placed on the SE dropped", "se", seUUID, "dropped", dropped)
 	}
 	s.analytics.Ingest(hb.Metrics, hb.Logs)
-	writeJSON(w, http.StatusOK, map[string]int64{"config_version": s.store.Version(), "reports_dropped": total})
+	answer := sechannel.HeartbeatAnswer{ConfigVersion: s.store.Version(), ReportsDropped: total}
+	if hb.Leaving {
+		answer.HandedOver = s.se.handedOver(seUUID, cur)
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// handedOver reports whether every north-south service a leaving SE serves is served by each
+// SE placement moved it to, as their own heartbeats say; one placed nowhere (no other SE is
+// up) has nothing to wait for.
+func (r *seRuntime) handedOver(seUUID string, cur placement.Placement) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for vs := range r.state(seUUID).serving {
+		// An east-west service stays placed on every SE of its group, leaving or not.
+		a := cur[vs]
+		if slices.Contains(a.Active, seUUID) {
+			continue
+		}
+		for _, se := range a.Active {
+			if st, ok := r.m[se]; !ok || !st.serving[vs] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // placedOn is, of the virtual services a heartbeat names, those placed on its SE (placed: their

@@ -18,9 +18,9 @@ const drainTimeout = 20 * time.Second
 
 // Serve runs a whole service engine until ctx ends: the control channel (cfg, whose Apply and
 // Report it fills in) driving the data plane, the VIPs it owns and its Prometheus metrics on
-// metricsAddr (none when empty). On the way out connections drain, then the VIPs go; the VIPs it
-// added are recorded in its data directory, so that after a crash the next start removes those
-// it no longer serves.
+// metricsAddr (none when empty). On the way out its north-south services are handed over to
+// other SEs, its VIPs go, then connections drain; the VIPs it added are recorded in its data
+// directory, so that after a crash the next start removes those it no longer serves.
 func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	log := cfg.Logger
 	if log == nil {
@@ -52,6 +52,10 @@ func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 		})
 	}
 	err = rt.Run(ctx)
+	// The VIPs go before the listeners: handed over, they are served elsewhere, and a client
+	// that still reaches this host must not meet a closed port on one (a reset fails its
+	// request; an address gone makes it try again and find the new holder).
+	vips.Close()
 	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	dp.Close(drain)

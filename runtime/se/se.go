@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/avi-init/avi-init/internal/atomicfile"
@@ -96,10 +97,12 @@ var ErrRejected = errors.New("join rejected")
 
 // Runtime is a running SE control channel.
 type Runtime struct {
-	cfg  Config
-	log  *slog.Logger
-	kick chan struct{} // asks for a heartbeat now
-	save chan struct{} // asks for the configuration to be written
+	cfg     Config
+	log     *slog.Logger
+	kick    chan struct{} // asks for a heartbeat now
+	save    chan struct{} // asks for the configuration to be written
+	reached chan struct{} // a heartbeat got through: the stream need not wait out its backoff
+	leaving atomic.Bool   // stopping: heartbeats ask the controller to move the VIPs away
 
 	applyMu sync.Mutex          // one apply at a time: a retry never runs an older snapshot over a newer one
 	held    *sechannel.Snapshot // the configuration applied last, for retries; guarded by applyMu
@@ -175,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("SE data directory: %w", err)
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1)}
+	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1), reached: make(chan struct{}, 1)}
 	data, err := os.ReadFile(filepath.Join(cfg.DataDir, contract.SEIdentityFile))
 	switch {
 	case err == nil:
@@ -332,11 +335,49 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
+		case <-rt.reached:
+			// Heartbeats get through again (a network cut healed): the controller has news,
+			// a VIP moved elsewhere meanwhile above all.
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	wg.Wait()
+	rt.handOver()
 	return nil
+}
+
+// handOverTimeout bounds how long a stopping SE waits for other SEs to take its north-south
+// services; past it (no controller answers), it lets them go anyway. handOverPoll is how
+// often it asks meanwhile.
+const (
+	handOverTimeout = 3 * time.Second
+	handOverPoll    = 100 * time.Millisecond
+)
+
+// handOver, on the way out, keeps the SE's north-south services served until the SEs they move
+// to serve them: make before break, so that no client meets an address nobody answers on.
+// Heartbeats say the SE is leaving; the controller places its VIPs elsewhere and answers once
+// those SEs report serving them.
+func (rt *Runtime) handOver() {
+	rt.applyMu.Lock()
+	northSouth := rt.held != nil && slices.ContainsFunc(rt.held.VirtualServices, func(vs sechannel.VirtualService) bool { return vs.VIP != "" })
+	rt.applyMu.Unlock()
+	if !northSouth {
+		return
+	}
+	rt.leaving.Store(true)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+	defer cancel()
+	for !rt.heartbeat(ctx) {
+		select {
+		case <-ctx.Done():
+			rt.log.Warn("north-south services not taken over by other SEs in time; letting them go", "waited", time.Since(start).Round(time.Millisecond))
+			return
+		case <-time.After(handOverPoll):
+		}
+	}
+	rt.log.Info("north-south services handed over", "took", time.Since(start).Round(time.Millisecond))
 }
 
 var errUnauthorized = errors.New("unauthorized")
@@ -558,21 +599,30 @@ func (rt *Runtime) heartbeats(ctx context.Context) {
 	}
 }
 
-func (rt *Runtime) heartbeat(ctx context.Context) {
+// heartbeat reports to the controller; it returns whether the controller answered that the
+// services of a leaving SE are handed over.
+func (rt *Runtime) heartbeat(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	metrics, logs := rt.cfg.Report()
 	rt.mu.Lock()
-	hb := sechannel.Heartbeat{ConfigVersion: rt.current, ConfigError: rt.lastErr, NotApplied: rt.notApplied, Metrics: metrics, Logs: logs}
+	hb := sechannel.Heartbeat{ConfigVersion: rt.current, ConfigError: rt.lastErr, NotApplied: rt.notApplied, Metrics: metrics, Logs: logs, Leaving: rt.leaving.Load()}
 	rt.mu.Unlock()
 	body, _ := json.Marshal(hb)
 	resp, err := rt.request(ctx, http.MethodPost, sechannel.HeartbeatPath, bytes.NewReader(body))
 	if err != nil {
 		rt.log.Debug("heartbeat failed", "err", err)
-		return
+		return false
 	}
+	defer resp.Body.Close()
 	// Read to the end: the connection of a response closed unread is not reused, and every
 	// heartbeat would cost both sides a new TLS handshake.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		rt.log.Debug("heartbeat refused", "status", resp.Status, "err", err)
+		return false
+	}
+	nudge(rt.reached)
+	var answer sechannel.HeartbeatAnswer
+	return hb.Leaving && json.Unmarshal(raw, &answer) == nil && answer.HandedOver
 }

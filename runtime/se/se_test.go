@@ -240,6 +240,13 @@ func (f *fakeController) last() (sechannel.Heartbeat, bool) {
 // SE logs to logTo.
 func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Writer, opts ...func(*se.Config)) (*fakeController, *se.Runtime) {
 	t.Helper()
+	return startAnswering(t, a, line, nil, logTo, opts...)
+}
+
+// startAnswering is startWithFakeController whose controller answers each heartbeat with what
+// answer returns for it (nil: an empty body).
+func startAnswering(t *testing.T, a *applied, line string, answer func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer, logTo io.Writer, opts ...func(*se.Config)) (*fakeController, *se.Runtime) {
+	t.Helper()
 	f := &fakeController{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
@@ -258,6 +265,11 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 		f.mu.Lock()
 		f.heartbeats = append(f.heartbeats, hb)
 		f.mu.Unlock()
+		if answer != nil {
+			if ans := answer(hb); ans != nil {
+				json.NewEncoder(w).Encode(ans)
+			}
+		}
 	})
 	srv := httptest.NewUnstartedServer(mux)
 	srv.EnableHTTP2 = true
@@ -669,5 +681,115 @@ func TestConnectionsLeaveFromLocalAddr(t *testing.T) {
 	defer mu.Unlock()
 	if !reflect.DeepEqual(from, map[string]bool{"127.0.0.2": true}) {
 		t.Errorf("heartbeats from %v, want 127.0.0.2 alone", slices.Collect(maps.Keys(from)))
+	}
+}
+
+// TestStopHandsOverNorthSouthServices: an SE stopping with a north-south service says it is
+// leaving and keeps serving until the controller answers that other SEs have taken the service
+// over (make before break), or for handOverTimeout when none answers so; an SE with east-west
+// services only has nothing to hand over and stops at once.
+func TestStopHandsOverNorthSouthServices(t *testing.T) {
+	update := func(vip string) string {
+		line, _ := json.Marshal(sechannel.Update{Version: 2, Full: true, VirtualServices: []sechannel.VirtualService{
+			{UUID: "vs-ew", Name: "east-west", Enabled: true},
+			{UUID: "vs-ns", Name: "north-south", Enabled: true, VIP: vip},
+		}})
+		return string(line)
+	}
+	for _, tc := range []struct {
+		name        string
+		vip         string
+		handedAfter int // leaving heartbeats before the controller answers handed over; 0: never
+		atLeast     time.Duration
+		within      time.Duration
+	}{
+		{name: "taken over at the third leaving heartbeat", vip: "192.0.2.10", handedAfter: 3, within: 2 * time.Second},
+		{name: "never taken over", vip: "192.0.2.10", atLeast: 2500 * time.Millisecond, within: 6 * time.Second},
+		{name: "east-west only", within: time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			leaving := 0
+			a := &applied{}
+			_, rt := startAnswering(t, a, update(tc.vip), func(hb sechannel.Heartbeat) *sechannel.HeartbeatAnswer {
+				mu.Lock()
+				defer mu.Unlock()
+				if !hb.Leaving {
+					return &sechannel.HeartbeatAnswer{}
+				}
+				leaving++
+				return &sechannel.HeartbeatAnswer{HandedOver: tc.handedAfter > 0 && leaving >= tc.handedAfter}
+			}, io.Discard)
+			stop := run(rt)
+			waitFor(t, "the configuration applied", func() bool { return a.has("north-south") })
+			mu.Lock()
+			if leaving != 0 {
+				t.Errorf("%d heartbeats said leaving before the SE was stopped", leaving)
+			}
+			mu.Unlock()
+			start := time.Now()
+			stop()
+			took := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case tc.vip == "" && leaving != 0:
+				t.Errorf("an SE with no VIP sent %d leaving heartbeats; want none", leaving)
+			case tc.handedAfter > 0 && leaving != tc.handedAfter:
+				t.Errorf("%d leaving heartbeats; want the SE to stop at the answer to the %dth", leaving, tc.handedAfter)
+			case tc.vip != "" && tc.handedAfter == 0 && leaving < 2:
+				t.Errorf("%d leaving heartbeats while waiting; want it to ask again", leaving)
+			}
+			if took < tc.atLeast || took > tc.within {
+				t.Errorf("stopping took %v; want %v to %v", took.Round(time.Millisecond), tc.atLeast, tc.within)
+			}
+		})
+	}
+}
+
+// TestHeartbeatThroughCutsTheStreamBackoff: while the snapshot stream keeps failing, its retries
+// back off (to 10 s); once a heartbeat gets through, a network cut has healed and the stream is
+// tried again at once rather than at the end of its backoff.
+func TestHeartbeatThroughCutsTheStreamBackoff(t *testing.T) {
+	var mu sync.Mutex
+	cut := true
+	attempts := 0
+	line, _ := json.Marshal(sechannel.Update{Version: 3, Full: true, VirtualServices: []sechannel.VirtualService{{UUID: "vs-1", Name: "web", Enabled: true}}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts++
+		down := cut
+		mu.Unlock()
+		if down {
+			http.Error(w, "cut", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write(append(line, '\n'))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cut {
+			http.Error(w, "cut", http.StatusServiceUnavailable)
+		}
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	a := &applied{}
+	rt, _ := newSE(t, srv, a, io.Discard, func(c *se.Config) { c.HeartbeatInterval = 100 * time.Millisecond })
+	stop := run(rt)
+	defer stop()
+	// Backoff 0.2, 0.4, ... 6.4 s: six attempts within about 6 s, the next wait 6.4 s.
+	waitFor(t, "the stream to have failed six times", func() bool { mu.Lock(); defer mu.Unlock(); return attempts >= 6 })
+	mu.Lock()
+	cut = false
+	mu.Unlock()
+	healed := time.Now()
+	waitFor(t, "the configuration applied", func() bool { return a.has("web") })
+	if took := time.Since(healed); took > 2*time.Second {
+		t.Errorf("the stream came back %v after heartbeats got through; want within about a heartbeat, not the backoff's 6.4 s", took.Round(time.Millisecond))
 	}
 }
