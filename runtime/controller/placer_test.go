@@ -26,19 +26,26 @@ func (c *fakeClock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// twoSEs is a controller on a fake clock, started long ago (not settling), with a north-south
+// service ns and an east-west one ew, and two SEs joined: se-a and se-b.
+func twoSEs(t *testing.T) (e *apiEnv, clock *fakeClock, ns, ew string, a, b *apiResp) {
+	t.Helper()
+	e = newJoinEnv(t)
+	clock = &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.srv.now, e.srv.se.now = clock.now, clock.now
+	e.srv.placer.settled = clock.now()
+	ns = e.mustCreate(t, "virtualservice", map[string]any{"name": "ns", "ip_address": map[string]any{"addr": "10.0.0.5", "type": "V4"},
+		"services": []any{map[string]any{"port": 80}}})["uuid"].(string)
+	ew = e.mustCreate(t, "virtualservice", map[string]any{"name": "ew", "services": []any{map[string]any{"port": 8080}}})["uuid"].(string)
+	tok := e.newToken(t, map[string]any{"max_uses": 2})
+	return e, clock, ns, ew, e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+}
+
 // A north-south service is placed on one SE of its group (the primary), an east-west one on
 // both. The primary silent for DownAfter: the standby takes the service; the old primary heard
 // from again: the new one keeps it (no flap back).
 func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
-	e := newJoinEnv(t)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	e.srv.now, e.srv.se.now = clock.now, clock.now
-	e.srv.placer.settled = clock.now() // started long ago
-	ns := e.mustCreate(t, "virtualservice", map[string]any{"name": "ns", "ip_address": map[string]any{"addr": "10.0.0.5", "type": "V4"},
-		"services": []any{map[string]any{"port": 80}}})["uuid"].(string)
-	ew := e.mustCreate(t, "virtualservice", map[string]any{"name": "ew", "services": []any{map[string]any{"port": 8080}}})["uuid"].(string)
-	tok := e.newToken(t, map[string]any{"max_uses": 2})
-	a, b := e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+	e, clock, ns, ew, a, b := twoSEs(t)
 	aUUID, bUUID := a.obj["se_uuid"].(string), b.obj["se_uuid"].(string)
 	beat := func(se *apiResp) {
 		t.Helper()
@@ -117,15 +124,7 @@ func TestFailoverMovesNorthSouthAndDoesNotFlapBack(t *testing.T) {
 // handed_over only once the new primary reports serving it. East-west services stay placed on
 // it. Heard from again without leaving (restarted), it is up, and takes nothing back.
 func TestLeavingSEHandsOver(t *testing.T) {
-	e := newJoinEnv(t)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	e.srv.now, e.srv.se.now = clock.now, clock.now
-	e.srv.placer.settled = clock.now()
-	ns := e.mustCreate(t, "virtualservice", map[string]any{"name": "ns", "ip_address": map[string]any{"addr": "10.0.0.5", "type": "V4"},
-		"services": []any{map[string]any{"port": 80}}})["uuid"].(string)
-	ew := e.mustCreate(t, "virtualservice", map[string]any{"name": "ew", "services": []any{map[string]any{"port": 8080}}})["uuid"].(string)
-	tok := e.newToken(t, map[string]any{"max_uses": 2})
-	a, b := e.join(t, tok, "se-a").want(t, http.StatusOK), e.join(t, tok, "se-b").want(t, http.StatusOK)
+	e, clock, ns, ew, a, b := twoSEs(t)
 	aUUID, bUUID := a.obj["se_uuid"].(string), b.obj["se_uuid"].(string)
 	// beat sends a heartbeat reporting the services the SE serves, and returns the answer.
 	beat := func(se *apiResp, leaving bool, serving ...string) sechannel.HeartbeatAnswer {
