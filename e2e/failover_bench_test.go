@@ -10,7 +10,8 @@ import (
 // BenchmarkVIPFailover: three SE hosts, a north-south VIP; in each of 10 rounds the primary's SE
 // is stopped (systemctl stop avise) and the clock runs until a request from a client on the
 // hosts' LAN is served through the standby; the SE is started again before the next round.
-// Reports p50 and p99 and the requests that failed. Target (issue 13): 3 s.
+// Reports p50 and p99 and the requests that failed. Targets (issue 13): 3 s; no request fails, as
+// the SE hands the VIP over before it lets it go.
 //
 //	make bench   (or: go test -run '^$' -bench VIPFailover -benchtime 1x ./e2e/)
 func BenchmarkVIPFailover(b *testing.B) {
@@ -45,5 +46,5 @@ func BenchmarkVIPFailover(b *testing.B) {
 	fmt.Printf("\n%-52s %12s %12s\n", "VIP failover (SE stopped -> served by the standby)", "measured", "target")
 	fmt.Printf("%-52s %12v %12v\n", "p50", p50.Round(time.Millisecond), failoverTarget)
 	fmt.Printf("%-52s %12v %12v\n", "p99", p99.Round(time.Millisecond), failoverTarget)
-	fmt.Printf("%-52s %12.1f %12s\n", "requests failed per round (one every ~10 ms)", float64(failed)/float64(len(took)), "-")
+	fmt.Printf("%-52s %12.1f %12s\n", "requests failed per round (one every ~10 ms)", float64(failed)/float64(len(took)), "0")
 }
