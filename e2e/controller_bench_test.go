@@ -54,7 +54,7 @@ func BenchmarkController(b *testing.B) {
 		// 1,000 virtual services of 10 servers each.
 		importVS(b, c, 0, 1000)
 
-		// 100 SEs, in this process, recording when each applies a snapshot holding a name. The
+		// 100 SEs, in this process, recording when each applies a change adding a name. The
 		// changes are east-west services, which placement sends to every SE of the group.
 		const nSE = 100
 		var tok map[string]string
@@ -82,11 +82,11 @@ func BenchmarkController(b *testing.B) {
 				Controller: fmt.Sprintf("127.0.0.1:%d", c.sysint), JoinToken: tok["token"], DataDir: filepath.Join(seDisk, strconv.Itoa(i)), Name: fmt.Sprintf("se-%d", i),
 				LocalAddr: fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250), // an address each, as SEs on their own hosts
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Apply: func(snap sechannel.Snapshot) []sechannel.ServiceError {
+				Apply: func(ch sechannel.Change, _ *sechannel.State) []sechannel.ServiceError {
 					now := time.Now()
 					s.mu.Lock()
 					defer s.mu.Unlock()
-					for _, v := range snap.VirtualServices {
+					for _, v := range ch.Changed {
 						if _, ok := s.at[v.Name]; !ok && strings.HasPrefix(v.Name, "change-") {
 							s.at[v.Name] = now
 						}

@@ -5,6 +5,7 @@
 package sechannel
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -257,30 +261,62 @@ type Update struct {
 // ErrBaseMismatch is an incremental update for a version the SE does not hold.
 var ErrBaseMismatch = errors.New("update is relative to another version")
 
-// State is the configuration an SE holds, updated message by message. It keeps the virtual
-// services in the order snapshots give them, so that an update costs what it changes and a copy
-// of the list rather than a sort of everything, and each as the controller encoded it, so that
-// the SE keeps its configuration on disk without encoding it again.
+// State is the configuration an SE holds, updated message by message. An update costs what it
+// changes, not the size of the configuration: the virtual services are kept by uuid, with an
+// index in snapshot order that moves in place, and each as the controller encoded it, so that
+// the SE keeps its configuration on disk without encoding it again. A State is not safe for
+// concurrent use.
 type State struct {
-	version int64
-	// vss, by name then uuid, and raw, the encoding of each (nil: not received encoded), are
-	// replaced whole by each update, never changed in place.
-	vss   []VirtualService
-	raw   [][]byte
-	names map[string]string // the name of each held, by uuid: where to find it in vss
+	version  int64
+	byUUID   map[string]*entry
+	order    []*entry // by name, then uuid
+	needFull bool     // the next update must be full: a stream starts with the whole configuration
 }
+
+// entry is one virtual service held, with its encoding (nil: not received encoded). Entries
+// are replaced, never changed.
+type entry struct {
+	vs  VirtualService
+	raw []byte
+}
+
+// Change is what one update changed in the configuration a State holds.
+type Change struct {
+	Version int64
+	// Changed are the virtual services added or changed, in snapshot order.
+	Changed []VirtualService
+	// Removed are the uuids of the virtual services no longer held.
+	Removed []string
+}
+
+// Empty reports whether the change leaves every virtual service as it was.
+func (c Change) Empty() bool { return len(c.Changed) == 0 && len(c.Removed) == 0 }
 
 // NewState starts from a snapshot (Version -1 and nothing, for none).
 func NewState(s Snapshot) *State {
-	st := &State{version: -1, names: map[string]string{}}
+	st := &State{version: -1, byUUID: map[string]*entry{}}
 	st.Apply(Update{Version: s.Version, Full: true, VirtualServices: s.VirtualServices})
 	return st
 }
 
-// Apply moves the state by an update and returns the whole configuration it leads to, which
-// shares the state's list: it must not be changed. An incremental update for a version other
-// than the one held changes nothing.
-func (st *State) Apply(u Update) (Snapshot, error) {
+// ReadState reads a configuration as its Snapshot encodes (JSON gives it), keeping each
+// virtual service's encoding.
+func ReadState(data []byte) (*State, error) {
+	u, raw, err := decodeUpdate(data)
+	if err != nil {
+		return nil, err
+	}
+	u.Full = true
+	st := &State{version: -1, byUUID: map[string]*entry{}}
+	if _, err := st.apply(u, raw); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Apply moves the state by an update and returns what it changed. An incremental update for a
+// version other than the one held changes nothing.
+func (st *State) Apply(u Update) (Change, error) {
 	return st.apply(u, make([][]byte, len(u.VirtualServices)))
 }
 
@@ -295,95 +331,116 @@ type wireUpdate struct {
 
 // ApplyJSON is Apply for an update as the stream carries it, keeping each virtual service's
 // encoding. An update it cannot read changes nothing.
-func (st *State) ApplyJSON(data []byte) (Snapshot, error) {
+func (st *State) ApplyJSON(data []byte) (Change, error) {
+	u, raw, err := decodeUpdate(data)
+	if err != nil {
+		return Change{}, err
+	}
+	return st.apply(u, raw)
+}
+
+// decodeUpdate reads an update, and the encoding of each of its virtual services.
+func decodeUpdate(data []byte) (Update, [][]byte, error) {
 	var w wireUpdate
 	if err := json.Unmarshal(data, &w); err != nil {
-		return Snapshot{}, fmt.Errorf("decode update: %w", err)
+		return Update{}, nil, fmt.Errorf("decode update: %w", err)
 	}
 	u := Update{Version: w.Version, Full: w.Full, BaseVersion: w.BaseVersion, Deleted: w.Deleted, VirtualServices: make([]VirtualService, len(w.VirtualServices))}
 	raw := make([][]byte, len(w.VirtualServices))
 	for i, r := range w.VirtualServices {
 		if err := json.Unmarshal(r, &u.VirtualServices[i]); err != nil {
-			return Snapshot{}, fmt.Errorf("decode update %d: virtual service %d: %w", w.Version, i, err)
+			return Update{}, nil, fmt.Errorf("decode update %d: virtual service %d: %w", w.Version, i, err)
 		}
 		raw[i] = r
 	}
-	return st.apply(u, raw)
+	return u, raw, nil
 }
 
+// RequireFull makes the state refuse incremental updates until a full one comes: a new stream
+// starts whole, and an update relative to what another stream sent does not belong to it.
+func (st *State) RequireFull() { st.needFull = true }
+
 // apply is Apply, raw the encodings of the update's virtual services.
-func (st *State) apply(u Update, raw [][]byte) (Snapshot, error) {
-	if !u.Full && u.BaseVersion != st.version {
-		return Snapshot{}, fmt.Errorf("%w: update %d is relative to %d, the SE holds %d", ErrBaseMismatch, u.Version, u.BaseVersion, st.version)
+func (st *State) apply(u Update, raw [][]byte) (Change, error) {
+	if !u.Full && (st.needFull || u.BaseVersion != st.version) {
+		return Change{}, fmt.Errorf("%w: update %d is relative to %d, the SE holds %d (or waits for a full one)", ErrBaseMismatch, u.Version, u.BaseVersion, st.version)
 	}
-	// The update's services in order, the last of a uuid sent twice winning.
+	// The last of a uuid sent twice wins.
 	last := make(map[string]int, len(u.VirtualServices))
 	for i, v := range u.VirtualServices {
 		last[v.UUID] = i
 	}
-	var order []int
-	for i, v := range u.VirtualServices {
-		if last[v.UUID] == i {
-			order = append(order, i)
-		}
-	}
-	slices.SortFunc(order, func(a, b int) int { return compareVS(u.VirtualServices[a], u.VirtualServices[b]) })
-	// The places in the held list of the services replaced or deleted, found by name.
-	old, oldRaw := st.vss, st.raw
+	ch := Change{Version: u.Version}
+	removed := u.Deleted
 	if u.Full {
-		old, oldRaw, st.names = nil, nil, map[string]string{}
-	}
-	var gone []int
-	drop := func(id string) {
-		name, ok := st.names[id]
-		if !ok {
-			return
+		removed = nil
+		for id := range st.byUUID {
+			removed = append(removed, id)
 		}
-		if i, found := slices.BinarySearchFunc(old, VirtualService{UUID: id, Name: name}, compareVS); found {
-			gone = append(gone, i)
+	}
+	for _, id := range removed {
+		if _, sent := last[id]; sent {
+			continue
 		}
-		delete(st.names, id)
+		if e, ok := st.byUUID[id]; ok {
+			if !u.Full {
+				st.unindex(e)
+			}
+			delete(st.byUUID, id)
+			ch.Removed = append(ch.Removed, id)
+		}
 	}
-	for id := range last {
-		drop(id)
+	for i, v := range u.VirtualServices {
+		if last[v.UUID] != i {
+			continue
+		}
+		e := &entry{vs: v, raw: raw[i]}
+		old, ok := st.byUUID[v.UUID]
+		if ok && old.sameAs(e) {
+			continue
+		}
+		if ok && !u.Full {
+			st.unindex(old)
+		}
+		st.byUUID[v.UUID] = e
+		if !u.Full {
+			st.index(e)
+		}
+		ch.Changed = append(ch.Changed, v)
 	}
-	for _, id := range u.Deleted {
-		drop(id)
+	slices.SortFunc(ch.Changed, compareVS)
+	if u.Full {
+		// Sorted once rather than moved into place one by one.
+		st.order = slices.SortedFunc(maps.Values(st.byUUID), func(a, b *entry) int { return compareVS(a.vs, b.vs) })
+		st.needFull = false
 	}
-	slices.Sort(gone)
-	gone = slices.Compact(gone)
-	// Where each service of the update goes among those held.
-	at := make([]int, len(order))
-	add := make([]VirtualService, len(order))
-	addRaw := make([][]byte, len(order))
-	for k, i := range order {
-		add[k], addRaw[k] = u.VirtualServices[i], raw[i]
-		at[k], _ = slices.BinarySearchFunc(old, add[k], compareVS)
-		st.names[add[k].UUID] = add[k].Name
-	}
-	st.version, st.vss, st.raw = u.Version, splice(old, gone, at, add), splice(oldRaw, gone, at, addRaw)
-	return Snapshot{Version: u.Version, VirtualServices: st.vss}, nil
+	st.version = u.Version
+	return ch, nil
 }
 
-// splice is a new list: old without the elements at the places gone, with each of add inserted
-// before the element of old at the place at gives (both places in order), copied in runs.
-func splice[T any](old []T, gone, at []int, add []T) []T {
-	next := make([]T, 0, len(old)-len(gone)+len(add))
-	start := 0
-	upTo := func(end int) {
-		for len(gone) > 0 && gone[0] < end {
-			next = append(next, old[start:gone[0]]...)
-			start, gone = gone[0]+1, gone[1:]
-		}
-		next = append(next, old[start:end]...)
-		start = end
+// sameAs reports whether two entries hold the same virtual service: by their encodings when
+// both were received encoded, else by value.
+func (e *entry) sameAs(o *entry) bool {
+	if e.raw != nil && o.raw != nil {
+		return bytes.Equal(e.raw, o.raw)
 	}
-	for k, v := range add {
-		upTo(at[k])
-		next = append(next, v)
+	return reflect.DeepEqual(e.vs, o.vs)
+}
+
+// position is where e is, or goes, in the index.
+func (st *State) position(e *entry) (int, bool) {
+	return slices.BinarySearchFunc(st.order, e, func(a, b *entry) int { return compareVS(a.vs, b.vs) })
+}
+
+func (st *State) index(e *entry) {
+	i, _ := st.position(e)
+	st.order = slices.Insert(st.order, i, e)
+}
+
+func (st *State) unindex(e *entry) {
+	if i, found := st.position(e); found {
+		st.order = slices.Delete(st.order, i, i+1)
 	}
-	upTo(len(old))
-	return next
 }
 
 // compareVS is the order of a snapshot's virtual services: by name, then uuid.
@@ -397,34 +454,52 @@ func compareVS(a, b VirtualService) int {
 // Version is the version the state holds.
 func (st *State) Version() int64 { return st.version }
 
-// Held is the configuration a state held at one version. It never changes, so it is cheap to
-// take after each update and encode later, when the state may have moved on.
-type Held struct {
-	version int64
-	vss     []VirtualService
-	raw     [][]byte
+// Len is how many virtual services the state holds.
+func (st *State) Len() int { return len(st.order) }
+
+// All yields the virtual services held, in snapshot order. The state must not change meanwhile.
+func (st *State) All() iter.Seq[VirtualService] {
+	return func(yield func(VirtualService) bool) {
+		for _, e := range st.order {
+			if !yield(e.vs) {
+				return
+			}
+		}
+	}
 }
 
-// Held is the configuration the state holds now.
-func (st *State) Held() Held { return Held{version: st.version, vss: st.vss, raw: st.raw} }
-
-// Version is the configuration's version.
-func (h Held) Version() int64 { return h.version }
-
-// JSON is the configuration as its Snapshot encodes, made from each virtual service's encoding
-// as received rather than encoded again.
-func (h Held) JSON() []byte {
-	size := 64
-	for _, r := range h.raw {
-		size += len(r) + 1
+// Lookup is the virtual service held with a uuid.
+func (st *State) Lookup(uuid string) (VirtualService, bool) {
+	if e, ok := st.byUUID[uuid]; ok {
+		return e.vs, true
 	}
-	b := fmt.Appendf(make([]byte, 0, size), `{"version":%d,"virtual_services":[`, h.version)
-	for i, r := range h.raw {
+	return VirtualService{}, false
+}
+
+// Snapshot is a copy of the whole configuration held.
+func (st *State) Snapshot() Snapshot {
+	s := Snapshot{Version: st.version, VirtualServices: make([]VirtualService, 0, len(st.order))}
+	for _, e := range st.order {
+		s.VirtualServices = append(s.VirtualServices, e.vs)
+	}
+	return s
+}
+
+// JSON is the configuration held as its Snapshot encodes, made from each virtual service's
+// encoding as received rather than encoded again.
+func (st *State) JSON() []byte {
+	size := 64
+	for _, e := range st.order {
+		size += len(e.raw) + 1
+	}
+	b := fmt.Appendf(make([]byte, 0, size), `{"version":%d,"virtual_services":[`, st.version)
+	for i, e := range st.order {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		r := e.raw
 		if r == nil {
-			r, _ = json.Marshal(h.vss[i]) // plain data: cannot fail
+			r, _ = json.Marshal(e.vs) // plain data: cannot fail
 		}
 		b = append(b, r...)
 	}

@@ -102,31 +102,51 @@ func TestPinnedTLS(t *testing.T) {
 func TestStateAppliesIncrementalUpdates(t *testing.T) {
 	st := NewState(Snapshot{Version: -1})
 	vs := func(id, name string) VirtualService { return VirtualService{UUID: id, Name: name} }
-	snap, err := st.Apply(Update{Version: 5, Full: true, VirtualServices: []VirtualService{vs("b", "beta"), vs("a", "alpha")}})
-	if err != nil || snap.Version != 5 || len(snap.VirtualServices) != 2 || snap.VirtualServices[0].Name != "alpha" {
-		t.Fatalf("full update: %+v %v", snap, err)
+	ch, err := st.Apply(Update{Version: 5, Full: true, VirtualServices: []VirtualService{vs("b", "beta"), vs("a", "alpha")}})
+	if want := (Change{Version: 5, Changed: []VirtualService{vs("a", "alpha"), vs("b", "beta")}}); err != nil || !reflect.DeepEqual(ch, want) {
+		t.Fatalf("full update: %+v %v, want %+v", ch, err, want)
 	}
-	snap, err = st.Apply(Update{Version: 7, BaseVersion: 5, VirtualServices: []VirtualService{vs("c", "gamma"), vs("a", "alpha2")}, Deleted: []string{"b"}})
-	if err != nil || snap.Version != 7 || len(snap.VirtualServices) != 2 || snap.VirtualServices[0].Name != "alpha2" || snap.VirtualServices[1].Name != "gamma" {
-		t.Fatalf("incremental update: %+v %v", snap, err)
+	ch, err = st.Apply(Update{Version: 7, BaseVersion: 5, VirtualServices: []VirtualService{vs("c", "gamma"), vs("a", "alpha2")}, Deleted: []string{"b", "b", "unknown"}})
+	if want := (Change{Version: 7, Changed: []VirtualService{vs("a", "alpha2"), vs("c", "gamma")}, Removed: []string{"b"}}); err != nil || !reflect.DeepEqual(ch, want) {
+		t.Fatalf("incremental update: %+v %v, want %+v", ch, err, want)
+	}
+	if snap := st.Snapshot(); snap.Version != 7 || !reflect.DeepEqual(snap.VirtualServices, []VirtualService{vs("a", "alpha2"), vs("c", "gamma")}) {
+		t.Fatalf("after the incremental update: %+v", snap)
 	}
 	if _, err := st.Apply(Update{Version: 9, BaseVersion: 8}); !errors.Is(err, ErrBaseMismatch) || st.Version() != 7 {
 		t.Fatalf("update from a version not held: %v, state at %d", err, st.Version())
 	}
-	snap, _ = st.Apply(Update{Version: 10, Full: true, VirtualServices: []VirtualService{vs("d", "delta")}})
-	if len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != "d" {
-		t.Fatalf("a full update replaces everything: %+v", snap)
+	// A full update says only what differs from what is held.
+	ch, _ = st.Apply(Update{Version: 8, Full: true, VirtualServices: []VirtualService{vs("c", "gamma"), vs("d", "delta")}})
+	if want := (Change{Version: 8, Changed: []VirtualService{vs("d", "delta")}, Removed: []string{"a"}}); !reflect.DeepEqual(ch, want) {
+		t.Fatalf("full update: %+v, want %+v", ch, want)
+	}
+	if ch, err := st.Apply(Update{Version: 8, BaseVersion: 8, VirtualServices: []VirtualService{vs("c", "gamma")}}); err != nil || !ch.Empty() {
+		t.Fatalf("an update that sends what is held: %+v %v, want no change", ch, err)
+	}
+	// A new stream starts whole.
+	st.RequireFull()
+	if _, err := st.Apply(Update{Version: 9, BaseVersion: 8}); !errors.Is(err, ErrBaseMismatch) {
+		t.Fatalf("incremental update where a full one is required: %v, want ErrBaseMismatch", err)
+	}
+	if _, err := st.Apply(Update{Version: 9, Full: true}); err != nil || st.Len() != 0 {
+		t.Fatalf("full update after RequireFull: %v, %d held", err, st.Len())
+	}
+	if _, err := st.Apply(Update{Version: 10, BaseVersion: 9}); err != nil {
+		t.Fatalf("incremental update after the full one: %v", err)
 	}
 }
 
-// TestStateMatchesAWholeSnapshot: through random updates (services added, renamed, sent twice,
-// deleted, names shared), the state holds what applying each update to a map of every service
-// and sorting gives, and its encoding reads back as that snapshot.
+// TestStateMatchesAWholeSnapshot: through random updates (services added, renamed, changed in
+// place, sent again unchanged, sent twice, deleted, names shared), the state holds what applying
+// each update to a map of every service and sorting gives; each change, applied to the
+// configuration before it, gives the one after; and the encoding reads back as that snapshot.
 func TestStateMatchesAWholeSnapshot(t *testing.T) {
 	rng := mathrand.New(mathrand.NewPCG(3, 4))
 	st := NewState(Snapshot{Version: -1})
 	model := map[string]VirtualService{}
 	for version := int64(1); version < 300; version++ {
+		before := maps.Clone(model)
 		u := Update{Version: version, BaseVersion: st.Version(), Full: rng.IntN(20) == 0}
 		if u.Full {
 			clear(model)
@@ -138,12 +158,12 @@ func TestStateMatchesAWholeSnapshot(t *testing.T) {
 			delete(model, id)
 		}
 		for range rng.IntN(5) {
-			v := VirtualService{UUID: fmt.Sprintf("vs-%d", rng.IntN(30)), Name: fmt.Sprintf("name-%d", rng.IntN(10)), Enabled: true}
+			v := VirtualService{UUID: fmt.Sprintf("vs-%d", rng.IntN(30)), Name: fmt.Sprintf("name-%d", rng.IntN(10)), Enabled: rng.IntN(2) == 0}
 			u.VirtualServices = append(u.VirtualServices, v)
 			model[v.UUID] = v
 		}
 		line, _ := json.Marshal(u)
-		snap, err := st.ApplyJSON(line)
+		ch, err := st.ApplyJSON(line)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,23 +174,40 @@ func TestStateMatchesAWholeSnapshot(t *testing.T) {
 		if len(want.VirtualServices) == 0 {
 			want.VirtualServices = []VirtualService{}
 		}
-		if !reflect.DeepEqual(snap, want) {
-			t.Fatalf("version %d: %+v, want %+v", version, snap, want)
+		if got := st.Snapshot(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("version %d: %+v, want %+v", version, got, want)
 		}
-		var saved Snapshot
-		if err := json.Unmarshal(st.Held().JSON(), &saved); err != nil || !reflect.DeepEqual(saved, want) {
-			t.Fatalf("version %d: encoded %s (%v), want %+v", version, st.Held().JSON(), err, want)
+		if got := slices.Collect(st.All()); len(got) != st.Len() || st.Len() != len(model) {
+			t.Fatalf("version %d: All gives %d, Len %d, want %d", version, len(got), st.Len(), len(model))
+		}
+		for _, id := range ch.Removed {
+			delete(before, id)
+		}
+		for _, v := range ch.Changed {
+			if old, ok := before[v.UUID]; ok && reflect.DeepEqual(old, v) {
+				t.Errorf("version %d: %+v reported changed, but it was held as it is", version, v)
+			}
+			before[v.UUID] = v
+		}
+		if !maps.EqualFunc(before, model, func(a, b VirtualService) bool { return reflect.DeepEqual(a, b) }) {
+			t.Fatalf("version %d: the change %+v leads to %+v, want %+v", version, ch, before, model)
+		}
+		saved, err := ReadState(st.JSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := saved.Snapshot(); got.Version != version || !reflect.DeepEqual(got.VirtualServices, st.Snapshot().VirtualServices) {
+			t.Fatalf("version %d: encoded %s reads back as %+v", version, st.JSON(), got)
 		}
 	}
 }
 
-// TestHeldKeepsItsVersion: a Held taken before an update encodes what was held then; one taken
-// after encodes the services received encoded as they came (spacing and all) and those applied
-// decoded (Apply, NewState) encoded again; an update that cannot be read changes nothing.
-func TestHeldKeepsItsVersion(t *testing.T) {
+// TestStateJSON: the encoding holds the services received encoded as they came (spacing and
+// all) and those applied decoded (Apply, NewState) encoded again; an update that cannot be read
+// changes nothing.
+func TestStateJSON(t *testing.T) {
 	vs := func(id, name string) VirtualService { return VirtualService{UUID: id, Name: name} }
 	st := NewState(Snapshot{Version: 3, VirtualServices: []VirtualService{vs("b", "beta"), vs("a", "alpha")}})
-	before := st.Held()
 	raw := `{ "uuid": "c", "name": "gamma" }`
 	if _, err := st.ApplyJSON([]byte(`{"version":4,"base_version":3,"virtual_services":[` + raw + `],"deleted":["b"]}`)); err != nil {
 		t.Fatal(err)
@@ -178,22 +215,43 @@ func TestHeldKeepsItsVersion(t *testing.T) {
 	if _, err := st.ApplyJSON([]byte(`{"version":5,"base_version":4,"virtual_services":[{"uuid":7}]}`)); err == nil || st.Version() != 4 {
 		t.Fatalf("an update it cannot read: %v, state at %d, want an error and 4", err, st.Version())
 	}
-	after := st.Held()
-	read := func(h Held) Snapshot {
-		t.Helper()
-		var s Snapshot
-		if err := json.Unmarshal(h.JSON(), &s); err != nil || s.Version != h.Version() {
-			t.Fatalf("%s: %v, version %d, want %d", h.JSON(), err, s.Version, h.Version())
+	var got Snapshot
+	if err := json.Unmarshal(st.JSON(), &got); err != nil {
+		t.Fatalf("%s: %v", st.JSON(), err)
+	}
+	if want := (Snapshot{Version: 4, VirtualServices: []VirtualService{vs("a", "alpha"), vs("c", "gamma")}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("encoded %+v, want %+v", got, want)
+	}
+	if !strings.Contains(string(st.JSON()), raw) {
+		t.Errorf("%s: want c as received, %s", st.JSON(), raw)
+	}
+	if _, err := ReadState([]byte(`{"version":4,"virtual_services":[{"uuid":7}]}`)); err == nil {
+		t.Error("ReadState of a virtual service it cannot read: no error")
+	}
+}
+
+// BenchmarkStateUpdate is what one change costs an SE holding 1,000 virtual services of 10
+// servers each: the update read and merged into what it holds.
+func BenchmarkStateUpdate(b *testing.B) {
+	st := NewState(Snapshot{Version: -1})
+	var all []VirtualService
+	for i := range 1000 {
+		p := &Pool{UUID: fmt.Sprintf("pool-%d", i), Name: fmt.Sprintf("pool-%d", i)}
+		for j := range 10 {
+			p.Servers = append(p.Servers, Server{IP: fmt.Sprintf("10.0.%d.%d", i%250, j), Port: 8080, Enabled: true, Ratio: 1})
 		}
-		return s
+		all = append(all, VirtualService{UUID: fmt.Sprintf("vs-%d", i), Name: fmt.Sprintf("vs-%d", i), Enabled: true, Pool: p})
 	}
-	if got, want := read(before), (Snapshot{Version: 3, VirtualServices: []VirtualService{vs("a", "alpha"), vs("b", "beta")}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("held before the update: %+v, want %+v", got, want)
+	line, _ := json.Marshal(Update{Version: 1, Full: true, VirtualServices: all})
+	if _, err := st.ApplyJSON(line); err != nil {
+		b.Fatal(err)
 	}
-	if got, want := read(after), (Snapshot{Version: 4, VirtualServices: []VirtualService{vs("a", "alpha"), vs("c", "gamma")}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("held after the update: %+v, want %+v", got, want)
-	}
-	if !strings.Contains(string(after.JSON()), raw) {
-		t.Errorf("%s: want c as received, %s", after.JSON(), raw)
+	b.ReportAllocs()
+	for i := range b.N {
+		v := int64(i + 2)
+		line, _ := json.Marshal(Update{Version: v, BaseVersion: v - 1, VirtualServices: []VirtualService{{UUID: fmt.Sprintf("change-%d", i), Name: fmt.Sprintf("change-%d", i)}}})
+		if _, err := st.ApplyJSON(line); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

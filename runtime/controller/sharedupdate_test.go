@@ -124,20 +124,20 @@ func TestSharedUpdatesKeepPerSEPlacement(t *testing.T) {
 		if msg == nil {
 			return nil
 		}
-		snap, err := s.state.ApplyJSON(msg)
-		if err != nil {
+		if _, err := s.state.ApplyJSON(msg); err != nil {
 			t.Fatalf("%s: %s: %v", s.name, msg, err)
 		}
-		s.held = snap
+		s.held = s.state.Snapshot()
 		return msg
 	}
 	check := func(what string) {
 		t.Helper()
 		for _, s := range ses {
-			whole, err := sechannel.NewState(sechannel.Snapshot{Version: -1}).ApplyJSON(c.update(st, setOf(s), &streamState{}))
-			if err != nil {
+			fresh := sechannel.NewState(sechannel.Snapshot{Version: -1})
+			if _, err := fresh.ApplyJSON(c.update(st, setOf(s), &streamState{})); err != nil {
 				t.Fatal(err)
 			}
+			whole := fresh.Snapshot()
 			if !reflect.DeepEqual(s.held, whole) {
 				t.Errorf("%s: %s holds %+v, the whole configuration of its services is %+v", what, s.name, s.held, whole)
 			}
@@ -229,7 +229,7 @@ func TestBuiltUpdatesBounded(t *testing.T) {
 			t.Fatalf("after %d placements at one version, %d updates kept, want at most %d", i+1, len(c.built), maxBuilt)
 		}
 	}
-	if snap, _ := state.Apply(sechannel.Update{Version: stream.version, BaseVersion: stream.version}); len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != vs.UUID {
+	if snap := state.Snapshot(); snap.Version != stream.version || len(snap.VirtualServices) != 1 || snap.VirtualServices[0].UUID != vs.UUID {
 		t.Errorf("the SE holds %+v, want ew alone", snap.VirtualServices)
 	}
 }

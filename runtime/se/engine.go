@@ -30,8 +30,10 @@ func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	vips := vip.New(vip.Netlink{}, vip.DefaultGratuitous, filepath.Join(cfg.DataDir, vip.StateFile), log)
 	defer vips.Close()
 	exp := semetrics.New()
-	apply := vips.Wrap(dp.Apply)
-	cfg.Apply, cfg.Report = exp.WrapApply(apply), exp.WrapReport(dp.Report)
+	apply := exp.WrapApply(vips.Wrap(dp.Apply))
+	// The data plane applies whole configurations.
+	cfg.Apply = func(_ sechannel.Change, all *sechannel.State) []sechannel.ServiceError { return apply(all.Snapshot()) }
+	cfg.Report = exp.WrapReport(dp.Report)
 	rt, err := New(ctx, cfg)
 	if err != nil {
 		return err
@@ -39,7 +41,7 @@ func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	if rt.Version() < 0 {
 		// No configuration to serve yet: the VIPs an earlier run of this SE added (and a crash
 		// left behind) go now rather than at the first snapshot, which may be long in coming.
-		apply(sechannel.Snapshot{Version: -1})
+		vips.Wrap(dp.Apply)(sechannel.Snapshot{Version: -1})
 	}
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
 	var metrics sync.WaitGroup

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -58,10 +57,13 @@ type Config struct {
 	// address, as a benchmark's do, each need their own.
 	LocalAddr string
 	Logger    *slog.Logger
-	// Apply makes a snapshot the running configuration, each virtual service on its own, and
-	// returns those it could not apply, with their reasons. It must not change the snapshot (the
-	// SE compares the next one with it). Applying the same snapshot again retries them.
-	Apply func(sechannel.Snapshot) []sechannel.ServiceError
+	// Apply makes a change to the running configuration: the virtual services it names are
+	// added, changed or removed, each on its own, and the others stay as they are. all is the
+	// whole configuration after the change, to read during the call. It returns every virtual
+	// service of the configuration that is not applied, with its reason; a service named again
+	// unchanged is tried again. Each change costs what it changes, not the whole configuration:
+	// an SE holds thousands of virtual services and a change names a few.
+	Apply func(change sechannel.Change, all *sechannel.State) []sechannel.ServiceError
 	// Report returns the metrics and client logs gathered since the last call.
 	Report func() ([]sechannel.Metrics, []sechannel.ClientLog)
 	// HeartbeatInterval defaults to sechannel.HeartbeatInterval (tests shorten it).
@@ -104,11 +106,14 @@ type Runtime struct {
 	reached chan struct{} // a heartbeat got through: the stream need not wait out its backoff
 	leaving atomic.Bool   // stopping: heartbeats ask the controller to move the VIPs away
 
-	applyMu sync.Mutex          // one apply at a time: a retry never runs an older snapshot over a newer one
-	held    *sechannel.Snapshot // the configuration applied last, for retries; guarded by applyMu
+	// applyMu guards what follows it: one apply at a time, so that a retry never runs an older
+	// configuration over a newer one.
+	applyMu sync.Mutex
+	state   *sechannel.State // the configuration applied
 	// kept is the configuration kept on disk while its north-south services wait for the
-	// controller (nil once it has spoken, or once they are served headless); guarded by applyMu.
-	kept *sechannel.Snapshot
+	// controller (nil once it has spoken, or once they are served headless).
+	kept    *sechannel.State
+	unsaved bool // state is not on disk yet
 
 	mu         sync.Mutex
 	id         Identity
@@ -116,7 +121,6 @@ type Runtime struct {
 	current    int64  // version applied
 	lastErr    string // why the last update could not be read
 	notApplied []sechannel.ServiceError
-	unsaved    *sechannel.Held // applied, not yet on disk
 }
 
 // transport trusts the controller whose certificate hashes to certHash.
@@ -146,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Apply == nil {
-		cfg.Apply = func(sechannel.Snapshot) []sechannel.ServiceError { return nil }
+		cfg.Apply = func(sechannel.Change, *sechannel.State) []sechannel.ServiceError { return nil }
 	}
 	if cfg.Report == nil {
 		cfg.Report = func() ([]sechannel.Metrics, []sechannel.ClientLog) { return nil, nil }
@@ -178,7 +182,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("SE data directory: %w", err)
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1), reached: make(chan struct{}, 1)}
+	rt := &Runtime{cfg: cfg, log: cfg.Logger, current: -1, kick: make(chan struct{}, 1), save: make(chan struct{}, 1), reached: make(chan struct{}, 1),
+		state: sechannel.NewState(sechannel.Snapshot{Version: -1})}
 	data, err := os.ReadFile(filepath.Join(cfg.DataDir, contract.SEIdentityFile))
 	switch {
 	case err == nil:
@@ -262,25 +267,35 @@ func (rt *Runtime) loadLastGood() error {
 	if err != nil {
 		return err
 	}
-	var snap sechannel.Snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
+	kept, err := sechannel.ReadState(data)
+	if err != nil {
 		return fmt.Errorf("%s: %w", contract.SEConfigFile, err)
 	}
 	// The VIPs of the kept configuration may have moved to another SE while this one was
 	// away: east-west services are served at once, north-south ones when the controller
 	// says they are still here, or when it stays unreachable (headless).
-	eastWest := snap
-	eastWest.VirtualServices = slices.DeleteFunc(slices.Clone(snap.VirtualServices), func(vs sechannel.VirtualService) bool { return vs.VIP != "" })
+	eastWest, _ := sechannel.ReadState(data)
+	var northSouth []string
+	for vs := range kept.All() {
+		if vs.VIP != "" {
+			northSouth = append(northSouth, vs.UUID)
+		}
+	}
+	v := kept.Version()
+	if _, err := eastWest.Apply(sechannel.Update{Version: v, BaseVersion: v, Deleted: northSouth}); err != nil {
+		return fmt.Errorf("%s: %w", contract.SEConfigFile, err)
+	}
 	rt.applyMu.Lock()
 	defer rt.applyMu.Unlock()
-	rt.applyHeld(eastWest)
-	if northSouth := len(snap.VirtualServices) - len(eastWest.VirtualServices); northSouth > 0 {
-		rt.kept = &snap
+	rt.state = eastWest
+	rt.applyHeld(sechannel.Change{Version: v, Changed: slices.Collect(eastWest.All())})
+	if len(northSouth) > 0 {
+		rt.kept = kept
 		rt.log.Info("serving the east-west services of the configuration kept on disk; its north-south services wait for the controller",
-			"version", snap.Version, "north_south", northSouth, "headless_after", rt.cfg.HeadlessAfter)
+			"version", v, "north_south", len(northSouth), "headless_after", rt.cfg.HeadlessAfter)
 		return nil
 	}
-	rt.log.Info("serving the last configuration kept on disk", "version", snap.Version)
+	rt.log.Info("serving the last configuration kept on disk", "version", v)
 	return nil
 }
 
@@ -297,9 +312,18 @@ func (rt *Runtime) headless(ctx context.Context) {
 	if rt.kept == nil {
 		return
 	}
-	rt.log.Warn("controller unreachable: serving the north-south services kept on disk", "version", rt.kept.Version, "waited", rt.cfg.HeadlessAfter)
-	rt.applyHeld(*rt.kept)
-	rt.kept = nil
+	rt.log.Warn("controller unreachable: serving the north-south services kept on disk", "version", rt.kept.Version(), "waited", rt.cfg.HeadlessAfter)
+	ch := sechannel.Change{Version: rt.kept.Version()}
+	for vs := range rt.kept.All() {
+		if _, ok := rt.state.Lookup(vs.UUID); !ok {
+			ch.Changed = append(ch.Changed, vs)
+		}
+	}
+	// The kept configuration holds what is applied and the services added now. The controller
+	// has sent nothing yet: the first update it sends on a stream is whole.
+	rt.state, rt.kept = rt.kept, nil
+	rt.state.RequireFull()
+	rt.applyHeld(ch)
 }
 
 // Version is the configuration version the SE serves (-1: none yet).
@@ -360,7 +384,10 @@ const (
 // those SEs report serving them.
 func (rt *Runtime) handOver() {
 	rt.applyMu.Lock()
-	northSouth := rt.held != nil && slices.ContainsFunc(rt.held.VirtualServices, func(vs sechannel.VirtualService) bool { return vs.VIP != "" })
+	northSouth := false
+	for vs := range rt.state.All() {
+		northSouth = northSouth || vs.VIP != ""
+	}
 	rt.applyMu.Unlock()
 	if !northSouth {
 		return
@@ -422,7 +449,9 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		return err
 	}
 	defer resp.Body.Close()
-	received := sechannel.NewState(sechannel.Snapshot{Version: -1})
+	rt.applyMu.Lock()
+	rt.state.RequireFull()
+	rt.applyMu.Unlock()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 256<<20)
 	for sc.Scan() {
@@ -430,17 +459,9 @@ func (rt *Runtime) stream(ctx context.Context) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue // keep-alive
 		}
-		snap, err := received.ApplyJSON(line)
-		if errors.Is(err, sechannel.ErrBaseMismatch) {
+		if err := rt.apply(line); err != nil {
 			return err
 		}
-		if err != nil {
-			rt.mu.Lock()
-			rt.lastErr = fmt.Sprintf("update after version %d unreadable: %v", rt.current, err)
-			rt.mu.Unlock()
-			return err
-		}
-		rt.apply(snap, received.Held())
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -448,37 +469,47 @@ func (rt *Runtime) stream(ctx context.Context) error {
 	return io.ErrUnexpectedEOF
 }
 
-// apply makes a snapshot current; held is the same configuration as received, which the saver
-// writes. The virtual services that could not be applied are reported, and retried while the
-// snapshot stays current. A snapshot of the version held is applied when it holds other
-// services: placement moves services between SEs (a VIP to the standby) without a new
-// configuration version.
-func (rt *Runtime) apply(snap sechannel.Snapshot, held sechannel.Held) {
+// apply applies an update as the stream carries it. What it changes is applied; the virtual
+// services that could not be are reported, and retried while they stay held. An update of the
+// version held is applied when it changes services: placement moves services between SEs (a
+// VIP to the standby) without a new configuration version.
+func (rt *Runtime) apply(line []byte) error {
 	rt.applyMu.Lock()
+	ch, err := rt.state.ApplyJSON(line)
+	if err != nil {
+		rt.applyMu.Unlock()
+		if !errors.Is(err, sechannel.ErrBaseMismatch) {
+			rt.mu.Lock()
+			rt.lastErr = fmt.Sprintf("update after version %d unreadable: %v", rt.current, err)
+			rt.mu.Unlock()
+		}
+		return err
+	}
 	waited := rt.kept != nil
 	rt.kept = nil // the controller has spoken
-	if rt.held != nil && rt.held.Version == snap.Version && reflect.DeepEqual(rt.held.VirtualServices, snap.VirtualServices) {
-		rt.applyMu.Unlock()
+	if ch.Empty() && ch.Version == rt.Version() {
 		if waited {
 			// Served already, but the file still holds the north-south services that waited
 			// and that the controller placed elsewhere: a later headless start must not take them.
-			rt.mu.Lock()
-			rt.unsaved = &held
-			rt.mu.Unlock()
+			rt.unsaved = true
 			nudge(rt.save)
 		}
-		return
+		rt.applyMu.Unlock()
+		return nil
 	}
-	notApplied := rt.applyHeld(snap)
+	notApplied := rt.applyHeld(ch)
+	rt.unsaved = true
+	held := rt.state.Len()
 	rt.applyMu.Unlock()
 	rt.mu.Lock()
-	rt.lastErr, rt.unsaved = "", &held
+	rt.lastErr = ""
 	rt.mu.Unlock()
-	rt.log.Info("configuration applied", "version", snap.Version, "virtual_services", len(snap.VirtualServices), "not_applied", notApplied)
+	rt.log.Info("configuration applied", "version", ch.Version, "virtual_services", held, "changed", len(ch.Changed), "removed", len(ch.Removed), "not_applied", notApplied)
 	// Tell the controller at once, rather than at the next heartbeat, and keep the
 	// configuration on disk.
 	nudge(rt.kick)
 	nudge(rt.save)
+	return nil
 }
 
 // nudge asks a worker for a round without waiting: one asked for already is enough.
@@ -489,31 +520,26 @@ func nudge(ch chan struct{}) {
 	}
 }
 
-// applyHeld applies snap and holds it as the current configuration, returning how many virtual
-// services were left out. Those are logged when they change, not at every retry. The caller
-// holds applyMu.
-func (rt *Runtime) applyHeld(snap sechannel.Snapshot) int {
-	notApplied := rt.cfg.Apply(snap)
-	rt.held = &snap
+// applyHeld applies a change that leads to the state held, returning how many virtual services
+// are left out. Those are logged when they change, not at every retry. The caller holds applyMu.
+func (rt *Runtime) applyHeld(ch sechannel.Change) int {
+	notApplied := rt.cfg.Apply(ch, rt.state)
 	rt.mu.Lock()
 	changed := !slices.Equal(notApplied, rt.notApplied)
-	rt.current, rt.notApplied = snap.Version, notApplied
+	rt.current, rt.notApplied = ch.Version, notApplied
 	rt.mu.Unlock()
 	if changed {
 		for _, e := range notApplied {
-			name := ""
-			if i := slices.IndexFunc(snap.VirtualServices, func(vs sechannel.VirtualService) bool { return vs.UUID == e.VSUUID }); i >= 0 {
-				name = snap.VirtualServices[i].Name
-			}
-			rt.log.Warn("virtual service not applied", "virtual_service", name, "uuid", e.VSUUID, "reason", e.Reason)
+			vs, _ := rt.state.Lookup(e.VSUUID)
+			rt.log.Warn("virtual service not applied", "virtual_service", vs.Name, "uuid", e.VSUUID, "reason", e.Reason)
 		}
 		nudge(rt.kick)
 	}
 	return len(notApplied)
 }
 
-// retries applies the held configuration again every RetryInterval while some of its virtual
-// services are not applied.
+// retries applies the virtual services not applied again every RetryInterval while there are
+// some.
 func (rt *Runtime) retries(ctx context.Context) {
 	t := time.NewTicker(rt.cfg.RetryInterval)
 	defer t.Stop()
@@ -523,17 +549,17 @@ func (rt *Runtime) retries(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rt.mu.Lock()
-		pending := len(rt.notApplied) > 0
-		rt.mu.Unlock()
-		if !pending {
-			continue
-		}
 		rt.applyMu.Lock()
-		if rt.held != nil {
-			if left := rt.applyHeld(*rt.held); left == 0 {
-				rt.log.Info("every virtual service applied", "version", rt.held.Version)
+		rt.mu.Lock()
+		retry := sechannel.Change{Version: rt.current}
+		for _, e := range rt.notApplied {
+			if vs, ok := rt.state.Lookup(e.VSUUID); ok {
+				retry.Changed = append(retry.Changed, vs)
 			}
+		}
+		rt.mu.Unlock()
+		if len(retry.Changed) > 0 && rt.applyHeld(retry) == 0 {
+			rt.log.Info("every virtual service applied", "version", retry.Version)
 		}
 		rt.applyMu.Unlock()
 	}
@@ -573,14 +599,16 @@ func (rt *Runtime) saver(ctx context.Context) {
 }
 
 func (rt *Runtime) saveNow() {
-	rt.mu.Lock()
-	snap := rt.unsaved
-	rt.unsaved = nil
-	rt.mu.Unlock()
-	if snap == nil {
+	rt.applyMu.Lock()
+	var data []byte
+	if rt.unsaved {
+		data, rt.unsaved = rt.state.JSON(), false
+	}
+	rt.applyMu.Unlock()
+	if data == nil {
 		return
 	}
-	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), snap.JSON(), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEConfigFile), data, 0o600); err != nil {
 		rt.log.Warn("could not keep the configuration on disk", "err", err)
 	}
 }

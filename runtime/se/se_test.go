@@ -118,27 +118,60 @@ func run(rt *se.Runtime) (stop func()) {
 	}
 }
 
-// applied records the snapshots the SE applied; it leaves out any VS named "refuse-me" while
-// refuse is set.
+// applied applies changes as a data plane does, each service on its own: it records the
+// versions applied and the services it serves, and leaves out any VS named "refuse-me" while
+// refuse is set. After each change it checks that what it serves is what applying the whole
+// configuration would give.
 type applied struct {
 	mu       sync.Mutex
 	refuse   bool
 	versions []int64
-	names    map[string]bool
+	serving  map[string]string // name by uuid
+	refused  map[string]bool   // by uuid
+	drift    []string          // where the changes applied differ from the whole configuration
 }
 
-func (a *applied) apply(s sechannel.Snapshot) []sechannel.ServiceError {
+// newApplied is an applied that fails t, at its end, if it drifted.
+func newApplied(t *testing.T, refuse bool) *applied {
+	a := &applied{refuse: refuse, serving: map[string]string{}, refused: map[string]bool{}}
+	t.Cleanup(func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, d := range a.drift {
+			t.Errorf("the changes applied differ from the whole configuration: %s", d)
+		}
+	})
+	return a
+}
+
+func (a *applied) apply(ch sechannel.Change, all *sechannel.State) []sechannel.ServiceError {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.versions = append(a.versions, s.Version)
-	a.names = map[string]bool{}
-	var out []sechannel.ServiceError
-	for _, v := range s.VirtualServices {
+	a.versions = append(a.versions, ch.Version)
+	for _, id := range ch.Removed {
+		delete(a.serving, id)
+		delete(a.refused, id)
+	}
+	for _, v := range ch.Changed {
+		delete(a.serving, v.UUID)
+		delete(a.refused, v.UUID)
 		if v.Name == "refuse-me" && a.refuse {
-			out = append(out, sechannel.ServiceError{VSUUID: v.UUID, Reason: "listen on :1: address already in use"})
-			continue
+			a.refused[v.UUID] = true
+		} else {
+			a.serving[v.UUID] = v.Name
 		}
-		a.names[v.Name] = true
+	}
+	var out []sechannel.ServiceError
+	whole := map[string]string{}
+	for v := range all.All() {
+		if a.refused[v.UUID] {
+			out = append(out, sechannel.ServiceError{VSUUID: v.UUID, Reason: "listen on :1: address already in use"})
+		} else {
+			whole[v.UUID] = v.Name
+		}
+	}
+	if !maps.Equal(whole, a.serving) {
+		a.drift = append(a.drift, fmt.Sprintf("version %d: serving %v, the whole configuration is %v", ch.Version, a.serving, whole))
 	}
 	return out
 }
@@ -149,10 +182,17 @@ func (a *applied) setRefuse(refuse bool) {
 	a.refuse = refuse
 }
 
-func (a *applied) has(name string) bool {
+func (a *applied) has(name string) bool { return a.names()[name] }
+
+// names are the names of the services it serves.
+func (a *applied) names() map[string]bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.names[name]
+	out := map[string]bool{}
+	for _, name := range a.serving {
+		out[name] = true
+	}
+	return out
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -169,7 +209,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // and a restarted SE serves the newest from disk.
 func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 	c := startController(t, t.TempDir(), true)
-	a := &applied{refuse: true}
+	a := newApplied(t, true)
 	cfg := c.seConfig(t, "se-a")
 	seDir := cfg.DataDir
 	cfg.Apply, cfg.JoinTokenFile = a.apply, filepath.Join(seDir, "join-token")
@@ -192,7 +232,7 @@ func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 	c.call(t, "POST", "/api/virtualservice", map[string]any{"name": "later", "services": []map[string]int{{"port": 8081}}}, nil)
 	waitFor(t, "the VS created after the one left out", func() bool { return a.has("later") })
 	if !a.has("good") || a.has("refuse-me") {
-		t.Errorf("applied %v, want good and later, not refuse-me", a.names)
+		t.Errorf("applied %v, want good and later, not refuse-me", a.names())
 	}
 	newest := rt.Version()
 	stop()
@@ -202,7 +242,7 @@ func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 
 	// The controller goes away; a restarted SE serves its last configuration from disk.
 	c.stop()
-	b := &applied{}
+	b := newApplied(t, false)
 	cfg.Apply, cfg.JoinToken = b.apply, ""
 	rt2, err := se.New(context.Background(), cfg)
 	if err != nil {
@@ -302,7 +342,7 @@ func newSE(t *testing.T, srv *httptest.Server, a *applied, logTo io.Writer, opts
 // TestHeartbeatReportsAnUnreadableUpdate: ConfigError is left for what it means now, an
 // update the SE could not read at all.
 func TestHeartbeatReportsAnUnreadableUpdate(t *testing.T) {
-	f, rt := startWithFakeController(t, &applied{}, `{"version": "four"`, io.Discard)
+	f, rt := startWithFakeController(t, newApplied(t, false), `{"version": "four"`, io.Discard)
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "a heartbeat with the configuration error", func() bool {
@@ -318,7 +358,7 @@ func TestHeartbeatReportsServicesNotAppliedAndRetriesThem(t *testing.T) {
 	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
 		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
 	line, _ := json.Marshal(snap)
-	a := &applied{refuse: true}
+	a := newApplied(t, true)
 	f, rt := startWithFakeController(t, a, string(line), io.Discard)
 	stop := run(rt)
 	defer stop()
@@ -376,7 +416,7 @@ func TestServiceNotAppliedIsLoggedOncePerChange(t *testing.T) {
 	snap := sechannel.Update{Version: 4, Full: true, VirtualServices: []sechannel.VirtualService{
 		{UUID: "vs-1", Name: "good", Enabled: true}, {UUID: "vs-2", Name: "refuse-me", Enabled: true}}}
 	line, _ := json.Marshal(snap)
-	a := &applied{refuse: true}
+	a := newApplied(t, true)
 	var logs lockedBuffer
 	_, rt := startWithFakeController(t, a, string(line), &logs)
 	stop := run(rt)
@@ -477,7 +517,7 @@ func TestPlacementChangeOfTheSameVersionApplies(t *testing.T) {
 		line, _ := json.Marshal(u)
 		lines = append(lines, string(line))
 	}
-	a := &applied{}
+	a := newApplied(t, false)
 	_, rt := startWithFakeController(t, a, strings.Join(lines, "\n"), io.Discard)
 	stop := run(rt)
 	defer stop()
@@ -518,7 +558,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 		{"the controller is unreachable", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &applied{}
+			a := newApplied(t, false)
 			var dataDir string
 			opts := []func(*se.Config){keep, func(cfg *se.Config) { dataDir = cfg.DataDir }}
 			if !tc.reachable {
@@ -532,7 +572,7 @@ func TestRestartHoldsNorthSouthServicesForTheController(t *testing.T) {
 			}
 			f, rt := startWithFakeController(t, a, tc.line, io.Discard, opts...)
 			if !a.has("east-west") || a.has("north-south") {
-				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names)
+				t.Fatalf("started from disk: applied %v; want the east-west service alone", a.names())
 			}
 			stop := run(rt)
 			defer stop()
@@ -596,15 +636,16 @@ func TestMissedUpdateResyncs(t *testing.T) {
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	a := &applied{}
+	a := newApplied(t, false)
 	rt, dir := newSE(t, srv, a, io.Discard)
 	stop := run(rt)
 	waitFor(t, "version 4", func() bool { return rt.Version() == 4 })
 	stop()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !slices.Equal(a.versions, []int64{1, 3, 4}) || !reflect.DeepEqual(a.names, map[string]bool{"gamma": true}) {
-		t.Errorf("applied versions %v, holding %v: want 1, 3, 4 (never the missed update) and gamma alone", a.versions, a.names)
+	versions := slices.Clone(a.versions)
+	a.mu.Unlock()
+	if names := a.names(); !slices.Equal(versions, []int64{1, 3, 4}) || !reflect.DeepEqual(names, map[string]bool{"gamma": true}) {
+		t.Errorf("applied versions %v, holding %v: want 1, 3, 4 (never the missed update) and gamma alone", versions, names)
 	}
 	var saved sechannel.Snapshot
 	data, err := os.ReadFile(filepath.Join(dir, contract.SEConfigFile))
@@ -646,7 +687,7 @@ func TestHeartbeatsReuseTheirConnection(t *testing.T) {
 	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	rt, _ := newSE(t, srv, &applied{}, io.Discard)
+	rt, _ := newSE(t, srv, newApplied(t, false), io.Discard)
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "ten heartbeats", func() bool { mu.Lock(); defer mu.Unlock(); return heartbeats >= 10 })
@@ -673,7 +714,7 @@ func TestConnectionsLeaveFromLocalAddr(t *testing.T) {
 	})
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	rt, _ := newSE(t, srv, &applied{}, io.Discard, func(cfg *se.Config) { cfg.LocalAddr = "127.0.0.2" })
+	rt, _ := newSE(t, srv, newApplied(t, false), io.Discard, func(cfg *se.Config) { cfg.LocalAddr = "127.0.0.2" })
 	stop := run(rt)
 	defer stop()
 	waitFor(t, "a heartbeat", func() bool { mu.Lock(); defer mu.Unlock(); return len(from) > 0 })
@@ -710,7 +751,7 @@ func TestStopHandsOverNorthSouthServices(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
 			leaving := 0
-			a := &applied{}
+			a := newApplied(t, false)
 			_, rt := startAnswering(t, a, update(tc.vip), func(hb sechannel.Heartbeat) *sechannel.HeartbeatAnswer {
 				mu.Lock()
 				defer mu.Unlock()
@@ -778,7 +819,7 @@ func TestHeartbeatThroughCutsTheStreamBackoff(t *testing.T) {
 	})
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	a := &applied{}
+	a := newApplied(t, false)
 	rt, _ := newSE(t, srv, a, io.Discard, func(c *se.Config) { c.HeartbeatInterval = 100 * time.Millisecond })
 	stop := run(rt)
 	defer stop()
