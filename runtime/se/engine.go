@@ -13,8 +13,10 @@ import (
 	"github.com/avi-init/avi-init/runtime/se/vip"
 )
 
-// drainTimeout bounds how long a stopping SE lets connections in flight finish.
-const drainTimeout = 20 * time.Second
+// drainTimeout bounds how long a stopping SE lets connections in flight finish: with the
+// hand-over (handOverTimeout) it stays within the 20 s avi-init supervise gives the container
+// before it kills it.
+const drainTimeout = 15 * time.Second
 
 // Serve runs a whole service engine until ctx ends: the control channel (cfg, whose Apply and
 // Report it fills in) driving the data plane, the VIPs it owns and its Prometheus metrics on
