@@ -505,9 +505,14 @@ func (rt *Runtime) apply(line []byte) error {
 	rt.lastErr = ""
 	rt.mu.Unlock()
 	rt.log.Info("configuration applied", "version", ch.Version, "virtual_services", held, "changed", len(ch.Changed), "removed", len(ch.Removed), "not_applied", notApplied)
-	// Tell the controller at once, rather than at the next heartbeat, and keep the
-	// configuration on disk.
-	nudge(rt.kick)
+	// A north-south service placed here is told at once rather than at the next heartbeat:
+	// the SE it moved from waits on it to let the VIP go (hand-over). Other changes wait for
+	// the next heartbeat (within HeartbeatInterval): every SE of a group reporting at once
+	// after each change would contend with the controller sending the change to the last of
+	// them (with 100 SEs, a change's p99 to all of them went from 31-38 ms to 45-55 ms).
+	if slices.ContainsFunc(ch.Changed, func(vs sechannel.VirtualService) bool { return vs.VIP != "" }) {
+		nudge(rt.kick)
+	}
 	nudge(rt.save)
 	return nil
 }

@@ -834,3 +834,32 @@ func TestHeartbeatThroughCutsTheStreamBackoff(t *testing.T) {
 		t.Errorf("the stream came back %v after heartbeats got through; want within about a heartbeat, not the backoff's 6.4 s", took.Round(time.Millisecond))
 	}
 }
+
+// TestHeartbeatAtOnceForNorthSouthOnly: a north-south service placed on the SE is reported at
+// once (the SE it moved from waits on that to let its VIP go); an east-west change waits for the
+// next heartbeat, so that a group's SEs do not all report at once after every change.
+func TestHeartbeatAtOnceForNorthSouthOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		vip    string
+		atOnce bool
+	}{
+		{name: "north-south", vip: "192.0.2.10", atOnce: true},
+		{name: "east-west"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line, _ := json.Marshal(sechannel.Update{Version: 2, Full: true, VirtualServices: []sechannel.VirtualService{{UUID: "vs-1", Name: "web", Enabled: true, VIP: tc.vip}}})
+			a := newApplied(t, false)
+			handedOver := func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer { return &sechannel.HeartbeatAnswer{HandedOver: true} }
+			f, rt := startAnswering(t, a, string(line), handedOver, io.Discard, func(c *se.Config) { c.HeartbeatInterval = time.Hour })
+			stop := run(rt)
+			defer stop()
+			waitFor(t, "the configuration applied", func() bool { return a.has("web") })
+			time.Sleep(time.Second)
+			hb, _ := f.last()
+			if reported := hb.ConfigVersion == 2; reported != tc.atOnce {
+				t.Errorf("version 2 reported before the next heartbeat: %v; want %v", reported, tc.atOnce)
+			}
+		})
+	}
+}
