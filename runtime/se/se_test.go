@@ -850,7 +850,9 @@ func TestHeartbeatAtOnceForNorthSouthOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			line, _ := json.Marshal(sechannel.Update{Version: 2, Full: true, VirtualServices: []sechannel.VirtualService{{UUID: "vs-1", Name: "web", Enabled: true, VIP: tc.vip}}})
 			a := newApplied(t, false)
-			handedOver := func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer { return &sechannel.HeartbeatAnswer{HandedOver: true} }
+			handedOver := func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer {
+				return &sechannel.HeartbeatAnswer{HandedOver: true}
+			}
 			f, rt := startAnswering(t, a, string(line), handedOver, io.Discard, func(c *se.Config) { c.HeartbeatInterval = time.Hour })
 			stop := run(rt)
 			defer stop()
