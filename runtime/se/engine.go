@@ -43,7 +43,7 @@ func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	if rt.Version() < 0 {
 		// No configuration to serve yet: the VIPs an earlier run of this SE added (and a crash
 		// left behind) go now rather than at the first snapshot, which may be long in coming.
-		vips.Wrap(dp.Apply)(sechannel.Snapshot{Version: -1})
+		apply(sechannel.Snapshot{Version: -1})
 	}
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
 	var metrics sync.WaitGroup

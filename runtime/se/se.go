@@ -277,7 +277,7 @@ func (rt *Runtime) loadLastGood() error {
 	eastWest, _ := sechannel.ReadState(data)
 	var northSouth []string
 	for vs := range kept.All() {
-		if vs.VIP != "" {
+		if isNorthSouth(vs) {
 			northSouth = append(northSouth, vs.UUID)
 		}
 	}
@@ -386,7 +386,10 @@ func (rt *Runtime) handOver() {
 	rt.applyMu.Lock()
 	northSouth := false
 	for vs := range rt.state.All() {
-		northSouth = northSouth || vs.VIP != ""
+		if isNorthSouth(vs) {
+			northSouth = true
+			break
+		}
 	}
 	rt.applyMu.Unlock()
 	if !northSouth {
@@ -510,12 +513,15 @@ func (rt *Runtime) apply(line []byte) error {
 	// the next heartbeat (within HeartbeatInterval): every SE of a group reporting at once
 	// after each change would contend with the controller sending the change to the last of
 	// them (with 100 SEs, a change's p99 to all of them went from 31-38 ms to 45-55 ms).
-	if slices.ContainsFunc(ch.Changed, func(vs sechannel.VirtualService) bool { return vs.VIP != "" }) {
+	if slices.ContainsFunc(ch.Changed, isNorthSouth) {
 		nudge(rt.kick)
 	}
 	nudge(rt.save)
 	return nil
 }
+
+// isNorthSouth reports whether a virtual service holds a VIP, which only its primary serves.
+func isNorthSouth(vs sechannel.VirtualService) bool { return vs.VIP != "" }
 
 // nudge asks a worker for a round without waiting: one asked for already is enough.
 func nudge(ch chan struct{}) {
