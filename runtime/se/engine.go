@@ -18,10 +18,34 @@ import (
 // before it kills it.
 const drainTimeout = 15 * time.Second
 
+// vipHold bounds how long a stopping SE keeps its VIPs while connections drain: long enough
+// for requests in flight to be answered (without its address the host cannot send their
+// responses), short enough that a client which missed the new holder's announcements soon
+// finds it (a closed port here fails its request; an address gone makes it ask again).
+const vipHold = 2 * time.Second
+
+// drainConnections closes the listeners and lets connections in flight finish (closeDP, up to
+// drainTimeout) while the VIPs stay until they are done or vipHold has passed (closeVIPs).
+func drainConnections(closeDP func(context.Context) error, closeVIPs func()) {
+	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		closeDP(drain)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(vipHold):
+	}
+	closeVIPs()
+	<-drained
+}
+
 // Serve runs a whole service engine until ctx ends: the control channel (cfg, whose Apply and
 // Report it fills in) driving the data plane, the VIPs it owns and its Prometheus metrics on
 // metricsAddr (none when empty). On the way out its north-south services are handed over to
-// other SEs, its VIPs go, then connections drain; the VIPs it added are recorded in its data
+// other SEs, its listeners close and connections drain, the VIPs going once they are done (or vipHold has passed); the VIPs it added are recorded in its data
 // directory, so that after a crash the next start removes those it no longer serves.
 func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 	log := cfg.Logger
@@ -56,13 +80,7 @@ func Serve(ctx context.Context, cfg Config, metricsAddr string) error {
 		})
 	}
 	err = rt.Run(ctx)
-	// The VIPs go before the listeners: handed over, they are served elsewhere, and a client
-	// that still reaches this host must not meet a closed port on one (a reset fails its
-	// request; an address gone makes it try again and find the new holder).
-	vips.Close()
-	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	dp.Close(drain)
+	drainConnections(dp.Close, vips.Close)
 	stopMetrics()
 	metrics.Wait()
 	return err

@@ -376,6 +376,10 @@ func (rt *Runtime) Run(ctx context.Context) error {
 const (
 	handOverTimeout = 3 * time.Second
 	handOverPoll    = 100 * time.Millisecond
+	// handOverOverlap is how long the SE serves on once handed over: the new holders announce
+	// their VIPs over 200 ms (vip.DefaultGratuitous), and until a client's cache follows, its
+	// requests still come here.
+	handOverOverlap = 300 * time.Millisecond
 )
 
 // handOver, on the way out, keeps the SE's north-south services served until the SEs they move
@@ -408,6 +412,7 @@ func (rt *Runtime) handOver() {
 		}
 	}
 	rt.log.Info("north-south services handed over", "took", time.Since(start).Round(time.Millisecond))
+	time.Sleep(handOverOverlap)
 }
 
 var errUnauthorized = errors.New("unauthorized")
