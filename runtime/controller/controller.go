@@ -24,6 +24,7 @@ import (
 	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/analytics"
 	"github.com/avi-init/avi-init/runtime/controller/audit"
+	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -37,13 +38,22 @@ type Config struct {
 	// DiskGB is the data disk the controller was given; client logs keep within a quarter.
 	DiskGB int
 	Logger *slog.Logger
+	// RaftHeartbeat is the cluster's heartbeat and election timeout (zero: 1 s).
+	RaftHeartbeat time.Duration
 }
+
+// startTimeout bounds the wait for a controller on its own to lead its cluster of one.
+const startTimeout = 30 * time.Second
 
 // Server is a running controller.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *store.Store
+	cert     tls.Certificate
+	node     *cluster.Node
+	stream   *cluster.StreamLayer
+	peers    peerSet // the certificates of the cluster's other nodes
 	sessions *sessions
 	throttle *throttle
 	basic    *credCache
@@ -76,22 +86,36 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("controller data directory: %w", err)
 	}
+	var ips []net.IP
+	if ip := net.ParseIP(cfg.IP); ip != nil {
+		ips = append(ips, ip)
+	}
+	cert, err := loadOrCreateCert(cfg.DataDir, ips, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, contract.StoreFile))
 	if err != nil {
 		return nil, err
 	}
 	dummy, _ := bcrypt.GenerateFromPassword([]byte(randomToken()), avi.BcryptCost)
 	s := &Server{
-		cfg: cfg, log: log, store: st, now: time.Now,
+		cfg: cfg, log: log, store: st, cert: cert, now: time.Now,
 		sessions: newSessions(time.Now), throttle: newThrottle(time.Now), basic: newCredCache(time.Now),
 		hashing: make(chan struct{}, hashSlots), limits: defaultConnLimits,
 		dummyHash: string(dummy), pendingKeys: map[string]*avi.CloudConnectorUser{},
 	}
+	if err := s.startNode(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := s.seed(); err != nil {
+		s.node.Close()
 		st.Close()
 		return nil, err
 	}
 	if s.audit, err = audit.Open(cfg.DataDir); err != nil {
+		s.node.Close()
 		st.Close()
 		return nil, err
 	}
@@ -99,23 +123,20 @@ func NewServer(cfg Config) (*Server, error) {
 	logBytes := int64(max(cfg.DiskGB, 1)) << 30 / 4
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		s.audit.Close()
+		s.node.Close()
 		st.Close()
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
 	if s.clouds, err = s.newClouds(22); err != nil {
-		s.logFiles.Close()
-		s.audit.Close()
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := s.applySetupFile(); err != nil {
 		log.Error("setup file not applied; the setup wizard stays open", "err", err)
 	}
 	if err := s.prepareSetupToken(); err != nil {
-		s.logFiles.Close()
-		s.audit.Close()
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := s.adoptBootstrapToken(); err != nil {
@@ -124,10 +145,11 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close closes the store, the client log and the audit log.
+// Close stops the cluster node and closes the store, the client log and the audit log.
 func (s *Server) Close() error {
 	s.logFiles.Close()
 	s.audit.Close()
+	s.node.Close()
 	return s.store.Close()
 }
 
@@ -205,16 +227,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 // Serve listens on the controller's ports until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	cfg, log := s.cfg, s.log
-	var ips []net.IP
-	if ip := net.ParseIP(cfg.IP); ip != nil {
-		ips = append(ips, ip)
-	}
-	cert, err := loadOrCreateCert(cfg.DataDir, ips, time.Now())
-	if err != nil {
-		return err
-	}
+	cfg, log, cert := s.cfg, s.log, s.cert
 	tlsConf := serverTLS(cert)
+	tlsConf.GetConfigForClient = cluster.ServerConfig(tlsConf)
 	api := s.Handler()
 	names, canonical := certNames(cert.Leaf, cfg.IP)
 	redirect := redirectHandler(names, canonical, cfg.HTTPSPort)
@@ -258,7 +273,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, srv := range servers {
 		hs := &http.Server{
-			Handler:           srv.handler,
+			Handler: srv.handler,
+			// The other controllers' raft connections come in on the TLS ports too.
+			TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){cluster.ALPN: s.stream.ServeConn},
 			ReadHeaderTimeout: s.limits.readHeader,
 			ReadTimeout:       s.limits.read,
 			WriteTimeout:      s.limits.write,
@@ -279,7 +296,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errs:
+	case err := <-s.node.Failed():
+		runErr = fmt.Errorf("this controller no longer holds the cluster's configuration: %w", err)
 	}
+	s.stream.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, hs := range httpServers {

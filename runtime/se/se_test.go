@@ -41,7 +41,7 @@ const password = "Sturdy-Pass-42"
 func startController(t *testing.T, dir string, setup bool) *ctl {
 	t.Helper()
 	c := &ctl{https: testnet.FreePort(t), sysint: testnet.FreePort(t), done: make(chan error, 1)}
-	cfg := controller.Config{DataDir: dir, HTTPSPort: c.https, HTTPPort: testnet.FreePort(t), SysintPort: c.sysint, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := controller.Config{DataDir: dir, HTTPSPort: c.https, HTTPPort: testnet.FreePort(t), SysintPort: c.sysint, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftHeartbeat: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() { c.done <- controller.Run(ctx, cfg) }()

@@ -34,7 +34,14 @@ var (
 	ErrReferenced = errors.New("object is still referred") // 409
 )
 
-var metaBucket = []byte("_meta")
+// openTimeout bounds the wait for another process holding the store file.
+const openTimeout = 5 * time.Second
+
+var (
+	metaBucket = []byte("_meta")
+	versionKey = []byte("version")
+	appliedKey = []byte("raft_applied")
+)
 
 // Store holds the configuration.
 type Store struct {
@@ -42,10 +49,17 @@ type Store struct {
 	secrets *secretBox // seals the secrets the file holds
 	now     func() time.Time
 
+	path    string
+	keyPath string // the secrets key
+	// commit makes a batch durable and applies it: Apply at once on its own, or through raft.
+	commit  func(batch []byte) error
+	writeMu sync.Mutex // one Update at a time
+
 	mu      sync.RWMutex
 	objs    map[avi.Kind]map[string]avi.Object // kind, uuid
 	names   map[avi.Kind]map[string]string     // kind, name key (nameKey): uuid
 	version int64
+	applied uint64        // the raft index of the last batch applied; 0 for none
 	changed chan struct{} // closed and replaced on every commit
 }
 
@@ -92,12 +106,13 @@ func List[T avi.Object](r Reader) []T {
 // (a new one, or one from before secrets were sealed) and requires ever after. A store that
 // holds secrets in clear is rewritten with them sealed.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, objs: map[avi.Kind]map[string]avi.Object{}, names: map[avi.Kind]map[string]string{}, changed: make(chan struct{})}
-	clear, err := s.load(filepath.Join(filepath.Dir(path), contract.SecretsKeyFile))
+	s := &Store{db: db, now: time.Now, path: path, keyPath: filepath.Join(filepath.Dir(path), contract.SecretsKeyFile), changed: make(chan struct{})}
+	s.commit = func(batch []byte) error { return s.Apply(0, batch) }
+	clear, err := s.load()
 	if err == nil && clear > 0 {
 		err = s.sealClearSecrets(path)
 	}
@@ -110,17 +125,22 @@ func Open(path string) (*Store, error) {
 
 // load reads the store file into memory, its secrets opened with the key in keyPath, and
 // returns how many secrets it holds in clear.
-func (s *Store) load(keyPath string) (clear int, err error) {
+func (s *Store) load() (clear int, err error) {
+	s.objs, s.names = map[avi.Kind]map[string]avi.Object{}, map[avi.Kind]map[string]string{}
+	s.version, s.applied = 0, 0
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
 			return err
 		}
-		if v := meta.Get([]byte("version")); len(v) == 8 {
+		if v := meta.Get(versionKey); len(v) == 8 {
 			s.version = int64(binary.BigEndian.Uint64(v))
 		}
+		if v := meta.Get(appliedKey); len(v) == 8 {
+			s.applied = binary.BigEndian.Uint64(v)
+		}
 		check := meta.Get(keyCheck)
-		if s.secrets, err = openSecretsKey(keyPath, check); err != nil {
+		if s.secrets, err = openSecretsKey(s.keyPath, check); err != nil {
 			return err
 		}
 		for _, k := range avi.Kinds {
@@ -163,7 +183,7 @@ func (s *Store) sealClearSecrets(path string) error {
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("seal secrets: %w", err)
 	}
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: openTimeout})
 	if err != nil {
 		return fmt.Errorf("seal secrets: %w", err)
 	}
@@ -204,7 +224,7 @@ func (s *Store) sealClearSecrets(path string) error {
 		return fmt.Errorf("seal secrets: %w", err)
 	}
 	s.db.Close()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
 	if err != nil {
 		return fmt.Errorf("open store with its secrets sealed: %w", err)
 	}
@@ -342,62 +362,26 @@ func (s *Store) Delete(kind avi.Kind, uuid string) error {
 }
 
 // Update runs fn in a transaction: its writes are committed together, durably, or not at all.
+// fn reads the store as it is; what it staged goes to the committer (a quorum of the cluster,
+// through raft, in a controller) as one batch, which every node applies with Apply. Updates
+// are one at a time, so that each batch is written against the version the one before left.
 func (s *Store) Update(fn func(tx *Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.RLock()
 	tx := &Tx{s: s, staged: map[avi.Kind]map[string]avi.Object{}, stagedNames: map[avi.Kind]map[string]string{}}
-	if err := fn(tx); err != nil {
+	err := fn(tx)
+	var data []byte
+	if err == nil && len(tx.staged) > 0 {
+		data, err = s.encodeBatch(tx)
+	}
+	s.mu.RUnlock()
+	if err != nil || data == nil {
 		return err
 	}
-	if len(tx.staged) == 0 {
-		return nil
-	}
-	version := s.version + 1
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		for kind, objs := range tx.staged {
-			b := btx.Bucket([]byte(kind))
-			for id, o := range objs {
-				if o == nil {
-					if err := b.Delete([]byte(id)); err != nil {
-						return err
-					}
-					continue
-				}
-				data, err := s.secrets.encode(kind, id, o)
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte(id), data); err != nil {
-					return err
-				}
-			}
-		}
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(version))
-		return btx.Bucket(metaBucket).Put([]byte("version"), v[:])
-	})
-	if err != nil {
+	if err := s.commit(data); err != nil {
 		return fmt.Errorf("commit to store: %w", err)
 	}
-	admin := tx.adminURL()
-	for kind, objs := range tx.staged {
-		for id := range objs {
-			if old, ok := s.objs[kind][id]; ok {
-				delete(s.names[kind], keyOf(kind, old, admin))
-			}
-		}
-		for id, o := range objs {
-			if o == nil {
-				delete(s.objs[kind], id)
-			} else {
-				s.objs[kind][id] = o
-				s.names[kind][keyOf(kind, o, admin)] = id
-			}
-		}
-	}
-	s.version = version
-	close(s.changed)
-	s.changed = make(chan struct{})
 	return nil
 }
 
