@@ -26,6 +26,8 @@ const (
 	KindServiceEngine       Kind = "serviceengine"
 	KindJoinToken           Kind = "jointoken"
 	KindAuthToken           Kind = "authtoken"
+	KindCluster             Kind = "cluster"
+	KindClusterMember       Kind = "clustermember"
 )
 
 // KindInfo is what the API and the store know of a kind.
@@ -74,6 +76,9 @@ var Kinds = []KindInfo{
 	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true, Permission: PermSEToken},
 	// After the users and roles it refers to.
 	{Kind: KindAuthToken, New: func() Object { return &AuthToken{} }, Internal: true, Private: true, Permission: PermissionExempt},
+	// Changed by PUT /api/cluster only, which moves raft's membership with it.
+	{Kind: KindCluster, New: func() Object { return &Cluster{} }, Singleton: true, Internal: true, Permission: PermController},
+	{Kind: KindClusterMember, New: func() Object { return &ClusterMember{} }, Internal: true, Private: true, Permission: PermController},
 }
 
 // ErrUnknownKind is returned for an object type the API does not have.

@@ -480,7 +480,9 @@ type JoinToken struct {
 	Expires     string `json:"expires"`
 	MaxUses     int    `json:"max_uses"`
 	Uses        int    `json:"uses"`
-	SecretHash  string `json:"secret_hash,omitempty"`
+	// Scope is what the token lets join: "" an SE, "cluster" a controller.
+	Scope      string `json:"scope,omitempty"`
+	SecretHash string `json:"secret_hash,omitempty"`
 }
 
 // MaxJoinTokenUses bounds how many SEs one join token may let in.

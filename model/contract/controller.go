@@ -34,6 +34,10 @@ const (
 	// controller's first start, the controller on first boot if it is absent; the controller
 	// deletes it once set up.
 	SetupTokenFile = "setup-token"
+	// ClusterJoinFile is where the installer leaves --cluster-join (0600): the address of a node
+	// of the cluster this fresh controller is to join, and a cluster join token. The controller
+	// joins at its first start and deletes the file once it is a voting member.
+	ClusterJoinFile = "cluster-join.json"
 	// CertFile and KeyFile are the controller's TLS identity. The certificate is what SEs and
 	// the supervisor pin; the key never leaves the directory.
 	CertFile = "tls/controller.crt"
@@ -44,6 +48,15 @@ const (
 type BootstrapToken struct {
 	ID     string `json:"id"`
 	Secret string `json:"secret"`
+}
+
+// ClusterJoin is the content of the cluster join file.
+type ClusterJoin struct {
+	Leader string `json:"leader"` // ip or ip:port (the SE port) of a node of the cluster
+	Token  string `json:"token"`
+	// Joined is set once the cluster took this controller in: a restart then waits to be made
+	// a voter rather than joining again.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // CertHash is the hash join tokens carry of the certificate kept in a controller's data

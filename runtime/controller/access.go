@@ -65,6 +65,12 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/pool/{uuid}/runtime/server", avi.PermPool, s.poolServersHandler, ""},
 		{"GET /api/serviceengine/{uuid}/runtime", avi.PermServiceEngine, s.seRuntimeHandler, ""},
 		{"GET /metrics", avi.PermController, s.prometheus, ""},
+		{"GET /api/cluster", avi.PermController, s.getCluster, ""},
+		{"PUT /api/cluster", avi.PermController, s.putCluster, ""},
+		{"PUT /api/cluster/{uuid}", avi.PermController, s.putCluster, ""},
+		{"GET /api/cluster/runtime", avi.PermController, s.clusterRuntimeHandler, ""},
+		{"GET /api/cluster/status", avi.PermController, s.clusterRuntimeHandler, ""},
+		{"POST /api/cluster/jointoken", avi.PermController, s.clusterJoinToken, audit.ActionToken},
 		{"POST /api/configuration/export", avi.PermController, s.exportConfig, audit.ActionExport},
 		{"POST /api/configuration/import", avi.PermController, s.importConfig, audit.ActionImport},
 		{"PUT /api/useraccount", loginOnly, s.changePassword, ""},
@@ -213,6 +219,15 @@ func (s *Server) authorize(resource, action string, h handler) http.Handler {
 			} else {
 				storeError(w, err)
 			}
+			return
+		}
+		if writes(r) && !s.node.IsLeader() {
+			// The leader makes every change (and audits it) for the user checked here.
+			tokUUID := ""
+			if tok != nil {
+				tokUUID = tok.UUID
+			}
+			s.toLeader(w, r, uuid, tokUUID)
 			return
 		}
 		s.audited(w, r, p, action, func(w http.ResponseWriter) { h(w, r, p) })

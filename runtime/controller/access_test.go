@@ -131,7 +131,7 @@ var kindResource = map[avi.Kind]string{
 	avi.KindUser: "PERMISSION_USER", avi.KindCloudConnectorUser: "PERMISSION_USER_CREDENTIAL", avi.KindCloud: "PERMISSION_CLOUD",
 	avi.KindApplicationProfile: "PERMISSION_APPLICATIONPROFILE", avi.KindHealthMonitor: "PERMISSION_HEALTHMONITOR", avi.KindPool: "PERMISSION_POOL",
 	avi.KindVirtualService: "PERMISSION_VIRTUALSERVICE", avi.KindServiceEngine: "PERMISSION_SERVICEENGINE", avi.KindJoinToken: "PERMISSION_SE_TOKEN",
-	avi.KindServiceEngineGroup: "PERMISSION_SERVICEENGINEGROUP",
+	avi.KindServiceEngineGroup: "PERMISSION_SERVICEENGINEGROUP", avi.KindCluster: "PERMISSION_CONTROLLER",
 }
 
 // matrixRequest is one request of the matrix: no request changes anything the next depend on
@@ -179,6 +179,12 @@ func matrixRequests(t *testing.T, s *Server) []matrixRequest {
 				"GET /api/serviceengine/{uuid}/runtime":         {resource: "PERMISSION_SERVICEENGINE"},
 				"GET /metrics":                                  {resource: "PERMISSION_CONTROLLER"},
 				"POST /api/configuration/export":                {body: `{}`, resource: "PERMISSION_CONTROLLER"},
+				"GET /api/cluster":                              {resource: "PERMISSION_CONTROLLER"},
+				"PUT /api/cluster":                              {body: `{"bogus": 1}`, resource: "PERMISSION_CONTROLLER"},
+				"PUT /api/cluster/{uuid}":                       {body: `{"bogus": 1}`, resource: "PERMISSION_CONTROLLER"},
+				"GET /api/cluster/runtime":                      {resource: "PERMISSION_CONTROLLER"},
+				"GET /api/cluster/status":                       {resource: "PERMISSION_CONTROLLER"},
+				"POST /api/cluster/jointoken":                   {body: `{"ttl_seconds": -1}`, resource: "PERMISSION_CONTROLLER"},
 				"POST /api/configuration/import":                {body: `{}`, resource: "PERMISSION_CONTROLLER"},
 				"PUT /api/useraccount":                          {body: `not json`, resource: loginOnly},
 				"POST /api/user-token":                          {body: `{"hours": -1}`, resource: loginOnly},

@@ -26,6 +26,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/setup", s.setup)
 	mux.HandleFunc("POST /api/setup/keypair", s.setupKeyPair)
 
+	mux.HandleFunc("POST /api/cluster/join", s.clusterJoin)
+	mux.HandleFunc("POST /api/cluster/voter", s.clusterVoter)
+	mux.HandleFunc("GET /api/cluster/ping", s.clusterPing)
 	mux.HandleFunc("POST "+sechannel.JoinPath, s.seJoin)
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, s.seSnapshots)
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, s.seHeartbeat)
@@ -33,7 +36,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.action, rt.handler))
 	}
 	mux.Handle("/", uiHandler())
-	return securityHeaders(mux)
+	return securityHeaders(s.leaderOnly(mux))
 }
 
 // securityHeaders are sent with every answer: the UI loads nothing from elsewhere.

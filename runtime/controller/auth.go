@@ -323,6 +323,17 @@ func (s *Server) verifyPassword(username, password string) (*avi.User, bool) {
 // authenticate returns the user uuid of a request, by API token (then also the token), by
 // session cookie (with the CSRF header on state-changing methods) or by HTTP basic auth.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, *avi.AuthToken, bool) {
+	if user, tokUUID, ok := s.forwardedIdentity(r); ok {
+		if tokUUID == "" {
+			return user, nil, true
+		}
+		tok, err := store.Get[*avi.AuthToken](s.store, tokUUID)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "API token unknown or revoked")
+			return "", nil, false
+		}
+		return user, tok, true
+	}
 	if value, ok := bearerToken(r); ok {
 		tok := s.tokenByValue(value)
 		if tok == nil {

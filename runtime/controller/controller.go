@@ -47,19 +47,26 @@ const startTimeout = 30 * time.Second
 
 // Server is a running controller.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	store    *store.Store
-	cert     tls.Certificate
-	node     *cluster.Node
-	stream   *cluster.StreamLayer
-	peers    peerSet // the certificates of the cluster's other nodes
-	sessions *sessions
-	throttle *throttle
-	basic    *credCache
-	hashing  chan struct{} // password-check slots, hashSlots of them
-	limits   connLimits
-	now      func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	cert    tls.Certificate
+	node    *cluster.Node
+	stream  *cluster.StreamLayer
+	peers   peerSet    // nodes a join named, before the store has the members
+	health  peerHealth // the other nodes, as this one's health checks find them
+	started time.Time
+	// joining: this controller joined a cluster at this start and is to become a voter
+	// (completeJoin) through joinLeader.
+	joining       bool
+	joinLeader    string
+	peerTransport http.RoundTripper
+	sessions      *sessions
+	throttle      *throttle
+	basic         *credCache
+	hashing       chan struct{} // password-check slots, hashSlots of them
+	limits        connLimits
+	now           func() time.Time
 	// dummyHash is compared against when a login names no user, so both cost the same.
 	dummyHash string
 
@@ -100,23 +107,28 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	dummy, _ := bcrypt.GenerateFromPassword([]byte(randomToken()), avi.BcryptCost)
 	s := &Server{
-		cfg: cfg, log: log, store: st, cert: cert, now: time.Now,
+		cfg: cfg, log: log, store: st, cert: cert, now: time.Now, started: time.Now(),
 		sessions: newSessions(time.Now), throttle: newThrottle(time.Now), basic: newCredCache(time.Now),
 		hashing: make(chan struct{}, hashSlots), limits: defaultConnLimits,
 		dummyHash: string(dummy), pendingKeys: map[string]*avi.CloudConnectorUser{},
 	}
+	s.peerTransport = &http.Transport{TLSClientConfig: cluster.PeerTLS(&s.cert, s.trustedPeer)}
+	// A join replaces the store: from here on it is s.store.
 	if err := s.startNode(); err != nil {
-		st.Close()
+		s.store.Close()
 		return nil, err
 	}
-	if err := s.seed(); err != nil {
-		s.node.Close()
-		st.Close()
-		return nil, err
+	// A follower has the leader's; a new leader seeds what is missing (lead).
+	if s.node.IsLeader() {
+		if err := s.seed(); err != nil {
+			s.node.Close()
+			s.store.Close()
+			return nil, err
+		}
 	}
 	if s.audit, err = audit.Open(cfg.DataDir); err != nil {
 		s.node.Close()
-		st.Close()
+		s.store.Close()
 		return nil, err
 	}
 	s.se, s.snapshots, s.placer = newSERuntime(time.Now), &snapshotCache{}, newPlacer(time.Now())
@@ -124,7 +136,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.logFiles, err = analytics.NewLogFiles(filepath.Join(cfg.DataDir, "logs"), logBytes); err != nil {
 		s.audit.Close()
 		s.node.Close()
-		st.Close()
+		s.store.Close()
 		return nil, err
 	}
 	s.analytics = analytics.New(time.Now, s.realtimeMetrics, s.logFiles)
@@ -139,8 +151,10 @@ func NewServer(cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.adoptBootstrapToken(); err != nil {
-		log.Error("bootstrap token not adopted", "err", err)
+	if s.node.IsLeader() {
+		if err := s.adoptBootstrapToken(); err != nil {
+			log.Error("bootstrap token not adopted", "err", err)
+		}
 	}
 	return s, nil
 }
@@ -192,6 +206,9 @@ func (s *Server) seed() error {
 			if err := tx.Create(&avi.Cloud{Meta: avi.Meta{Name: avi.DefaultCloudName}, Vtype: avi.CloudNone}); err != nil {
 				return err
 			}
+		}
+		if err := s.ensureCluster(tx); err != nil {
+			return err
 		}
 		return ensureDefaultSEGroups(tx)
 	})
@@ -265,8 +282,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	cloudCtx, stopClouds := context.WithCancel(ctx)
 	defer stopClouds()
 	var clouds sync.WaitGroup
-	clouds.Go(func() { s.runClouds(cloudCtx) })
-	clouds.Go(func() { s.runPlacement(cloudCtx) })
+	clouds.Go(func() { s.lead(cloudCtx) })
+	clouds.Go(func() { s.checkPeers(cloudCtx) })
+	if s.joining {
+		clouds.Go(func() { s.completeJoin(cloudCtx) })
+	}
 
 	errs := make(chan error, len(servers))
 	var httpServers []*http.Server

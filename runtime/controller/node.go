@@ -65,19 +65,36 @@ func (s *Server) nodeID() (string, error) {
 	return id, nil
 }
 
-// startNode starts this controller's cluster node over the store; a controller on its own (a
-// cluster of one) waits to lead it, so that it can write from the start.
+// startNode starts this controller's cluster node over the store. A controller the installer
+// left a cluster join for joins first (once: a node with raft state is a member already). A
+// controller on its own (a cluster of one) waits to lead, so that it can write from the start.
 func (s *Server) startNode() error {
 	id, err := s.nodeID()
 	if err != nil {
 		return err
 	}
-	s.peers.hashes = map[string]bool{}
-	stream, err := cluster.NewStreamLayer(s.nodeAddr(), func() (*tls.Certificate, error) { return &s.cert, nil }, s.peers.trusted)
+	join, err := s.readClusterJoin()
 	if err != nil {
 		return err
 	}
-	node, err := cluster.Open(cluster.Config{Dir: s.raftDir(), ID: id, Addr: s.nodeAddr(), Stream: stream,
+	if join != nil && !join.Joined {
+		if err := s.joinCluster(join); err != nil {
+			return err
+		}
+		// A restart from here on takes up the join where it was: raft state is the cluster's.
+		join.Joined = true
+		if err := s.writeClusterJoin(join); err != nil {
+			return err
+		}
+	}
+	if join != nil {
+		s.joining, s.joinLeader = true, cmp.Or(s.joinLeader, join.Leader)
+	}
+	stream, err := cluster.NewStreamLayer(s.nodeAddr(), func() (*tls.Certificate, error) { return &s.cert, nil }, s.trustedPeer)
+	if err != nil {
+		return err
+	}
+	node, err := cluster.Open(cluster.Config{Dir: s.raftDir(), ID: id, Addr: s.nodeAddr(), Stream: stream, Join: s.joining,
 		HeartbeatTimeout: cmp.Or(s.cfg.RaftHeartbeat, raftHeartbeat), Logger: s.log, RaftLog: raftLog}, s.store)
 	if err != nil {
 		return err
@@ -99,11 +116,20 @@ func (s *Server) startNode() error {
 	return nil
 }
 
-// peerSet is the certificates (sechannel.CertHash) of the controllers this one exchanges raft
-// messages with.
+// peerSet is the certificates (sechannel.CertHash) of nodes a join named, trusted before the
+// store has the cluster's members.
 type peerSet struct {
 	mu     sync.Mutex
 	hashes map[string]bool
+}
+
+func (p *peerSet) add(hash string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hashes == nil {
+		p.hashes = map[string]bool{}
+	}
+	p.hashes[hash] = true
 }
 
 func (p *peerSet) trusted(hash string) bool {

@@ -40,6 +40,14 @@ func newPlacer(started time.Time) *placer {
 	return &placer{settled: started.Add(DownAfter), version: -1, up: map[string]bool{}, since: map[string]time.Time{}, changed: make(chan struct{})}
 }
 
+// resettle starts settling again, as at a start: a node that has just become the cluster's
+// leader hears from the SEs before it moves anything.
+func (p *placer) resettle(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.settled = now.Add(DownAfter)
+}
+
 // Changed is closed at the next change of placement.
 func (p *placer) Changed() <-chan struct{} {
 	p.mu.Lock()

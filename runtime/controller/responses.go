@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
@@ -45,6 +46,8 @@ func storeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrReferenced):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNoQuorum), errors.Is(err, store.ErrStale):
+		unavailable(w, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}

@@ -329,16 +329,16 @@ func (s *Server) revokeJoinToken(w http.ResponseWriter, r *http.Request, p *prin
 // issueToken makes a new join token for maxUses SEs and stores it.
 func (s *Server) issueToken(desc string, ttl time.Duration, maxUses int, certHash string) (sechannel.Token, *avi.JoinToken, error) {
 	tok := sechannel.NewToken(certHash)
-	jt, err := s.storeJoinToken(tok.ID, tok.Secret, desc, ttl, maxUses)
+	jt, err := s.storeJoinToken(tok.ID, tok.Secret, desc, ttl, maxUses, "")
 	if err != nil {
 		return sechannel.Token{}, nil, err
 	}
 	return tok, jt, nil
 }
 
-// storeJoinToken stores a join token valid from now for ttl and maxUses joins: its id and a hash
-// of its secret.
-func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration, maxUses int) (*avi.JoinToken, error) {
+// storeJoinToken stores a join token of a scope ("" for SEs) valid from now for ttl and maxUses
+// joins: its id and a hash of its secret.
+func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration, maxUses int, scope string) (*avi.JoinToken, error) {
 	now := s.now().UTC()
 	jt := &avi.JoinToken{
 		Meta:        avi.Meta{Name: id},
@@ -346,6 +346,7 @@ func (s *Server) storeJoinToken(id, secret, desc string, ttl time.Duration, maxU
 		Created:     now.Format(time.RFC3339),
 		Expires:     now.Add(ttl).Format(time.RFC3339),
 		MaxUses:     maxUses,
+		Scope:       scope,
 		SecretHash:  sechannel.HashSecret(secret),
 	}
 	if err := s.store.Create(jt); err != nil {
@@ -429,12 +430,8 @@ func (s *Server) admit(tok sechannel.Token, req sechannel.JoinRequest, seUUID, o
 	se := &avi.ServiceEngine{Meta: avi.Meta{Name: req.Name}, Hostname: req.Hostname, Version: req.Version}
 	cred := sechannel.NewCredential()
 	err := s.store.Update(func(tx *store.Tx) error {
-		jt, err := store.GetByName[*avi.JoinToken](tx, tok.ID)
-		if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) {
-			return errTokenUnknown
-		}
-		if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) || jt.UsedUp() {
-			return errTokenSpent
+		if err := s.spendToken(tx, tok, ""); err != nil {
+			return err
 		}
 		if err := req.Validate(); err != nil {
 			return err
@@ -463,17 +460,29 @@ func (s *Server) admit(tok sechannel.Token, req sechannel.JoinRequest, seUUID, o
 			}
 		} else {
 			se.CredentialHash = sechannel.HashSecret(cred)
-			if err := tx.Create(se); err != nil {
-				return err
-			}
+			return tx.Create(se)
 		}
-		jt.Uses++
-		return tx.Put(jt.UUID, jt)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return se, cred, nil
+}
+
+// spendToken counts a use of a join token of that scope ("" for an SE's, clusterScope for a
+// controller's) in tx: errTokenUnknown for a token that is not one (or of another scope),
+// errTokenSpent for one expired or used up.
+func (s *Server) spendToken(tx *store.Tx, tok sechannel.Token, scope string) error {
+	jt, err := store.GetByName[*avi.JoinToken](tx, tok.ID)
+	if err != nil || !sechannel.SecretMatches(tok.Secret, jt.SecretHash) || jt.Scope != scope {
+		return errTokenUnknown
+	}
+	if exp, err := time.Parse(time.RFC3339, jt.Expires); err != nil || s.now().After(exp) || jt.UsedUp() {
+		return errTokenSpent
+	}
+	jt.Uses++
+	return tx.Put(jt.UUID, jt)
 }
 
 // seCredential is the identity a request presents: the SE's uuid and its credential.
@@ -972,7 +981,7 @@ func (s *Server) adoptBootstrapToken() error {
 		return fmt.Errorf("%s: want {\"id\": ..., \"secret\": ...}", contract.BootstrapTokenFile)
 	}
 	if _, err := store.GetByName[*avi.JoinToken](s.store, bt.ID); err != nil {
-		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL, 1); err != nil {
+		if _, err := s.storeJoinToken(bt.ID, bt.Secret, "installed with the controller", defaultTokenTTL, 1, ""); err != nil {
 			return err
 		}
 	}

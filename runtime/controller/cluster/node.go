@@ -141,6 +141,18 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 	return n, nil
 }
 
+// Forget removes a node's raft state (its log and snapshots) from dir: a fresh controller,
+// started on its own, that joins a cluster. The store must be replaced with it.
+func Forget(dir string) error {
+	if err := os.Remove(filepath.Join(dir, LogFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("forget this node's raft state: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "snapshots")); err != nil {
+		return fmt.Errorf("forget this node's raft state: %w", err)
+	}
+	return nil
+}
+
 // rejoinHint tells an operator what to do with a node whose cluster state is damaged.
 func rejoinHint(dir string) string {
 	return fmt.Sprintf("This controller does not start rather than serve a configuration the cluster may not share. "+

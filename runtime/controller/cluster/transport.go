@@ -43,18 +43,46 @@ func NewStreamLayer(addr string, cert func() (*tls.Certificate, error), trusted 
 	return &StreamLayer{addr: a, cert: cert, trusted: trusted, conns: make(chan net.Conn), done: make(chan struct{})}, nil
 }
 
-// ServerConfig is what a controller's TLS server answers a raft client with: the layer's
-// protocol, and the client's certificate required (other clients, browsers among them, are
-// not asked for one).
+// PeerServerName is the name (SNI) a controller asks for when it makes an HTTPS request of
+// another node of its cluster (a write it forwards to the leader, a health check, a join): the
+// server then asks for its certificate, by which the handler knows it for a node.
+const PeerServerName = "peer.cluster.avi-init"
+
+// ServerConfig is what a controller's TLS server answers the other nodes with: raft's
+// protocol, or HTTPS, with the client's certificate required. Other clients, browsers among
+// them, are not asked for one.
 func ServerConfig(base *tls.Config) func(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		if !slices.Contains(hello.SupportedProtos, ALPN) {
+		raft := slices.Contains(hello.SupportedProtos, ALPN)
+		if !raft && hello.ServerName != PeerServerName {
 			return nil, nil
 		}
 		c := base.Clone()
-		c.NextProtos = []string{ALPN}
+		if raft {
+			c.NextProtos = []string{ALPN}
+		}
 		c.ClientAuth = tls.RequireAnyClientCert
 		return c, nil
+	}
+}
+
+// PeerTLS is the client side of a connection to another node: this node's certificate shown,
+// the other's checked against its pin (sechannel.CertHash) by trusted.
+func PeerTLS(cert *tls.Certificate, trusted func(certHash string) bool) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		ServerName:   PeerServerName,
+		Certificates: []tls.Certificate{*cert},
+		// Nodes have self-signed certificates; each is known by its pin instead.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) > 0 {
+				if c, err := x509.ParseCertificate(raw[0]); err == nil && trusted(sechannel.CertHash(c)) {
+					return nil
+				}
+			}
+			return errors.New("the controller at the other end is not a node of this cluster")
+		},
 	}
 }
 
@@ -116,21 +144,8 @@ func (l *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if err != nil {
 		return nil, err
 	}
-	conf := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{*cert},
-		NextProtos:   []string{ALPN},
-		// Nodes have self-signed certificates; each is known by its hash instead.
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) > 0 {
-				if c, err := x509.ParseCertificate(raw[0]); err == nil && l.trusted(sechannel.CertHash(c)) {
-					return nil
-				}
-			}
-			return errors.New("the controller at the other end is not a node of this cluster")
-		},
-	}
+	conf := PeerTLS(cert, l.trusted)
+	conf.NextProtos = []string{ALPN}
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", string(address), conf)
 	if err != nil {
 		return nil, fmt.Errorf("connect to cluster node %s: %w", address, err)
