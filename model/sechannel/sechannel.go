@@ -106,20 +106,36 @@ var ErrPinMismatch = errors.New("controller certificate does not match the join 
 // key hashes to certHash. The certificate is self-signed, so chain verification is replaced by
 // the pin.
 func PinnedTLS(certHash string) *tls.Config {
+	return PinnedTLSAny(func() []string { return []string{certHash} })
+}
+
+// PinnedTLSAny trusts the controllers whose certificates hash to one of pins(): the nodes of a
+// cluster, as the SE knows them at each connection.
+func PinnedTLSAny(pins func() []string) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: true, // replaced by the pin below
+		InsecureSkipVerify: true, // replaced by the pins below
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("controller presented no certificate")
 			}
 			got := CertHash(cs.PeerCertificates[0])
-			if subtle.ConstantTimeCompare([]byte(got), []byte(certHash)) != 1 {
-				return fmt.Errorf("%w: it has sha256:%s, the token says sha256:%s", ErrPinMismatch, got, certHash)
+			want := pins()
+			for _, pin := range want {
+				if subtle.ConstantTimeCompare([]byte(got), []byte(pin)) == 1 {
+					return nil
+				}
 			}
-			return nil
+			return fmt.Errorf("%w: it has sha256:%s, the token says sha256:%s", ErrPinMismatch, got, strings.Join(want, " or sha256:"))
 		},
 	}
+}
+
+// ControllerNode is a controller of the cluster an SE may talk to: its SE port and its
+// certificate's pin. Any node takes an SE's requests (a follower passes them to the leader).
+type ControllerNode struct {
+	Addr     string `json:"addr"` // host:port
+	CertHash string `json:"cert_hash"`
 }
 
 // JoinRequest is what an SE sends to join.
@@ -137,6 +153,8 @@ type JoinRequest struct {
 type JoinResponse struct {
 	SEUUID     string `json:"se_uuid"`
 	Credential string `json:"credential"`
+	// Controllers are the cluster's nodes, for the SE to go to another when its own is gone.
+	Controllers []ControllerNode `json:"controllers,omitempty"`
 }
 
 // Snapshot is the whole configuration an SE serves, at one configuration version.
@@ -196,6 +214,8 @@ type HeartbeatAnswer struct {
 	// HandedOver, to a leaving SE: every north-south service it serves is served by the SEs it
 	// was moved to (or has none to go to), so that it may let its addresses go.
 	HandedOver bool `json:"handed_over,omitempty"`
+	// Controllers are the cluster's nodes as they are now: the list follows its membership.
+	Controllers []ControllerNode `json:"controllers,omitempty"`
 }
 
 // ServiceError is a virtual service an SE could not apply, and why.

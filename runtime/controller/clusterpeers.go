@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
@@ -116,4 +117,16 @@ func (s *Server) checkPeers(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// controllerNodes are the cluster's nodes as an SE reaches them: their SE ports and pins.
+func (s *Server) controllerNodes() []sechannel.ControllerNode {
+	var out []sechannel.ControllerNode
+	s.store.View(func(v store.View) {
+		for _, o := range v.List(avi.KindClusterMember) {
+			m := o.(*avi.ClusterMember)
+			out = append(out, sechannel.ControllerNode{Addr: m.Addr, CertHash: m.CertHash})
+		}
+	})
+	return out
 }

@@ -419,7 +419,7 @@ func (s *Server) seJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("service engine joined", "name", se.Name, "uuid", se.UUID, "from", addr)
-	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: se.UUID, Credential: cred})
+	writeJSON(w, http.StatusOK, sechannel.JoinResponse{SEUUID: se.UUID, Credential: cred, Controllers: s.controllerNodes()})
 }
 
 // admit checks a join and commits it in one transaction: the token's use is counted with the
@@ -628,7 +628,7 @@ func (s *Server) seHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("reports for virtual services not placed on the SE dropped", "se", seUUID, "dropped", dropped)
 	}
 	s.analytics.Ingest(hb.Metrics, hb.Logs)
-	answer := sechannel.HeartbeatAnswer{ConfigVersion: s.store.Version(), ReportsDropped: total}
+	answer := sechannel.HeartbeatAnswer{ConfigVersion: s.store.Version(), ReportsDropped: total, Controllers: s.controllerNodes()}
 	if hb.Leaving {
 		answer.HandedOver = s.se.handedOver(seUUID, cur)
 	}

@@ -36,6 +36,37 @@ type Identity struct {
 	CertHash   string `json:"cert_hash"`
 	SEUUID     string `json:"se_uuid"`
 	Credential string `json:"credential"`
+	// Controllers are the nodes of the controller's cluster, as it last told: when the one
+	// the SE talks to does not answer, it goes to the next.
+	Controllers []sechannel.ControllerNode `json:"controllers,omitempty"`
+}
+
+// pins are the certificates the SE trusts: its controller's (the join token's) and every node's.
+func (id Identity) pins() []string {
+	pins := []string{id.CertHash}
+	for _, c := range id.Controllers {
+		pins = append(pins, c.CertHash)
+	}
+	return pins
+}
+
+// next is the controller address to try after id.Controller: the nodes in turn, and the
+// address the SE was given (a cluster's virtual IP, say) among them.
+func (id Identity) next(given string) string {
+	addrs := []string{}
+	if given != "" {
+		addrs = append(addrs, given)
+	}
+	for _, c := range id.Controllers {
+		if !slices.Contains(addrs, c.Addr) {
+			addrs = append(addrs, c.Addr)
+		}
+	}
+	if len(addrs) == 0 {
+		return id.Controller
+	}
+	i := slices.Index(addrs, id.Controller)
+	return addrs[(i+1)%len(addrs)]
 }
 
 // Config wires the SE.
@@ -123,25 +154,65 @@ type Runtime struct {
 	notApplied []sechannel.ServiceError
 }
 
-// transport trusts the controller whose certificate hashes to certHash.
-func (rt *Runtime) transport(certHash string) *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+// dialTimeout bounds a connection to a controller: a node that is gone is left for the next
+// within seconds.
+const dialTimeout = 3 * time.Second
+
+// transport trusts the controllers whose certificates hash to one of pins().
+func (rt *Runtime) transport(pins func() []string) *http.Transport {
+	d := &net.Dialer{Timeout: dialTimeout}
 	if rt.cfg.LocalAddr != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(rt.cfg.LocalAddr)}
 	}
-	return &http.Transport{TLSClientConfig: sechannel.PinnedTLS(certHash), DialContext: d.DialContext, ForceAttemptHTTP2: true}
+	return &http.Transport{TLSClientConfig: sechannel.PinnedTLSAny(pins), DialContext: d.DialContext, ForceAttemptHTTP2: true}
 }
 
-// setIdentity takes a new identity and a client that trusts its controller; the connections of
-// the client it replaces are closed.
+// setIdentity takes a new identity and a client that trusts its controllers; the connections
+// of the client it replaces are closed.
 func (rt *Runtime) setIdentity(id Identity) {
-	client := &http.Client{Transport: rt.transport(id.CertHash)}
+	client := &http.Client{Transport: rt.transport(func() []string {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.id.pins()
+	})}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.client != nil {
 		rt.client.CloseIdleConnections()
 	}
 	rt.id, rt.client = id, client
+}
+
+// moveOn makes the next controller node the one the SE talks to, after from failed.
+func (rt *Runtime) moveOn(from string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.id.Controller != from {
+		return // another request moved on already
+	}
+	if next := rt.id.next(rt.cfg.Controller); next != from {
+		rt.log.Warn("controller not answering; trying another node of its cluster", "from", from, "to", next)
+		rt.id.Controller = next
+	}
+}
+
+// learnControllers keeps the cluster's nodes as the controller lists them, on disk too.
+func (rt *Runtime) learnControllers(nodes []sechannel.ControllerNode) {
+	if len(nodes) == 0 {
+		return
+	}
+	rt.mu.Lock()
+	if slices.Equal(rt.id.Controllers, nodes) {
+		rt.mu.Unlock()
+		return
+	}
+	rt.id.Controllers = nodes
+	data, _ := json.MarshalIndent(rt.id, "", "  ")
+	rt.mu.Unlock()
+	if err := atomicfile.Write(filepath.Join(rt.cfg.DataDir, contract.SEIdentityFile), data, 0o600); err != nil {
+		rt.log.Warn("the controller cluster's nodes not kept", "err", err)
+	}
+	rt.log.Info("controller cluster nodes", "nodes", len(nodes))
 }
 
 // New loads the SE's identity and last configuration, joining the controller first if needed.
@@ -220,7 +291,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 	}
 	// The join's connection is closed after it: the SE's own client takes over, and the
 	// controller counts every connection an address holds.
-	client := &http.Client{Timeout: 15 * time.Second, Transport: rt.transport(tok.CertHash)}
+	client := &http.Client{Timeout: 15 * time.Second, Transport: rt.transport(func() []string { return []string{tok.CertHash} })}
 	defer client.CloseIdleConnections()
 	body, _ := json.Marshal(sechannel.JoinRequest{Token: cfg.JoinToken, Name: cfg.Name, Hostname: cfg.Hostname, MgmtIP: cfg.MgmtIP, Version: version.Version, SEGroup: cfg.SEGroup})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+cfg.Controller+sechannel.JoinPath, bytes.NewReader(body))
@@ -243,7 +314,7 @@ func (rt *Runtime) join(ctx context.Context) error {
 	if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
 		return fmt.Errorf("join controller %s: %w", cfg.Controller, err)
 	}
-	id := Identity{Controller: cfg.Controller, CertHash: tok.CertHash, SEUUID: jr.SEUUID, Credential: jr.Credential}
+	id := Identity{Controller: cfg.Controller, CertHash: tok.CertHash, SEUUID: jr.SEUUID, Credential: jr.Credential, Controllers: jr.Controllers}
 	data, _ := json.MarshalIndent(id, "", "  ")
 	if err := atomicfile.Write(filepath.Join(cfg.DataDir, contract.SEIdentityFile), data, 0o600); err != nil {
 		return err
@@ -429,6 +500,9 @@ func (rt *Runtime) request(ctx context.Context, method, path string, body io.Rea
 	req.Header.Set("Authorization", "Bearer "+id.Credential)
 	resp, err := client.Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			rt.moveOn(id.Controller)
+		}
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
@@ -668,5 +742,9 @@ func (rt *Runtime) heartbeat(ctx context.Context) bool {
 	}
 	nudge(rt.reached)
 	var answer sechannel.HeartbeatAnswer
-	return hb.Leaving && json.Unmarshal(raw, &answer) == nil && answer.HandedOver
+	if json.Unmarshal(raw, &answer) != nil {
+		return false
+	}
+	rt.learnControllers(answer.Controllers)
+	return hb.Leaving && answer.HandedOver
 }

@@ -869,3 +869,80 @@ func TestHeartbeatAtOnceForNorthSouthOnly(t *testing.T) {
 		})
 	}
 }
+
+// fakeNode is one node of a fake controller cluster: it streams line and answers heartbeats,
+// listing the cluster's nodes (nodes(), when set).
+func fakeNode(t *testing.T, line string, nodes func() []sechannel.ControllerNode) (*fakeController, *httptest.Server) {
+	t.Helper()
+	f := &fakeController{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, line)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		var hb sechannel.Heartbeat
+		json.NewDecoder(r.Body).Decode(&hb)
+		f.mu.Lock()
+		f.heartbeats = append(f.heartbeats, hb)
+		f.mu.Unlock()
+		ans := sechannel.HeartbeatAnswer{}
+		if nodes != nil {
+			ans.Controllers = nodes()
+		}
+		json.NewEncoder(w).Encode(ans)
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeController) heartbeatCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.heartbeats)
+}
+
+// An SE learns the nodes of its controller's cluster from the heartbeat answers, keeps them,
+// and when its node goes, goes on with another within seconds, trusting it by its pin; a
+// restart starts from the nodes kept.
+func TestSEMovesToAnotherControllerNode(t *testing.T) {
+	line := `{"version": 1, "virtual_services": []}`
+	var a, b *httptest.Server
+	nodes := func() []sechannel.ControllerNode {
+		return []sechannel.ControllerNode{{Addr: a.Listener.Addr().String(), CertHash: sechannel.CertHash(a.Certificate())},
+			{Addr: b.Listener.Addr().String(), CertHash: sechannel.CertHash(b.Certificate())}}
+	}
+	fa, a := fakeNode(t, line, nodes)
+	fb, b := fakeNode(t, line, nodes)
+	rt, dir := newSE(t, a, newApplied(t, false), io.Discard)
+	stop := run(rt)
+	waitFor(t, "the SE to learn the cluster's nodes", func() bool {
+		data, _ := os.ReadFile(filepath.Join(dir, contract.SEIdentityFile))
+		var id se.Identity
+		return json.Unmarshal(data, &id) == nil && len(id.Controllers) == 2
+	})
+	if fb.heartbeatCount() != 0 {
+		t.Fatalf("heartbeats at the second node while the first answers: %d", fb.heartbeatCount())
+	}
+	a.Close()
+	start := time.Now()
+	waitFor(t, "heartbeats at the other node", func() bool { return fb.heartbeatCount() > 0 })
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the SE took %v to go to the other node; want within seconds", took)
+	}
+	t.Logf("on the other node after %v (%d heartbeats at the first)", time.Since(start).Round(time.Millisecond), fa.heartbeatCount())
+	stop()
+
+	// Restarted, the SE's identity still names the dead node first: it finds the live one.
+	before := fb.heartbeatCount()
+	rt2, err := se.New(context.Background(), se.Config{DataDir: dir, Apply: newApplied(t, false).apply, HeartbeatInterval: 50 * time.Millisecond,
+		RetryInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2 := run(rt2)
+	defer stop2()
+	waitFor(t, "the restarted SE at the live node", func() bool { return fb.heartbeatCount() > before })
+}
