@@ -121,6 +121,7 @@ type Options struct {
 	JoinTokenFile                               string
 	ImageTar                                    string
 	SEGroup                                     string
+	ClusterJoin                                 string
 
 	set map[string]bool
 }
@@ -164,6 +165,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringVar(&o.JoinToken, "join-token", "", "token an SE alone joins its controller with (or set AVI_JOIN_TOKEN, or use --join-token-file, which keep it off the command line)")
 	fs.StringVar(&o.JoinTokenFile, "join-token-file", "", "file holding the join token of an SE alone; - reads it from standard input")
 	fs.StringVar(&o.SEGroup, "se-group", "", "service engine group an SE joins (default Default-Group)")
+	fs.StringVar(&o.ClusterJoin, "cluster-join", "", "a fresh controller joins the controller cluster of the node at `IP[:PORT]` (its SE port), with a cluster join token in AVI_JOIN_TOKEN or --join-token-file")
 	fs.StringVar(&o.ImageTar, "image-tar", "", "load the image from this `FILE`, a docker save tarball, instead of building it")
 	fs.BoolVar(&o.Yes, "yes", false, "answer yes to confirmations (implies --rm-containers)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run preflight and plan, print what would be written, change nothing")

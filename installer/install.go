@@ -560,7 +560,8 @@ func (r *run) files(ctx context.Context) error {
 			rr.changed = rr.changed || rr.unitsChanged
 		}
 	}
-	return nil
+	// After the roles' files: a join written restarts a running controller, which joins then.
+	return r.clusterJoinFile()
 }
 
 // joinFiles hands an SE its join token: given (-s --join-token) it goes straight into the SE's
@@ -579,6 +580,29 @@ func (r *run) joinFiles() error {
 	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, a join token for the SE beside the controller (not shown)"}
 	return r.act("files", a, func() error {
 		data, _ := json.Marshal(contract.BootstrapToken{ID: r.bootstrap.ID, Secret: r.bootstrap.Secret})
+		return writePrivate(path, data, 0o600)
+	})
+}
+
+// clusterJoinFile hands --cluster-join and its token to the controller through its data
+// directory (0600): the controller joins at its next start. A join already under way (the file
+// says the cluster took it) is left as it is.
+func (r *run) clusterJoinFile() error {
+	ctl := r.role(containerspec.RoleController)
+	if r.req.ClusterJoin == "" || ctl == nil {
+		return nil
+	}
+	path := filepath.Join(ctl.settings.DataDir, contract.ClusterJoinFile)
+	if data, err := os.ReadFile(path); err == nil {
+		var j contract.ClusterJoin
+		if json.Unmarshal(data, &j) == nil && j.Joined {
+			return r.act("files", Action{Kind: "file", Target: path, Detail: "the cluster took this controller in already"}, nil)
+		}
+	}
+	a := Action{Kind: "file", Target: path, Changed: true, Detail: "mode 0600, the cluster to join and its join token (not shown)"}
+	ctl.changed = true
+	return r.act("files", a, func() error {
+		data, _ := json.Marshal(contract.ClusterJoin{Leader: r.req.ClusterJoin, Token: r.req.JoinToken})
 		return writePrivate(path, data, 0o600)
 	})
 }

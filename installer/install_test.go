@@ -492,6 +492,40 @@ func writeControllerCert(t *testing.T, dataDir string) string {
 	return sechannel.CertHash(cert)
 }
 
+// --cluster-join leaves the controller the node to join and the token (0600, never shown); a
+// re-run once the cluster took the controller in leaves the file as the controller keeps it.
+func TestClusterJoinFile(t *testing.T) {
+	h := newHarness(t, false)
+	ctlData := filepath.Join(h.env.Root, "opt/avi/controller/data")
+	writeControllerCert(t, ctlData)
+	tok := "abcdef.0123456789abcdef.sha256:" + strings.Repeat("0", 64)
+	args := []string{"-c", "-cc", "1", "-cm", "1", "-i", "192.0.2.20", "--cluster-join", "192.0.2.10", "--join-token", tok}
+	out, err := h.install(t, args...)
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	path := filepath.Join(ctlData, contract.ClusterJoinFile)
+	data, err := os.ReadFile(path)
+	var j contract.ClusterJoin
+	if err != nil || json.Unmarshal(data, &j) != nil || j.Leader != "192.0.2.10" || j.Token != tok || j.Joined {
+		t.Fatalf("cluster join file: %v %s", err, data)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, want mode 0600", path, err)
+	}
+	if strings.Contains(out, tok) || !strings.Contains(out, "Cluster Join     : 192.0.2.10") {
+		t.Errorf("the install output shows the token, or not the node to join:\n%s", out)
+	}
+	joined, _ := json.Marshal(contract.ClusterJoin{Leader: "192.0.2.10", Token: tok, Joined: true})
+	os.WriteFile(path, joined, 0o600)
+	if out, err := h.install(t, args...); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(path); string(data) != string(joined) {
+		t.Errorf("a re-run after the join changed the file: %s", data)
+	}
+}
+
 func TestControllerAndSEJoinWithNothingToCopy(t *testing.T) {
 	h := newHarness(t, false)
 	ctlData := filepath.Join(h.env.Root, "opt/avi/controller/data")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/avi-init/avi-init/installer/containerspec"
@@ -33,8 +34,11 @@ type Request struct {
 	SEDataDir          string `json:"se_data_dir,omitempty"`
 	MgmtIP             string `json:"mgmt_ip,omitempty"`  // this host's address
 	SEGroup            string `json:"se_group,omitempty"` // the group the SE joins; empty: Default-Group
-	// JoinToken lets an SE alone join its controller; it is a secret and never shown.
+	// JoinToken lets an SE alone join its controller, or a controller its cluster; it is a secret
+	// and never shown.
 	JoinToken string `json:"-"`
+	// ClusterJoin is the node (ip or ip:port) of the cluster the controller joins.
+	ClusterJoin string `json:"cluster_join,omitempty"`
 	// SetupJSON is the first-boot configuration file; its content is never shown.
 	SetupJSON  string `json:"setup_json,omitempty"`
 	HTTPSPort  int    `json:"https_port"`
@@ -111,6 +115,11 @@ func Resolve(o *Options, h *Host, ask Asker) (Request, error) {
 			r.MgmtIP = r.ControllerIP
 		}
 	}
+	if o.ClusterJoin != "" {
+		if err := clusterJoin(o, &r); err != nil {
+			return Request{}, err
+		}
+	}
 	if o.SetupJSON != "" {
 		if err := checkSetupFile(o.SetupJSON); err != nil {
 			return Request{}, usagef("--setup-json %s: %v", o.SetupJSON, err)
@@ -180,11 +189,44 @@ func (p prompter) controller(r *Request, h *Host, cores, memory Range) error {
 			return err
 		}
 	}
-	if o.Set("master-controller-ip") || o.Set("join-token") {
+	if o.Set("master-controller-ip") || (o.Set("join-token") && o.ClusterJoin == "") {
 		return usagef("-m and --join-token name another controller for an SE alone; with -c the SE joins this controller")
 	}
 	r.ControllerIP, err = p.ip(o.ControllerIP, h.DefaultIP)
 	return err
+}
+
+// clusterJoin checks --cluster-join: a controller alone, no first-boot configuration of its own,
+// a node address and a cluster join token.
+func clusterJoin(o *Options, r *Request) error {
+	switch {
+	case !r.Controller:
+		return usagef("--cluster-join: only a controller (-c) joins a controller cluster")
+	case r.SE:
+		return usagef("--cluster-join with -s: install the controller first; once it has joined, install the SE with the join command the cluster's UI shows")
+	case o.SetupJSON != "":
+		return usagef("--cluster-join with --setup-json: a joining controller takes the cluster's configuration; leave --setup-json out")
+	}
+	host, port, err := net.SplitHostPort(o.ClusterJoin)
+	if err != nil {
+		host, port = o.ClusterJoin, ""
+	}
+	if err := checkIP(host); err != nil {
+		return usagef("--cluster-join %q: %v; want the IP[:PORT] of a node of the cluster", o.ClusterJoin, err)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return usagef("--cluster-join %q: port %q: want 1 to 65535", o.ClusterJoin, port)
+		}
+	}
+	if o.JoinToken == "" {
+		return usagef("--cluster-join needs the cluster's join token (POST /api/cluster/jointoken on the cluster makes one): set AVI_JOIN_TOKEN or use --join-token-file, which keep it off the command line")
+	}
+	if _, err := sechannel.ParseToken(o.JoinToken); err != nil {
+		return usagef("--cluster-join: the join token: %v", err)
+	}
+	r.ClusterJoin, r.JoinToken = o.ClusterJoin, o.JoinToken
+	return nil
 }
 
 // serviceEngine asks (or checks) the SE's sizes and directory, and, for an SE alone, the
@@ -431,6 +473,9 @@ func PrintSummary(w io.Writer, r Request) {
 		fmt.Fprintf(w, "Disk(GB)         : %d\n", r.ControllerDiskGB)
 	}
 	fmt.Fprintf(w, "Controller IP    : %s\n", r.ControllerIP)
+	if r.ClusterJoin != "" {
+		fmt.Fprintf(w, "Cluster Join     : %s\n", r.ClusterJoin)
+	}
 	if r.SE {
 		fmt.Fprintf(w, "SE Cores         : %d\n", r.SECores)
 		fmt.Fprintf(w, "SE Memory(MB)    : %d\n", r.SEMemoryMB)

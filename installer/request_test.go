@@ -150,6 +150,12 @@ func TestResolveUnattendedRefused(t *testing.T) {
 		{"relative data dir", "debian12-systemd", []string{"-c", "-cdp", "data"}, []string{"--controller-data-dir", "absolute"}},
 		{"data dir off local disks", "ubuntu2204-nosystemd", []string{"-c", "-cdp", "/opt/avi"}, []string{"--controller-data-dir", "local disk"}},
 		{"data dir with odd characters", "debian12-systemd", []string{"-c", "-cdp", "/data/a$b"}, []string{"--controller-data-dir"}},
+		{"cluster join without a token", "debian12-systemd", []string{"-c", "--cluster-join", "192.0.2.1"}, []string{"--cluster-join", "AVI_JOIN_TOKEN", "/api/cluster/jointoken"}},
+		{"cluster join with a malformed token", "debian12-systemd", []string{"-c", "--cluster-join", "192.0.2.1", "--join-token", "abc"}, []string{"--cluster-join", "malformed"}},
+		{"cluster join to a name", "debian12-systemd", []string{"-c", "--cluster-join", "controller-1", "--join-token", testToken}, []string{"--cluster-join", "not an IP address"}},
+		{"cluster join to a bad port", "debian12-systemd", []string{"-c", "--cluster-join", "192.0.2.1:0", "--join-token", testToken}, []string{"--cluster-join", "port"}},
+		{"cluster join of an SE", "debian12-systemd", []string{"-s", "-m", "192.0.2.1", "--join-token", testToken, "--cluster-join", "192.0.2.1"}, []string{"--cluster-join", "only a controller"}},
+		{"cluster join with an SE beside", "debian12-systemd", []string{"-c", "-s", "--cluster-join", "192.0.2.1", "--join-token", testToken}, []string{"--cluster-join with -s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +170,25 @@ func TestResolveUnattendedRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// testToken is a well-formed join token.
+var testToken = "abcdef.0123456789abcdef.sha256:" + strings.Repeat("0", 64)
+
+// A controller joins a cluster with the node's address and a token; the token is not shown.
+func TestResolveClusterJoin(t *testing.T) {
+	r, err := Resolve(parseOpts(t, "-c", "-i", "192.0.2.20", "--cluster-join", "192.0.2.10:8443", "--join-token", testToken), readFixture(t, "debian12-systemd"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ClusterJoin != "192.0.2.10:8443" || r.JoinToken != testToken {
+		t.Errorf("cluster join %q, token %q; want the node and the token", r.ClusterJoin, r.JoinToken)
+	}
+	var buf bytes.Buffer
+	PrintSummary(&buf, r)
+	if strings.Contains(buf.String(), testToken) {
+		t.Errorf("the summary shows the token: %s", buf.String())
 	}
 }
 

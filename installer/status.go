@@ -29,6 +29,8 @@ type RoleStatus struct {
 	URL       string `json:"url,omitempty"`
 	// SetupToken is the controller's one-time setup token, while it is not set up.
 	SetupToken string `json:"setup_token,omitempty"`
+	// Cluster is the controller's place in its cluster, as it answers its own node.
+	Cluster *contract.ClusterPing `json:"cluster,omitempty"`
 }
 
 // ParseStatus parses `avi-init status` flags and returns the output format. --help prints the
@@ -101,6 +103,9 @@ func Status(ctx context.Context, env *Env, format string) (bool, error) {
 		case st.Installed:
 			fmt.Fprintf(w, "  answering: no\n")
 		}
+		if c := st.Cluster; c != nil {
+			fmt.Fprintf(w, "  cluster:   %s, this node (%s) %s\n", c.ClusterState, c.Name, c.Role)
+		}
 		if st.SetupToken != "" {
 			fmt.Fprintf(w, "  setup:     not done; setup token: %s (the setup wizard asks for it)\n", st.SetupToken)
 		}
@@ -147,6 +152,11 @@ func roleStatus(ctx context.Context, env *Env, role string, systemdRunning bool)
 			st.Detail = err.Error()
 		} else {
 			st.Answering = true
+		}
+		if role == containerspec.RoleController && st.Answering {
+			if c, err := contract.ProbeCluster(ctx, s.DataDir, s.HTTPSPort); err == nil {
+				st.Cluster = &c
+			}
 		}
 	}
 	return st, nil

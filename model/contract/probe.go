@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -74,4 +75,59 @@ func ProbeSE(dataDir string) error {
 		}
 	}
 	return nil
+}
+
+// PeerServerName is the TLS server name a controller asks for when it makes an HTTPS request
+// of a node of its cluster: the server then asks for its certificate, which names it a node.
+const PeerServerName = "peer.cluster.avi-init"
+
+// ClusterPing is the body of GET /api/cluster/ping, which answers the cluster's nodes only.
+type ClusterPing struct {
+	Name          string `json:"name"`
+	Leader        bool   `json:"leader"`
+	Role          string `json:"role"`          // CLUSTER_LEADER or CLUSTER_FOLLOWER
+	ClusterState  string `json:"cluster_state"` // as GET /api/cluster/runtime's cluster_state.state
+	UpSince       string `json:"up_since"`
+	ConfigVersion int64  `json:"config_version"`
+}
+
+// ProbeCluster asks the controller on this host how its cluster is, showing the controller's
+// own certificate (which makes the request a node's): avi-init status, run as root beside it.
+func ProbeCluster(ctx context.Context, dataDir string, httpsPort int) (ClusterPing, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dataDir, CertFile), filepath.Join(dataDir, KeyFile))
+	if err != nil {
+		return ClusterPing{}, fmt.Errorf("probe the cluster: %w", err)
+	}
+	client := &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+			MinVersion: tls.VersionTLS12, ServerName: PeerServerName, Certificates: []tls.Certificate{cert},
+			// The server is this controller: its certificate is the one just read.
+			InsecureSkipVerify: true,
+			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+				if len(raw) == 0 || !bytes.Equal(raw[0], cert.Leaf.Raw) {
+					return fmt.Errorf("the controller on port %d is not the one of %s", httpsPort, dataDir)
+				}
+				return nil
+			},
+		}},
+	}
+	url := "https://127.0.0.1:" + strconv.Itoa(httpsPort) + "/api/cluster/ping"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return ClusterPing{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return ClusterPing{}, fmt.Errorf("probe the cluster: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ClusterPing{}, fmt.Errorf("probe the cluster: %s answered %s", url, resp.Status)
+	}
+	var p ClusterPing
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return ClusterPing{}, fmt.Errorf("probe the cluster: %w", err)
+	}
+	return p, nil
 }

@@ -198,6 +198,25 @@ func TestThreeControllersFormACluster(t *testing.T) {
 		state, _ := c1.runtime()
 		return state == clusterUpHAActive
 	})
+	// avi-init status, on each node's host, asks it as the node itself.
+	for i, n := range []*testNode{c1, joined[0], joined[1]} {
+		wantRole := roleFollower
+		if i == 0 {
+			wantRole = roleLeader
+		}
+		var ping contract.ClusterPing
+		var err error
+		waitFor(t, n.ip+" to see every node up", 20*time.Second, func() bool {
+			ping, err = contract.ProbeCluster(context.Background(), n.dir, n.cfg.HTTPSPort)
+			return err == nil && ping.ClusterState == clusterUpHAActive
+		})
+		if ping.Name != n.ip || ping.Role != wantRole {
+			t.Errorf("%s as its status sees it: %+v; want %s", n.ip, ping, wantRole)
+		}
+	}
+	if code, _ := c1.call("GET", "/api/cluster/ping", nil); code != http.StatusForbidden {
+		t.Errorf("GET /api/cluster/ping as a user: %d; want 403, nodes only", code)
+	}
 	for _, n := range joined {
 		if _, err := os.Stat(filepath.Join(n.dir, contract.ClusterJoinFile)); !os.IsNotExist(err) {
 			t.Errorf("%s: the join file is still there (%v)", n.ip, err)

@@ -446,8 +446,15 @@ func (s *Server) clusterPing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := s.nodeID()
-	writeJSON(w, http.StatusOK, map[string]any{"name": id, "leader": s.node.IsLeader(), "up_since": s.started.UTC().Format(time.RFC3339Nano),
-		"config_version": s.store.Version()})
+	ping := contract.ClusterPing{Name: id, Leader: s.node.IsLeader(), Role: roleFollower, UpSince: s.started.UTC().Format(time.RFC3339Nano),
+		ConfigVersion: s.store.Version()}
+	if ping.Leader {
+		ping.Role = roleLeader
+	}
+	if rt, err := s.clusterRuntime(); err == nil {
+		ping.ClusterState = rt.ClusterState.State
+	}
+	writeJSON(w, http.StatusOK, ping)
 }
 
 // memberByCert is the member whose certificate has that pin, or nil.

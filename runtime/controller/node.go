@@ -14,7 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/runtime/controller/cluster"
+	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
 // raftHeartbeat is the heartbeat of a controller not given one (Config.RaftHeartbeat): zero
@@ -76,6 +79,14 @@ func (s *Server) startNode() error {
 	join, err := s.readClusterJoin()
 	if err != nil {
 		return err
+	}
+	if join != nil && !join.Joined && len(store.List[*avi.ClusterMember](s.store)) > 1 {
+		// The installer run again on a node that is a member already.
+		s.log.Info("this controller is a member of a cluster already; the cluster join file is not used", "file", contract.ClusterJoinFile)
+		if err := os.Remove(filepath.Join(s.cfg.DataDir, contract.ClusterJoinFile)); err != nil {
+			return err
+		}
+		join = nil
 	}
 	if join != nil && !join.Joined {
 		if err := s.joinCluster(join); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/avi-init/avi-init/model/contract"
 	"github.com/avi-init/avi-init/model/sechannel"
 )
 
@@ -46,7 +47,7 @@ func NewStreamLayer(addr string, cert func() (*tls.Certificate, error), trusted 
 // PeerServerName is the name (SNI) a controller asks for when it makes an HTTPS request of
 // another node of its cluster (a write it forwards to the leader, a health check, a join): the
 // server then asks for its certificate, by which the handler knows it for a node.
-const PeerServerName = "peer.cluster.avi-init"
+const PeerServerName = contract.PeerServerName
 
 // ServerConfig is what a controller's TLS server answers the other nodes with: raft's
 // protocol, or HTTPS, with the client's certificate required. Other clients, browsers among
