@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -28,10 +29,11 @@ import (
 // bridge and what it resolves it resolves with ARP, as a client's kernel does, so VIP moves are
 // seen as clients see them.
 type clientNS struct {
-	ns   netns.NsHandle
-	link string // the interface inside the namespace
-	ip   netip.Addr
-	mac  net.HardwareAddr
+	ns      netns.NsHandle
+	link    string // the interface inside the namespace
+	hostEnd string // its peer, the bridge's port
+	ip      netip.Addr
+	mac     net.HardwareAddr
 }
 
 // newClientNS plugs a client namespace with address ip into the network's bridge. It is removed
@@ -53,7 +55,7 @@ func newClientNS(t testing.TB, n *sehost.Network, ip netip.Addr) *clientNS {
 	rand.Read(suffix)
 	hostEnd, inside := "avh"+hex.EncodeToString(suffix), "avc"+hex.EncodeToString(suffix)
 
-	c := &clientNS{link: inside, ip: ip}
+	c := &clientNS{link: inside, hostEnd: hostEnd, ip: ip}
 	// netns.New switches the thread it runs on: a thread of its own, thrown away after.
 	if err := onThread(func() error { c.ns, err = netns.New(); return err }); err != nil {
 		t.Fatalf("new network namespace: %v", err)
@@ -114,6 +116,28 @@ func inNamespace(ns netns.NsHandle, f func() error) error {
 		return f()
 	})
 }
+
+// unplug takes the namespace off the network, as a pulled cable: the bridge's end of its link
+// goes down. What runs inside goes on, reaching only itself.
+func (c *clientNS) unplug() error { return c.setLink(false) }
+
+// plug puts the cable back.
+func (c *clientNS) plug() error { return c.setLink(true) }
+
+func (c *clientNS) setLink(up bool) error {
+	l, err := netlink.LinkByName(c.hostEnd)
+	if err != nil {
+		return err
+	}
+	if up {
+		return netlink.LinkSetUp(l)
+	}
+	return netlink.LinkSetDown(l)
+}
+
+// start starts cmd inside the namespace: a process forked from a thread in a network
+// namespace is in it.
+func (c *clientNS) start(cmd *exec.Cmd) error { return c.do(cmd.Start) }
 
 // do runs f in the client namespace.
 func (c *clientNS) do(f func() error) error { return inNamespace(c.ns, f) }
