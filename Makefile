@@ -40,7 +40,7 @@ bench: build
 	@for t in haproxy nginx caddy wrk; do command -v $$t >/dev/null || { apt-get update -qq && apt-get install -y -qq $(BENCH_PACKAGES) >/dev/null; break; }; done
 	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench 'Install|Controller' -benchtime 3x -timeout 20m ./e2e/
 	# These run their own rounds and samples: once is enough.
-	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench 'Proxies|Marathon|LinuxCloud|VIPFailover' -benchtime 1x -timeout 30m ./e2e/
+	AVI_INIT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^$$' -bench 'Proxies|Marathon|LinuxCloud|VIPFailover|ControllerCluster' -benchtime 1x -timeout 30m ./e2e/
 
 clean:
 	rm -rf bin e2e.log

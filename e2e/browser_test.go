@@ -771,6 +771,27 @@ func TestBrowserUI(t *testing.T) {
 		t.Errorf("GET /api/pool with the revoked token: %d, want 401", code)
 	}
 
+	// The Cluster page: a controller on its own leads its cluster of one; a node listed waits to
+	// join, and a token comes with the command to run on it.
+	step("cluster", open("cluster"), showing(`[data-testid="cluster-state"]`, "CLUSTER_UP_NO_HA"),
+		showing(`#table-cluster tr[data-name="127.0.0.1"] [data-testid="node-role"]`, "Leader"), shot("cluster.png"))
+	step("cluster: list a second node",
+		click("#cluster-edit"),
+		visible("#cluster-nodes"),
+		typeInto("#cluster-nodes", "127.0.0.1\n192.0.2.41"),
+		click("#modal-save"),
+		gone("#modal"),
+		showing(`[data-testid="cluster-state"]`, "CLUSTER_UP_HA_NOT_READY"),
+		showing(`#table-cluster tr[data-name="192.0.2.41"] [data-testid="node-state"]`, "CLUSTER_NOT_JOINED"))
+	step("cluster: a bad address", click("#cluster-edit"), typeInto("#cluster-nodes", "127.0.0.1\nnot-an-ip"), click("#modal-save"),
+		showing("#modal-error", "not-an-ip"), click("#modal-cancel"), gone("#modal"))
+	step("cluster: join token", click("#cluster-jointoken"), visible("#modal-save"), click("#modal-save"), visible("#cluster-command"))
+	if cmd := read("cluster join command", chromedp.Value(css("#cluster-command"))); !strings.Contains(cmd, "--cluster-join 127.0.0.1:") ||
+		!strings.HasPrefix(cmd, "AVI_JOIN_TOKEN=") {
+		t.Errorf("cluster join command = %q; want the token in the environment and --cluster-join this controller", cmd)
+	}
+	step("cluster: close", click("#modal-cancel"), gone("#modal"))
+
 	// The audit log shows what was done, newest first, filtered.
 	step("audit log", open("auditlog"), visible("#table-auditlog"), showing(`[data-testid="audit-page"]`, "Page 1 of"), shot("auditlog.png"))
 	// The unfiltered table holds token rows too and stays until the filtered answer replaces it:

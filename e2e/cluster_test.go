@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,17 +46,18 @@ type clusterNode struct {
 
 // controllerCluster is three controller hosts on one network.
 type controllerCluster struct {
-	t     *testing.T
+	t     testing.TB
 	n     *sehost.Network
 	nodes []*clusterNode
+	vip   netip.Addr // the cluster's virtual IP, held by the leader
 }
 
-func newControllerCluster(t *testing.T) *controllerCluster {
+func newControllerCluster(t testing.TB) *controllerCluster {
 	t.Helper()
 	need(t)
 	n := sehost.NewNetwork(t)
 	base := n.Subnet.Addr().As4()
-	c := &controllerCluster{t: t, n: n}
+	c := &controllerCluster{t: t, n: n, vip: netip.AddrFrom4([4]byte{base[0], base[1], base[2], 30})}
 	for i := range 3 {
 		ip := netip.AddrFrom4([4]byte{base[0], base[1], base[2], byte(21 + i)})
 		node := &clusterNode{ns: newClientNS(t, n, ip), ip: ip,
@@ -72,7 +75,7 @@ func newControllerCluster(t *testing.T) *controllerCluster {
 }
 
 // start runs the node's controller; it returns once it answers.
-func (n *clusterNode) start(t *testing.T) {
+func (n *clusterNode) start(t testing.TB) {
 	t.Helper()
 	if err := n.startProc(); err != nil {
 		t.Fatal(err)
@@ -81,7 +84,7 @@ func (n *clusterNode) start(t *testing.T) {
 }
 
 // answering waits for the node's controller to answer.
-func (n *clusterNode) answering(t *testing.T) {
+func (n *clusterNode) answering(t testing.TB) {
 	t.Helper()
 	waitFor(t, "the controller on "+n.ip.String()+" to answer", 60*time.Second, func() bool {
 		if _, err := os.Stat(filepath.Join(n.data, contract.CertFile)); err != nil {
@@ -109,7 +112,7 @@ func (n *clusterNode) startProc() error {
 
 // apiClient reaches the node's API from inside its namespace (so also while it is cut off),
 // trusting its certificate.
-func (n *clusterNode) apiClient(t *testing.T) *http.Client {
+func (n *clusterNode) apiClient(t testing.TB) *http.Client {
 	pemBytes, err := os.ReadFile(filepath.Join(n.data, contract.CertFile))
 	if err != nil {
 		t.Fatalf("controller certificate: %v", err)
@@ -203,6 +206,12 @@ func (c *controllerCluster) leader(timeout time.Duration) *clusterNode {
 // form sets up the first controller, lists the three in the cluster and joins the other two
 // with tokens, as the installer's --cluster-join leaves them.
 func (c *controllerCluster) form() {
+	c.setUpFirst()
+	c.joinOthers()
+}
+
+// setUpFirst starts the first controller and sets it up: a controller on its own.
+func (c *controllerCluster) setUpFirst() {
 	t := c.t
 	t.Helper()
 	first := c.nodes[0]
@@ -216,11 +225,20 @@ func (c *controllerCluster) form() {
 		"setup_token": tok}, &out); code != 200 {
 		t.Fatalf("setup: %d %v", code, out)
 	}
+}
+
+// joinOthers lists the three controllers in the cluster and joins the other two.
+func (c *controllerCluster) joinOthers() {
+	t := c.t
+	t.Helper()
+	first := c.nodes[0]
+	var out map[string]any
 	var nodes []any
 	for _, n := range c.nodes {
 		nodes = append(nodes, map[string]any{"ip": map[string]string{"addr": n.ip.String(), "type": "V4"}})
 	}
-	if code := first.call(t, "PUT", "/api/cluster", map[string]any{"name": "cluster-0-1", "nodes": nodes}, &out); code != 200 {
+	if code := first.call(t, "PUT", "/api/cluster", map[string]any{"name": "cluster-0-1", "nodes": nodes,
+		"virtual_ip": map[string]string{"addr": c.vip.String(), "type": "V4"}}, &out); code != 200 {
 		t.Fatalf("PUT /api/cluster: %d %v", code, out)
 	}
 	for _, n := range c.nodes[1:] {
@@ -243,8 +261,29 @@ func (c *controllerCluster) form() {
 	})
 }
 
+// atVIP is the node whose certificate the cluster's virtual IP shows, from this machine over the
+// network (nil when nothing answers there).
+func (c *controllerCluster) atVIP() *clusterNode {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", netip.AddrPortFrom(c.vip, clusterHTTPS).String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	got := conn.ConnectionState().PeerCertificates[0].Raw
+	for _, n := range c.nodes {
+		pemBytes, err := os.ReadFile(filepath.Join(n.data, contract.CertFile))
+		if err != nil {
+			continue
+		}
+		if block, _ := pem.Decode(pemBytes); block != nil && bytes.Equal(block.Bytes, got) {
+			return n
+		}
+	}
+	return nil
+}
+
 // virtualServices are the virtual services a node holds: name to its service port.
-func (n *clusterNode) virtualServices(t *testing.T) map[string]int {
+func (n *clusterNode) virtualServices(t testing.TB) map[string]int {
 	t.Helper()
 	var list struct {
 		Results []struct {
@@ -268,6 +307,33 @@ func (n *clusterNode) virtualServices(t *testing.T) map[string]int {
 	return out
 }
 
+// startClusterSE runs an SE on this machine that joins the cluster at node with token.
+func startClusterSE(t testing.TB, node *clusterNode, token string) *seProc {
+	t.Helper()
+	se := &seProc{data: filepath.Join(t.TempDir(), "se"), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	se.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("%s:%d", node.ip, clusterSysint), "--data", se.data, "--name", "se-1")
+	se.cmd.Env = append(os.Environ(), "AVI_JOIN_TOKEN="+token)
+	se.cmd.Stdout, se.cmd.Stderr = se.out, se.out
+	if err := se.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { se.done <- se.cmd.Wait() }()
+	t.Cleanup(func() {
+		se.cmd.Process.Kill()
+		<-se.done
+		if t.Failed() {
+			t.Logf("SE log:\n%s", se.out)
+		}
+	})
+	return se
+}
+
+// hasService reports whether the SE holds a virtual service of that name.
+func (s *seProc) hasService(name string) bool {
+	_, names := s.snapshot()
+	return slices.Contains(names, name)
+}
+
 // TestControllerCluster is issue 14's production shape, end to end: three controllers on one
 // network form a cluster through the API; an SE joins and serves traffic throughout. The leader is killed (SIGKILL) while four clients write: every acknowledged write
 // is on every node afterwards, an unacknowledged one wholly there or absent, a new leader takes
@@ -287,21 +353,7 @@ func TestControllerCluster(t *testing.T) {
 	pool := first.create(t, "pool", map[string]any{"name": "web-pool", "servers": []any{map[string]any{"ip": map[string]string{"addr": "127.0.0.1", "type": "V4"}, "port": backend}}})
 	webPort := freePorts(t, 1)[0]
 	first.create(t, "virtualservice", map[string]any{"name": "web", "services": []any{map[string]int{"port": webPort}}, "pool_ref": "/api/pool/" + pool})
-	se := &seProc{data: filepath.Join(t.TempDir(), "se"), out: &bytes.Buffer{}, done: make(chan error, 1)}
-	se.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("%s:%d", first.ip, clusterSysint), "--data", se.data, "--name", "se-1")
-	se.cmd.Env = append(os.Environ(), "AVI_JOIN_TOKEN="+seTok)
-	se.cmd.Stdout, se.cmd.Stderr = se.out, se.out
-	if err := se.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { se.done <- se.cmd.Wait() }()
-	t.Cleanup(func() {
-		se.cmd.Process.Kill()
-		<-se.done
-		if t.Failed() {
-			t.Logf("SE log:\n%s", se.out)
-		}
-	})
+	se := startClusterSE(t, first, seTok)
 	web := fmt.Sprintf("http://127.0.0.1:%d/", webPort)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	waitFor(t, "the SE to serve web", 60*time.Second, func() bool { body, err := httpGet(client, web); return err == nil && body == "ok" })
@@ -309,6 +361,7 @@ func TestControllerCluster(t *testing.T) {
 
 	// Four clients write virtual services through every node while the leader is killed.
 	old := c.leader(30 * time.Second)
+	waitFor(t, "the leader to answer at the virtual IP", 30*time.Second, func() bool { return c.atVIP() == old })
 	var mu sync.Mutex
 	acked, tried := map[string]int{}, map[string]int{}
 	outcomes := map[string]int{} // by status, or "no answer"
@@ -351,6 +404,8 @@ func TestControllerCluster(t *testing.T) {
 	if next == old {
 		t.Fatal("the killed node leads")
 	}
+	waitFor(t, "the virtual IP to move to the new leader", 30*time.Second, func() bool { return c.atVIP() == next })
+	t.Logf("the virtual IP answered by the new leader %v after the kill", time.Since(killed).Round(10*time.Millisecond))
 	var firstAck time.Duration
 	waitFor(t, "a write acknowledged by the new leader", 30*time.Second, func() bool {
 		code, _, err := next.send("POST", "/api/healthmonitor", map[string]any{"name": "after-kill", "type": "HEALTH_MONITOR_TCP"})

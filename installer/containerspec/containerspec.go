@@ -199,7 +199,10 @@ func (s Settings) Spec(hash string) docker.ContainerSpec {
 	}
 	cmd := append([]string{s.Role, "--data", DataMount, "--ip", s.ControllerIP}, ports...)
 	health := []string{BinaryInImage, "probe", s.Role, "--data", DataMount, "--https-port", strconv.Itoa(s.HTTPSPort)}
-	return s.spec(hash, cmd, health, nil)
+	// The cluster's leader holds the cluster's virtual IP, as SEs hold theirs: adding it
+	// needs NET_ADMIN, announcing it (gratuitous ARP) NET_RAW. It may be set at any time
+	// through the API, so the controller always has them.
+	return s.spec(hash, cmd, health, []string{"NET_ADMIN", "NET_RAW"})
 }
 
 // spec is the container every role gets: its sizes as limits, its directories, its labels, and,

@@ -203,8 +203,8 @@ func TestSpec(t *testing.T) {
 	if !reflect.DeepEqual(spec.Labels, wantLabels) {
 		t.Errorf("Labels = %v, want %v", spec.Labels, wantLabels)
 	}
-	if !reflect.DeepEqual(spec.CapAdd, []string{"NET_BIND_SERVICE"}) {
-		t.Errorf("CapAdd = %q, want exactly [NET_BIND_SERVICE]", spec.CapAdd)
+	if want := []string{"NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"}; !reflect.DeepEqual(spec.CapAdd, want) {
+		t.Errorf("CapAdd = %q, want exactly %q (the cluster's virtual IP)", spec.CapAdd, want)
 	}
 	if spec.RestartAlways {
 		t.Errorf("RestartAlways set by Spec; the installer decides it")

@@ -221,8 +221,9 @@ func (s *Server) authorize(resource, action string, h handler) http.Handler {
 			}
 			return
 		}
-		if writes(r) && !s.node.IsLeader() {
-			// The leader makes every change (and audits it) for the user checked here.
+		if (writes(r) || fromSEs(r)) && !s.node.IsLeader() {
+			// The leader makes every change (and audits it) for the user checked here, and
+			// holds what the SEs report.
 			tokUUID := ""
 			if tok != nil {
 				tokUUID = tok.UUID

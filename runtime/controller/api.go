@@ -36,7 +36,19 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.action, rt.handler))
 	}
 	mux.Handle("/", uiHandler())
-	return securityHeaders(s.leaderOnly(mux))
+	return securityHeaders(s.answeredBy(s.leaderOnly(mux)))
+}
+
+// answeredBy names, on every answer, the node of the cluster that made it
+// (X-Avi-Cluster-Node): runtime state and analytics come from the leader, which the SEs report to.
+func (s *Server) answeredBy(h http.Handler) http.Handler {
+	id, _ := s.nodeID()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if w.Header().Get(clusterNodeHeader) == "" {
+			w.Header().Set(clusterNodeHeader, id)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders are sent with every answer: the UI loads nothing from elsewhere.

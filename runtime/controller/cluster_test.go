@@ -9,14 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/model/contract"
+	"github.com/avi-init/avi-init/runtime/se/vip"
 )
 
 // clusterHeartbeat is raft's timeout for the multi-node tests: real TLS between nodes on a
@@ -152,6 +156,28 @@ func (n *testNode) joinToken() string {
 // leads and takes writes; a removal that would break the quorum refused, the dead node removed.
 func TestThreeControllersFormACluster(t *testing.T) {
 	ips := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
+	// Each controller's host, in the order they start (the set-up one refused is the fourth).
+	var hostsMu sync.Mutex
+	var hosts []*fakeVIPHost
+	defer func(old func() vip.Host) { newVIPHost = old }(newVIPHost)
+	newVIPHost = func() vip.Host {
+		hostsMu.Lock()
+		defer hostsMu.Unlock()
+		h := &fakeVIPHost{have: map[netip.Addr]bool{}}
+		hosts = append(hosts, h)
+		return h
+	}
+	virtualIP := netip.MustParseAddr("192.0.2.100")
+	holders := func() (out []int) {
+		hostsMu.Lock()
+		defer hostsMu.Unlock()
+		for i, h := range hosts {
+			if ok, _ := h.IsLocal(virtualIP); ok {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
 	c1, err := startTestNode(t, ips[0], t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +191,11 @@ func TestThreeControllersFormACluster(t *testing.T) {
 	for _, ip := range ips {
 		nodes = append(nodes, map[string]any{"ip": map[string]any{"addr": ip, "type": "V4"}})
 	}
-	if code, out := c1.call("PUT", "/api/cluster", map[string]any{"name": "cluster-0-1", "nodes": nodes}); code != http.StatusOK {
+	if code, out := c1.call("PUT", "/api/cluster", map[string]any{"name": "cluster-0-1", "nodes": nodes,
+		"virtual_ip": map[string]any{"addr": virtualIP.String(), "type": "V4"}}); code != http.StatusOK {
 		t.Fatalf("PUT /api/cluster: %d %v", code, out)
 	}
+	waitFor(t, "the leader to hold the virtual IP", 10*time.Second, func() bool { return slices.Equal(holders(), []int{0}) })
 	if state, ns := c1.runtime(); state != clusterUpHANotReady || ns[ips[1]] != nodeNotJoined+"/<nil>" {
 		t.Fatalf("with two nodes listed, not joined: %s %v; want %s", state, ns, clusterUpHANotReady)
 	}
@@ -235,12 +263,37 @@ func TestThreeControllersFormACluster(t *testing.T) {
 		})
 	}
 
+	// What the SEs report is the leader's, whichever node is asked; the answer says whose.
+	for _, n := range []*testNode{c2, c3} {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/api/serviceengine", n.cfg.HTTPSPort), nil)
+		req.SetBasicAuth("admin", apiAdminPassword)
+		resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Values(clusterNodeHeader); resp.StatusCode != http.StatusOK || !slices.Equal(got, []string{ips[0]}) {
+			t.Errorf("GET /api/serviceengine on %s: %s, answered by %v; want the leader's answer (%s)", n.ip, resp.Status, got, ips[0])
+		}
+	}
+	if _, out := c2.call("GET", "/api/healthmonitor?name=via-follower", nil); apiGet(out, "count") != float64(1) {
+		t.Errorf("a read on a follower: %v", out)
+	}
+
 	// The leader goes: another leads, and takes writes through either node.
 	c1.stop()
 	waitFor(t, "a new leader", 20*time.Second, func() bool { return c2.srv.node.IsLeader() || c3.srv.node.IsLeader() })
 	if code, out := c3.call("POST", "/api/healthmonitor", map[string]any{"name": "after-failover", "type": "HEALTH_MONITOR_TCP"}); code != http.StatusCreated {
 		t.Fatalf("a write after the leader went: %d %v", code, out)
 	}
+	// The virtual IP left with the old leader and is on the new one: c2 and c3 started last.
+	hostsMu.Lock()
+	newLeader := len(hosts) - 2
+	hostsMu.Unlock()
+	if c3.srv.node.IsLeader() {
+		newLeader++
+	}
+	waitFor(t, "the new leader to hold the virtual IP", 10*time.Second, func() bool { return slices.Equal(holders(), []int{newLeader}) })
 	// Keeping the dead node and removing the live follower would leave one of two up: refused.
 	leader, follower := 1, 2
 	if c3.srv.node.IsLeader() {
@@ -263,6 +316,31 @@ func TestThreeControllersFormACluster(t *testing.T) {
 		state, ns := c3.runtime()
 		return state == clusterUpHAActive && len(ns) == 2
 	})
+}
+
+// fakeVIPHost records the addresses a controller adds, as its host's interfaces would hold them.
+type fakeVIPHost struct {
+	mu   sync.Mutex
+	have map[netip.Addr]bool
+}
+
+func (h *fakeVIPHost) IsLocal(ip netip.Addr) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.have[ip], nil
+}
+func (h *fakeVIPHost) LinkFor(netip.Addr) (string, error) { return "lo", nil }
+func (h *fakeVIPHost) Add(_ string, ip netip.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.have[ip] = true
+	return nil
+}
+func (h *fakeVIPHost) Remove(_ string, ip netip.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.have, ip)
+	return nil
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {

@@ -26,6 +26,7 @@ import (
 	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/controller/store"
+	"github.com/avi-init/avi-init/runtime/se/vip"
 )
 
 // Config is what the controller needs to start.
@@ -61,6 +62,7 @@ type Server struct {
 	joining       bool
 	joinLeader    string
 	peerTransport http.RoundTripper
+	vips          *vip.Manager // the cluster's virtual IP, while this node leads
 	sessions      *sessions
 	throttle      *throttle
 	basic         *credCache
@@ -113,6 +115,9 @@ func NewServer(cfg Config) (*Server, error) {
 		dummyHash: string(dummy), pendingKeys: map[string]*avi.CloudConnectorUser{},
 	}
 	s.peerTransport = &http.Transport{TLSClientConfig: cluster.PeerTLS(&s.cert, s.trustedPeer)}
+	// A virtual IP a crash left on this host goes, unless this node leads again (holdVirtualIP).
+	s.vips = vip.New(newVIPHost(), vip.DefaultGratuitous, filepath.Join(cfg.DataDir, vip.StateFile), log)
+	s.vips.Hold(nil)
 	// A join replaces the store: from here on it is s.store.
 	if err := s.startNode(); err != nil {
 		s.store.Close()
@@ -159,8 +164,10 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the cluster node and closes the store, the client log and the audit log.
+// Close stops the cluster node and closes the store, the client log and the audit log; the
+// cluster's virtual IP, if this node held it, goes.
 func (s *Server) Close() error {
+	s.vips.Close()
 	s.logFiles.Close()
 	s.audit.Close()
 	s.node.Close()

@@ -15,6 +15,8 @@ import (
 const (
 	forwardedUser  = "X-Avi-Cluster-User"
 	forwardedToken = "X-Avi-Cluster-Token"
+	// clusterNodeHeader names the node whose answer it is.
+	clusterNodeHeader = "X-Avi-Cluster-Node"
 )
 
 // unavailable answers 503: the cluster cannot take the request now; a client tries again.
@@ -57,6 +59,8 @@ func (s *Server) toLeader(w http.ResponseWriter, r *http.Request, userUUID, toke
 			unavailable(w, "the cluster's leader at "+addr+" did not answer: "+err.Error())
 		},
 	}
+	// The answer names the node that made it: the leader's header replaces this node's.
+	w.Header().Del(clusterNodeHeader)
 	proxy.ServeHTTP(w, r)
 }
 
@@ -84,6 +88,20 @@ func (s *Server) leaderOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// fromSEs reports whether a read answers with what the SEs report (runtime state, analytics,
+// metrics): the leader keeps those, as the SEs' channel goes to it.
+func fromSEs(r *http.Request) bool {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/api/cluster"):
+		return false
+	case strings.HasPrefix(p, "/api/analytics/"), strings.HasSuffix(p, "/runtime"), strings.Contains(p, "/runtime/"),
+		p == "/api/serviceengine", strings.HasPrefix(p, "/api/serviceengine/"), p == "/api/virtualservice-inventory", p == "/metrics":
+		return true
+	}
+	return false
 }
 
 // writes reports whether a request may change the configuration.

@@ -2,8 +2,15 @@ package controller
 
 import (
 	"context"
+	"net/netip"
 	"sync"
+
+	"github.com/avi-init/avi-init/runtime/se/vip"
 )
+
+// newVIPHost is the host the cluster's virtual IP is added to: this one's interfaces (tests
+// put a recorder in).
+var newVIPHost = func() vip.Host { return vip.Netlink{} }
 
 // lead runs what only the cluster's leader runs while this node leads, until ctx ends: the
 // clouds' integrations (Linux server, Marathon, Docker) with SE deployment, and the placement
@@ -36,6 +43,7 @@ func (s *Server) lead(ctx context.Context) {
 				var leader sync.WaitGroup
 				leader.Go(func() { s.runClouds(lctx) })
 				leader.Go(func() { s.runPlacement(lctx) })
+				leader.Go(func() { s.holdVirtualIP(lctx) })
 				leader.Wait()
 			})
 		}
@@ -56,4 +64,29 @@ func (s *Server) becomeLeader(ctx context.Context) error {
 	s.log.Info("this controller leads the cluster", "config_version", s.store.Version())
 	s.placer.resettle(s.now())
 	return s.seed()
+}
+
+// holdVirtualIP holds the cluster's virtual IP, when it has one, while this node leads (until
+// ctx ends), following changes to it: added to the interface its route leaves by and announced
+// with gratuitous ARP, as an SE's VIPs, so that operators and SEs reach the leader at one
+// address. It is let go as leadership ends.
+func (s *Server) holdVirtualIP(ctx context.Context) {
+	defer s.vips.Hold(nil)
+	for {
+		changed := s.store.Changed()
+		var want []netip.Addr
+		if c, err := theCluster(s.store); err == nil && c.VirtualIP != nil {
+			if ip, err := netip.ParseAddr(c.VirtualIP.Addr); err == nil {
+				want = append(want, ip.Unmap())
+			}
+		}
+		for ip, err := range s.vips.Hold(want) {
+			s.log.Error("the cluster's virtual IP is not held", "vip", ip, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }

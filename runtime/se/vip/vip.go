@@ -158,6 +158,24 @@ func (m *Manager) Wrap(apply func(sechannel.Snapshot) []sechannel.ServiceError) 
 	}
 }
 
+// Hold makes the VIPs this manager holds exactly want: those missing are added and announced,
+// the others removed. It returns, per VIP, why one could not be added. A controller cluster's
+// leader holds the cluster's virtual IP this way.
+func (m *Manager) Hold(want []netip.Addr) map[netip.Addr]error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	added, errs := m.add(want)
+	var stale []netip.Addr
+	for ip := range m.owned {
+		if !slices.Contains(want, ip) {
+			stale = append(stale, ip)
+		}
+	}
+	m.remove(stale)
+	m.announce(added)
+	return errs
+}
+
 // add adds each VIP of want that no interface holds, returning those it added and, per VIP,
 // why one could not be. A VIP is recorded before it is added, so that a crash in between still
 // leaves it owned.

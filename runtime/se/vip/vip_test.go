@@ -319,3 +319,32 @@ func TestRemoveRecordedTakesOffWhatACrashedSELeft(t *testing.T) {
 		t.Errorf("record after RemoveRecorded %s, want empty", data)
 	}
 }
+
+// Hold keeps exactly the VIPs asked for: a new one added and announced, one no longer asked for
+// removed, an empty list removes all; one that cannot be added is reported.
+func TestHold(t *testing.T) {
+	h, ann := newFakeHost(), &recorder{}
+	m := New(h, ann, filepath.Join(t.TempDir(), StateFile), nil)
+	vip1, vip2 := netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("192.0.2.51")
+	if errs := m.Hold([]netip.Addr{vip1}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if got := ann.taken(m); !slices.Equal(got, []string{"192.0.2.50 eth0"}) {
+		t.Errorf("announced %v; want the new VIP", got)
+	}
+	m.Hold([]netip.Addr{vip2})
+	if _, ok := h.have[vip1]; ok {
+		t.Error("a VIP no longer held stays on the host")
+	}
+	if _, ok := h.have[vip2]; !ok {
+		t.Error("the VIP held is not on the host")
+	}
+	h.failAdd = netip.MustParseAddr("192.0.2.52")
+	if errs := m.Hold([]netip.Addr{h.failAdd}); errs[h.failAdd] == nil {
+		t.Errorf("a VIP that cannot be added: %v; want its error", errs)
+	}
+	m.Hold(nil)
+	if len(h.have) != 1 {
+		t.Errorf("after holding none the host has %v; want only its own address", h.have)
+	}
+}

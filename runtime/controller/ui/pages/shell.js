@@ -5,6 +5,7 @@ import { brand, root } from '../lib/layout.js';
 import { route, setRoutes } from '../lib/router.js';
 import { state } from '../lib/state.js';
 import { pageAuditLog } from './auditlog.js';
+import { pageCluster } from './cluster.js';
 import { pageDashboard } from './dashboard.js';
 import { pageHealthMonitors } from './healthmonitors.js';
 import { pagePool } from './pooldetail.js';
@@ -23,6 +24,7 @@ const NAV = [
   { section: 'Infrastructure' },
   { route: 'serviceengines', title: 'Service engines', icon: 'se' },
   { section: 'Administration' },
+  { route: 'cluster', title: 'Cluster', icon: 'se' },
   { route: 'auditlog', title: 'Audit log', icon: 'list' },
   { route: 'settings', title: 'Settings', icon: 'settings' },
 ];
@@ -35,6 +37,7 @@ const ROUTES = [
   [/^pools\/([\w-]+)$/, pagePool],
   [/^healthmonitors$/, pageHealthMonitors],
   [/^serviceengines$/, pageServiceEngines],
+  [/^cluster$/, pageCluster],
   [/^auditlog$/, pageAuditLog],
   [/^settings$/, pageSettings],
 ];
