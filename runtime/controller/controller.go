@@ -39,7 +39,7 @@ type Config struct {
 	// DiskGB is the data disk the controller was given; client logs keep within a quarter.
 	DiskGB int
 	Logger *slog.Logger
-	// RaftHeartbeat is the cluster's heartbeat and election timeout (zero: 1 s).
+	// RaftHeartbeat is the cluster's heartbeat and election timeout (zero: cluster.DefaultHeartbeat).
 	RaftHeartbeat time.Duration
 }
 

@@ -21,7 +21,7 @@ import (
 )
 
 // raftHeartbeat is the heartbeat of a controller not given one (Config.RaftHeartbeat): zero
-// is raft's 1 s; this package's tests go faster. raftLog takes raft's own log lines (nil:
+// is cluster.DefaultHeartbeat; this package's tests go faster. raftLog takes raft's own log lines (nil:
 // standard error).
 var (
 	raftHeartbeat time.Duration

@@ -426,15 +426,20 @@ func (rt *Runtime) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		rt.log.Warn("controller unreachable; serving the last configuration", "err", err, "retry_in", backoff)
+		wait := backoff
+		if errors.Is(err, errUnavailable) {
+			wait = min(backoff, unavailableRetry)
+		} else {
+			backoff = min(backoff*2, 10*time.Second)
+		}
+		rt.log.Warn("controller unreachable; serving the last configuration", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-rt.reached:
 			// Heartbeats get through again (a network cut healed): the controller has news,
 			// a VIP moved elsewhere meanwhile above all.
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 	wg.Wait()
 	rt.handOver()
@@ -486,7 +491,15 @@ func (rt *Runtime) handOver() {
 	time.Sleep(handOverOverlap)
 }
 
-var errUnauthorized = errors.New("unauthorized")
+var (
+	errUnauthorized = errors.New("unauthorized")
+	// errUnavailable is a controller answering 503: a cluster electing its leader, which
+	// takes a second or two. The SE asks again soon rather than backing off.
+	errUnavailable = errors.New("controller unavailable")
+)
+
+// unavailableRetry is how often an SE asks a controller that answered 503.
+const unavailableRetry = 300 * time.Millisecond
 
 func (rt *Runtime) request(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
 	rt.mu.Lock()
@@ -511,7 +524,11 @@ func (rt *Runtime) request(ctx context.Context, method, path string, body io.Rea
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s %s: %s", method, path, statusText(resp))
+		err := fmt.Errorf("%s %s: %s", method, path, statusText(resp))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			err = fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		return nil, err
 	}
 	return resp, nil
 }

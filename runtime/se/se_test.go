@@ -908,7 +908,7 @@ func (f *fakeController) heartbeatCount() int {
 // and when its node goes, goes on with another within seconds, trusting it by its pin; a
 // restart starts from the nodes kept.
 func TestSEMovesToAnotherControllerNode(t *testing.T) {
-	line := `{"version": 1, "virtual_services": []}`
+	line := `{"version": 1, "full": true, "virtual_services": []}`
 	var a, b *httptest.Server
 	nodes := func() []sechannel.ControllerNode {
 		return []sechannel.ControllerNode{{Addr: a.Listener.Addr().String(), CertHash: sechannel.CertHash(a.Certificate())},
@@ -926,6 +926,7 @@ func TestSEMovesToAnotherControllerNode(t *testing.T) {
 	if fb.heartbeatCount() != 0 {
 		t.Fatalf("heartbeats at the second node while the first answers: %d", fb.heartbeatCount())
 	}
+	a.CloseClientConnections() // the node dies: its streams end with it
 	a.Close()
 	start := time.Now()
 	waitFor(t, "heartbeats at the other node", func() bool { return fb.heartbeatCount() > 0 })
@@ -945,4 +946,51 @@ func TestSEMovesToAnotherControllerNode(t *testing.T) {
 	stop2 := run(rt2)
 	defer stop2()
 	waitFor(t, "the restarted SE at the live node", func() bool { return fb.heartbeatCount() > before })
+}
+
+// A controller answering 503 (a cluster electing its leader) is asked again within a third of a
+// second each time, not after a growing backoff: the SE has its configuration soon after the
+// new leader is in.
+func TestUnavailableControllerAskedAgainSoon(t *testing.T) {
+	var mu sync.Mutex
+	available := false
+	var unavailableAnswers int
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ok := available
+		if !ok {
+			unavailableAnswers++
+		}
+		mu.Unlock()
+		if !ok {
+			http.Error(w, `{"error": "no leader"}`, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, `{"version": 7, "full": true, "virtual_services": []}`)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error": "no leader"}`, http.StatusServiceUnavailable)
+	})
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	a := newApplied(t, false)
+	rt, _ := newSE(t, srv, a, io.Discard, func(c *se.Config) { c.HeartbeatInterval = time.Hour })
+	stop := run(rt)
+	defer stop()
+	time.Sleep(3 * time.Second) // long enough for a doubling backoff to reach 3.2 s
+	mu.Lock()
+	answers := unavailableAnswers
+	available = true
+	mu.Unlock()
+	start := time.Now()
+	waitFor(t, "the configuration once the controller is available", func() bool { return rt.Version() == 7 })
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the SE had the configuration %v after the controller became available; want within a second", took)
+	}
+	if answers < 8 {
+		t.Errorf("the SE asked %d times in 3 s while the controller answered 503; want every 300 ms or so", answers)
+	}
 }
