@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/model/contract"
+	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/se/vip"
 )
 
@@ -351,5 +353,22 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A controller whose store is damaged does not start, and says how to rejoin.
+func TestDamagedStoreRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewServer(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, contract.StoreFile), bytes.Repeat([]byte("damaged "), 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewServer(Config{DataDir: dir})
+	if !errors.Is(err, cluster.ErrDamaged) || !strings.Contains(err.Error(), "--cluster-join") {
+		t.Fatalf("start with a damaged store: %v; want ErrDamaged and how to rejoin", err)
 	}
 }

@@ -159,6 +159,10 @@ func Forget(dir string) error {
 	return nil
 }
 
+// RejoinHint tells an operator what to do with a node whose cluster state (its raft log in dir,
+// or its store) is damaged.
+func RejoinHint(dir string) string { return rejoinHint(dir) }
+
 // rejoinHint tells an operator what to do with a node whose cluster state is damaged.
 func rejoinHint(dir string) string {
 	return fmt.Sprintf("This controller does not start rather than serve a configuration the cluster may not share. "+
