@@ -21,6 +21,7 @@ import (
 
 	"github.com/avi-init/avi-init/internal/testnet"
 	"github.com/avi-init/avi-init/model/contract"
+	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/cluster"
 	"github.com/avi-init/avi-init/runtime/se/vip"
 )
@@ -280,6 +281,30 @@ func TestThreeControllersFormACluster(t *testing.T) {
 	}
 	if _, out := c2.call("GET", "/api/healthmonitor?name=via-follower", nil); apiGet(out, "count") != float64(1) {
 		t.Errorf("a read on a follower: %v", out)
+	}
+
+	// Client logs are kept where the SEs reported them: a query on any node merges every node's,
+	// newest first, and says which nodes answered.
+	code, vs := c1.call("POST", "/api/virtualservice", map[string]any{"name": "logged", "services": []any{map[string]int{"port": 8080}}})
+	if code != http.StatusCreated {
+		t.Fatalf("create a virtual service: %d %v", code, vs)
+	}
+	vsUUID := vs["uuid"].(string)
+	for _, n := range []*testNode{c2, c3} {
+		waitFor(t, n.ip+" to hold the virtual service", 10*time.Second, func() bool {
+			code, _ := n.call("GET", "/api/virtualservice/"+vsUUID+"?"+localQuery+"=1", nil)
+			return code == http.StatusOK
+		})
+	}
+	now := time.Now().UTC()
+	c2.srv.analytics.Ingest(nil, []sechannel.ClientLog{{VSUUID: vsUUID, Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano), ClientIP: "192.0.2.2", URIPath: "/when-c2-led"}})
+	c1.srv.analytics.Ingest(nil, []sechannel.ClientLog{{VSUUID: vsUUID, Timestamp: now.Format(time.RFC3339Nano), ClientIP: "192.0.2.1", URIPath: "/now"}})
+	code, logs := c3.call("GET", "/api/analytics/logs/virtualservice/"+vsUUID, nil)
+	if code != http.StatusOK || apiGet(logs, "count") != float64(2) || apiGet(logs, "results", 0, "uri_path") != "/now" || apiGet(logs, "results", 1, "uri_path") != "/when-c2-led" {
+		t.Errorf("client logs on a follower: %d %v; want both nodes' logs, newest first", code, logs)
+	}
+	if nodes, _ := logs["cluster_nodes"].(map[string]any); len(nodes) != 3 || nodes[ips[1]] != "answered" {
+		t.Errorf("client logs' cluster_nodes: %v; want the three nodes answered", logs["cluster_nodes"])
 	}
 
 	// The leader goes: another leads, and takes writes through either node.

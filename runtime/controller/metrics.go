@@ -57,7 +57,12 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request, p *princi
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"series": series})
+	bodies, nodes := s.fromPeers(r, p)
+	series = mergeSeries(series, bodies)
+	for i := range series {
+		series[i].Data = series[i].Data[max(0, len(series[i].Data)-limit):]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"series": series, "cluster_nodes": nodes})
 }
 
 // clientLogs is GET /api/analytics/logs/virtualservice/{uuid}?page_size=N.
@@ -77,8 +82,9 @@ func (s *Server) clientLogs(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		n = v
 	}
-	logs := s.analytics.Logs(uuid, n)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(logs), "results": logs})
+	bodies, nodes := s.fromPeers(r, p)
+	logs := mergeLogs(s.analytics.Logs(uuid, n), bodies, n)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(logs), "results": logs, "cluster_nodes": nodes})
 }
 
 // vsSummary is one row of the dashboard.
