@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/avi-init/avi-init/internal/version"
@@ -105,7 +105,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, contract.StoreFile))
-	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
 		return nil, fmt.Errorf("%w: %v. %s", cluster.ErrDamaged, err, cluster.RejoinHint(filepath.Join(cfg.DataDir, "raft")))
 	}
 	if err != nil {
