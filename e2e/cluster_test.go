@@ -310,22 +310,7 @@ func (n *clusterNode) virtualServices(t testing.TB) map[string]int {
 // startClusterSE runs an SE on this machine that joins the cluster at node with token.
 func startClusterSE(t testing.TB, node *clusterNode, token string) *seProc {
 	t.Helper()
-	se := &seProc{data: filepath.Join(t.TempDir(), "se"), out: &bytes.Buffer{}, done: make(chan error, 1)}
-	se.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("%s:%d", node.ip, clusterSysint), "--data", se.data, "--name", "se-1")
-	se.cmd.Env = append(os.Environ(), "AVI_JOIN_TOKEN="+token)
-	se.cmd.Stdout, se.cmd.Stderr = se.out, se.out
-	if err := se.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { se.done <- se.cmd.Wait() }()
-	t.Cleanup(func() {
-		se.cmd.Process.Kill()
-		<-se.done
-		if t.Failed() {
-			t.Logf("SE log:\n%s", se.out)
-		}
-	})
-	return se
+	return startSEAt(t, fmt.Sprintf("%s:%d", node.ip, clusterSysint), token, "se-1")
 }
 
 // hasService reports whether the SE holds a virtual service of that name.

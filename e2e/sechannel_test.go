@@ -182,8 +182,14 @@ type seProc struct {
 
 func startSE(t testing.TB, c *controllerProc, token, name string) *seProc {
 	t.Helper()
+	return startSEAt(t, fmt.Sprintf("127.0.0.1:%d", c.sysint), token, name)
+}
+
+// startSEAt runs an SE on this machine that joins the controller at addr (host:port) with token.
+func startSEAt(t testing.TB, addr, token, name string) *seProc {
+	t.Helper()
 	s := &seProc{data: filepath.Join(t.TempDir(), name), out: &bytes.Buffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(aviInit, "se", "--controller", fmt.Sprintf("127.0.0.1:%d", c.sysint), "--data", s.data, "--name", name)
+	s.cmd = exec.Command(aviInit, "se", "--controller", addr, "--data", s.data, "--name", name)
 	s.cmd.Env = append(os.Environ(), "AVI_JOIN_TOKEN="+token)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -194,6 +200,9 @@ func startSE(t testing.TB, c *controllerProc, token, name string) *seProc {
 		s.cmd.Process.Kill()
 		<-s.done
 		s.done <- nil
+		if t.Failed() {
+			t.Logf("SE %s log:\n%s", name, s.out)
+		}
 	})
 	return s
 }

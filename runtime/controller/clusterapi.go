@@ -265,12 +265,8 @@ func (s *Server) clusterJoinToken(w http.ResponseWriter, r *http.Request, p *pri
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	ttl := time.Duration(req.TTLSeconds) * time.Second
-	if req.TTLSeconds == 0 {
-		ttl = defaultTokenTTL
-	}
-	if ttl <= 0 || ttl > maxTokenTTL {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("ttl_seconds: %d: want 1 to %d", req.TTLSeconds, int(maxTokenTTL.Seconds())))
+	ttl, ok := tokenTTL(w, req.TTLSeconds)
+	if !ok {
 		return
 	}
 	tok := sechannel.NewToken(sechannel.CertHash(s.cert.Leaf))

@@ -243,6 +243,20 @@ func (r *seRuntime) overlay(se *avi.ServiceEngine) {
 // certHash is the hash of the controller certificate that tokens carry.
 func (s *Server) certHash() (string, error) { return contract.CertHash(s.cfg.DataDir) }
 
+// tokenTTL is a join token's lifetime from its ttl_seconds (0: defaultTokenTTL); a value out of
+// range is answered 400 here.
+func tokenTTL(w http.ResponseWriter, seconds int) (time.Duration, bool) {
+	ttl := time.Duration(seconds) * time.Second
+	if seconds == 0 {
+		ttl = defaultTokenTTL
+	}
+	if ttl <= 0 || ttl > maxTokenTTL {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("ttl_seconds: %d: want 1 to %d", seconds, int(maxTokenTTL.Seconds())))
+		return 0, false
+	}
+	return ttl, true
+}
+
 // createJoinToken is POST /api/jointoken {"description", "ttl_seconds", "max_uses"}. The token
 // is in the answer once; the controller keeps only a hash of its secret.
 func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -255,12 +269,8 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, p *prin
 		storeError(w, avi.JSONFieldError(err))
 		return
 	}
-	ttl := time.Duration(req.TTLSeconds) * time.Second
-	if req.TTLSeconds == 0 {
-		ttl = defaultTokenTTL
-	}
-	if ttl <= 0 || ttl > maxTokenTTL {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("ttl_seconds: %d: want 1 to %d", req.TTLSeconds, int(maxTokenTTL.Seconds())))
+	ttl, ok := tokenTTL(w, req.TTLSeconds)
+	if !ok {
 		return
 	}
 	maxUses := 1

@@ -287,6 +287,15 @@ func startWithFakeController(t *testing.T, a *applied, line string, logTo io.Wri
 // answer returns for it (nil: an empty body).
 func startAnswering(t *testing.T, a *applied, line string, answer func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer, logTo io.Writer, opts ...func(*se.Config)) (*fakeController, *se.Runtime) {
 	t.Helper()
+	f, srv := fakeNode(t, line, answer)
+	rt, _ := newSE(t, srv, a, logTo, opts...)
+	return f, rt
+}
+
+// fakeNode is a fake controller (or one node of a fake cluster): it streams line and answers
+// each heartbeat with what answer returns for it (nil: an empty body).
+func fakeNode(t *testing.T, line string, answer func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer) (*fakeController, *httptest.Server) {
+	t.Helper()
 	f := &fakeController{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
@@ -315,8 +324,7 @@ func startAnswering(t *testing.T, a *applied, line string, answer func(sechannel
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	rt, _ := newSE(t, srv, a, logTo, opts...)
-	return f, rt
+	return f, srv
 }
 
 // newSE makes an SE that has joined the controller srv (its identity is in its data directory,
@@ -870,34 +878,6 @@ func TestHeartbeatAtOnceForNorthSouthOnly(t *testing.T) {
 	}
 }
 
-// fakeNode is one node of a fake controller cluster: it streams line and answers heartbeats,
-// listing the cluster's nodes (nodes(), when set).
-func fakeNode(t *testing.T, line string, nodes func() []sechannel.ControllerNode) (*fakeController, *httptest.Server) {
-	t.Helper()
-	f := &fakeController{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, line)
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
-	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
-		var hb sechannel.Heartbeat
-		json.NewDecoder(r.Body).Decode(&hb)
-		f.mu.Lock()
-		f.heartbeats = append(f.heartbeats, hb)
-		f.mu.Unlock()
-		ans := sechannel.HeartbeatAnswer{}
-		if nodes != nil {
-			ans.Controllers = nodes()
-		}
-		json.NewEncoder(w).Encode(ans)
-	})
-	srv := httptest.NewTLSServer(mux)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
 func (f *fakeController) heartbeatCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -914,8 +894,11 @@ func TestSEMovesToAnotherControllerNode(t *testing.T) {
 		return []sechannel.ControllerNode{{Addr: a.Listener.Addr().String(), CertHash: sechannel.CertHash(a.Certificate())},
 			{Addr: b.Listener.Addr().String(), CertHash: sechannel.CertHash(b.Certificate())}}
 	}
-	fa, a := fakeNode(t, line, nodes)
-	fb, b := fakeNode(t, line, nodes)
+	answer := func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer {
+		return &sechannel.HeartbeatAnswer{Controllers: nodes()}
+	}
+	fa, a := fakeNode(t, line, answer)
+	fb, b := fakeNode(t, line, answer)
 	rt, dir := newSE(t, a, newApplied(t, false), io.Discard)
 	stop := run(rt)
 	waitFor(t, "the SE to learn the cluster's nodes", func() bool {
