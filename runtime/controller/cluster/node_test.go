@@ -443,3 +443,34 @@ func TestDamagedLogRefusesToStart(t *testing.T) {
 		})
 	}
 }
+
+// A committed write that does not apply on one node alone (its disk gone, here its store file
+// closed under it) is reported on Failed: that node no longer matches the others and stops,
+// while the others go on.
+func TestApplyFailureStopsTheNode(t *testing.T) {
+	c := newTestCluster(t, nil)
+	c.form("c1", "c2", "c3")
+	l := c.leader()
+	var broken *testNode
+	for _, n := range c.nodes {
+		if n != l {
+			broken = n
+			break
+		}
+	}
+	broken.st.Close()
+	if err := create(l.st, "after"); err != nil {
+		t.Fatalf("a write with one follower broken: %v", err)
+	}
+	select {
+	case err := <-broken.node.Failed():
+		t.Logf("the broken node reports: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node whose store could not apply a committed write did not report it")
+	}
+	select {
+	case err := <-l.node.Failed():
+		t.Errorf("the leader reports a failure too: %v", err)
+	default:
+	}
+}
