@@ -145,8 +145,9 @@ func TestInstallLifecycle(t *testing.T) {
 	initialData(t, client, p[0])
 
 	st := mustRun(t, "status")
-	if !strings.Contains(st.out, "answering: yes") || !strings.Contains(st.out, "avicontroller running") {
-		t.Errorf("status:\n%s", st)
+	if !strings.Contains(st.out, "answering: yes") || !strings.Contains(st.out, "avicontroller running") ||
+		!strings.Contains(st.out, "cluster:   CLUSTER_UP_NO_HA, this node (") || !strings.Contains(st.out, ") CLUSTER_LEADER\n") {
+		t.Errorf("status (want it answering, a cluster of one led by this node):\n%s", st)
 	}
 	var sj struct {
 		Healthy bool `json:"healthy"`

@@ -56,6 +56,8 @@ type Env struct {
 	PortFree       func(port int) error
 	// Ready returns nil once the runtime with these settings answers.
 	Ready func(ctx context.Context, s containerspec.Settings) error
+	// Cluster asks the controller with these settings how its cluster is (nil: not asked).
+	Cluster func(ctx context.Context, s containerspec.Settings) (contract.ClusterPing, error)
 	// Asker asks on the terminal; nil when there is none.
 	Asker Asker
 }
@@ -69,6 +71,12 @@ func ProbeRuntime(ctx context.Context, s containerspec.Settings) error {
 	}
 	_, err := contract.ProbeController(ctx, s.DataDir, s.HTTPSPort)
 	return err
+}
+
+// ProbeCluster asks the controller with these settings, as its own node, how its cluster is:
+// Env.Cluster on a real host.
+func ProbeCluster(ctx context.Context, s containerspec.Settings) (contract.ClusterPing, error) {
+	return contract.ProbeCluster(ctx, s.DataDir, s.HTTPSPort)
 }
 
 func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }

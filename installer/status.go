@@ -153,8 +153,8 @@ func roleStatus(ctx context.Context, env *Env, role string, systemdRunning bool)
 		} else {
 			st.Answering = true
 		}
-		if role == containerspec.RoleController && st.Answering {
-			if c, err := contract.ProbeCluster(ctx, s.DataDir, s.HTTPSPort); err == nil {
+		if role == containerspec.RoleController && st.Answering && env.Cluster != nil {
+			if c, err := env.Cluster(ctx, s); err == nil {
 				st.Cluster = &c
 			}
 		}

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/avi-init/avi-init/installer/containerspec"
+	"github.com/avi-init/avi-init/model/contract"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -65,6 +68,13 @@ func TestStatus(t *testing.T) {
 	}
 	if !healthy {
 		t.Errorf("installed and answering: healthy false\n%s", out)
+	}
+	// A controller of a cluster: its state and this node's role.
+	h.env.Cluster = func(context.Context, containerspec.Settings) (contract.ClusterPing, error) {
+		return contract.ClusterPing{Name: "192.0.2.10", Role: "CLUSTER_FOLLOWER", ClusterState: "CLUSTER_UP_HA_ACTIVE"}, nil
+	}
+	if out, _ = status("text"); !strings.Contains(out, "  cluster:   CLUSTER_UP_HA_ACTIVE, this node (192.0.2.10) CLUSTER_FOLLOWER\n") {
+		t.Errorf("status output lacks the cluster line:\n%s", out)
 	}
 
 	out, healthy = status("json")

@@ -117,6 +117,7 @@ func localEnv() *installer.Env {
 		},
 		PortFree: installer.PortFree,
 		Ready:    installer.ProbeRuntime,
+		Cluster:  installer.ProbeCluster,
 	}
 	if eng, err := docker.Connect(); err != nil {
 		env.EngineErr = err
