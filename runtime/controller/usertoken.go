@@ -83,7 +83,9 @@ func (s *Server) useToken(w http.ResponseWriter, tok *avi.AuthToken) bool {
 		return false
 	}
 	s.tokenUses.set(tok.UUID, now)
-	if last, err := time.Parse(time.RFC3339, tok.LastUsed); err != nil || now.Sub(last) >= lastUsedEvery {
+	// A follower cannot write: the last use stored is what the leader saw (this node's is in
+	// tokenUses).
+	if last, err := time.Parse(time.RFC3339, tok.LastUsed); s.node.IsLeader() && (err != nil || now.Sub(last) >= lastUsedEvery) {
 		err := s.store.Update(func(tx *store.Tx) error {
 			cur, err := store.Get[*avi.AuthToken](tx, tok.UUID)
 			if err != nil {
