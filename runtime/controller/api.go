@@ -331,7 +331,15 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, p *principal) {
 	var doc map[string]any
 	raw, _ := json.Marshal(cur)
 	json.Unmarshal(raw, &doc)
-	merged, _ := json.Marshal(mergePatch(doc, body))
+	if aviPatch(body) {
+		if err := applyAviPatch(doc, body); err != nil {
+			storeError(w, err)
+			return
+		}
+	} else {
+		doc = mergePatch(doc, body)
+	}
+	merged, _ := json.Marshal(doc)
 	o, err := decodeObject(k, merged)
 	if err != nil {
 		storeError(w, err)
