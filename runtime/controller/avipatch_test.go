@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -59,4 +60,26 @@ func TestAviPatch(t *testing.T) {
 	got = e.admin(t, "PATCH", path, map[string]any{"name": "web2"}).want(t, http.StatusOK)
 	apiWantEq(t, "name after a merge patch", got.obj["name"], "web2")
 	apiWantEq(t, "servers after a merge patch", servers(t, got.obj), []string{"192.0.2.9:81 ratio 1"})
+}
+
+// Any PATCH body is applied or refused, never a panic, and an Avi body leaves a document that
+// still encodes.
+func FuzzAviPatch(f *testing.F) {
+	f.Add(`{"add": {"servers": [{"ip": {"addr": "192.0.2.1", "type": "V4"}, "port": 80}]}}`)
+	f.Add(`{"replace": {"servers": [], "name": "x"}, "delete": {"default_server_port": 1}}`)
+	f.Add(`{"delete": {"servers": [1, "a", null, {"port": 80}]}}`)
+	f.Add(`{"add": {"servers": {"ip": 1}}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var b map[string]any
+		if json.Unmarshal([]byte(body), &b) != nil || !aviPatch(b) {
+			return
+		}
+		doc := map[string]any{"name": "p", "servers": []any{map[string]any{"ip": map[string]any{"addr": "192.0.2.1"}, "port": float64(80)}, "x"}}
+		if err := applyAviPatch(doc, b); err != nil {
+			return
+		}
+		if _, err := json.Marshal(doc); err != nil {
+			t.Fatalf("the patched document does not encode: %v", err)
+		}
+	})
 }
