@@ -35,8 +35,34 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.apiRoutes() {
 		mux.Handle(rt.pattern, s.authorize(rt.resource, rt.action, rt.handler))
 	}
+	// Every error is JSON, as Avi's: what no route takes is answered here, 405 naming the
+	// methods its path takes, or 404.
+	for _, catchAll := range []string{"/api/", "/se/", "/login", "/logout"} {
+		mux.Handle(catchAll, noRoute(mux, catchAll))
+	}
 	mux.Handle("/", uiHandler())
 	return securityHeaders(s.answeredBy(s.leaderOnly(mux)))
+}
+
+// noRoute answers a request no route of mux takes (mux sends it to catchAll): 405 with the
+// methods the path takes, when there are some, else 404; in JSON either way.
+func noRoute(mux *http.ServeMux, catchAll string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, pattern := mux.Handler(other); pattern != catchAll && pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path+" (docs/api.md lists them)")
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": this path takes "+strings.Join(allow, ", "))
+	})
 }
 
 // answeredBy names, on every answer, the node of the cluster that made it
