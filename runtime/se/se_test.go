@@ -256,6 +256,7 @@ func TestServiceNotAppliedLeavesTheOthersAndHeadlessRestart(t *testing.T) {
 // fakeController serves one snapshot and records the heartbeats, so that a test sees exactly
 // what the SE reports.
 type fakeController struct {
+	gone       chan struct{} // closed when the controller dies: its streams end
 	mu         sync.Mutex
 	heartbeats []sechannel.Heartbeat
 	streamed   bool // the snapshot line was sent
@@ -296,7 +297,7 @@ func startAnswering(t *testing.T, a *applied, line string, answer func(sechannel
 // each heartbeat with what answer returns for it (nil: an empty body).
 func fakeNode(t *testing.T, line string, answer func(sechannel.Heartbeat) *sechannel.HeartbeatAnswer) (*fakeController, *httptest.Server) {
 	t.Helper()
-	f := &fakeController{}
+	f := &fakeController{gone: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+sechannel.SnapshotPath, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, line)
@@ -304,7 +305,10 @@ func fakeNode(t *testing.T, line string, answer func(sechannel.Heartbeat) *secha
 		f.mu.Lock()
 		f.streamed = true
 		f.mu.Unlock()
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-f.gone:
+		}
 	})
 	mux.HandleFunc("POST "+sechannel.HeartbeatPath, func(w http.ResponseWriter, r *http.Request) {
 		var hb sechannel.Heartbeat
@@ -909,7 +913,8 @@ func TestSEMovesToAnotherControllerNode(t *testing.T) {
 	if fb.heartbeatCount() != 0 {
 		t.Fatalf("heartbeats at the second node while the first answers: %d", fb.heartbeatCount())
 	}
-	a.CloseClientConnections() // the node dies: its streams end with it
+	close(fa.gone) // the node dies: its streams end with it
+	a.CloseClientConnections()
 	a.Close()
 	start := time.Now()
 	waitFor(t, "heartbeats at the other node", func() bool { return fb.heartbeatCount() > 0 })
