@@ -588,11 +588,15 @@ func (tx *Tx) resolve(r avi.Ref, tenant string) (string, error) {
 	if i := strings.Index(v, "/api/"); i > 0 {
 		v = v[i:]
 	}
+	if uuidRE.MatchString(v) {
+		v = "/api/" + v[:strings.IndexByte(v, '-')] + "/" + v // a bare uuid, as Avi takes one
+	}
 	u, err := url.Parse(v)
 	if err != nil || !strings.HasPrefix(u.Path, "/api/") {
-		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
+		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid>, /api/%s?name=<name> or %s-<uuid>", *r.Value, r.Kind, r.Kind, r.Kind)}
 	}
-	parts := strings.Split(strings.TrimPrefix(u.Path, "/api/"), "/")
+	// A full URL's #name and a trailing slash (/api/pool/?name=web) are Avi's too.
+	parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(u.Path, "/api/"), "/"), "/")
 	if parts[0] != string(r.Kind) {
 		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q refers to a %s, want a %s", *r.Value, parts[0], r.Kind)}
 	}
@@ -618,7 +622,7 @@ func (tx *Tx) resolve(r avi.Ref, tenant string) (string, error) {
 			}
 		}
 	default:
-		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid> or /api/%s?name=<name>", *r.Value, r.Kind, r.Kind)}
+		return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: want /api/%s/<uuid>, /api/%s?name=<name> or %s-<uuid>", *r.Value, r.Kind, r.Kind, r.Kind)}
 	}
 	return "", &avi.FieldError{Field: r.Field, Reason: fmt.Sprintf("%q: no such %s", *r.Value, r.Kind)}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -507,7 +508,7 @@ func TestReferences(t *testing.T) {
 		{avi.KindHealthMonitor.NameRef("hm"), ""},
 		{"https://controller.example:8443" + hm.URL, ""},
 		{"https://controller.example" + avi.KindHealthMonitor.NameRef("hm"), ""},
-		{"hm", "want /api/healthmonitor/<uuid> or /api/healthmonitor?name=<name>"},
+		{"hm", "want /api/healthmonitor/<uuid>, /api/healthmonitor?name=<name> or healthmonitor-<uuid>"},
 		{"/api/healthmonitor", "want /api/healthmonitor/<uuid>"},
 		{"/api/healthmonitor/", "want /api/healthmonitor/<uuid>"},
 		{"/api/healthmonitor/a/b", "want /api/healthmonitor/<uuid>"},
@@ -637,5 +638,29 @@ func TestChanges(t *testing.T) {
 	}
 	if c := byName["c"]; c.Old != nil || c.New == nil {
 		t.Errorf("c: %+v", c)
+	}
+}
+
+// References as Avi's clients write them: a bare uuid, a full URL with #name, and a trailing
+// slash before ?name=; each lands on /api/<kind>/<uuid>.
+func TestReferenceForms(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "config.db"))
+	hm := &avi.HealthMonitor{Meta: avi.Meta{Name: "hm"}, Type: avi.HealthMonitorTCP}
+	if err := s.Create(hm); err != nil {
+		t.Fatal(err)
+	}
+	for i, ref := range []string{hm.UUID, "https://controller.example/api/healthmonitor/" + hm.UUID + "#hm", "/api/healthmonitor/?name=hm", "https://10.0.0.1/api/healthmonitor?name=hm"} {
+		pool := &avi.Pool{Meta: avi.Meta{Name: fmt.Sprint("pool", i)}, HealthMonitorRefs: []string{ref}}
+		if err := s.Create(pool); err != nil {
+			t.Errorf("reference %q: %v", ref, err)
+			continue
+		}
+		if got := pool.HealthMonitorRefs[0]; got != hm.URL {
+			t.Errorf("reference %q resolved to %q; want %q", ref, got, hm.URL)
+		}
+	}
+	bad := &avi.Pool{Meta: avi.Meta{Name: "bad"}, HealthMonitorRefs: []string{strings.Replace(hm.UUID, "healthmonitor", "pool", 1)}}
+	if err := s.Create(bad); err == nil || !strings.Contains(err.Error(), "want a healthmonitor") {
+		t.Errorf("a bare uuid of another kind: %v; want it refused naming the kind wanted", err)
 	}
 }
