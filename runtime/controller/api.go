@@ -199,14 +199,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 	if !ok {
 		return
 	}
-	name := r.URL.Query().Get("name")
+	lq, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		storeError(w, err)
+		return
+	}
 	results := []avi.Object{}
 	for _, o := range s.store.List(k.Kind) {
-		if (name == "" || o.GetMeta().Name == name) && p.visible(k, o) {
+		if lq.keep(o) && p.visible(k, o) {
 			results = append(results, s.present(p, o))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
+	writeJSON(w, http.StatusOK, lq.answer(r, results))
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -1,0 +1,57 @@
+package controller
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Lists take Avi's query parameters: page_size and page with next and previous links, sort
+// (-field descending), fields (name, url and uuid always), name and uuid filters; a bad value
+// is 400 naming the parameter.
+func TestListQueries(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	var uuids []string
+	for i := range 5 {
+		hm := e.mustCreate(t, "healthmonitor", map[string]any{"name": fmt.Sprintf("hm-%d", i), "type": "HEALTH_MONITOR_TCP", "receive_timeout": 9 - i})
+		uuids = append(uuids, hm["uuid"].(string))
+	}
+	names := func(obj map[string]any) []string {
+		var out []string
+		for _, o := range obj["results"].([]any) {
+			out = append(out, o.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+
+	page1 := e.admin(t, "GET", "/api/healthmonitor?page_size=2&sort=name", nil).want(t, http.StatusOK)
+	apiWantEq(t, "page 1", names(page1.obj), []string{"hm-0", "hm-1"})
+	apiWantEq(t, "count", page1.obj["count"], float64(5))
+	next, _ := page1.obj["next"].(string)
+	if !strings.Contains(next, "page=2") || page1.obj["previous"] != nil {
+		t.Fatalf("page 1: next %q, previous %v; want a link to page 2 and none back", next, page1.obj["previous"])
+	}
+	page2 := e.admin(t, "GET", next[strings.Index(next, "/api/"):], nil).want(t, http.StatusOK)
+	apiWantEq(t, "page 2", names(page2.obj), []string{"hm-2", "hm-3"})
+	if prev, _ := page2.obj["previous"].(string); !strings.Contains(prev, "page=1") {
+		t.Errorf("page 2: previous %q; want a link to page 1", prev)
+	}
+	page3 := e.admin(t, "GET", "/api/healthmonitor?page_size=2&page=3&sort=name", nil).want(t, http.StatusOK)
+	if apiWantEq(t, "page 3", names(page3.obj), []string{"hm-4"}); page3.obj["next"] != nil {
+		t.Errorf("the last page has a next link: %v", page3.obj["next"])
+	}
+
+	byTimeout := e.admin(t, "GET", "/api/healthmonitor?sort=-receive_timeout&fields=receive_timeout", nil).want(t, http.StatusOK)
+	apiWantEq(t, "sorted by -receive_timeout", names(byTimeout.obj)[:2], []string{"hm-0", "hm-1"})
+	first := byTimeout.obj["results"].([]any)[0].(map[string]any)
+	if len(first) != 4 || first["uuid"] == nil || first["url"] == nil || first["receive_timeout"] == nil {
+		t.Errorf("fields=receive_timeout: %v; want name, url, uuid and receive_timeout only", first)
+	}
+
+	byUUID := e.admin(t, "GET", "/api/healthmonitor?uuid="+uuids[1]+","+uuids[3], nil).want(t, http.StatusOK)
+	apiWantEq(t, "by uuid", byUUID.obj["count"], float64(2))
+
+	e.admin(t, "GET", "/api/healthmonitor?page_size=0", nil).want(t, http.StatusBadRequest, "page_size")
+	e.admin(t, "GET", "/api/healthmonitor?page=2", nil).want(t, http.StatusBadRequest, "page")
+}
