@@ -22,10 +22,20 @@ type InitialData struct {
 	SetupState       string      `json:"setup_state"` // pending or complete
 }
 
-// VersionInfo uses Avi's field names.
+// VersionInfo uses Avi's field names: the API version (x.y.z, Avi's whose API this one
+// follows) and the build of avi-init beside it.
 type VersionInfo struct {
-	Version string `json:"Version"`
+	Version     string `json:"Version"`
+	Build       string `json:"build,omitempty"`
+	ProductName string `json:"ProductName,omitempty"`
 }
+
+// The API versions the controller serves (X-Avi-Version): Avi's, whose published schema
+// (vmware/alb-sdk swagger, 30.2.1) its objects follow, back to the oldest its SDKs still send.
+const (
+	APIVersion    = "30.2.1"
+	MinAPIVersion = "16.1.1"
+)
 
 // ProbeController asks the controller on this host for its initial data, trusting only the
 // certificate kept in its data directory. It is the readiness check of the supervisor, the

@@ -69,6 +69,7 @@ func (s *Server) apiRoutes() []route {
 		{"PUT /api/cluster", avi.PermController, s.putCluster, ""},
 		{"PUT /api/cluster/{uuid}", avi.PermController, s.putCluster, ""},
 		{"GET /api/cluster/runtime", avi.PermController, s.clusterRuntimeHandler, ""},
+		{"GET /api/cluster/version", avi.PermissionExempt, s.clusterVersion, ""},
 		{"GET /api/cluster/status", avi.PermController, s.clusterRuntimeHandler, ""},
 		{"POST /api/cluster/jointoken", avi.PermController, s.clusterJoinToken, audit.ActionToken},
 		{"POST /api/configuration/export", avi.PermController, s.exportConfig, audit.ActionExport},

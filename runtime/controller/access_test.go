@@ -183,6 +183,7 @@ func matrixRequests(t *testing.T, s *Server) []matrixRequest {
 				"PUT /api/cluster":                              {body: `{"bogus": 1}`, resource: "PERMISSION_CONTROLLER"},
 				"PUT /api/cluster/{uuid}":                       {body: `{"bogus": 1}`, resource: "PERMISSION_CONTROLLER"},
 				"GET /api/cluster/runtime":                      {resource: "PERMISSION_CONTROLLER"},
+				"GET /api/cluster/version":                      {},
 				"GET /api/cluster/status":                       {resource: "PERMISSION_CONTROLLER"},
 				"POST /api/cluster/jointoken":                   {body: `{"ttl_seconds": -1}`, resource: "PERMISSION_CONTROLLER"},
 				"POST /api/configuration/import":                {body: `{}`, resource: "PERMISSION_CONTROLLER"},

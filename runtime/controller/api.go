@@ -41,7 +41,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(catchAll, noRoute(mux, catchAll))
 	}
 	mux.Handle("/", uiHandler())
-	return securityHeaders(s.answeredBy(s.leaderOnly(mux)))
+	return securityHeaders(apiVersions(s.answeredBy(s.leaderOnly(mux))))
 }
 
 // noRoute answers a request no route of mux takes (mux sends it to catchAll): 405 with the

@@ -240,7 +240,7 @@ func (s *Server) initialData() contract.InitialData {
 	if s.setupComplete() {
 		state = "complete"
 	}
-	return contract.InitialData{Version: contract.VersionInfo{Version: version.Version}, UserInitialSetup: state == "pending", SetupState: state}
+	return contract.InitialData{Version: versionInfo(), UserInitialSetup: state == "pending", SetupState: state}
 }
 
 // Run serves until ctx is cancelled, then shuts the listeners down gracefully.

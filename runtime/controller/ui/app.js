@@ -17,7 +17,9 @@ async function start() {
     renderFatal(e);
     return;
   }
-  state.version = (init.version && init.version.Version) || '';
+  // The build of avi-init, and the Avi API version it serves.
+  const v = init.version || {};
+  state.version = [v.build, v.Version ? '(API ' + v.Version + ')' : ''].filter(Boolean).join(' ');
   if (init.setup_state === 'pending') {
     renderWizard();
     return;
