@@ -133,6 +133,12 @@ func TestSystemdUnit(t *testing.T) {
 		return answers(client, fmt.Sprintf("https://127.0.0.1:%d/api/initial-data", p[0]))
 	})
 
+	// The unit is active once its supervisor has seen the controller answer, a moment after the
+	// test does.
+	waitFor(t, "avicontroller.service to be active again", 30*time.Second, func() bool {
+		out, code := sh("systemctl", "is-active", "avicontroller")
+		return code == 0 && strings.TrimSpace(out) == "active"
+	})
 	if out, code := sh("/usr/local/sbin/avi-init", "status"); code != 0 || !strings.Contains(out, "avicontroller.service active (enabled: true)") ||
 		!strings.Contains(out, "avise.service active (enabled: true)") || strings.Count(out, "answering: yes") != 2 {
 		t.Errorf("status under systemd: exit %d\n%s", code, out)
