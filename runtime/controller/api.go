@@ -194,6 +194,27 @@ func (s *Server) present(p *principal, o avi.Object) avi.Object {
 	return redacted(o)
 }
 
+// includeName reports whether a request asks for references with the name of what they refer
+// to (Avi's include_name): /api/pool/<uuid>#web.
+func includeName(r *http.Request) bool {
+	v, ok := r.URL.Query()["include_name"]
+	return ok && (len(v) == 0 || v[0] != "false")
+}
+
+// withNames appends to each reference of o the name of the object it refers to.
+func (s *Server) withNames(o avi.Object) {
+	s.store.View(func(v store.View) {
+		for _, ref := range o.Refs() {
+			if *ref.Value == "" {
+				continue
+			}
+			if target, err := v.Get(ref.Kind, avi.UUIDOf(*ref.Value)); err == nil {
+				*ref.Value += "#" + target.GetMeta().Name
+			}
+		}
+	})
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 	k, ok := kindOf(w, r)
 	if !ok {
@@ -205,9 +226,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	results := []avi.Object{}
+	names := includeName(r)
 	for _, o := range s.store.List(k.Kind) {
 		if lq.keep(o) && p.visible(k, o) {
-			results = append(results, s.present(p, o))
+			o = s.present(p, o)
+			if names {
+				s.withNames(o)
+			}
+			results = append(results, o)
 		}
 	}
 	writeJSON(w, http.StatusOK, lq.answer(r, results))
@@ -223,7 +249,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p *principal) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.present(p, o))
+	o = s.present(p, o)
+	if includeName(r) {
+		s.withNames(o)
+	}
+	writeJSON(w, http.StatusOK, o)
 }
 
 // decodeObject reads one object strictly: an unknown field or a wrong type is an error that

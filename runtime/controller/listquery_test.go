@@ -55,3 +55,33 @@ func TestListQueries(t *testing.T) {
 	e.admin(t, "GET", "/api/healthmonitor?page_size=0", nil).want(t, http.StatusBadRequest, "page_size")
 	e.admin(t, "GET", "/api/healthmonitor?page=2", nil).want(t, http.StatusBadRequest, "page")
 }
+
+// include_name returns references with the name of what they refer to (ref#name), in lists and
+// gets alike, and such a reference is taken back as it is.
+func TestIncludeName(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	hm := e.mustCreate(t, "healthmonitor", map[string]any{"name": "hm", "type": "HEALTH_MONITOR_TCP"})
+	pool := e.mustCreate(t, "pool", map[string]any{"name": "web", "health_monitor_refs": []any{"/api/healthmonitor/" + hm["uuid"].(string)}})
+	path := "/api/pool/" + pool["uuid"].(string)
+	ref := func(obj map[string]any) string { return apiGet(obj, "health_monitor_refs", 0).(string) }
+
+	plain := e.admin(t, "GET", path, nil).want(t, http.StatusOK)
+	if strings.Contains(ref(plain.obj), "#") {
+		t.Errorf("without include_name: %q", ref(plain.obj))
+	}
+	named := e.admin(t, "GET", path+"?include_name", nil).want(t, http.StatusOK)
+	if want := "/api/healthmonitor/" + hm["uuid"].(string) + "#hm"; ref(named.obj) != want {
+		t.Errorf("get with include_name: %q; want %q", ref(named.obj), want)
+	}
+	list := e.admin(t, "GET", "/api/pool?include_name=true", nil).want(t, http.StatusOK)
+	if got := apiGet(list.obj, "results", 0, "health_monitor_refs", 0); got != ref(named.obj) {
+		t.Errorf("list with include_name: %v; want %q", got, ref(named.obj))
+	}
+	// A client that read with include_name writes the object back as it read it.
+	back := named.obj
+	delete(back, "url")
+	e.admin(t, "PUT", path, back).want(t, http.StatusOK)
+	if after := e.admin(t, "GET", path, nil).want(t, http.StatusOK); ref(after.obj) != ref(plain.obj) {
+		t.Errorf("after a PUT of the named object: %q; want %q", ref(after.obj), ref(plain.obj))
+	}
+}
