@@ -68,7 +68,7 @@ func noRoute(mux *http.ServeMux, catchAll string) http.Handler {
 // answeredBy names, on every answer, the node of the cluster that made it
 // (X-Avi-Cluster-Node): runtime state and analytics come from the leader, which the SEs report to.
 func (s *Server) answeredBy(h http.Handler) http.Handler {
-	id, _ := s.nodeID()
+	id := s.id
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if w.Header().Get(clusterNodeHeader) == "" {
 			w.Header().Set(clusterNodeHeader, id)

@@ -32,7 +32,7 @@ func local(r *http.Request) bool { return r.URL.Query().Get(localQuery) == "1" }
 // fromPeers asks every other member for the analytics r asks for, as p, and returns each
 // node's answer (nil when it gave none) and, by node, "answered" or why not.
 func (s *Server) fromPeers(r *http.Request, p *principal) (map[string][]byte, map[string]string) {
-	self, _ := s.nodeID()
+	self := s.id
 	nodes := map[string]string{self: "answered"}
 	bodies := map[string][]byte{}
 	if local(r) {

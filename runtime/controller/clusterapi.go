@@ -208,7 +208,7 @@ func (s *Server) clusterRuntime() (clusterRuntime, error) {
 		}
 	}
 	leader, _ := s.node.Leader()
-	self, _ := s.nodeID()
+	self := s.id
 	active, joined := 0, 0
 	for _, n := range c.Nodes {
 		ns := clusterNodeState{Name: n.Name, MgmtIP: n.IP}
@@ -441,7 +441,7 @@ func (s *Server) clusterPing(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "nodes of the cluster only")
 		return
 	}
-	id, _ := s.nodeID()
+	id := s.id
 	ping := contract.ClusterPing{Name: id, Leader: s.node.IsLeader(), Role: roleFollower, UpSince: s.started.UTC().Format(time.RFC3339Nano),
 		ConfigVersion: s.store.Version()}
 	if ping.Leader {
@@ -477,10 +477,7 @@ func peerCert(r *http.Request) string {
 // ensureCluster seeds the cluster object and this node's membership: a controller is a cluster
 // of one until others join.
 func (s *Server) ensureCluster(tx *store.Tx) error {
-	id, err := s.nodeID()
-	if err != nil {
-		return err
-	}
+	id := s.id
 	self, err := netip.ParseAddrPort(s.nodeAddr())
 	if err != nil {
 		return err

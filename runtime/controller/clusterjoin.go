@@ -65,11 +65,7 @@ func (s *Server) joinCluster(j *contract.ClusterJoin) error {
 		return fmt.Errorf("join a cluster: %w", err)
 	}
 	s.peers.add(tok.CertHash)
-	id, err := s.nodeID()
-	if err != nil {
-		return err
-	}
-	body, _ := json.Marshal(clusterJoinRequest{Token: j.Token, Name: id, Addr: s.nodeAddr()})
+	body, _ := json.Marshal(clusterJoinRequest{Token: j.Token, Name: s.id, Addr: s.nodeAddr()})
 	client := s.peerClient(30 * time.Second)
 	addr := j.Leader
 	var answer clusterJoinAnswer

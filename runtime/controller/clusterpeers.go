@@ -60,7 +60,7 @@ func (h *peerHealth) answered(id string, at time.Time) {
 
 // nodeUp reports whether a node of the cluster is up, as this node sees it (itself: always).
 func (s *Server) nodeUp(id string) bool {
-	if self, _ := s.nodeID(); id == self {
+	if id == s.id {
 		return true
 	}
 	_, up := s.health.upSince(id)
@@ -82,7 +82,7 @@ func (s *Server) peerClient(timeout time.Duration) *http.Client {
 // checkPeers asks every other member how it is, every peerCheck, until ctx ends.
 func (s *Server) checkPeers(ctx context.Context) {
 	client := s.peerClient(peerCheck)
-	self, _ := s.nodeID()
+	self := s.id
 	t := time.NewTicker(peerCheck)
 	defer t.Stop()
 	for {

@@ -54,6 +54,7 @@ type Server struct {
 	store   *store.Store
 	cert    tls.Certificate
 	node    *cluster.Node
+	id      string // this node's name in its cluster (loadNodeID)
 	stream  *cluster.StreamLayer
 	peers   peerSet    // nodes a join named, before the store has the members
 	health  peerHealth // the other nodes, as this one's health checks find them

@@ -44,9 +44,9 @@ func (s *Server) nodeAddr() string {
 	return net.JoinHostPort(ip, strconv.Itoa(s.cfg.SysintPort))
 }
 
-// nodeID is this controller's name in its cluster, made once: its management IP, as Avi names
-// cluster nodes, or its host name.
-func (s *Server) nodeID() (string, error) {
+// loadNodeID is this controller's name in its cluster, made once and kept in its raft directory:
+// its management IP, as Avi names cluster nodes, or its host name.
+func (s *Server) loadNodeID() (string, error) {
 	path := filepath.Join(s.raftDir(), nodeIDFile)
 	if data, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(data)), nil
@@ -72,10 +72,11 @@ func (s *Server) nodeID() (string, error) {
 // left a cluster join for joins first (once: a node with raft state is a member already). A
 // controller on its own (a cluster of one) waits to lead, so that it can write from the start.
 func (s *Server) startNode() error {
-	id, err := s.nodeID()
+	id, err := s.loadNodeID()
 	if err != nil {
 		return err
 	}
+	s.id = id
 	join, err := s.readClusterJoin()
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 	logPath := filepath.Join(cfg.Dir, LogFile)
 	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bolt.Options{Timeout: 5 * time.Second}})
 	if err != nil {
-		return nil, fmt.Errorf("%w: open the raft log %s: %v. %s", ErrDamaged, logPath, err, rejoinHint(cfg.Dir))
+		return nil, fmt.Errorf("%w: open the raft log %s: %v. %s", ErrDamaged, logPath, err, RejoinHint(cfg.Dir))
 	}
 	out := cfg.RaftLog
 	if out == nil {
@@ -120,7 +120,7 @@ func Open(cfg Config, st *store.Store) (*Node, error) {
 	has, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		logs.Close()
-		return nil, fmt.Errorf("%w: read the raft log %s: %v. %s", ErrDamaged, logPath, err, rejoinHint(cfg.Dir))
+		return nil, fmt.Errorf("%w: read the raft log %s: %v. %s", ErrDamaged, logPath, err, RejoinHint(cfg.Dir))
 	}
 	if !has && cfg.Join && st.Version() != 0 {
 		logs.Close()
@@ -161,10 +161,7 @@ func Forget(dir string) error {
 
 // RejoinHint tells an operator what to do with a node whose cluster state (its raft log in dir,
 // or its store) is damaged.
-func RejoinHint(dir string) string { return rejoinHint(dir) }
-
-// rejoinHint tells an operator what to do with a node whose cluster state is damaged.
-func rejoinHint(dir string) string {
+func RejoinHint(dir string) string {
 	return fmt.Sprintf("This controller does not start rather than serve a configuration the cluster may not share. "+
 		"In a cluster: remove this node from it on the leader (PUT /api/cluster without it), wipe it (avi-init uninstall --purge) and join it again (avi-init --cluster-join); "+
 		"a controller on its own: move %s and the store aside and import the last backup (/api/configuration/import)", dir)
@@ -175,13 +172,13 @@ func rejoinHint(dir string) string {
 func checkLog(logs *raftboltdb.BoltStore, snaps raft.SnapshotStore, st *store.Store, dir string) error {
 	last, err := logs.LastIndex()
 	if err != nil {
-		return fmt.Errorf("%w: read the raft log: %v. %s", ErrDamaged, err, rejoinHint(dir))
+		return fmt.Errorf("%w: read the raft log: %v. %s", ErrDamaged, err, RejoinHint(dir))
 	}
 	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
 		last = max(last, metas[0].Index)
 	}
 	if applied := st.Applied(); applied > last {
-		return fmt.Errorf("%w: the store applied the cluster's writes up to %d, and the raft log in %s ends at %d. %s", ErrDamaged, applied, dir, last, rejoinHint(dir))
+		return fmt.Errorf("%w: the store applied the cluster's writes up to %d, and the raft log in %s ends at %d. %s", ErrDamaged, applied, dir, last, RejoinHint(dir))
 	}
 	return nil
 }
