@@ -397,3 +397,21 @@ func TestDamagedStoreRefusesToStart(t *testing.T) {
 		t.Fatalf("start with a damaged store: %v; want ErrDamaged and how to rejoin", err)
 	}
 }
+
+// The identity a follower passes on is believed only from a node of the cluster: a client that
+// sends the header itself is not logged in by it.
+func TestForwardedIdentityOnlyFromNodes(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	var adminUUID string
+	for _, u := range e.admin(t, "GET", "/api/user", nil).want(t, http.StatusOK).obj["results"].([]any) {
+		if m := u.(map[string]any); m["username"] == "admin" {
+			adminUUID = m["uuid"].(string)
+		}
+	}
+	if adminUUID == "" {
+		t.Fatal("no admin user listed")
+	}
+	r := e.do(t, "POST", "/api/healthmonitor", map[string]any{"name": "forged", "type": "HEALTH_MONITOR_TCP"},
+		apiCred{none: true, extraHeaders: map[string]string{forwardedUser: adminUUID}})
+	r.want(t, http.StatusUnauthorized)
+}
