@@ -23,6 +23,7 @@ const (
 	KindHealthMonitor       Kind = "healthmonitor"
 	KindPool                Kind = "pool"
 	KindVirtualService      Kind = "virtualservice"
+	KindVsVip               Kind = "vsvip"
 	KindServiceEngine       Kind = "serviceengine"
 	KindJoinToken           Kind = "jointoken"
 	KindAuthToken           Kind = "authtoken"
@@ -71,6 +72,7 @@ var Kinds = []KindInfo{
 	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }, Permission: PermApplicationProfile, Shared: true},
 	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }, Permission: PermHealthMonitor, Shared: true},
 	{Kind: KindPool, New: func() Object { return &Pool{} }, Permission: PermPool},
+	{Kind: KindVsVip, New: func() Object { return &VsVip{} }, Permission: PermVirtualService},
 	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }, Permission: PermVirtualService},
 	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true, Permission: PermServiceEngine},
 	{Kind: KindJoinToken, New: func() Object { return &JoinToken{} }, Internal: true, Permission: PermSEToken},

@@ -283,9 +283,13 @@ func (a *ApplicationProfile) Secrets() []*string { return nil }
 // VirtualService is a service the SEs offer on its ports, balanced over a pool.
 type VirtualService struct {
 	Meta
-	CreatedBy             string           `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
-	TenantRef             string           `json:"tenant_ref,omitempty"`
-	IPAddress             *IPAddr          `json:"ip_address,omitempty"`
+	CreatedBy string `json:"created_by,omitempty"` // as HealthMonitor.CreatedBy
+	TenantRef string `json:"tenant_ref,omitempty"`
+	// IPAddress is the VIP's address: avi-init's older form, derived from vip[] (settleVIP).
+	IPAddress *IPAddr `json:"ip_address,omitempty"`
+	// Vip is the service's own VIP, or a copy of its vsvip's (VsVipRef).
+	Vip                   []Vip            `json:"vip,omitempty"`
+	VsVipRef              string           `json:"vsvip_ref,omitempty"`
 	Subnet                *Subnet          `json:"subnet,omitempty"`
 	Services              []Service        `json:"services"`
 	PoolRef               string           `json:"pool_ref,omitempty"`
@@ -327,6 +331,7 @@ type Toggle struct {
 
 // Defaults: the System-HTTP profile, enabled, default analytics.
 func (v *VirtualService) Defaults() {
+	defaultVips(v.Vip)
 	if v.ApplicationProfileRef == "" {
 		v.ApplicationProfileRef = DefaultProfileRef
 	}
@@ -380,6 +385,9 @@ func (v *VirtualService) Validate() error {
 			return fieldErr("ip_address.type", "a VIP must be V4 or V6")
 		}
 	}
+	if err := validateVips("vip", v.Vip); err != nil {
+		return err
+	}
 	if v.Subnet != nil {
 		if err := v.Subnet.IPAddr.validate("subnet.ip_addr"); err != nil {
 			return err
@@ -410,6 +418,9 @@ func (v *VirtualService) Refs() []Ref {
 	refs := []Ref{{Field: "application_profile_ref", Kind: KindApplicationProfile, Value: &v.ApplicationProfileRef}}
 	if v.PoolRef != "" {
 		refs = append(refs, Ref{Field: "pool_ref", Kind: KindPool, Value: &v.PoolRef})
+	}
+	if v.VsVipRef != "" {
+		refs = append(refs, Ref{Field: "vsvip_ref", Kind: KindVsVip, Value: &v.VsVipRef})
 	}
 	if v.CloudRef != "" {
 		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &v.CloudRef})

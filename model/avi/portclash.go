@@ -36,8 +36,10 @@ func (v *VirtualService) SEGroup(l Lister) string {
 	return l.DefaultSEGroup(v.CloudRef)
 }
 
-// FillRefs: the service engine group defaults to the cloud's DefaultSEGroup.
+// FillRefs: the service engine group defaults to the cloud's DefaultSEGroup; the VIP's fields
+// are derived (fillVIP).
 func (v *VirtualService) FillRefs(l Lister) {
+	v.fillVIP(l)
 	if v.SEGroupRef == "" {
 		v.SEGroupRef = l.DefaultSEGroup(v.CloudRef)
 	}
@@ -49,6 +51,9 @@ func (v *VirtualService) FillRefs(l Lister) {
 // make them refuse one of the two; an east-west service listens on every address of the group's
 // SEs and so clashes with any service of the group on its ports.
 func (v *VirtualService) Settle(uuid string, l Lister) error {
+	if err := v.settleVIP(uuid, l); err != nil {
+		return err
+	}
 	v.FillRefs(l)
 	group := v.SEGroupRef
 	// The cloud's own group tells which cloud the virtual service is in (no cloud_ref: Default-Cloud).

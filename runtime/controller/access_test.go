@@ -130,7 +130,7 @@ var kindResource = map[avi.Kind]string{
 	avi.KindSystemConfiguration: "PERMISSION_SYSTEMCONFIGURATION", avi.KindTenant: "PERMISSION_TENANT", avi.KindRole: "PERMISSION_ROLE",
 	avi.KindUser: "PERMISSION_USER", avi.KindCloudConnectorUser: "PERMISSION_USER_CREDENTIAL", avi.KindCloud: "PERMISSION_CLOUD",
 	avi.KindApplicationProfile: "PERMISSION_APPLICATIONPROFILE", avi.KindHealthMonitor: "PERMISSION_HEALTHMONITOR", avi.KindPool: "PERMISSION_POOL",
-	avi.KindVirtualService: "PERMISSION_VIRTUALSERVICE", avi.KindServiceEngine: "PERMISSION_SERVICEENGINE", avi.KindJoinToken: "PERMISSION_SE_TOKEN",
+	avi.KindVirtualService: "PERMISSION_VIRTUALSERVICE", avi.KindVsVip: "PERMISSION_VIRTUALSERVICE", avi.KindServiceEngine: "PERMISSION_SERVICEENGINE", avi.KindJoinToken: "PERMISSION_SE_TOKEN",
 	avi.KindServiceEngineGroup: "PERMISSION_SERVICEENGINEGROUP", avi.KindCluster: "PERMISSION_CONTROLLER",
 }
 

@@ -642,15 +642,15 @@ func TestAPI(t *testing.T) {
 					apiWantEq(t, "ip_address.addr", apiGet(o, "ip_address", "addr"), "198.51.100.7")
 					apiWantEq(t, "metrics_realtime_update.duration", apiGet(o, "analytics_policy", "metrics_realtime_update", "duration"), 30)
 				},
-				patch: `{"ip_address": null, "enabled": false, "analytics_policy": {"client_insights": "PASSIVE"}}`,
+				patch: `{"ip_address": null, "vip": null, "enabled": false, "analytics_policy": {"client_insights": "PASSIVE"}}`,
 				afterPatch: func(t *testing.T, o map[string]any) {
 					apiWantEq(t, "enabled", o["enabled"], false)
 					apiWantEq(t, "services[0].port", apiGet(o, "services", 0, "port"), 18081)
 					apiWantEq(t, "application_profile_ref", o["application_profile_ref"], profileL4)
 					apiWantEq(t, "client_insights", apiGet(o, "analytics_policy", "client_insights"), "PASSIVE")
 					apiWantEq(t, "metrics_realtime_update.duration (merged, not replaced)", apiGet(o, "analytics_policy", "metrics_realtime_update", "duration"), 30)
-					if apiHasKey(o, "ip_address") {
-						t.Error("PATCH null did not remove ip_address")
+					if apiHasKey(o, "ip_address") || apiHasKey(o, "vip") {
+						t.Error("PATCH null did not remove the VIP")
 					}
 				},
 			},

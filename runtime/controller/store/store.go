@@ -577,6 +577,43 @@ func (tx *Tx) write(kind avi.Kind, uuid string, o, old avi.Object) error {
 	}
 	m.LastModified = fmt.Sprint(tx.s.now().UnixMicro())
 	tx.stage(kind, uuid, clone(o))
+	if src, ok := o.(avi.Source); ok {
+		return tx.settleDependents(src.Feeds(), m.URL)
+	}
+	return nil
+}
+
+// settleDependents settles again the objects of a kind that refer to the object at url and
+// derive fields from it (a virtual service's VIP from its vsvip), staging those that change: a
+// change the dependent cannot take (a port clash on the new address) refuses the whole write.
+func (tx *Tx) settleDependents(kind avi.Kind, url string) error {
+	var ids []string
+	tx.each(kind, func(id string, o avi.Object) {
+		for _, r := range o.Refs() {
+			if *r.Value == url {
+				ids = append(ids, id)
+				return
+			}
+		}
+	})
+	sort.Strings(ids)
+	for _, id := range ids {
+		cur, _ := tx.lookup(kind, id)
+		o := clone(cur)
+		s, ok := o.(avi.Settled)
+		if !ok {
+			continue
+		}
+		if err := s.Settle(id, tx); err != nil {
+			return inDependent(fmt.Sprintf("%s %s", kind, o.GetMeta().Name), err)
+		}
+		a, _ := json.Marshal(cur)
+		b, _ := json.Marshal(o)
+		if string(a) != string(b) {
+			o.GetMeta().LastModified = fmt.Sprint(tx.s.now().UnixMicro())
+			tx.stage(kind, id, o)
+		}
+	}
 	return nil
 }
 
@@ -689,6 +726,20 @@ func (tx *Tx) Delete(kind avi.Kind, uuid string) error {
 	}
 	tx.stage(kind, uuid, nil)
 	return nil
+}
+
+// inDependent names the dependent object a rule refused the write for, keeping the error's type
+// (which decides the status a client gets).
+func inDependent(who string, err error) error {
+	var fe *avi.FieldError
+	var ce *avi.ConflictError
+	switch {
+	case errors.As(err, &fe):
+		return &avi.FieldError{Field: who + ": " + fe.Field, Reason: fe.Reason}
+	case errors.As(err, &ce):
+		return &avi.ConflictError{Field: who + ": " + ce.Field, Reason: ce.Reason}
+	}
+	return fmt.Errorf("%s: %w", who, err)
 }
 
 // Change is one object a transaction wrote: Old is nil for a creation, New nil for a deletion.

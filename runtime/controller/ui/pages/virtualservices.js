@@ -92,8 +92,9 @@ export async function vsForm(vs, after) {
     nameId: 'vs-name',
     fill: (o, form) => {
       const vip = $('#vs-vip', form).value.trim();
+      // The form edits ip_address; vip[] (read back) follows it, so clearing the VIP clears both.
       if (vip) o.ip_address = ipAddr(vip, 'ip_address', false);
-      else delete o.ip_address;
+      else { delete o.ip_address; delete o.vip; }
       const old = {};
       ((vs && vs.services) || []).forEach((s) => { old[s.port] = s; });
       const list = splitList($('#vs-ports', form).value);
