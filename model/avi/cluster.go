@@ -10,6 +10,7 @@ import (
 // one; it is changed with PUT /api/cluster only (membership goes through raft with it).
 type Cluster struct {
 	Meta
+	TenantRef                string        `json:"tenant_ref,omitempty"`
 	Nodes                    []ClusterNode `json:"nodes,omitempty"`
 	VirtualIP                *IPAddr       `json:"virtual_ip,omitempty"`
 	RejoinNodesAutomatically bool          `json:"rejoin_nodes_automatically,omitempty"`
@@ -85,7 +86,10 @@ func (c *Cluster) Node(addr netip.Addr) (ClusterNode, bool) {
 }
 
 // Refs: none.
-func (c *Cluster) Refs() []Ref { return nil }
+func (c *Cluster) Refs() []Ref { return tenantRefs(&c.TenantRef) }
+
+// Tenant is the cluster's tenant reference: always admin.
+func (c *Cluster) Tenant() *string { return &c.TenantRef }
 
 // Secrets: none.
 func (c *Cluster) Secrets() []*string { return nil }

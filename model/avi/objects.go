@@ -443,6 +443,7 @@ const DefaultSEGroup = "Default-Group"
 // ServiceEngine is an SE that joined the controller. The controller writes it; the API reads it.
 type ServiceEngine struct {
 	Meta
+	TenantRef      string      `json:"tenant_ref,omitempty"`
 	MgmtIPAddress  *IPAddr     `json:"mgmt_ip_address,omitempty"`
 	SEGroupRef     string      `json:"se_group_ref,omitempty"` // the group it joined
 	Hostname       string      `json:"hostname,omitempty"`
@@ -470,14 +471,18 @@ func (s *ServiceEngine) Validate() error {
 	return firstErr(validateName(&s.Meta), printable("hostname", s.Hostname, MaxHostnameLength), printable("version", s.Version, MaxStringLength))
 }
 
-// Refs: its group (an SE stored before groups existed has none: it is in Default-Cloud's
+// Refs: its tenant and its group (an SE stored before groups existed has none: it is in Default-Cloud's
 // DefaultSEGroup).
 func (s *ServiceEngine) Refs() []Ref {
+	refs := tenantRefs(&s.TenantRef)
 	if s.SEGroupRef == "" {
-		return nil
+		return refs
 	}
-	return []Ref{{Field: "se_group_ref", Kind: KindServiceEngineGroup, Value: &s.SEGroupRef}}
+	return append(refs, Ref{Field: "se_group_ref", Kind: KindServiceEngineGroup, Value: &s.SEGroupRef})
 }
+
+// Tenant is the SE's tenant reference: always admin.
+func (s *ServiceEngine) Tenant() *string { return &s.TenantRef }
 
 // Secrets: the hash of the SE's credential.
 func (s *ServiceEngine) Secrets() []*string { return []*string{&s.CredentialHash} }

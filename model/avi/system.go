@@ -278,6 +278,7 @@ func (u *User) Secrets() []*string { return []*string{&u.Password, &u.PasswordHa
 // private key, an ed25519 pair is generated; the private key is never returned.
 type CloudConnectorUser struct {
 	Meta
+	TenantRef  string `json:"tenant_ref,omitempty"`
 	PrivateKey string `json:"private_key,omitempty"`
 	PublicKey  string `json:"public_key,omitempty"`
 }
@@ -326,7 +327,10 @@ func (c *CloudConnectorUser) Validate() error {
 }
 
 // Refs: none.
-func (c *CloudConnectorUser) Refs() []Ref { return nil }
+func (c *CloudConnectorUser) Refs() []Ref { return tenantRefs(&c.TenantRef) }
+
+// Tenant is the credential's tenant reference: always admin (credentials are controller-wide).
+func (c *CloudConnectorUser) Tenant() *string { return &c.TenantRef }
 
 // Secrets: the private key.
 func (c *CloudConnectorUser) Secrets() []*string { return []*string{&c.PrivateKey} }
@@ -342,6 +346,7 @@ const (
 // Cloud is the orchestrator the controller integrates with and how it creates SEs.
 type Cloud struct {
 	Meta
+	TenantRef                string                    `json:"tenant_ref,omitempty"`
 	Vtype                    string                    `json:"vtype"`
 	LinuxserverConfiguration *LinuxServerConfiguration `json:"linuxserver_configuration,omitempty"`
 	MesosConfiguration       *MesosConfiguration       `json:"mesos_configuration,omitempty"`
@@ -530,7 +535,10 @@ func (c *Cloud) stampHosts(old *Cloud) {
 	}
 }
 
-// Refs: the SSH user.
+// Tenant is the cloud's tenant reference: always admin (clouds are controller-wide).
+func (c *Cloud) Tenant() *string { return &c.TenantRef }
+
+// Refs: the SSH credentials and the tenant.
 func (c *Cloud) Refs() []Ref {
 	var refs []Ref
 	if l := c.LinuxserverConfiguration; l != nil && l.SSHUserRef != "" {
@@ -539,7 +547,7 @@ func (c *Cloud) Refs() []Ref {
 	if d := c.DockerConfiguration; d != nil && d.SSHUserRef != "" {
 		refs = append(refs, Ref{Field: "docker_configuration.ssh_user_ref", Kind: KindCloudConnectorUser, Value: &d.SSHUserRef})
 	}
-	return refs
+	return append(refs, tenantRefs(&c.TenantRef)...)
 }
 
 // Secrets: the Marathon passwords and tokens.

@@ -17,8 +17,12 @@ import (
 // route names its resource; authorize resolves who asks, in which tenant, and lets the request
 // through only with the access its method needs (read for GET, write otherwise).
 
-// tenantHeader picks the tenant a request works in, by name.
-const tenantHeader = "X-Avi-Tenant"
+// tenantHeader picks the tenant a request works in, by name; tenantUUIDHeader by uuid, as
+// Avi's SDKs may send it instead.
+const (
+	tenantHeader     = "X-Avi-Tenant"
+	tenantUUIDHeader = "X-Avi-Tenant-UUID"
+)
 
 // byKind is the resource of the routes whose {kind} path value names the kind, and with it the
 // resource (the kind's Permission).
@@ -206,7 +210,7 @@ func (s *Server) authorize(resource, action string, h handler) http.Handler {
 			}
 			res = k.Permission
 		}
-		p, err := s.principal(uuid, tok, r.Header.Get(tenantHeader))
+		p, err := s.principal(uuid, tok, r.Header.Get(tenantHeader), r.Header.Get(tenantUUIDHeader))
 		switch {
 		case err != nil:
 		case res == loginOnly && tok != nil:
@@ -251,8 +255,9 @@ func (p *principal) check(resource, want string) error {
 }
 
 // principal resolves the user with that uuid, the API token the request came with (nil: none)
-// and the tenant a request names (by name; empty: the user's default tenant, else admin).
-func (s *Server) principal(uuid string, tok *avi.AuthToken, tenantName string) (*principal, error) {
+// and the tenant a request names (by name, else by uuid; neither: the user's default tenant, else
+// admin). A tenant that does not exist is the client's error (400), as on Avi.
+func (s *Server) principal(uuid string, tok *avi.AuthToken, tenantName, tenantUUID string) (*principal, error) {
 	u, err := store.Get[*avi.User](s.store, uuid)
 	if err != nil {
 		return nil, &unauthenticated{"your account no longer exists: log in again"}
@@ -286,7 +291,13 @@ func (s *Server) principal(uuid string, tok *avi.AuthToken, tenantName string) (
 	case tenantName != "":
 		t, err := store.GetByName[*avi.Tenant](s.store, tenantName)
 		if err != nil {
-			return nil, forbid("%s: you hold no role in tenant %q", tenantHeader, tenantName)
+			return nil, &avi.FieldError{Field: tenantHeader, Reason: fmt.Sprintf("no tenant is named %q (GET /api/tenant lists those you may use)", tenantName)}
+		}
+		p.tenant = t.URL
+	case tenantUUID != "":
+		t, err := store.Get[*avi.Tenant](s.store, tenantUUID)
+		if err != nil {
+			return nil, &avi.FieldError{Field: tenantUUIDHeader, Reason: fmt.Sprintf("no tenant has uuid %q (GET /api/tenant lists those you may use)", tenantUUID)}
 		}
 		p.tenant = t.URL
 	case u.DefaultTenantRef != "":

@@ -360,7 +360,7 @@ func TestTenantIsolation(t *testing.T) {
 	// A tenant one holds no role in is not entered.
 	e.do(t, "GET", "/api/pool", nil, inTenant(u1, "t2")).want(t, http.StatusForbidden, "X-Avi-Tenant")
 	e.do(t, "GET", "/api/pool", nil, inTenant(u1, "admin")).want(t, http.StatusForbidden, "X-Avi-Tenant")
-	e.do(t, "GET", "/api/pool", nil, inTenant(u1, "nope")).want(t, http.StatusForbidden, "X-Avi-Tenant")
+	e.do(t, "GET", "/api/pool", nil, inTenant(u1, "nope")).want(t, http.StatusBadRequest, "X-Avi-Tenant", "no tenant is named \"nope\"")
 	// A tenant in use is not deleted.
 	e.admin(t, "DELETE", t1URL, nil).want(t, http.StatusConflict)
 
