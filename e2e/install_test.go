@@ -350,13 +350,11 @@ func TestSetupJSON(t *testing.T) {
 		t.Fatalf("setup_state %v after --setup-json, want complete", got)
 	}
 	var sc struct {
-		Results []struct {
-			DNS struct {
-				Servers []struct{ Addr string } `json:"server_list"`
-			} `json:"dns_configuration"`
-		} `json:"results"`
+		DNS struct {
+			Servers []struct{ Addr string } `json:"server_list"`
+		} `json:"dns_configuration"`
 	}
-	if code := c.call(t, "GET", "/api/systemconfiguration", nil, &sc); code != 200 || len(sc.Results) != 1 || len(sc.Results[0].DNS.Servers) != 1 || sc.Results[0].DNS.Servers[0].Addr != "192.0.2.53" {
+	if code := c.call(t, "GET", "/api/systemconfiguration", nil, &sc); code != 200 || len(sc.DNS.Servers) != 1 || sc.DNS.Servers[0].Addr != "192.0.2.53" {
 		t.Errorf("GET /api/systemconfiguration with the setup credentials: %d %+v", code, sc)
 	}
 	if _, err := os.Stat(filepath.Join(data, "setup.json")); !os.IsNotExist(err) {

@@ -82,6 +82,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET /api/useraccount", avi.PermissionExempt, s.whoami, ""},
 		{"GET /api/{kind}", byKind, s.list, ""},
 		{"POST /api/{kind}", byKind, s.create, ""},
+		{"PUT /api/{kind}", byKind, s.onSingleton(s.put), ""},
+		{"PATCH /api/{kind}", byKind, s.onSingleton(s.patch), ""},
 		{"GET /api/{kind}/{uuid}", byKind, s.get, ""},
 		{"PUT /api/{kind}/{uuid}", byKind, s.put, ""},
 		{"PATCH /api/{kind}/{uuid}", byKind, s.patch, ""},

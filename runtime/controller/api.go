@@ -220,6 +220,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 	if !ok {
 		return
 	}
+	if k.Singleton {
+		// As Avi: the collection of a singleton kind is its one object.
+		r.SetPathValue("uuid", s.singleton(k))
+		s.get(w, r, p)
+		return
+	}
 	lq, err := parseListQuery(r.URL.Query())
 	if err != nil {
 		storeError(w, err)
@@ -310,6 +316,32 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, redacted(o))
+}
+
+// singleton is the uuid of a singleton kind's one object ("" before the first boot made it).
+func (s *Server) singleton(k avi.KindInfo) string {
+	if objs := s.store.List(k.Kind); len(objs) > 0 {
+		return objs[0].GetMeta().UUID
+	}
+	return ""
+}
+
+// onSingleton serves PUT and PATCH /api/<kind> as Avi does for a singleton kind
+// (systemconfiguration): they change its one object. Other kinds' collections take neither.
+func (s *Server) onSingleton(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		k, ok := kindOf(w, r)
+		if !ok {
+			return
+		}
+		if !k.Singleton {
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: give the object's uuid (/api/%s/<uuid>)", r.Method, r.URL.Path, k.Kind))
+			return
+		}
+		r.SetPathValue("uuid", s.singleton(k))
+		h(w, r, p)
+	}
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -421,8 +421,8 @@ func TestAPI(t *testing.T) {
 		r = e.admin(t, "GET", "/api/cloudconnectoruser", nil).want(t, http.StatusOK)
 		apiNoSecrets(t, "cloudconnectoruser list", r.raw)
 		sc := e.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK)
-		apiWantEq(t, "dns server", apiGet(sc.obj, "results", 0, "dns_configuration", "server_list", 0, "addr"), "192.0.2.53")
-		apiWantEq(t, "welcome_workflow_complete", apiGet(sc.obj, "results", 0, "welcome_workflow_complete"), true)
+		apiWantEq(t, "dns server", apiGet(sc.obj, "dns_configuration", "server_list", 0, "addr"), "192.0.2.53")
+		apiWantEq(t, "welcome_workflow_complete", apiGet(sc.obj, "welcome_workflow_complete"), true)
 		// What exists from first boot.
 		for kind, name := range map[string]string{"applicationprofile": "System-HTTP", "cloud": "Default-Cloud", "user": "admin"} {
 			e.byName(t, kind, name)
@@ -789,10 +789,13 @@ func TestAPI(t *testing.T) {
 		}
 
 		t.Run("systemconfiguration", func(t *testing.T) {
-			list := e.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK)
-			apiWantEq(t, "count", list.obj["count"], 1)
-			sc := apiGet(list.obj, "results", 0).(map[string]any)
+			// As Avi: the collection is the one object, and PUT and PATCH on it change it.
+			sc := e.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK).obj
 			path := sc["url"].(string)
+			sc["welcome_workflow_complete"] = true
+			apiWantEq(t, "PUT without uuid", e.admin(t, "PUT", "/api/systemconfiguration", sc).want(t, http.StatusOK).obj["uuid"], sc["uuid"])
+			apiWantEq(t, "PATCH without uuid", apiGet(e.admin(t, "PATCH", "/api/systemconfiguration", `{"replace": {"welcome_workflow_complete": true}}`).want(t, http.StatusOK).obj, "uuid"), sc["uuid"])
+			e.admin(t, "PUT", "/api/pool", `{}`).want(t, http.StatusMethodNotAllowed, "uuid")
 			apiWantEq(t, "url", path, "/api/systemconfiguration/"+sc["uuid"].(string))
 			e.admin(t, "GET", path, nil).want(t, http.StatusOK)
 			e.admin(t, "POST", "/api/systemconfiguration", `{"name": "second"}`).want(t, http.StatusConflict)
@@ -838,7 +841,7 @@ func TestAPI(t *testing.T) {
 		e := newSetUpAPIEnv(t)
 		e.mustCreate(t, "healthmonitor", `{"name": "val-hm", "type": "HEALTH_MONITOR_TCP"}`)
 		hmURL := e.urlOf(t, "healthmonitor", "val-hm")
-		scURL := e.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK).obj["results"].([]any)[0].(map[string]any)["url"].(string)
+		scURL := e.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK).obj["url"].(string)
 		cases := []struct {
 			name, method, path, body string
 			code                     int
@@ -966,7 +969,7 @@ func TestAPI(t *testing.T) {
 		e.admin(t, "DELETE", e.urlOf(t, "applicationprofile", "System-HTTP"), nil).want(t, http.StatusConflict, "System-HTTP")
 		e.admin(t, "DELETE", e.urlOf(t, "applicationprofile", "System-L4-Application"), nil).want(t, http.StatusConflict, "System-L4-Application")
 		e.admin(t, "DELETE", e.urlOf(t, "cloud", "Default-Cloud"), nil).want(t, http.StatusConflict, "Default-Cloud is built in")
-		e.admin(t, "DELETE", e.admin(t, "GET", "/api/systemconfiguration", nil).obj["results"].([]any)[0].(map[string]any)["url"].(string), nil).want(t, http.StatusMethodNotAllowed)
+		e.admin(t, "DELETE", e.admin(t, "GET", "/api/systemconfiguration", nil).obj["url"].(string), nil).want(t, http.StatusMethodNotAllowed)
 		e.admin(t, "POST", "/api/serviceengine", `{"name": "se"}`).want(t, http.StatusMethodNotAllowed)
 
 		// The DESIGN.md Linux server cloud refers to the setup's SSH user "ops".
@@ -1018,7 +1021,7 @@ func TestAPI(t *testing.T) {
 		cloud := keep(e.admin(t, "POST", "/api/cloud", `{"name": "sec-cloud", "vtype": "CLOUD_MESOS", "mesos_configuration": {"marathon_configurations": [
 			{"marathon_url": "http://m1:8080", "marathon_username": "marathon", "marathon_password": "`+marathonPass+`"}]}}`).want(t, http.StatusCreated))
 		cloudURL := cloud.obj["url"].(string)
-		scURL := e.admin(t, "GET", "/api/systemconfiguration", nil).obj["results"].([]any)[0].(map[string]any)["url"].(string)
+		scURL := e.admin(t, "GET", "/api/systemconfiguration", nil).obj["url"].(string)
 		keep(e.admin(t, "PUT", scURL, `{"email_configuration": {"smtp_type": "SMTP_SERVER", "smtp_server": "mail.example.test", "auth_username": "avi", "auth_password": "`+smtpPass+`"}}`).want(t, http.StatusOK))
 
 		// Updates that omit the secrets keep them.
@@ -1214,7 +1217,7 @@ func TestAPI(t *testing.T) {
 			}
 		}
 		apiWantEq(t, "setup state after import", f.do(t, "GET", "/api/initial-data", nil, apiCred{none: true}).obj["setup_state"], "complete")
-		apiWantEq(t, "systemconfiguration count", f.admin(t, "GET", "/api/systemconfiguration", nil).obj["count"], 1)
+		f.admin(t, "GET", "/api/systemconfiguration", nil).want(t, http.StatusOK)
 		apiWantEq(t, "System-HTTP count", f.admin(t, "GET", "/api/applicationprofile?name=System-HTTP", nil).obj["count"], 1)
 		for _, kind := range []string{"healthmonitor", "pool", "virtualservice", "cloudconnectoruser", "cloud", "user", "applicationprofile"} {
 			apiWantEq(t, kind+" count on both controllers", f.admin(t, "GET", "/api/"+kind, nil).obj["count"], e.admin(t, "GET", "/api/"+kind, nil).obj["count"])

@@ -14,9 +14,8 @@ import { apiTokensPanel } from './apitokens.js';
 
 export async function pageSettings(c, live) {
   crumbs('Settings');
-  const d = await get('/api/systemconfiguration');
+  const sc = await get('/api/systemconfiguration');
   if (!live()) return;
-  const sc = (d.results || [])[0] || {};
   const tokens = apiTokensPanel(live);
   c.append(h('div', { id: 'page-settings', testid: 'page-settings' },
     pageHead('Settings', 'System configuration, your account, API tokens and configuration backups.'),
@@ -78,7 +77,7 @@ function systemPanel(sc) {
       if (p) e.auth_password = p;
     }
     o.email_configuration = e;
-    const out = await busy(save, () => put('/api/systemconfiguration/' + sc.uuid, o));
+    const out = await busy(save, () => put('/api/systemconfiguration', o));
     Object.assign(sc, out);
     $('#settings-smtp-password', form).value = '';
     toast('System configuration saved');
