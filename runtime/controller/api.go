@@ -41,7 +41,20 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(catchAll, noRoute(mux, catchAll))
 	}
 	mux.Handle("/", uiHandler())
-	return securityHeaders(apiVersions(s.answeredBy(s.leaderOnly(mux))))
+	return securityHeaders(apiVersions(s.answeredBy(s.leaderOnly(trailingSlash(mux)))))
+}
+
+// trailingSlash serves /api/<path>/ as /api/<path>: Avi's clients write both (the Python SDK
+// asks for /api/pool/?name=web).
+func trailingSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > len("/api/") && strings.HasPrefix(p, "/api/") && strings.HasSuffix(p, "/") {
+			r = r.Clone(r.Context())
+			r.URL.Path = strings.TrimRight(p, "/")
+			r.URL.RawPath = ""
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // noRoute answers a request no route of mux takes (mux sends it to catchAll): 405 with the
@@ -231,10 +244,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 		storeError(w, err)
 		return
 	}
+	var referred map[string]bool
+	if by := lq.referredBy; by.uuid != "" {
+		referred = map[string]bool{}
+		if by, err := s.lookup(p, by.kind, by.uuid); err == nil {
+			for _, ref := range by.Refs() {
+				referred[*ref.Value] = true
+			}
+		}
+	}
 	results := []avi.Object{}
 	names := includeName(r)
 	for _, o := range s.store.List(k.Kind) {
-		if lq.keep(o) && p.visible(k, o) {
+		if lq.keep(o, referred) && p.visible(k, o) {
 			o = s.present(p, o)
 			if names {
 				s.withNames(o)

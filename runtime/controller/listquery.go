@@ -17,14 +17,38 @@ import (
 const maxPageSize = 200
 
 // listQuery is what a list request asks beyond its kind, in Avi's query parameters: name and
-// uuid filters, sort (a field; -field descending), fields (those to return; name, url and uuid
-// always come), and page_size with page. Without page_size every object comes.
+// uuid filters, search ((field,text) or text in the name), refers_to and referred_by
+// (<kind>:<uuid>), <field>.uuid (a reference field naming that uuid), sort (a field; -field
+// descending), fields (those to return; name, url and uuid always come), and page_size with
+// page. Without page_size every object comes. skip_default is taken: objects come with their
+// defaults, which a client that fills them itself (Terraform) reads the same.
 type listQuery struct {
 	names, uuids   []string
+	searchField    string
+	search         string
+	refersTo       string // URL of the object the listed ones must refer to
+	referredBy     ref    // the object that must refer to the listed ones
+	refUUIDs       map[string]string // reference field: uuid it must name
 	sort           string
 	desc           bool
 	fields         []string
 	page, pageSize int
+}
+
+// ref is an object named by kind and uuid.
+type ref struct {
+	kind avi.KindInfo
+	uuid string
+}
+
+// kindUUID parses Avi's <kind>:<uuid>.
+func kindUUID(param, v string) (ref, error) {
+	kind, uuid, ok := strings.Cut(v, ":")
+	k, known := avi.LookupKind(kind)
+	if !ok || !known || uuid == "" {
+		return ref{}, &avi.FieldError{Field: param, Reason: fmt.Sprintf("%q: want <kind>:<uuid>, such as pool:pool-<uuid>", v)}
+	}
+	return ref{k, uuid}, nil
 }
 
 func parseListQuery(q url.Values) (listQuery, error) {
@@ -61,16 +85,94 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		}
 		*p.into = n
 	}
+	if v := q.Get("search"); v != "" {
+		lq.search = v
+		if inner, ok := strings.CutPrefix(v, "("); ok && strings.HasSuffix(inner, ")") {
+			field, text, found := strings.Cut(strings.TrimSuffix(inner, ")"), ",")
+			if !found || field == "" {
+				return lq, &avi.FieldError{Field: "search", Reason: fmt.Sprintf("%q: want (field,text) or text", v)}
+			}
+			lq.searchField, lq.search = field, text
+		}
+		lq.search = strings.ToLower(lq.search)
+	}
+	if v := q.Get("refers_to"); v != "" {
+		r, err := kindUUID("refers_to", v)
+		if err != nil {
+			return lq, err
+		}
+		lq.refersTo = r.kind.Kind.URL(r.uuid)
+	}
+	if v := q.Get("referred_by"); v != "" {
+		r, err := kindUUID("referred_by", v)
+		if err != nil {
+			return lq, err
+		}
+		lq.referredBy = r
+	}
+	for key, vals := range q {
+		if field, ok := strings.CutSuffix(key, ".uuid"); ok && len(vals) > 0 {
+			if lq.refUUIDs == nil {
+				lq.refUUIDs = map[string]string{}
+			}
+			lq.refUUIDs[field] = vals[0]
+		}
+	}
 	if q.Has("page") && lq.pageSize == 0 {
 		return lq, &avi.FieldError{Field: "page", Reason: "needs page_size"}
 	}
 	return lq, nil
 }
 
-// keep reports whether an object passes the name and uuid filters.
-func (lq listQuery) keep(o avi.Object) bool {
+// keep reports whether an object passes the filters; referred holds the URLs the referred_by
+// object refers to.
+func (lq listQuery) keep(o avi.Object, referred map[string]bool) bool {
 	m := o.GetMeta()
-	return (len(lq.names) == 0 || slices.Contains(lq.names, m.Name)) && (len(lq.uuids) == 0 || slices.Contains(lq.uuids, m.UUID))
+	if len(lq.names) > 0 && !slices.Contains(lq.names, m.Name) || len(lq.uuids) > 0 && !slices.Contains(lq.uuids, m.UUID) {
+		return false
+	}
+	if lq.referredBy.uuid != "" && !referred[m.URL] {
+		return false
+	}
+	if lq.refersTo != "" && !slices.ContainsFunc(o.Refs(), func(r avi.Ref) bool { return *r.Value == lq.refersTo }) {
+		return false
+	}
+	if lq.search == "" && len(lq.refUUIDs) == 0 {
+		return true
+	}
+	var doc map[string]any
+	data, _ := json.Marshal(o)
+	json.Unmarshal(data, &doc)
+	for field, uuid := range lq.refUUIDs {
+		if !namesUUID(doc[field], uuid) {
+			return false
+		}
+	}
+	if lq.search != "" {
+		field := cmp.Or(lq.searchField, "name")
+		v, ok := doc[field]
+		if !ok {
+			return false
+		}
+		text, isText := v.(string)
+		if !isText {
+			raw, _ := json.Marshal(v)
+			text = string(raw)
+		}
+		return strings.Contains(strings.ToLower(text), lq.search)
+	}
+	return true
+}
+
+// namesUUID reports whether a reference field's value (one reference or a list) names uuid.
+func namesUUID(v any, uuid string) bool {
+	switch v := v.(type) {
+	case string:
+		return avi.UUIDOf(v) == uuid
+	case []any:
+		return slices.ContainsFunc(v, func(e any) bool { return namesUUID(e, uuid) })
+	}
+	return false
 }
 
 // answer is the list answer for these objects (already filtered and presented): sorted, the page

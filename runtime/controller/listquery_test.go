@@ -85,3 +85,35 @@ func TestIncludeName(t *testing.T) {
 		t.Errorf("after a PUT of the named object: %q; want %q", ref(after.obj), ref(plain.obj))
 	}
 }
+
+// The rest of Avi's list queries: search, refers_to and referred_by, <ref>.uuid, skip_default,
+// and a trailing slash on any path.
+func TestListFiltersAndTrailingSlashes(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	hm := e.mustCreate(t, "healthmonitor", map[string]any{"name": "hm-web", "type": "HEALTH_MONITOR_TCP"})
+	hmRef := "/api/healthmonitor/" + hm["uuid"].(string)
+	web := e.mustCreate(t, "pool", map[string]any{"name": "web-pool", "health_monitor_refs": []any{hmRef}})
+	e.mustCreate(t, "pool", map[string]any{"name": "db-pool", "lb_algorithm": "LB_ALGORITHM_ROUND_ROBIN"})
+	vs := e.mustCreate(t, "virtualservice", map[string]any{"name": "web", "pool_ref": web["url"], "services": []any{map[string]any{"port": 8080}}})
+	names := func(path string) []string {
+		t.Helper()
+		var out []string
+		for _, o := range e.admin(t, "GET", path, nil).want(t, http.StatusOK).obj["results"].([]any) {
+			out = append(out, o.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	apiWantEq(t, "search in the name", names("/api/pool?search=WEB"), []string{"web-pool"})
+	apiWantEq(t, "search (field,text)", names("/api/pool?search=(lb_algorithm,round_robin)"), []string{"db-pool"})
+	apiWantEq(t, "refers_to", names("/api/pool?refers_to=healthmonitor:"+hm["uuid"].(string)), []string{"web-pool"})
+	apiWantEq(t, "referred_by", names("/api/pool?referred_by=virtualservice:"+vs["uuid"].(string)), []string{"web-pool"})
+	apiWantEq(t, "health_monitor_refs.uuid", names("/api/pool?health_monitor_refs.uuid="+hm["uuid"].(string)), []string{"web-pool"})
+	cloud := e.byName(t, "cloud", "Default-Cloud")
+	apiWantEq(t, "cloud_ref.uuid", names("/api/serviceenginegroup?cloud_ref.uuid="+cloud["uuid"].(string)), []string{"Default-Group"})
+	apiWantEq(t, "cloud_ref.uuid of another cloud", names("/api/serviceenginegroup?cloud_ref.uuid=cloud-nope"), []string(nil))
+	apiWantEq(t, "skip_default and a trailing slash", names("/api/pool/?name=web-pool&skip_default=true"), []string{"web-pool"})
+	e.admin(t, "GET", "/api/pool/"+web["uuid"].(string)+"/", nil).want(t, http.StatusOK)
+	e.admin(t, "GET", "/api/virtualservice/"+vs["uuid"].(string)+"/runtime/", nil).want(t, http.StatusOK)
+	e.admin(t, "GET", "/api/pool?refers_to=nothing", nil).want(t, http.StatusBadRequest, "refers_to", "<kind>:<uuid>")
+	e.admin(t, "GET", "/api/pool?search=(,x)", nil).want(t, http.StatusBadRequest, "search")
+}
