@@ -26,8 +26,8 @@ type listQuery struct {
 	names, uuids   []string
 	searchField    string
 	search         string
-	refersTo       string // URL of the object the listed ones must refer to
-	referredBy     ref    // the object that must refer to the listed ones
+	refersTo       string            // URL of the object the listed ones must refer to
+	referredBy     ref               // the object that must refer to the listed ones
 	refUUIDs       map[string]string // reference field: uuid it must name
 	sort           string
 	desc           bool
