@@ -42,6 +42,16 @@ const (
 	PermTenant              = "PERMISSION_TENANT"
 	PermSystemConfiguration = "PERMISSION_SYSTEMCONFIGURATION"
 	PermController          = "PERMISSION_CONTROLLER"
+
+	PermPoolGroup                     = "PERMISSION_POOLGROUP"
+	PermNetworkProfile                = "PERMISSION_NETWORKPROFILE"
+	PermApplicationPersistenceProfile = "PERMISSION_APPLICATIONPERSISTENCEPROFILE"
+	PermAnalyticsProfile              = "PERMISSION_ANALYTICSPROFILE"
+	PermSSLProfile                    = "PERMISSION_SSLPROFILE"
+	PermSSLKeyAndCertificate          = "PERMISSION_SSLKEYANDCERTIFICATE"
+	PermVrfContext                    = "PERMISSION_VRFCONTEXT"
+	PermNetwork                       = "PERMISSION_NETWORK"
+	PermIpamDnsProviderProfile        = "PERMISSION_IPAMDNSPROVIDERPROFILE"
 	// PermAuditLog is this controller's own: Avi has no privilege of that name. It guards the
 	// audit log (GET /api/auditlog).
 	PermAuditLog     = "PERMISSION_AUDITLOG"
@@ -55,7 +65,7 @@ type Section int
 const (
 	SectionApplication    Section = iota // virtual services, pools
 	SectionProfiles                      // application profiles, health monitors
-	SectionSecurity                      // Templates > Security: certificates, PKI and auth profiles (none here)
+	SectionSecurity                      // Templates > Security: certificates and SSL profiles
 	SectionInfrastructure                // clouds, their credentials, service engines, join tokens
 	SectionAccount                       // users, roles, tenants
 	SectionSystem                        // system settings, configuration export and import, metrics
@@ -77,6 +87,15 @@ var Resources = []Resource{
 	{PermPool, SectionApplication, true},
 	{PermApplicationProfile, SectionProfiles, true},
 	{PermHealthMonitor, SectionProfiles, true},
+	{PermPoolGroup, SectionApplication, true},
+	{PermNetworkProfile, SectionProfiles, true},
+	{PermApplicationPersistenceProfile, SectionProfiles, true},
+	{PermAnalyticsProfile, SectionProfiles, true},
+	{PermSSLProfile, SectionSecurity, true},
+	{PermSSLKeyAndCertificate, SectionSecurity, true},
+	{PermVrfContext, SectionInfrastructure, false},
+	{PermNetwork, SectionInfrastructure, false},
+	{PermIpamDnsProviderProfile, SectionInfrastructure, false},
 	{PermCloud, SectionInfrastructure, false},
 	{PermUserCredential, SectionInfrastructure, false},
 	{PermServiceEngine, SectionInfrastructure, false},

@@ -101,9 +101,14 @@ func TestBuiltInRoles(t *testing.T) {
 }
 
 // TestKindPermissions: every kind names a resource; the application objects are tenant-scoped,
-// the rest controller-wide; profiles and monitors are shared.
+// the rest controller-wide; profiles, monitors and certificates are shared.
 func TestKindPermissions(t *testing.T) {
-	tenanted := map[Kind]bool{KindVirtualService: true, KindVsVip: true, KindPool: true, KindHealthMonitor: true, KindApplicationProfile: true}
+	shared := map[Kind]bool{KindHealthMonitor: true, KindApplicationProfile: true, KindSSLKeyAndCertificate: true, KindSSLProfile: true,
+		KindNetworkProfile: true, KindApplicationPersistenceProfile: true, KindAnalyticsProfile: true}
+	tenanted := map[Kind]bool{KindVirtualService: true, KindVsVip: true, KindPool: true, KindPoolGroup: true}
+	for k := range shared {
+		tenanted[k] = true
+	}
 	// The kinds whose Avi schema has no tenant_ref, and the controller's own.
 	noTenantRef := map[Kind]bool{KindSystemConfiguration: true, KindTenant: true, KindUser: true, KindJoinToken: true, KindAuthToken: true, KindClusterMember: true}
 	for _, k := range Kinds {
@@ -117,7 +122,7 @@ func TestKindPermissions(t *testing.T) {
 		if _, ok := k.New().(Tenanted); ok == noTenantRef[k.Kind] {
 			t.Errorf("%s objects: tenant_ref %v", k.Kind, ok)
 		}
-		if k.Shared != (k.Kind == KindHealthMonitor || k.Kind == KindApplicationProfile) {
+		if k.Shared != shared[k.Kind] {
 			t.Errorf("%s: shared %v", k.Kind, k.Shared)
 		}
 	}

@@ -18,6 +18,9 @@ type Meta struct {
 	URL          string `json:"url,omitempty"`
 	Name         string `json:"name"`
 	LastModified string `json:"_last_modified,omitempty"`
+	// Extra holds the fields of Avi's schema the object's Go type has no field for (ExtraOf);
+	// the API answers them merged in (Document).
+	Extra map[string]any `json:"_extra,omitempty"`
 }
 
 // GetMeta returns the object's common fields.

@@ -29,6 +29,17 @@ const (
 	KindAuthToken           Kind = "authtoken"
 	KindCluster             Kind = "cluster"
 	KindClusterMember       Kind = "clustermember"
+
+	KindVrfContext                    Kind = "vrfcontext"
+	KindNetwork                       Kind = "network"
+	KindSSLKeyAndCertificate          Kind = "sslkeyandcertificate"
+	KindSSLProfile                    Kind = "sslprofile"
+	KindNetworkProfile                Kind = "networkprofile"
+	KindPoolGroup                     Kind = "poolgroup"
+	KindApplicationPersistenceProfile Kind = "applicationpersistenceprofile"
+	KindAnalyticsProfile              Kind = "analyticsprofile"
+	KindIpamDnsProviderProfile        Kind = "ipamdnsproviderprofile"
+	KindControllerProperties          Kind = "controllerproperties"
 )
 
 // KindInfo is what the API and the store know of a kind.
@@ -67,11 +78,21 @@ var Kinds = []KindInfo{
 	{Kind: KindRole, New: func() Object { return &Role{} }, Permission: PermRole},
 	{Kind: KindUser, New: func() Object { return &User{} }, Permission: PermUser},
 	{Kind: KindCloudConnectorUser, New: func() Object { return &CloudConnectorUser{} }, Permission: PermUserCredential},
+	{Kind: KindControllerProperties, New: func() Object { return &ControllerProperties{} }, Singleton: true, Permission: PermController},
+	{Kind: KindIpamDnsProviderProfile, New: func() Object { return &IpamDnsProviderProfile{} }, Permission: PermIpamDnsProviderProfile},
 	{Kind: KindCloud, New: func() Object { return &Cloud{} }, Permission: PermCloud},
+	{Kind: KindVrfContext, New: func() Object { return &VrfContext{} }, Permission: PermVrfContext},
+	{Kind: KindNetwork, New: func() Object { return &Network{} }, Permission: PermNetwork},
 	{Kind: KindServiceEngineGroup, New: func() Object { return &ServiceEngineGroup{} }, Permission: PermServiceEngineGroup},
+	{Kind: KindSSLKeyAndCertificate, New: func() Object { return &SSLKeyAndCertificate{} }, Permission: PermSSLKeyAndCertificate, Shared: true},
+	{Kind: KindSSLProfile, New: func() Object { return &SSLProfile{} }, Permission: PermSSLProfile, Shared: true},
+	{Kind: KindNetworkProfile, New: func() Object { return &NetworkProfile{} }, Permission: PermNetworkProfile, Shared: true},
+	{Kind: KindApplicationPersistenceProfile, New: func() Object { return &ApplicationPersistenceProfile{} }, Permission: PermApplicationPersistenceProfile, Shared: true},
+	{Kind: KindAnalyticsProfile, New: func() Object { return &AnalyticsProfile{} }, Permission: PermAnalyticsProfile, Shared: true},
 	{Kind: KindApplicationProfile, New: func() Object { return &ApplicationProfile{} }, Permission: PermApplicationProfile, Shared: true},
 	{Kind: KindHealthMonitor, New: func() Object { return &HealthMonitor{} }, Permission: PermHealthMonitor, Shared: true},
 	{Kind: KindPool, New: func() Object { return &Pool{} }, Permission: PermPool},
+	{Kind: KindPoolGroup, New: func() Object { return &PoolGroup{} }, Permission: PermPoolGroup},
 	{Kind: KindVsVip, New: func() Object { return &VsVip{} }, Permission: PermVirtualService},
 	{Kind: KindVirtualService, New: func() Object { return &VirtualService{} }, Permission: PermVirtualService},
 	{Kind: KindServiceEngine, New: func() Object { return &ServiceEngine{} }, Internal: true, Permission: PermServiceEngine},

@@ -141,11 +141,14 @@ func vipAddress(vips []Vip) *IPAddr {
 // Tenant is the vsvip's tenant reference.
 func (v *VsVip) Tenant() *string { return &v.TenantRef }
 
-// Refs: the cloud and the tenant.
+// Refs: the cloud, the VRF (named within the cloud, which resolves first) and the tenant.
 func (v *VsVip) Refs() []Ref {
 	var refs []Ref
 	if v.CloudRef != "" {
 		refs = append(refs, Ref{Field: "cloud_ref", Kind: KindCloud, Value: &v.CloudRef})
+	}
+	if v.VrfContextRef != "" {
+		refs = append(refs, Ref{Field: "vrf_context_ref", Kind: KindVrfContext, Value: &v.VrfContextRef, Scope: &v.CloudRef})
 	}
 	return append(refs, tenantRefs(&v.TenantRef)...)
 }

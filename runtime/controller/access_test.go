@@ -125,6 +125,26 @@ var accessWant = map[string]map[string]string{
 	"": {}, // a user without roles
 }
 
+// The resources added with the kinds automation looks up are granted as the resources of their
+// section: pool groups as pools, profiles as health monitors, VRFs, networks and IPAM profiles as
+// clouds; certificates and SSL profiles are Avi's Templates > Security.
+func init() {
+	like := map[string]string{"PERMISSION_POOLGROUP": "PERMISSION_POOL", "PERMISSION_NETWORKPROFILE": "PERMISSION_HEALTHMONITOR",
+		"PERMISSION_APPLICATIONPERSISTENCEPROFILE": "PERMISSION_HEALTHMONITOR", "PERMISSION_ANALYTICSPROFILE": "PERMISSION_HEALTHMONITOR",
+		"PERMISSION_VRFCONTEXT": "PERMISSION_CLOUD", "PERMISSION_NETWORK": "PERMISSION_CLOUD", "PERMISSION_IPAMDNSPROVIDERPROFILE": "PERMISSION_CLOUD"}
+	security := map[string]string{avi.RoleSystemAdmin: "W", avi.RoleSecurityAdmin: "W", avi.RoleReadonly: "R", avi.RoleTenantAdmin: "W"}
+	for role, grants := range accessWant {
+		for res, as := range like {
+			if a, ok := grants[as]; ok {
+				grants[res] = a
+			}
+		}
+		if a, ok := security[role]; ok {
+			grants["PERMISSION_SSLPROFILE"], grants["PERMISSION_SSLKEYANDCERTIFICATE"] = a, a
+		}
+	}
+}
+
 // kindResource is the resource of each kind, as Avi's API names them.
 var kindResource = map[avi.Kind]string{
 	avi.KindSystemConfiguration: "PERMISSION_SYSTEMCONFIGURATION", avi.KindTenant: "PERMISSION_TENANT", avi.KindRole: "PERMISSION_ROLE",
@@ -132,6 +152,11 @@ var kindResource = map[avi.Kind]string{
 	avi.KindApplicationProfile: "PERMISSION_APPLICATIONPROFILE", avi.KindHealthMonitor: "PERMISSION_HEALTHMONITOR", avi.KindPool: "PERMISSION_POOL",
 	avi.KindVirtualService: "PERMISSION_VIRTUALSERVICE", avi.KindVsVip: "PERMISSION_VIRTUALSERVICE", avi.KindServiceEngine: "PERMISSION_SERVICEENGINE", avi.KindJoinToken: "PERMISSION_SE_TOKEN",
 	avi.KindServiceEngineGroup: "PERMISSION_SERVICEENGINEGROUP", avi.KindCluster: "PERMISSION_CONTROLLER",
+	avi.KindControllerProperties: "PERMISSION_CONTROLLER", avi.KindIpamDnsProviderProfile: "PERMISSION_IPAMDNSPROVIDERPROFILE",
+	avi.KindVrfContext: "PERMISSION_VRFCONTEXT", avi.KindNetwork: "PERMISSION_NETWORK", avi.KindSSLKeyAndCertificate: "PERMISSION_SSLKEYANDCERTIFICATE",
+	avi.KindSSLProfile: "PERMISSION_SSLPROFILE", avi.KindNetworkProfile: "PERMISSION_NETWORKPROFILE",
+	avi.KindApplicationPersistenceProfile: "PERMISSION_APPLICATIONPERSISTENCEPROFILE", avi.KindAnalyticsProfile: "PERMISSION_ANALYTICSPROFILE",
+	avi.KindPoolGroup: "PERMISSION_POOLGROUP",
 }
 
 // matrixRequest is one request of the matrix: no request changes anything the next depend on

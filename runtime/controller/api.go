@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,7 +252,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 			}
 		}
 	}
-	results := []avi.Object{}
+	results := []map[string]any{}
 	names := includeName(r)
 	for _, o := range s.store.List(k.Kind) {
 		if lq.keep(o, referred) && p.visible(k, o) {
@@ -261,7 +260,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 			if names {
 				s.withNames(o)
 			}
-			results = append(results, o)
+			results = append(results, avi.Document(o))
 		}
 	}
 	writeJSON(w, http.StatusOK, lq.answer(r, results))
@@ -281,20 +280,15 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p *principal) {
 	if includeName(r) {
 		s.withNames(o)
 	}
-	writeJSON(w, http.StatusOK, o)
+	writeJSON(w, http.StatusOK, avi.Document(o))
 }
 
-// decodeObject reads one object strictly: an unknown field or a wrong type is an error that
-// names the field.
+// decodeObject reads one object as a client sends it (avi.Decode); a user's password hash is
+// never written by a client.
 func decodeObject(k avi.KindInfo, data []byte) (avi.Object, error) {
-	o := k.New()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(o); err != nil {
-		return nil, avi.JSONFieldError(err)
-	}
-	if dec.More() {
-		return nil, &avi.FieldError{Field: "body", Reason: "holds more than one JSON value"}
+	o, err := avi.Decode(k, data)
+	if err != nil {
+		return nil, err
 	}
 	if u, ok := o.(*avi.User); ok && u.PasswordHash != "" {
 		return nil, &avi.FieldError{Field: "password_hash", Reason: "is read-only: send password"}
@@ -337,7 +331,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p *principal) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, redacted(o))
+	writeJSON(w, http.StatusCreated, avi.Document(redacted(o)))
 }
 
 // singleton is the uuid of a singleton kind's one object ("" before the first boot made it).
@@ -418,7 +412,7 @@ func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o a
 		s.basic.clear()
 		s.sessions.endUser(uuid)
 	}
-	writeJSON(w, http.StatusOK, redacted(o))
+	writeJSON(w, http.StatusOK, avi.Document(redacted(o)))
 }
 
 // patch merges the body into the object (RFC 7386: null removes a field) and replaces it.
@@ -442,9 +436,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	avi.Redact(cur) // secrets are kept by Prepare when the patch does not send them
-	var doc map[string]any
-	raw, _ := json.Marshal(cur)
-	json.Unmarshal(raw, &doc)
+	doc := avi.Document(cur)
 	if aviPatch(body) {
 		if err := applyAviPatch(doc, body); err != nil {
 			storeError(w, err)
@@ -513,7 +505,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, p *principal) {
 			if err := orchsync.DeleteOwned(tx, s.cloudOwners(uuid)...); err != nil {
 				return err
 			}
-			if err := deleteCloudSEGroups(tx, avi.KindCloud.URL(uuid)); err != nil {
+			if err := deleteCloudDefaults(tx, avi.KindCloud.URL(uuid)); err != nil {
 				return err
 			}
 		case avi.KindUser:

@@ -27,7 +27,7 @@ func (s *Server) update(p *principal, fn func(tx *store.Tx) error) error {
 			return err
 		}
 		// A cloud written through the API or an import comes with its Default-Group.
-		if err := ensureDefaultSEGroups(tx); err != nil {
+		if err := ensureCloudDefaults(tx); err != nil {
 			return err
 		}
 		for _, user := range newPasswords(tx.Changes()) {

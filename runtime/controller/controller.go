@@ -192,8 +192,8 @@ func (s *Server) realtimeMetrics(vsUUID string) bool {
 }
 
 // seed creates, once, what every controller has from first boot: the system configuration, the
-// admin tenant and the built-in roles, the two built-in application profiles, Default-Cloud and
-// each cloud's Default-Group.
+// admin tenant and the built-in roles, the two built-in application profiles, Default-Cloud,
+// each cloud's Default-Group and VRFs, and the profiles and certificate automation looks up.
 func (s *Server) seed() error {
 	return s.store.Update(func(tx *store.Tx) error {
 		if len(store.List[*avi.SystemConfiguration](tx)) == 0 {
@@ -222,7 +222,10 @@ func (s *Server) seed() error {
 		if err := s.ensureCluster(tx); err != nil {
 			return err
 		}
-		return ensureDefaultSEGroups(tx)
+		if err := s.ensureLookupBuiltIns(tx); err != nil {
+			return err
+		}
+		return ensureCloudDefaults(tx)
 	})
 }
 

@@ -177,17 +177,8 @@ func namesUUID(v any, uuid string) bool {
 
 // answer is the list answer for these objects (already filtered and presented): sorted, the page
 // asked for with next and previous links, each object with the fields asked for.
-func (lq listQuery) answer(r *http.Request, objs []avi.Object) map[string]any {
-	out := map[string]any{"count": len(objs)}
-	if lq.sort == "" && len(lq.fields) == 0 && lq.pageSize == 0 {
-		out["results"] = objs
-		return out
-	}
-	docs := make([]map[string]any, len(objs))
-	for i, o := range objs {
-		data, _ := json.Marshal(o)
-		json.Unmarshal(data, &docs[i])
-	}
+func (lq listQuery) answer(r *http.Request, docs []map[string]any) map[string]any {
+	out := map[string]any{"count": len(docs)}
 	if lq.sort != "" {
 		slices.SortStableFunc(docs, func(a, b map[string]any) int {
 			c := compareJSON(a[lq.sort], b[lq.sort])

@@ -7,10 +7,13 @@ import (
 	"github.com/avi-init/avi-init/runtime/controller/store"
 )
 
-// ensureDefaultSEGroups gives every cloud its built-in DefaultSEGroup, as Avi creates one with
-// each cloud. It runs with every write that may create a cloud, and at start for a store written
-// before groups existed.
-func ensureDefaultSEGroups(tx *store.Tx) error {
+// ensureCloudDefaults gives every cloud its built-in DefaultSEGroup and VRFs, as Avi creates
+// them with each cloud. It runs with every write that may create a cloud, and at start for a
+// store written before they existed.
+func ensureCloudDefaults(tx *store.Tx) error {
+	if err := ensureCloudVRFs(tx); err != nil {
+		return err
+	}
 	for _, c := range store.List[*avi.Cloud](tx) {
 		if _, ok := tx.ByNameInScope(avi.KindServiceEngineGroup, c.URL, avi.DefaultSEGroup); ok {
 			continue
@@ -23,12 +26,19 @@ func ensureDefaultSEGroups(tx *store.Tx) error {
 	return nil
 }
 
-// deleteCloudSEGroups deletes the service engine groups of a cloud that goes: they go with it,
-// unless an SE or a virtual service is still in one.
-func deleteCloudSEGroups(tx *store.Tx, cloudURL string) error {
+// deleteCloudDefaults deletes the service engine groups and VRFs of a cloud that goes: they go
+// with it, unless something still uses one.
+func deleteCloudDefaults(tx *store.Tx, cloudURL string) error {
 	for _, g := range store.List[*avi.ServiceEngineGroup](tx) {
 		if g.CloudRef == cloudURL {
 			if err := tx.Delete(avi.KindServiceEngineGroup, g.UUID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range store.List[*avi.VrfContext](tx) {
+		if v.CloudRef == cloudURL {
+			if err := tx.Delete(avi.KindVrfContext, v.UUID); err != nil {
 				return err
 			}
 		}

@@ -57,7 +57,7 @@ func (s *Server) applySetup(req *contract.SetupRequest) error {
 			if err := tx.CreateOrReplace(req.Cloud); err != nil {
 				return prefixField(string(avi.KindCloud), err)
 			}
-			if err := ensureDefaultSEGroups(tx); err != nil {
+			if err := ensureCloudDefaults(tx); err != nil {
 				return err
 			}
 		}

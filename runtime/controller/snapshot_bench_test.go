@@ -69,7 +69,7 @@ func benchServer(b *testing.B) (*Server, []string) {
 		if err := tx.Create(&avi.Cloud{Meta: avi.Meta{Name: avi.DefaultCloudName}}); err != nil {
 			return err
 		}
-		if err := ensureDefaultSEGroups(tx); err != nil {
+		if err := ensureCloudDefaults(tx); err != nil {
 			return err
 		}
 		for i := range 100 {

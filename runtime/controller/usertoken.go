@@ -65,7 +65,10 @@ func (s *Server) tokenByValue(value string) *avi.AuthToken {
 	s.store.View(func(v store.View) {
 		for _, o := range v.List(avi.KindAuthToken) {
 			if t := o.(*avi.AuthToken); t.TokenHash == hash {
-				c := *t // a token has no slice, map or pointer: this is a whole copy
+				// A token has no slice, map or pointer but Meta.Extra, which only objects of
+				// Avi's schema hold: this is a whole copy.
+				c := *t
+				c.Extra = nil
 				found = &c
 				return
 			}

@@ -271,6 +271,9 @@ func TestAuthTokenCopiesByValue(t *testing.T) {
 	check = func(ty reflect.Type, path string) {
 		for i := range ty.NumField() {
 			f := ty.Field(i)
+			if ty == reflect.TypeFor[avi.Meta]() && f.Name == "Extra" {
+				continue // tokenByValue drops it: tokens are no kind of Avi's schema
+			}
 			switch f.Type.Kind() {
 			case reflect.Struct:
 				check(f.Type, path+f.Name+".")
