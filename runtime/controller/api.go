@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/avi-init/avi-init/model/avi"
+	"github.com/avi-init/avi-init/model/avi/schema"
 	"github.com/avi-init/avi-init/model/sechannel"
 	"github.com/avi-init/avi-init/runtime/controller/audit"
 	"github.com/avi-init/avi-init/runtime/controller/clouds/orchsync"
@@ -232,6 +234,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p *principal) {
 	if !ok {
 		return
 	}
+	if r.URL.Query().Has("unimplemented_fields") {
+		s.unimplementedFields(w, k)
+		return
+	}
 	if k.Singleton {
 		// As Avi: the collection of a singleton kind is its one object.
 		r.SetPathValue("uuid", s.singleton(k))
@@ -331,6 +337,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p *principal) {
 		storeError(w, err)
 		return
 	}
+	s.noteUnacted(k, o)
 	writeJSON(w, http.StatusCreated, avi.Document(redacted(o)))
 }
 
@@ -412,7 +419,31 @@ func (s *Server) replace(w http.ResponseWriter, k avi.KindInfo, uuid string, o a
 		s.basic.clear()
 		s.sessions.endUser(uuid)
 	}
+	s.noteUnacted(k, o)
 	writeJSON(w, http.StatusOK, avi.Document(redacted(o)))
+}
+
+// unimplementedFields answers GET /api/<kind>?unimplemented_fields: the fields of Avi's schema
+// for the kind that avi-init stores and returns but does not act on yet.
+func (s *Server) unimplementedFields(w http.ResponseWriter, k avi.KindInfo) {
+	sch := schema.Avi()
+	def := sch.Kinds[string(k.Kind)]
+	fields := sch.Unimplemented(string(k.Kind), reflect.TypeOf(k.New()))
+	if fields == nil {
+		fields = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"kind": k.Kind, "schema": def, "schema_version": sch.Versions[def].Version,
+		"unimplemented_fields": fields})
+}
+
+// noteUnacted logs, once per kind and field, a field avi-init does not act on that a write set
+// to another value than Avi's default: the operator learns it has no effect yet.
+func (s *Server) noteUnacted(k avi.KindInfo, o avi.Object) {
+	for _, f := range schema.Avi().NonDefault(string(k.Kind), o.GetMeta().Extra) {
+		if _, seen := s.unacted.LoadOrStore(string(k.Kind)+" "+f, true); !seen {
+			s.log.Warn("field stored but not acted on yet (GET /api/"+string(k.Kind)+"?unimplemented_fields lists them)", "kind", k.Kind, "field", f)
+		}
+	}
 }
 
 // patch merges the body into the object (RFC 7386: null removes a field) and replaces it.

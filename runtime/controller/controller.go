@@ -59,6 +59,9 @@ type Server struct {
 	peers   peerSet    // nodes a join named, before the store has the members
 	health  peerHealth // the other nodes, as this one's health checks find them
 	started time.Time
+	// unacted holds the fields of Avi's schema avi-init stores but does not act on that a
+	// client set to a value other than the default, each logged once ("kind field").
+	unacted sync.Map
 	// joining: this controller joined a cluster at this start and is to become a voter
 	// (completeJoin) through joinLeader.
 	joining       bool

@@ -251,3 +251,94 @@ func JSONFields(t reflect.Type) map[string]reflect.Type {
 	}
 	return out
 }
+
+// Unimplemented lists the fields of a kind's definition that its Go type has no field for, at
+// any depth below the fields it has (servers[].description): what avi-init stores and returns
+// but does not act on.
+func (s *Schema) Unimplemented(kind string, goType reflect.Type) []string {
+	def, ok := s.Kind(kind)
+	if !ok {
+		return nil
+	}
+	var out []string
+	s.unimplemented("", def, goType, &out, map[string]bool{})
+	sort.Strings(out)
+	return out
+}
+
+func (s *Schema) unimplemented(path string, def Definition, goType reflect.Type, out *[]string, seen map[string]bool) {
+	goFields := JSONFields(goType)
+	for name, f := range def {
+		p := join(path, name)
+		ft, has := goFields[name]
+		if !has {
+			*out = append(*out, p)
+			continue
+		}
+		for f.T == "array" && f.Items != nil {
+			f, p = *f.Items, p+"[]"
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+		}
+		if sub, ok := s.Definitions[f.Ref]; ok && JSONFields(ft) != nil && !seen[p] {
+			seen[p] = true
+			s.unimplemented(p, sub, ft, out, seen)
+		}
+	}
+}
+
+// NonDefault lists the paths (list indices as []) of the values in extra, an object's fields
+// its Go type lacks (avi.ExtraOf), that differ from the schema's default: the settings a client
+// asked for that avi-init does not act on yet.
+func (s *Schema) NonDefault(kind string, extra map[string]any) []string {
+	def, ok := s.Kind(kind)
+	if !ok {
+		return nil
+	}
+	var out []string
+	s.nonDefault("", def, extra, &out)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func (s *Schema) nonDefault(path string, def Definition, extra map[string]any, out *[]string) {
+	for name, v := range extra {
+		f, ok := def[name]
+		if !ok || v == nil {
+			continue
+		}
+		s.nonDefaultValue(join(path, name), f, v, out)
+	}
+}
+
+func (s *Schema) nonDefaultValue(path string, f Field, v any, out *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if sub, ok := s.Definitions[f.Ref]; ok {
+			s.nonDefault(path, sub, x, out)
+			return
+		}
+	case []any:
+		if f.Items != nil {
+			for _, item := range x {
+				if item != nil {
+					s.nonDefaultValue(path+"[]", *f.Items, item, out)
+				}
+			}
+			return
+		}
+	}
+	if f.Default == nil || !sameJSON(v, f.Default) {
+		*out = append(*out, path)
+	}
+}
+
+// sameJSON reports whether two decoded JSON values are equal, numbers compared by value.
+func sameJSON(a, b any) bool {
+	if x, ok := number(a); ok {
+		y, ok := number(b)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
