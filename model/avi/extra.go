@@ -16,13 +16,15 @@ import (
 // (Document), so every field the schema defines comes back as it was written.
 
 // ExtraOf is the part of a decoded document (a JSON object) that the Go type t has no field for,
-// at any depth; nil when there is none. A list's extras are per element (nil for none).
-func ExtraOf(doc map[string]any, t reflect.Type) map[string]any {
-	e, _ := extra(doc, t).(map[string]any)
+// at any depth, and the values the Go type's encoding of it (typed, decoded) leaves out (a false
+// or 0 it omits when empty), so that they come back as written; nil when there is none. A
+// list's extras are per element (nil for none).
+func ExtraOf(doc map[string]any, t reflect.Type, typed map[string]any) map[string]any {
+	e, _ := extra(doc, t, typed).(map[string]any)
 	return e
 }
 
-func extra(doc any, t reflect.Type) any {
+func extra(doc any, t reflect.Type, typed any) any {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -32,14 +34,16 @@ func extra(doc any, t reflect.Type) any {
 		if fields == nil {
 			return nil // a map-typed field keeps everything itself
 		}
+		tm, _ := typed.(map[string]any)
 		out := map[string]any{}
 		for k, v := range d {
 			ft, known := fields[k]
+			tv, encoded := tm[k]
 			switch {
-			case !known:
+			case !known, v != nil && !encoded:
 				out[k] = v
 			case v != nil:
-				if e := extra(v, ft); e != nil {
+				if e := extra(v, ft, tv); e != nil {
 					out[k] = e
 				}
 			}
@@ -52,10 +56,15 @@ func extra(doc any, t reflect.Type) any {
 		if t == nil || t.Kind() != reflect.Slice {
 			return nil
 		}
+		tl, _ := typed.([]any)
 		out := make([]any, len(d))
 		found := false
 		for i, v := range d {
-			if out[i] = extra(v, t.Elem()); out[i] != nil {
+			var tv any
+			if i < len(tl) {
+				tv = tl[i]
+			}
+			if out[i] = extra(v, t.Elem(), tv); out[i] != nil {
 				found = true
 			}
 		}
@@ -154,7 +163,11 @@ func Decode(k KindInfo, data []byte) (Object, error) {
 		return nil, JSONFieldError(err)
 	}
 	if inSchema {
-		o.GetMeta().Extra = ExtraOf(doc, reflect.TypeOf(o))
+		var typedDoc map[string]any
+		if enc, err := json.Marshal(o); err == nil {
+			json.Unmarshal(enc, &typedDoc)
+		}
+		o.GetMeta().Extra = ExtraOf(doc, reflect.TypeOf(o), typedDoc)
 	}
 	return o, nil
 }
