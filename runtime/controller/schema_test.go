@@ -3,10 +3,12 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/avi-init/avi-init/model/avi"
@@ -205,4 +207,43 @@ func sameDecoded(a, b any) bool {
 	json.Unmarshal(x, &u)
 	json.Unmarshal(y, &v)
 	return reflect.DeepEqual(u, v)
+}
+
+// A field avi-init stores without acting on it, set to another value than Avi's default, is
+// logged once per kind and field; its default value is not logged.
+func TestUnactedFieldLoggedOnce(t *testing.T) {
+	e := newSetUpAPIEnv(t)
+	var buf syncBuffer
+	e.srv.log = slog.New(slog.NewTextHandler(&buf, nil))
+	e.mustCreate(t, "pool", map[string]any{"name": "p1", "graceful_disable_timeout": 1})
+	e.mustCreate(t, "pool", map[string]any{"name": "p2", "graceful_disable_timeout": 5})
+	e.mustCreate(t, "pool", map[string]any{"name": "p3", "enabled": true, "description": "x"})
+	logged := buf.String()
+	if n := strings.Count(logged, "field=graceful_disable_timeout"); n != 1 {
+		t.Errorf("graceful_disable_timeout logged %d times; want once:\n%s", n, logged)
+	}
+	if !strings.Contains(logged, "kind=pool field=description") {
+		t.Errorf("description not logged:\n%s", logged)
+	}
+	if strings.Contains(logged, "field=enabled") {
+		t.Errorf("enabled set to its default was logged:\n%s", logged)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
