@@ -206,3 +206,23 @@ func TestSyncReportsAStoreRefusedPortClashPerGroup(t *testing.T) {
 		t.Error("the refused group's first service was written without its second")
 	}
 }
+
+// A north-south service (a VIP given as ip_address, which the store also keeps as vip[0]) is
+// recognised as unchanged too: the store's derived vip[] is no change.
+func TestUnchangedNorthSouthSyncWritesNothing(t *testing.T) {
+	st := newStore(t)
+	ns := func() Group {
+		g := group("ns", 9001, 8001)
+		g.VirtualServices[0].EastWestPlacement = false
+		g.VirtualServices[0].IPAddress = &avi.IPAddr{Addr: "192.0.2.80", Type: "V4"}
+		return g
+	}
+	Sync(st, "docker:c1:", []Group{ns()}, Options{})
+	v := st.Version()
+	if rep := Sync(st, "docker:c1:", []Group{ns()}, Options{}); len(rep.Errors) != 0 || rep.VirtualServices != 1 {
+		t.Fatalf("second sync: %+v", rep)
+	}
+	if st.Version() != v {
+		t.Errorf("an unchanged sync moved the store from version %d to %d", v, st.Version())
+	}
+}
